@@ -1,0 +1,1 @@
+"""avowal's benchmarks: each prints figures as ratios measured side by side in one run."""

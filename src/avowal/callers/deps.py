@@ -1,0 +1,26 @@
+"""The authenticated caller of a request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from avowal.callers import service
+from avowal.callers.service import Caller
+from avowal.lib.deps import PolicyDep, SessionDep
+
+_bearer = HTTPBearer(auto_error=False, description="A service token from `avowal token create`.")
+
+
+def get_caller(
+    session: SessionDep,
+    policy: PolicyDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Authenticate the request's bearer token."""
+    return service.authenticate(session, policy, credentials.credentials if credentials else None)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

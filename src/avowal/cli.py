@@ -1,0 +1,144 @@
+"""The ``avowal`` command line."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from avowal.audit import cli as audit_cli
+from avowal.callers import cli as token_cli
+from avowal.crypto import cli as keys_cli
+from avowal.db import migrate
+from avowal.db.engine import make_engine
+from avowal.lib.cli import load_policy, load_secrets
+from avowal.policy import render
+from avowal.settings import Settings
+from avowal.vault import cli as receipt_cli
+
+app = typer.Typer(help="avowal: a privacy policy that enforces itself.", no_args_is_help=True)
+policy_app = typer.Typer(help="Check and render policy files.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+app.add_typer(token_cli.app, name="token")
+app.add_typer(receipt_cli.app, name="receipt")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(keys_cli.app, name="keys")
+
+STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="The policy YAML file.")]) -> None:
+    """Check a policy file; exit 1 listing every problem and the promise it breaks."""
+    loaded = load_policy(file)
+    p = loaded.policy
+    typer.echo(
+        f"{file}: valid policy of {p.organisation.name}, version {loaded.version_id[:12]} "
+        f"({len(p.collection_points)} collection points, {len(p.recipients)} recipients, "
+        f"{len(p.cookies)} cookies, {len(p.staff.roles)} staff roles)"
+    )
+
+
+class Format(StrEnum):
+    html = "html"
+    md = "md"
+
+
+@policy_app.command("render")
+def policy_render(
+    file: Annotated[Path, typer.Argument(help="The policy YAML file.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.html,
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")
+    ] = None,
+) -> None:
+    """Render the human-readable policy page from a policy file."""
+    loaded = load_policy(file)
+    text = render.render_html(loaded) if fmt is Format.html else render.render_markdown(loaded)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"cannot write {out}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {out}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database to the newest schema (creating it if needed)."""
+    settings = Settings()
+    engine = make_engine(settings)
+    try:
+        migrate.upgrade(engine, revision)
+        typer.echo(f"database at revision {migrate.current(engine)}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the newest one the code knows."""
+    engine = make_engine(Settings())
+    try:
+        typer.echo(f"current: {migrate.current(engine) or '(none)'}  head: {migrate.head(engine)}")
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    policy: Annotated[Path | None, typer.Option(help="Policy file to enforce.")] = None,
+) -> None:
+    """Serve the API, the published policy and the console."""
+    import uvicorn
+
+    from avowal.app import create_app
+
+    settings = Settings() if policy is None else Settings(policy_file=policy)
+    loaded = load_policy(settings.policy_file)
+    engine = make_engine(settings)
+    if migrate.current(engine) != migrate.head(engine):
+        engine.dispose()
+        typer.echo("the database schema is not current: run `avowal db upgrade` first", err=True)
+        raise typer.Exit(1)
+    secrets = load_secrets(settings)
+    application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
+    typer.echo(f"avowal serving {loaded.policy.organisation.name}'s policy on http://{host}:{port}")
+    uvicorn.run(application, host=host, port=port, access_log=False)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to write policy.yaml into.")] = Path(
+        "."
+    ),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing policy.yaml.")] = False,
+) -> None:
+    """Write a starter policy file to edit, already valid."""
+    target = directory / "policy.yaml"
+    if target.exists() and not force:
+        typer.echo(f"{target} exists; use --force to overwrite it", err=True)
+        raise typer.Exit(1)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"cannot write {target}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {target}; check it with `avowal policy check {target}`")
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

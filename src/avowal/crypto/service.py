@@ -1,0 +1,68 @@
+"""Load the server's keys: generated for development, required and checked in production."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from avowal.crypto import signing
+from avowal.crypto.exceptions import KeyError_
+from avowal.crypto.keyring import Keyring, write_private
+from avowal.settings import Settings
+
+
+@dataclass
+class Secrets:
+    """Every key the server holds."""
+
+    keyring: Keyring
+    index_key: bytes
+    signing_key: Ed25519PrivateKey
+
+    @property
+    def signing_key_id(self) -> str:
+        """Return the public fingerprint of the signing key."""
+        return signing.public_key_id(self.signing_key.public_key())
+
+
+def _index_key(path: Path, *, create: bool) -> bytes:
+    if not path.exists():
+        if not create:
+            raise KeyError_(f"index key file {path} does not exist")
+        key = secrets.token_bytes(32)
+        write_private(path, base64.b64encode(key) + b"\n")
+        return key
+    try:
+        key = base64.b64decode(path.read_text().strip(), validate=True)
+    except (OSError, ValueError) as exc:
+        raise KeyError_(f"index key file {path} is not base64: {exc}") from None
+    if len(key) != 32:
+        raise KeyError_(f"index key file {path} must hold 32 bytes, not {len(key)}")
+    return key
+
+
+def load(settings: Settings) -> Secrets:
+    """Load (in development, first create) the keys; refuse development keys in production."""
+    production = settings.env == "production"
+    create = not production
+    path = settings.master_key_path
+    if path.exists():
+        ring = Keyring.load(path)
+    elif create:
+        ring = Keyring.create(path, development=True)
+    else:
+        raise KeyError_(f"master key file {path} does not exist; set AVOWAL_MASTER_KEY_FILE")
+    if production and ring.development:
+        raise KeyError_(
+            f"{path} is a development master key; production needs its own "
+            "(create one with `avowal keys init --output FILE`)"
+        )
+    return Secrets(
+        keyring=ring,
+        index_key=_index_key(settings.index_key_path, create=create),
+        signing_key=signing.load_or_create(settings.signing_key_path, create=create),
+    )

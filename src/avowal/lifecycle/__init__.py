@@ -1,0 +1,1 @@
+"""Policy versions: which policy was in force when."""

@@ -1,0 +1,1 @@
+"""The machine-readable privacy policy: schema, checks, rendering."""

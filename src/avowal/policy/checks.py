@@ -1,0 +1,289 @@
+"""Semantic checks: every key is known and every commitment holds against the rest of the file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from avowal.policy.exceptions import Problem
+from avowal.policy.schemas import CustomKey, FieldType, Policy, RecipientKind, Storage
+from avowal.policy.taxonomy import Node, Taxonomy, default_taxonomy
+
+# The promise each commitment stands for, in the words a reader of the policy knows.
+PROMISES = {
+    "knowing_collection_only": "personal data is collected only when knowingly and specifically "
+    "supplied (commitments.knowing_collection_only)",
+    "purpose_limitation": "personal data is used only for the purposes indicated "
+    "(commitments.purpose_limitation)",
+    "no_undisclosed_recipients": "no disclosure to an outside party unless the person was advised "
+    "before providing the data (commitments.no_undisclosed_recipients)",
+    "never_sold": "information is never shared, rented or sold (commitments.never_sold)",
+    "parental_consent_under": "children need their parents' or guardians' permission "
+    "(commitments.parental_consent_under)",
+    "staff_need_to_know": "only staff who need to know see personal data, under confidentiality "
+    "(commitments.staff_need_to_know)",
+    "encrypted_transport": "passwords travel over SSL/TLS (commitments.encrypted_transport)",
+    "cookie_choice": "you may refuse cookies by category (cookie_rules.can_refuse)",
+    "security": "appropriate security measures protect personal data (security)",
+}
+
+SALE_OR_SHARING_USES = ("third_party_sharing", "marketing.advertising.third_party")
+SALE_OR_SHARING_KINDS = (RecipientKind.buyer, RecipientKind.partner)
+
+
+class _Checker:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.problems: list[Problem] = []
+        self.taxonomy = default_taxonomy()
+
+    def add(self, location: str, message: str, promise: str | None = None) -> None:
+        self.problems.append(Problem(location, message, PROMISES.get(promise or "", promise)))
+
+    # -- taxonomy -------------------------------------------------------------------------
+    def declare_custom(self) -> None:
+        t = self.policy.taxonomy
+        groups: list[tuple[str, list[CustomKey], dict[str, Node]]] = [
+            ("data_categories", t.data_categories, self.taxonomy.data_categories),
+            ("data_uses", t.data_uses, self.taxonomy.data_uses),
+            ("data_subjects", t.data_subjects, self.taxonomy.data_subjects),
+        ]
+        for group, items, known in groups:
+            for i, item in enumerate(items):
+                loc = f"taxonomy.{group}[{i}]"
+                if item.key in known:
+                    self.add(f"{loc}.key", f"'{item.key}' is already a key of the taxonomy")
+                elif item.parent not in known:
+                    self.add(f"{loc}.parent", f"unknown parent key '{item.parent}' in {group}")
+                elif not item.key.startswith(item.parent + "."):
+                    self.add(
+                        f"{loc}.key", f"a custom key must start with its parent, '{item.parent}.'"
+                    )
+                else:
+                    known[item.key] = Node(item.key, item.name, item.description or "", item.parent)
+
+    def known(self, kind: str, key: str, location: str) -> bool:
+        if key in getattr(self.taxonomy, kind):
+            return True
+        label = {
+            "data_categories": "data category",
+            "data_uses": "data use",
+            "data_subjects": "data subject",
+        }[kind]
+        self.add(
+            location,
+            f"unknown {label} '{key}': not in the fideslang default taxonomy "
+            f"nor declared under taxonomy.{kind}",
+        )
+        return False
+
+    def declared_purpose(self, key: str, location: str, promise: str) -> None:
+        if not self.known("data_uses", key, location):
+            return
+        if key not in self.policy.purposes:
+            self.add(location, f"purpose '{key}' is not declared under purposes", promise)
+
+    # -- sections -------------------------------------------------------------------------
+    def purposes(self) -> None:
+        for key in self.policy.purposes:
+            self.known("data_uses", key, f"purposes.{key}")
+
+    def collection_points(self) -> None:
+        p = self.policy
+        for name, point in p.collection_points.items():
+            loc = f"collection_points.{name}"
+            for i, subject in enumerate(point.subjects):
+                self.known("data_subjects", subject, f"{loc}.subjects[{i}]")
+            for i, purpose in enumerate(point.purposes):
+                self.declared_purpose(purpose, f"{loc}.purposes[{i}]", "purpose_limitation")
+            for field_name, extra in point.field_purposes.items():
+                if field_name not in point.fields:
+                    self.add(
+                        f"{loc}.field_purposes.{field_name}",
+                        f"no field '{field_name}' at this collection point",
+                    )
+                for i, purpose in enumerate(extra):
+                    self.declared_purpose(
+                        purpose, f"{loc}.field_purposes.{field_name}[{i}]", "purpose_limitation"
+                    )
+            for field_name, field in point.fields.items():
+                floc = f"{loc}.fields.{field_name}"
+                self.known("data_categories", field.category, f"{floc}.category")
+                undeclared = [u for u in purposes_of(p, name, field_name) if u not in p.purposes]
+                if undeclared:
+                    self.add(
+                        floc,
+                        "the field's purposes are not declared under purposes: "
+                        + ", ".join(undeclared),
+                        "purpose_limitation",
+                    )
+                if field.type is FieldType.card and field.storage is Storage.full:
+                    self.add(
+                        f"{floc}.storage",
+                        "card numbers are never stored in full: use last4, hash or none",
+                        "security",
+                    )
+                if field.type is FieldType.password and field.storage is not Storage.none:
+                    self.add(
+                        f"{floc}.storage",
+                        "passwords belong to the site's own sign-in, "
+                        "not the vault: use storage none",
+                        "security",
+                    )
+                if field.lookup and field.storage not in (Storage.full, Storage.hash):
+                    self.add(f"{floc}.lookup", "a lookup field must be stored full or hash")
+            for i, rec in enumerate(point.recipients):
+                if rec not in p.recipients:
+                    self.add(
+                        f"{loc}.recipients[{i}]",
+                        f"recipient '{rec}' is announced in this "
+                        "notice but not declared under recipients",
+                        "no_undisclosed_recipients",
+                    )
+            if point.admits_minors and p.children is None:
+                self.add(
+                    f"{loc}.admits_minors",
+                    "this collection point admits minors but the "
+                    "policy has no children section with an age threshold",
+                    "parental_consent_under",
+                )
+
+    def recipients(self) -> None:
+        p = self.policy
+        for name, rec in p.recipients.items():
+            loc = f"recipients.{name}"
+            for i, purpose in enumerate(rec.purposes):
+                self.declared_purpose(purpose, f"{loc}.purposes[{i}]", "purpose_limitation")
+            if p.commitments.never_sold and rec.kind in SALE_OR_SHARING_KINDS:
+                self.add(
+                    f"{loc}.kind",
+                    f"a recipient of kind '{rec.kind.value}' receives "
+                    "personal data by sale or sharing",
+                    "never_sold",
+                )
+        ld = p.legal_disclosures
+        for i, rec_name in enumerate(ld.recipients):
+            declared = p.recipients.get(rec_name)
+            if declared is None:
+                self.add(
+                    f"legal_disclosures.recipients[{i}]",
+                    f"recipient '{rec_name}' is not declared under recipients",
+                    "no_undisclosed_recipients",
+                )
+            elif declared.kind is not RecipientKind.authority:
+                self.add(
+                    f"legal_disclosures.recipients[{i}]",
+                    f"legal disclosures go to authorities; '{rec_name}' is a {declared.kind.value}",
+                    "no_undisclosed_recipients",
+                )
+
+    def never_sold(self) -> None:
+        if not self.policy.commitments.never_sold:
+            return
+        for loc, use in self.all_uses():
+            if any(self.taxonomy.is_within(use, bad) for bad in SALE_OR_SHARING_USES):
+                self.add(loc, f"data use '{use}' shares or sells personal data", "never_sold")
+
+    def all_uses(self) -> Iterable[tuple[str, str]]:
+        p = self.policy
+        for key in p.purposes:
+            yield f"purposes.{key}", key
+        for name, point in p.collection_points.items():
+            for i, use in enumerate(point.purposes):
+                yield f"collection_points.{name}.purposes[{i}]", use
+            for fname, uses in point.field_purposes.items():
+                for i, use in enumerate(uses):
+                    yield f"collection_points.{name}.field_purposes.{fname}[{i}]", use
+        for name, rec in p.recipients.items():
+            for i, use in enumerate(rec.purposes):
+                yield f"recipients.{name}.purposes[{i}]", use
+        for i, cookie in enumerate(p.cookies):
+            yield f"cookies[{i}].purpose", cookie.purpose
+        for name, role in p.staff.roles.items():
+            for i, use in enumerate(role.purposes):
+                yield f"staff.roles.{name}.purposes[{i}]", use
+
+    def cookies(self) -> None:
+        for i, cookie in enumerate(self.policy.cookies):
+            loc = f"cookies[{i}]"
+            if cookie.category is None:
+                self.add(
+                    loc,
+                    f"cookie '{cookie.name}' has no category, so no one can refuse it",
+                    "cookie_choice",
+                )
+            self.declared_purpose(cookie.purpose, f"{loc}.purpose", "purpose_limitation")
+
+    def analytics(self) -> None:
+        a = self.policy.analytics
+        if a.enabled:
+            self.declared_purpose(a.purpose, "analytics.purpose", "purpose_limitation")
+
+    def children(self) -> None:
+        p = self.policy
+        promised = p.commitments.parental_consent_under
+        if promised is not None and p.children is None:
+            self.add(
+                "children",
+                f"the policy promises parental consent under {promised} but has "
+                "no children section",
+                "parental_consent_under",
+            )
+        elif promised is not None and p.children is not None and p.children.under != promised:
+            self.add(
+                "children.under",
+                f"the threshold {p.children.under} differs from the promised {promised}",
+                "parental_consent_under",
+            )
+
+    def staff(self) -> None:
+        for name, role in self.policy.staff.roles.items():
+            for i, purpose in enumerate(role.purposes):
+                self.declared_purpose(
+                    purpose, f"staff.roles.{name}.purposes[{i}]", "staff_need_to_know"
+                )
+
+    def retention(self) -> None:
+        for i, rule in enumerate(self.policy.retention):
+            loc = f"retention[{i}]"
+            if (rule.category is None) == (rule.purpose is None):
+                self.add(loc, "a retention rule names exactly one of category or purpose")
+            if rule.category is not None:
+                self.known("data_categories", rule.category, f"{loc}.category")
+            if rule.purpose is not None:
+                self.declared_purpose(rule.purpose, f"{loc}.purpose", "purpose_limitation")
+
+    def security(self) -> None:
+        p = self.policy
+        if p.commitments.encrypted_transport and not p.security.tls_required:
+            self.add(
+                "security.tls_required",
+                "TLS must be required when the policy promises encrypted transport",
+                "encrypted_transport",
+            )
+
+    def run(self) -> list[Problem]:
+        self.declare_custom()
+        self.purposes()
+        self.collection_points()
+        self.recipients()
+        self.never_sold()
+        self.cookies()
+        self.analytics()
+        self.children()
+        self.staff()
+        self.retention()
+        self.security()
+        # One problem per location and message, even when two checks reach it.
+        return list(dict.fromkeys(self.problems))
+
+
+def check(policy: Policy) -> tuple[Taxonomy, list[Problem]]:
+    """Check a schema-valid policy; return its taxonomy and every problem found."""
+    checker = _Checker(policy)
+    return checker.taxonomy, checker.run()
+
+
+def purposes_of(policy: Policy, point: str, field: str) -> list[str]:
+    """Return the purposes a field of a collection point is collected for."""
+    cp = policy.collection_points[point]
+    return list(dict.fromkeys([*cp.purposes, *cp.field_purposes.get(field, [])]))

@@ -1,0 +1,125 @@
+"""The content model of the human-readable policy, shared by the HTML and Markdown renderers.
+
+Text is kept as plain strings (never markup): each renderer escapes it for its own format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Strong:
+    """Text to stress, such as the name of a field."""
+
+    text: str
+    kind: Literal["strong"] = "strong"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A literal name, such as a cookie's."""
+
+    text: str
+    kind: Literal["code"] = "code"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link; the text of a mailto link is the address itself, so print keeps it."""
+
+    text: str
+    href: str
+    kind: Literal["link"] = "link"
+
+
+Inline = str | Strong | Code | Link
+Line = tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    parts: Line
+    kind: Literal["paragraph"] = "paragraph"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Text quoted verbatim from the policy file, such as the confidentiality agreement."""
+
+    parts: Line
+    kind: Literal["quote"] = "quote"
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[Line, ...]
+    kind: Literal["bullets"] = "bullets"
+
+
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Line, ...], ...]
+    kind: Literal["table"] = "table"
+
+
+Block = Paragraph | Quote | Bullets | Table
+
+
+@dataclass(frozen=True)
+class Subsection:
+    id: str
+    heading: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    heading: str
+    blocks: tuple[Block, ...]
+    subsections: tuple[Subsection, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """The whole human-readable policy, section by section."""
+
+    title: str
+    organisation: str
+    effective: str
+    effective_iso: str
+    version: str
+    version_id: str
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+
+
+class Blocks:
+    """Collect the blocks of a section in reading order."""
+
+    def __init__(self) -> None:
+        self.items: list[Block] = []
+
+    def para(self, *parts: Inline) -> None:
+        """Add a paragraph."""
+        self.items.append(Paragraph(tuple(parts)))
+
+    def quote(self, *parts: Inline) -> None:
+        """Add a verbatim quotation."""
+        self.items.append(Quote(tuple(parts)))
+
+    def bullets(self, items: list[Line]) -> None:
+        """Add a bullet list; an empty list adds nothing."""
+        if items:
+            self.items.append(Bullets(tuple(items)))
+
+    def table(self, caption: str, columns: tuple[str, ...], rows: list[tuple[Line, ...]]) -> None:
+        """Add a table with a caption and column headings."""
+        self.items.append(Table(caption, columns, tuple(rows)))
+
+    def done(self) -> tuple[Block, ...]:
+        """Return the blocks collected so far."""
+        return tuple(self.items)

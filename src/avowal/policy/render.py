@@ -1,0 +1,131 @@
+"""Render the human-readable policy as an HTML page or as Markdown, from one content model."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+from importlib import resources
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from avowal.policy import document
+from avowal.policy.content import Block, Document, Inline, Line, Section, Subsection
+from avowal.policy.loader import LoadedPolicy
+
+STYLESHEET_PATH = "/assets/privacy.css"
+
+
+@cache
+def _environment() -> Environment:
+    # Autoescape everywhere: every value in the page comes from the policy file.
+    return Environment(
+        loader=PackageLoader("avowal.policy", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def stylesheet() -> bytes:
+    """Return the policy page's stylesheet."""
+    return resources.files("avowal.policy").joinpath("static/privacy.css").read_bytes()
+
+
+@cache
+def stylesheet_version() -> str:
+    """Return a short hash of the stylesheet, so a changed file gets a new URL."""
+    return hashlib.sha256(stylesheet()).hexdigest()[:12]
+
+
+def render_html(loaded: LoadedPolicy, *, stylesheet_href: str | None = None) -> str:
+    """Render the policy as an HTML5 page linking the served stylesheet, or ``stylesheet_href``."""
+    doc = document.build(loaded)
+    template = _environment().get_template("privacy.html")
+    href = stylesheet_href or f"{STYLESHEET_PATH}?v={stylesheet_version()}"
+    return template.render(doc=doc, stylesheet=href)
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&])")
+_WHITESPACE = re.compile(r"\s+")
+_MD_LIST_START = re.compile(r"^(\d+)([.)])|^([-+])")
+
+
+def _md_text(text: str) -> str:
+    # Policy text is data, not Markdown: backslash-escape everything Markdown would act on.
+    return _MD_SPECIAL.sub(r"\\\1", _WHITESPACE.sub(" ", text))
+
+
+def _md_code(text: str) -> str:
+    text = _WHITESPACE.sub(" ", text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_inline(part: Inline) -> str:
+    if isinstance(part, str):
+        return _md_text(part)
+    if part.kind == "strong":
+        return f"**{_md_text(part.text)}**"
+    if part.kind == "code":
+        return _md_code(part.text)
+    href = quote(part.href, safe=":/?#=&@%+;,.~!*'-_")
+    return f"[{_md_text(part.text)}]({href})"
+
+
+def _md_line(parts: Line) -> str:
+    text = "".join(_md_inline(p) for p in parts)
+    # A paragraph that starts like a list item must stay a paragraph.
+    return _MD_LIST_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text, count=1)
+
+
+def _md_blocks(blocks: tuple[Block, ...]) -> list[str]:
+    out: list[str] = []
+    for block in blocks:
+        if block.kind == "paragraph":
+            out.append(_md_line(block.parts))
+        elif block.kind == "quote":
+            out.append("> " + _md_line(block.parts))
+        elif block.kind == "bullets":
+            out.append("\n".join(f"- {_md_line(item)}" for item in block.items))
+        else:
+            rows = [
+                "| " + " | ".join(_md_text(c) for c in block.columns) + " |",
+                "|" + "|".join("---" for _ in block.columns) + "|",
+                *("| " + " | ".join(_md_line(cell) for cell in row) + " |" for row in block.rows),
+            ]
+            out.append(f"*{_md_text(block.caption)}*\n\n" + "\n".join(rows))
+    return out
+
+
+def _md_heading(level: int, part: Section | Subsection) -> str:
+    # Header attributes ({#id}) keep the HTML page's anchors in Pandoc, kramdown and others.
+    return f"{'#' * level} {_md_text(part.heading)} {{#{part.id}}}"
+
+
+def _markdown(doc: Document) -> str:
+    out = [
+        f"# {_md_text(doc.title)}",
+        f"{_md_text(doc.organisation)}. Effective {_md_text(doc.effective)}. "
+        f"Version {_md_code(doc.version)}.",
+        "## Contents",
+        "\n".join(f"{i}. [{_md_text(s.heading)}](#{s.id})" for i, s in enumerate(doc.sections, 1)),
+    ]
+    for section in doc.sections:
+        out.append(_md_heading(2, section))
+        out.extend(_md_blocks(section.blocks))
+        for sub in section.subsections:
+            out.append(_md_heading(3, sub))
+            out.extend(_md_blocks(sub.blocks))
+    return "\n\n".join(out) + "\n"
+
+
+def render_markdown(loaded: LoadedPolicy) -> str:
+    """Render the policy as Markdown with the same sections and anchors as the HTML page."""
+    return _markdown(document.build(loaded))

@@ -1,0 +1,320 @@
+"""The policy file format, validated by Pydantic.
+
+Every key that names a data category, data use or data subject is a key of the fideslang default
+taxonomy or a custom key declared under ``taxonomy``; those cross-references are checked by
+:mod:`avowal.policy.checks`, not here, so that every problem is reported at once with its location.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Strict(BaseModel):
+    """Base of every policy model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(Strict):
+    name: Text
+    website: HttpUrl | None = None
+    privacy_contact: EmailStr = Field(description="Where people send questions about the policy.")
+    postal_address: Text | None = None
+
+
+class PolicyMeta(Strict):
+    title: Text = "Privacy Policy"
+    effective: dt.date
+    introduction: Text | None = Field(
+        None,
+        description="The policy's own opening words (why privacy matters to the organisation).",
+    )
+    use_constitutes_consent: bool = Field(
+        False,
+        description="The site states that using it is consent to collection under this policy.",
+    )
+
+
+class Purpose(Strict):
+    """A data use the organisation declares, explained in plain words."""
+
+    description: Text = Field(
+        description="Why the data is used, as the reader should understand it."
+    )
+
+
+class CustomKey(Strict):
+    key: Key
+    parent: Key
+    name: Text
+    description: Text | None = None
+
+
+class CustomTaxonomy(Strict):
+    data_categories: list[CustomKey] = []
+    data_uses: list[CustomKey] = []
+    data_subjects: list[CustomKey] = []
+
+
+class Commitments(Strict):
+    """The promises the policy makes in plain words, each checked against the rest of the file."""
+
+    knowing_collection_only: bool = Field(
+        True, description="Personal data only when knowingly and specifically supplied."
+    )
+    purpose_limitation: bool = Field(
+        True, description="Data is used only for the purposes announced."
+    )
+    no_undisclosed_recipients: bool = Field(
+        True, description="No disclosure to a recipient not announced before collection."
+    )
+    never_sold: bool = Field(False, description="Personal data is never shared, rented or sold.")
+    parental_consent_under: int | None = Field(
+        None,
+        ge=1,
+        le=21,
+        description="People under this age need a parent's or guardian's consent.",
+    )
+    change_notice: bool = Field(
+        True, description="Changes are posted and announced before they apply."
+    )
+    staff_need_to_know: bool = Field(
+        True, description="Only staff whose role needs it see personal data, under confidentiality."
+    )
+    encrypted_transport: bool = Field(
+        True, description="Passwords and personal data travel over TLS."
+    )
+
+
+class Storage(StrEnum):
+    full = "full"
+    last4 = "last4"
+    hash = "hash"
+    none = "none"
+
+
+class FieldType(StrEnum):
+    text = "text"
+    email = "email"
+    phone = "phone"
+    card = "card"
+    date = "date"
+    address = "address"
+    country = "country"
+    postal_code = "postal_code"
+    url = "url"
+    password = "password"
+
+
+class CollectedField(Strict):
+    label: Text | None = None
+    category: Key
+    type: FieldType = FieldType.text
+    required: bool = False
+    storage: Storage = Storage.full
+    lookup: bool = Field(False, description="Keep a blind index so the person can be found by it.")
+
+
+class CollectionPoint(Strict):
+    title: Text
+    description: Text | None = None
+    subjects: list[Key] = Field(min_length=1)
+    admits_minors: bool = Field(
+        False, description="People under the children threshold may submit data here."
+    )
+    fields: dict[Name, CollectedField] = Field(min_length=1)
+    purposes: list[Key] = Field(min_length=1)
+    field_purposes: dict[Name, list[Key]] = Field(
+        {}, description="Purposes that apply to some fields only, on top of the point's purposes."
+    )
+    recipients: list[Name] = []
+
+
+class RecipientKind(StrEnum):
+    processor = "processor"
+    controller = "controller"
+    authority = "authority"
+    buyer = "buyer"  # the data is sold to it
+    partner = "partner"  # the data is shared with it for its own ends
+
+
+class Recipient(Strict):
+    name: Text
+    kind: RecipientKind
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    purposes: list[Key] = []
+    description: Text | None = None
+
+
+class LegalDisclosures(Strict):
+    """When the organisation reserves the right to disclose without announcing it at collection."""
+
+    grounds: list[
+        Annotated[
+            str,
+            StringConstraints(
+                pattern="^(comply_with_law|lawful_request|operate_systems|protect_rights)$"
+            ),
+        ]
+    ] = []
+    recipients: list[Name] = Field(
+        [], description="Recipients (authorities) such disclosures go to."
+    )
+    four_eyes: bool = Field(True, description="A second privacy officer approves each disclosure.")
+
+
+class CookieCategory(StrEnum):
+    strictly_necessary = "strictly_necessary"
+    functional = "functional"
+    analytics = "analytics"
+    advertising = "advertising"
+    performance = "performance"
+
+
+class Cookie(Strict):
+    name: Text
+    provider: Text
+    category: CookieCategory | None = None
+    lifetime: Annotated[
+        str, StringConstraints(pattern=r"^(session|\d+ (minutes?|hours?|days?|months?|years?))$")
+    ]
+    purpose: Key
+    description: Text | None = None
+
+
+class CookieRules(Strict):
+    can_refuse: bool = True
+    refusal_consequence: Text | None = None
+    honour_global_privacy_control: bool = True
+
+
+class AnalyticsSite(Strict):
+    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$|^localhost$")]
+    keep_query_params: list[str] = [
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    ]
+    exclude_paths: list[str] = []
+
+
+class Analytics(Strict):
+    enabled: bool = True
+    purpose: Key = "analytics.reporting"
+    cookieless: bool = True
+    sites: list[AnalyticsSite] = []
+    raw_retention_days: int = Field(30, ge=1, le=3650)
+    salt_rotation_hours: int = Field(24, ge=1, le=48)
+    description: Text | None = None
+
+
+class ParentalConsentMethod(StrEnum):
+    email_plus = "email_plus"
+    signed_form = "signed_form"
+
+
+class Children(Strict):
+    under: int = Field(ge=1, le=21)
+    consent_method: ParentalConsentMethod = ParentalConsentMethod.email_plus
+    wait_days: int = Field(
+        7, ge=1, le=90, description="Days to wait for the parent before erasing."
+    )
+    guidance: Text | None = None
+
+
+class Confidentiality(Strict):
+    version: Text
+    text: Text
+
+
+class StaffKind(StrEnum):
+    employee = "employee"
+    contractor = "contractor"
+    agent = "agent"
+
+
+class Role(Strict):
+    title: Text
+    description: Text | None = None
+    purposes: list[Key] = []
+    kinds: list[StaffKind] = [StaffKind.employee]
+    service: bool = Field(False, description="Service tokens (site back ends) may hold this role.")
+
+
+class Staff(Strict):
+    confidentiality: Confidentiality
+    roles: dict[Name, Role] = Field(min_length=1)
+    max_contractor_days: int = Field(365, ge=1, le=3650)
+
+
+class RetentionRule(Strict):
+    category: Key | None = None
+    purpose: Key | None = None
+    days: int = Field(ge=1)
+    after: Annotated[
+        str, StringConstraints(pattern="^(collection|last_activity|account_closure)$")
+    ] = "collection"
+    reason: Text | None = None
+
+
+class ChangeRule(Strict):
+    notice_days: int = Field(ge=0, le=365)
+    continued_use_accepts: bool = Field(
+        True, description="Continued use after notice accepts non-material changes."
+    )
+    material_requires_explicit: bool = Field(
+        True, description="New purposes or recipients need the person's explicit consent."
+    )
+    notify_by: list[Annotated[str, StringConstraints(pattern="^(banner|email|posting)$")]] = [
+        "posting"
+    ]
+
+
+class PasswordPolicy(Strict):
+    min_length: int = Field(12, ge=8, le=128)
+    reject_common: bool = True
+    hashing: Annotated[str, StringConstraints(pattern="^argon2id$")] = "argon2id"
+
+
+class Security(Strict):
+    tls_required: bool = True
+    password: PasswordPolicy = PasswordPolicy()
+    mfa_for_personal_data: bool = True
+    encryption_at_rest: bool = True
+    internal_review_days: int = Field(90, ge=1, le=730)
+    physical_security: Text | None = None
+
+
+class Policy(Strict):
+    """A complete privacy policy (format version 1)."""
+
+    avowal: int = Field(1, ge=1, le=1, description="Policy file format version.")
+    organisation: Organisation
+    policy: PolicyMeta
+    taxonomy: CustomTaxonomy = CustomTaxonomy()
+    commitments: Commitments = Commitments()
+    purposes: dict[Key, Purpose] = Field(
+        min_length=1, description="Every data use the policy relies on (fideslang data use keys)."
+    )
+    collection_points: dict[Name, CollectionPoint] = {}
+    recipients: dict[Name, Recipient] = {}
+    legal_disclosures: LegalDisclosures = LegalDisclosures()
+    cookies: list[Cookie] = []
+    cookie_rules: CookieRules = CookieRules()
+    analytics: Analytics = Analytics(enabled=False)
+    children: Children | None = None
+    staff: Staff
+    retention: list[RetentionRule] = []
+    changes: ChangeRule
+    security: Security = Security()

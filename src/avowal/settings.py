@@ -1,0 +1,85 @@
+"""Configuration from the environment (prefix ``AVOWAL_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EXAMPLE_POLICY = Path("examples/contactmonkey-2017/policy.yaml")
+
+
+class Settings(BaseSettings):
+    """Where avowal keeps its data and which policy it enforces."""
+
+    model_config = SettingsConfigDict(env_prefix="AVOWAL_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development",
+        description="Run mode; production refuses insecure defaults.",
+    )
+    data_dir: Path = Field(
+        Path(".avowal"),
+        description="Folder for the embedded SQLite database, keys and the mail outbox.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; defaults to SQLite in the data folder.",
+    )
+    policy_file: Path = Field(
+        EXAMPLE_POLICY,
+        description="The machine-readable privacy policy (YAML) this instance enforces.",
+    )
+    sql_echo: bool = Field(False, description="Log every SQL statement (development only).")
+    master_key_file: Path | None = Field(
+        None,
+        description="Master keyring wrapping every person's data key; a development keyring is "
+        "generated in the data folder when unset (refused in production).",
+    )
+    index_key_file: Path | None = Field(
+        None, description="Key of the blind indexes and keyed hashes; generated when unset."
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 key signing receipts and audit checkpoints; generated when unset.",
+    )
+    checkpoint_dir: Path | None = Field(
+        None, description="Folder, outside the database, for signed audit-chain checkpoints."
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
+    )
+
+    @property
+    def master_key_path(self) -> Path:
+        """Return the master keyring file in use."""
+        return self.master_key_file or self.data_dir / "keys" / "master.json"
+
+    @property
+    def index_key_path(self) -> Path:
+        """Return the blind-index key file in use."""
+        return self.index_key_file or self.data_dir / "keys" / "index.key"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Return the signing key file in use."""
+        return self.signing_key_file or self.data_dir / "keys" / "signing.pem"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Return the folder of audit checkpoints."""
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the configured database URL or the embedded SQLite default."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'avowal.sqlite3').resolve()}"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The personal-data vault: notices, collection, receipts, purpose-bound reads, erasure."""

@@ -1,0 +1,181 @@
+"""Collection: only declared fields, under the current notice, sealed in a signed receipt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from avowal.audit import service as audit
+from avowal.callers.exceptions import PurposeNotGranted
+from avowal.callers.service import Caller
+from avowal.crypto import cipher, signing
+from avowal.crypto.service import Secrets
+from avowal.policy.loader import LoadedPolicy
+from avowal.policy.schemas import Storage
+from avowal.vault import notices, repository, values
+from avowal.vault.exceptions import (
+    InvalidValue,
+    MissingField,
+    ReceiptNotFound,
+    StaleNotice,
+    SubjectErased,
+    SubjectNotFound,
+    UnknownField,
+)
+from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
+from avowal.vault.schemas import CollectRequest
+
+
+def _check(
+    loaded: LoadedPolicy, point: str, body: CollectRequest, caller: Caller
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate everything before anything is written; return the notice and normalised values."""
+    note = notices.notice(loaded, point)
+    point_purposes = [p["key"] for p in note["purposes"]]
+    if not any(caller.grants(p) for p in point_purposes):
+        raise PurposeNotGranted(
+            f"role '{caller.role}' grants none of the purposes of '{point}'",
+            role=caller.role,
+            point=point,
+            purposes=point_purposes,
+        )
+    if body.notice_id != note["notice_id"]:
+        raise StaleNotice(
+            "the notice shown is not the current notice of this collection point; show the "
+            "current one and collect again",
+            point=point,
+            notice_id=body.notice_id,
+            current_notice_id=note["notice_id"],
+        )
+    specs = loaded.policy.collection_points[point].fields
+    unknown = sorted(set(body.values) - set(specs))
+    if unknown:
+        raise UnknownField(
+            f"field{'s' if len(unknown) > 1 else ''} {', '.join(repr(u) for u in unknown)} "
+            f"{'are' if len(unknown) > 1 else 'is'} not declared at '{point}': personal data is "
+            "collected only through declared fields",
+            fields=unknown,
+            point=point,
+            declared=sorted(specs),
+        )
+    missing = sorted(n for n, s in specs.items() if s.required and body.values.get(n) in (None, ""))
+    if missing:
+        raise MissingField(
+            f"required field{'s' if len(missing) > 1 else ''} missing: {', '.join(missing)}",
+            fields=missing,
+            point=point,
+        )
+    given = {n: v for n, v in body.values.items() if v is not None}
+    if not given:
+        raise InvalidValue("no values given", point=point)
+    return note, {n: values.normalise(n, specs[n], v) for n, v in given.items()}
+
+
+def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[Subject, bytes]:
+    ref = body.subject
+    now = dt.datetime.now(dt.UTC)
+    if ref.subject_id is not None:
+        subj = repository.subject(session, ref.subject_id)
+        if subj is None:
+            raise SubjectNotFound(f"no subject {ref.subject_id}", subject_id=ref.subject_id)
+    else:
+        assert ref.ref is not None
+        subj = repository.subject_by_ref(session, ref.ref)
+        if subj is None:
+            subj = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
+            data_key = cipher.new_data_key()
+            subj.key_id, subj.wrapped_key = secrets.keyring.wrap(data_key, subj.id)
+            session.add(subj)
+            session.flush()
+            return subj, data_key
+    if subj.erased_at is not None or subj.wrapped_key is None or subj.key_id is None:
+        raise SubjectErased(f"subject {subj.id} was erased", subject_id=subj.id)
+    return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id)
+
+
+def collect(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    caller: Caller,
+    point: str,
+    body: CollectRequest,
+) -> dict[str, Any]:
+    """Store a person's values under the current notice and return the signed receipt."""
+    note, normalised = _check(loaded, point, body, caller)
+    subj, data_key = _subject(session, secrets, body)
+    specs = loaded.policy.collection_points[point].fields
+    field_purposes = {f["name"]: f["purposes"] for f in note["fields"] if f["name"] in normalised}
+    recipients = [r["key"] for r in note["recipients"]]
+    issued = dt.datetime.now(dt.UTC)
+    doc = {
+        "receipt_id": str(uuid.uuid4()),
+        "subject_id": subj.id,
+        "organisation": note["organisation"],
+        "point": point,
+        "notice_id": note["notice_id"],
+        "policy_version": loaded.version_id,
+        "fields": sorted(normalised),
+        "field_purposes": field_purposes,
+        "purposes": sorted({u for us in field_purposes.values() for u in us}),
+        "recipients": recipients,
+        "issued_at": issued.isoformat().replace("+00:00", "Z"),
+        "key_id": secrets.signing_key_id,
+    }
+    signature = signing.sign(secrets.signing_key, doc)
+    session.add(
+        Receipt(
+            id=doc["receipt_id"],
+            subject_id=subj.id,
+            point=point,
+            notice_id=note["notice_id"],
+            policy_version=loaded.version_id,
+            document=doc,
+            signature=signature,
+        )
+    )
+    repository.replace_values(session, subj.id, point, list(normalised))
+    for name, value in normalised.items():
+        spec = specs[name]
+        kept = values.stored_form(name, spec, value, secrets.index_key)
+        session.add(
+            PersonalValue(
+                subject_id=subj.id,
+                receipt_id=doc["receipt_id"],
+                point=point,
+                field=name,
+                purposes=field_purposes[name],
+                recipients=recipients,
+                notice_id=note["notice_id"],
+                ciphertext=None
+                if kept is None
+                else cipher.encrypt(data_key, subj.id, point, name, kept),
+                collected_at=issued,
+            )
+        )
+        if spec.lookup and spec.storage is not Storage.none:
+            digest = cipher.blind_index(secrets.index_key, name, values.lookup_form(spec, value))
+            session.add(BlindIndex(subject_id=subj.id, point=point, field=name, digest=digest))
+    audit.append(
+        session,
+        audit.Event(
+            actor=caller.name,
+            role=caller.role,
+            action="collect",
+            subject_id=subj.id,
+            fields=sorted(normalised),
+            reason=f"point {point}, notice {note['notice_id'][:16]}",
+        ),
+    )
+    return {"subject_id": subj.id, "receipt": doc, "signature": signature}
+
+
+def get_receipt(session: Session, receipt_id: str) -> dict[str, Any]:
+    """Return a stored receipt with its signature."""
+    row = repository.receipt(session, receipt_id)
+    if row is None:
+        raise ReceiptNotFound(f"no receipt {receipt_id}", receipt_id=receipt_id)
+    return {"receipt": row.document, "signature": row.signature}
