@@ -13,7 +13,7 @@ from avowal.callers import cli as token_cli
 from avowal.crypto import cli as keys_cli
 from avowal.db import migrate
 from avowal.db.engine import make_engine
-from avowal.lib.cli import load_policy, load_secrets
+from avowal.lib.cli import fail, load_policy, load_secrets
 from avowal.policy import render
 from avowal.settings import Settings
 from avowal.vault import cli as receipt_cli
@@ -58,15 +58,22 @@ def policy_render(
 ) -> None:
     """Render the human-readable policy page from a policy file."""
     loaded = load_policy(file)
-    text = render.render_html(loaded) if fmt is Format.html else render.render_markdown(loaded)
+    if fmt is Format.md:
+        text = render.render_markdown(loaded)
+    elif out is None:
+        text = render.render_html(loaded)
+    else:
+        # A page written to disk links a stylesheet written beside it, so it works offline.
+        text = render.render_html(loaded, stylesheet_href="privacy.css")
     if out is None:
         typer.echo(text, nl=False)
         return
     try:
         out.write_text(text, encoding="utf-8")
+        if fmt is Format.html:
+            (out.parent / "privacy.css").write_bytes(render.stylesheet())
     except OSError as exc:
-        typer.echo(f"cannot write {out}: {exc.strerror}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"wrote {out}")
 
 

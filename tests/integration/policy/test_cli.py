@@ -62,6 +62,9 @@ def test_render_writes_the_page(tmp_path: Path, fmt: str, marker: str) -> None:
     text = out.read_text()
     assert text.lower().startswith(marker.lower())
     assert "support@contactmonkey.com" in text
+    if fmt == "html":
+        assert 'href="privacy.css"' in text
+        assert (tmp_path / "privacy.css").read_text().strip()
 
 
 def test_render_refuses_an_invalid_policy(tmp_path: Path) -> None:
