@@ -48,3 +48,19 @@ def write_policy(tmp_path: Path, change: Callable[[dict[str, Any]], None] | None
     path = tmp_path / "policy.yaml"
     path.write_text(policy_text(change))
     return path
+
+
+# Fictional people only (example.com, 555-01xx, the 4242 test card).
+REGISTRATION = {
+    "name": "Ada Example",
+    "email": "ada@example.com",
+    "phone": "+1 555-0100",
+    "address": "1 Example Street, Springfield",
+    "birth_date": "1990-04-01",
+}
+PURCHASE = {
+    "name": "Ada Example",
+    "email": "ada.billing@example.com",
+    "address": "1 Example Street, Springfield",
+    "card": "4242 4242 4242 4242",
+}

@@ -148,7 +148,7 @@ def test_sharing_use_breaks_never_sold(use: str) -> None:
         d["collection_points"]["purchase"]["purposes"].append(use)
 
     problems = problems_for(change)
-    p = only(problems, "collection_points.purchase.purposes[3]")
+    p = only(problems, "collection_points.purchase.purposes[2]")
     assert f"data use '{use}' shares or sells personal data" in p.message
     assert p.promise is not None and "never shared, rented or sold" in p.promise
     assert only(problems, f"purposes.{use}").promise == p.promise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,3 +48,32 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Open a session and commit it on success, roll back on error (CLI and workers)."""
     with factory() as session, session.begin():
         yield session
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction has committed (never if it rolls back)."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop("after_commit", []):
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
+
+
+def purge_wal(engine: Engine) -> None:
+    """Fold SQLite's write-ahead log into the database and truncate it.
+
+    The log keeps old page images (a destroyed key among them) until it is checkpointed; with
+    ``secure_delete`` on, the checkpoint leaves no copy behind. PostgreSQL needs nothing here:
+    its dead row versions are vacuumed, and only ever held wrapped keys.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

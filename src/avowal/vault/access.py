@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -13,6 +14,7 @@ from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
+from avowal.db import engine as db
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
@@ -313,6 +315,9 @@ def erase(session: Session, caller: Caller, subject_id: str) -> dict[str, Any]:
     subj.key_id = None
     subj.ref = None
     subj.erased_at = dt.datetime.now(dt.UTC)
+    engine = session.get_bind()
+    if isinstance(engine, Engine):
+        db.after_commit(session, lambda: db.purge_wal(engine))
     audit.append(
         session,
         audit.Event(actor=caller.name, role=caller.role, action="erase", subject_id=subject_id),

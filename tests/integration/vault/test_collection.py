@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from avowal.client import Client, InvalidData, NotAuthenticated, NotFound, StaleNotice
 from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
-from tests.integration.vault.conftest import PURCHASE, REGISTRATION
+from tests.factories import PURCHASE, REGISTRATION
 
 
 def counts(app: FastAPI) -> tuple[int, ...]:
@@ -67,7 +67,7 @@ def test_collecting_a_field_again_supersedes_and_destroys_the_old_value(
     first = backend.collect("registration", REGISTRATION, ref="user-3")
     sid = first["subject_id"]
     backend.collect("registration", {**REGISTRATION, "phone": "+1 555-0199"}, subject_id=sid)
-    data = backend.read(sid, purpose="essential.service", fields=["phone"])
+    data = backend.read(sid, purpose="essential.service.authentication", fields=["phone"])
     assert data["values"]["phone"]["value"] == "+15550199"
     with app.state.sessionmaker() as s:
         phones = s.scalars(select(PersonalValue).where(PersonalValue.field == "phone")).all()

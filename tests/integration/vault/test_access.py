@@ -1,0 +1,234 @@
+"""Purpose-bound reads, lookups, disclosures to announced recipients only, and erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from avowal.audit.models import AuditEntry
+from avowal.client import (
+    AvowalError,
+    Client,
+    NotFound,
+    PurposeNotAllowed,
+    RecipientNotAnnounced,
+    SubjectErased,
+)
+from avowal.settings import Settings
+from avowal.vault.models import BlindIndex, Disclosure, Subject
+from tests.factories import PURCHASE, REGISTRATION
+
+
+def test_read_returns_only_values_collected_for_the_purpose(
+    backend: Client, registered: dict[str, Any]
+) -> None:
+    sid = registered["subject_id"]
+    data = backend.read(sid, purpose="essential.service.payment_processing")
+    # Purchase values were collected for payment processing; registration values were not.
+    assert data["values"]["card"]["value"] == "4242"
+    assert data["values"]["email"]["value"] == "ada.billing@example.com"
+    assert data["values"]["email"]["point"] == "purchase"
+    withheld = {w["field"]: w for w in data["withheld"]}
+    assert set(withheld) == {"phone", "birth_date"}
+    assert withheld["phone"]["reason"] == "purpose_not_allowed"
+    assert "essential.service" in withheld["phone"]["detail"]
+
+
+def test_a_parent_purpose_in_the_receipt_covers_its_children(
+    as_role: Callable[[str], Client], registered: dict[str, Any]
+) -> None:
+    support = as_role("support")
+    # The role grants essential.service.operations.support; registration was collected for it.
+    data = support.read(registered["subject_id"], purpose="essential.service.operations.support")
+    assert data["values"]["phone"]["value"] == "+15550100"
+    assert "card" in {w["field"] for w in data["withheld"]}
+
+
+def test_read_of_selected_fields_lists_uncollected_ones(
+    backend: Client, registered: dict[str, Any]
+) -> None:
+    data = backend.read(
+        registered["subject_id"], purpose="essential.service.authentication", fields=["name", "fax"]
+    )
+    assert set(data["values"]) == {"name"}
+    assert data["withheld"] == [
+        {"field": "fax", "point": None, "reason": "not_collected", "detail": "no value"}
+    ]
+
+
+def test_marketing_reads_only_what_was_collected_for_marketing(
+    as_role: Callable[[str], Client], registered: dict[str, Any]
+) -> None:
+    data = as_role("marketing").read(
+        registered["subject_id"], purpose="marketing.communications.email"
+    )
+    assert set(data["values"]) == {"email"}
+    assert data["values"]["email"]["value"] == "ada@example.com"
+
+
+def test_a_purpose_the_role_does_not_grant_is_403_and_audited(
+    as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+) -> None:
+    with pytest.raises(PurposeNotAllowed) as info:
+        as_role("marketing").read(
+            registered["subject_id"], purpose="essential.service.payment_processing"
+        )
+    assert info.value.status == 403
+    assert info.value.purpose == "essential.service.payment_processing"
+    assert info.value.role == "marketing"
+    with app.state.sessionmaker() as s:
+        entry = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert entry is not None
+    assert (entry.action, entry.decision, entry.role) == ("read", "deny", "marketing")
+
+
+def test_a_purpose_outside_the_taxonomy_is_400(backend: Client, registered: dict[str, Any]) -> None:
+    with pytest.raises(AvowalError) as info:
+        backend.read(registered["subject_id"], purpose="curiosity")
+    assert info.value.status == 400
+    assert info.value.error == "unknown_purpose"
+
+
+def test_reads_need_a_token(client: TestClient, registered: dict[str, Any]) -> None:
+    r = client.get(
+        f"/v1/subjects/{registered['subject_id']}/data", params={"purpose": "essential.service"}
+    )
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_lookup_finds_a_person_by_email_without_decrypting(
+    as_role: Callable[[str], Client], registered: dict[str, Any]
+) -> None:
+    support = as_role("support")
+    found = support.lookup(
+        "email", "ADA@example.com", purpose="essential.service.operations.support"
+    )
+    assert found == [registered["subject_id"]]
+    assert (
+        support.lookup(
+            "email", "nobody@example.com", purpose="essential.service.operations.support"
+        )
+        == []
+    )
+    with pytest.raises(AvowalError) as info:
+        support.lookup("phone", "+15550100", purpose="essential.service.operations.support")
+    assert info.value.error == "lookup_not_allowed"
+    with pytest.raises(PurposeNotAllowed):
+        support.lookup("email", "ada@example.com", purpose="marketing.communications.email")
+
+
+def test_disclosure_to_the_announced_processor_is_allowed_and_registered(
+    as_role: Callable[[str], Client], registered: dict[str, Any]
+) -> None:
+    billing = as_role("billing")
+    sid = registered["subject_id"]
+    out = billing.disclose(
+        sid,
+        recipient="payment_processor",
+        fields=["card", "name"],
+        purpose="essential.service.payment_processing",
+    )
+    assert out["values"] == {"card": "4242", "name": "Ada Example"}
+    assert out["receipt_ids"] == [registered["purchase"]["receipt"]["receipt_id"]]
+    register = billing.disclosures(sid)
+    assert [(d["recipient"], d["fields"]) for d in register] == [
+        ("payment_processor", ["card", "name"])
+    ]
+
+
+def test_disclosure_of_values_whose_notice_did_not_announce_the_recipient_is_403(
+    as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+) -> None:
+    billing = as_role("billing")
+    sid = registered["subject_id"]
+    with pytest.raises(RecipientNotAnnounced) as info:
+        billing.disclose(
+            sid,
+            recipient="payment_processor",
+            fields=["card", "phone"],
+            purpose="essential.service.payment_processing",
+        )
+    assert info.value.status == 403
+    assert info.value.fields == ["phone"]
+    assert info.value.notices == [registered["registration"]["receipt"]["notice_id"]]
+    with app.state.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(Disclosure)) == 0
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert last is not None and (last.action, last.decision) == ("disclose", "deny")
+
+
+def test_disclosure_to_an_undeclared_recipient_is_refused(
+    as_role: Callable[[str], Client], registered: dict[str, Any]
+) -> None:
+    with pytest.raises(AvowalError) as info:
+        as_role("billing").disclose(
+            registered["subject_id"],
+            recipient="data_broker",
+            fields=["card"],
+            purpose="essential.service.payment_processing",
+        )
+    assert info.value.error == "unknown_recipient"
+
+
+def test_erasure_shreds_the_key_and_the_index_and_later_reads_are_410(
+    backend: Client, as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+) -> None:
+    sid = registered["subject_id"]
+    backend.erase(sid)
+    with pytest.raises(SubjectErased) as info:
+        backend.read(sid, purpose="essential.service")
+    assert info.value.status == 410
+    with pytest.raises(SubjectErased):
+        backend.erase(sid)
+    assert (
+        as_role("support").lookup(
+            "email", "ada@example.com", purpose="essential.service.operations.support"
+        )
+        == []
+    )
+    with app.state.sessionmaker() as s:
+        subj = s.get(Subject, sid)
+        assert subj is not None
+        assert subj.erased_at is not None
+        assert (subj.wrapped_key, subj.key_id, subj.ref) == (None, None, None)
+        assert s.scalar(select(func.count()).select_from(BlindIndex)) == 0
+    with pytest.raises(NotFound):
+        backend.read("00000000-0000-0000-0000-000000000000", purpose="essential.service")
+
+
+def test_collecting_for_an_erased_person_is_410(
+    backend: Client, registered: dict[str, Any]
+) -> None:
+    backend.erase(registered["subject_id"])
+    with pytest.raises(SubjectErased):
+        backend.collect(
+            "registration",
+            {"name": "A", "email": "a@example.com", "birth_date": "1990-01-01"},
+            subject_id=registered["subject_id"],
+        )
+
+
+def test_after_erasure_the_raw_database_holds_no_plaintext_and_no_usable_key(
+    backend: Client, registered: dict[str, Any], app: FastAPI, settings: Settings
+) -> None:
+    if not settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("scans the embedded SQLite database file")
+    sid = registered["subject_id"]
+    with app.state.sessionmaker() as s:
+        subj = s.get(Subject, sid)
+        assert subj is not None and subj.wrapped_key is not None
+        wrapped = subj.wrapped_key
+    backend.erase(sid)
+    db_file = Path(settings.effective_database_url.removeprefix("sqlite:///"))
+    raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*") if p.is_file())
+    assert wrapped not in raw
+    assert wrapped[12:28] not in raw  # not even a fragment of the wrapped key
+    for value in [*REGISTRATION.values(), *PURCHASE.values(), "4242", "user-1"]:
+        assert value.encode() not in raw, value
