@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -85,12 +86,18 @@ def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[
         assert ref.ref is not None
         subj = repository.subject_by_ref(session, ref.ref)
         if subj is None:
-            subj = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
+            fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
             data_key = cipher.new_data_key()
-            subj.key_id, subj.wrapped_key = secrets.keyring.wrap(data_key, subj.id)
-            session.add(subj)
-            session.flush()
-            return subj, data_key
+            fresh.key_id, fresh.wrapped_key = secrets.keyring.wrap(data_key, fresh.id)
+            try:
+                # Two first collections for the same ref may race; the loser joins the winner.
+                with session.begin_nested():
+                    session.add(fresh)
+                return fresh, data_key
+            except IntegrityError:
+                subj = repository.subject_by_ref(session, ref.ref)
+                if subj is None:
+                    raise
     if subj.erased_at is not None or subj.wrapped_key is None or subj.key_id is None:
         raise SubjectErased(f"subject {subj.id} was erased", subject_id=subj.id)
     return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id)
