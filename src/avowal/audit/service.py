@@ -6,8 +6,9 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from avowal.audit import chain
@@ -35,6 +36,8 @@ def now_iso() -> str:
 
 _ADVANCE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")
 _SET_HASH = text("UPDATE audit_head SET hash = :hash WHERE id = 1")
+_INSERT = insert(cast(Table, AuditEntry.__table__))
+_ROW_KEYS = (*chain.HASHED, "prev_hash", "entry_hash")
 
 
 def append(session: Session, event: Event) -> int:
@@ -52,11 +55,11 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     if not batch:
         return []
     last_seq, prev = session.execute(_ADVANCE, {"n": len(batch)}).one()
-    seq = int(last_seq) - len(batch)
+    first = int(last_seq) - len(batch) + 1
     at = now_iso()
+    entry_hash = chain.entry_hash
     rows = []
-    for ev in batch:
-        seq += 1
+    for seq, ev in enumerate(batch, first):
         hashed = (
             seq,
             at,
@@ -69,18 +72,14 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
             ev.decision,
             ev.reason,
         )
-        digest = chain.entry_hash(hashed, prev)
-        rows.append(
-            {
-                **dict(zip(chain.HASHED, hashed, strict=True)),
-                "prev_hash": prev,
-                "entry_hash": digest,
-            }
-        )
+        digest = entry_hash(hashed, prev)
+        rows.append(dict(zip(_ROW_KEYS, (*hashed, prev, digest), strict=True)))
         prev = digest
-    session.execute(insert(AuditEntry), rows)
+    # A Core executemany: the ORM's bulk insert splits the batch wherever a nullable column
+    # switches between None and a value, one statement per run.
+    session.execute(_INSERT, rows)
     session.execute(_SET_HASH, {"hash": prev})
-    return [int(r["seq"]) for r in rows]
+    return list(range(first, first + len(batch)))
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,17 @@ class Verification:
 
 
 _COLUMNS = ", ".join((*chain.HASHED, "prev_hash", "entry_hash"))
+# The head is read in the same statement as the entries, so both come from one snapshot: on
+# PostgreSQL each statement of a READ COMMITTED transaction sees its own, and servers may be
+# appending while the chain is verified. (Subqueries, not a join, keep the primary-key order.)
+_WALK = text(
+    f"SELECT {_COLUMNS}, (SELECT h.seq FROM audit_head h WHERE h.id = 1) AS head_seq, "
+    "(SELECT h.hash FROM audit_head h WHERE h.id = 1) AS head_hash "
+    "FROM audit_entries ORDER BY audit_entries.seq"
+)
+_HEAD_IF_EMPTY = text(
+    "SELECT seq, hash, EXISTS (SELECT 1 FROM audit_entries) FROM audit_head WHERE id = 1"
+)
 
 
 def verify(session: Session, checkpoints: Iterable[tuple[int, str]] = ()) -> Verification:
@@ -104,48 +114,57 @@ def verify(session: Session, checkpoints: Iterable[tuple[int, str]] = ()) -> Ver
     whole chain, which the chain alone cannot.
     """
     marks = dict(checkpoints)
-    head_seq, head_hash = session.execute(
-        text("SELECT seq, hash FROM audit_head WHERE id = 1")
-    ).one()
-    result = session.execute(
-        text(f"SELECT {_COLUMNS} FROM audit_entries ORDER BY seq"),
-        execution_options={"yield_per": 5000},
-    )
+    result = session.execute(_WALK, execution_options={"yield_per": 5000})
+    top: tuple[int | None, str | None] | None = None
     expected, prev, count = 1, chain.GENESIS, 0
     entry_hash = chain.entry_hash
-    for row in result:
-        seq = row[0]
-        if seq != expected:
-            return _bad(count, head_seq, expected, f"entry {expected} is missing (removed)")
-        if row[10] != prev:
-            return _bad(
-                count,
-                head_seq,
-                seq,
-                f"entry {seq} does not follow entry {seq - 1} "
-                "(an entry was inserted, removed or reordered here)",
-            )
-        digest = entry_hash(row[:10], prev)
-        if digest != row[11]:
-            return _bad(count, head_seq, seq, f"entry {seq} was changed after it was written")
-        mark = marks.get(seq)
-        if mark is not None and mark != digest:
-            return _bad(
-                count,
-                head_seq,
-                seq,
-                f"entry {seq} differs from the signed checkpoint (the chain was rewritten)",
-            )
-        prev = digest
-        expected += 1
-        count += 1
+    # Close the (on PostgreSQL, server-side) cursor even when the walk stops at a bad entry.
+    with result:
+        for row in result:
+            head_seq = row[12]
+            top = (head_seq, row[13])
+            if head_seq is None:  # entries but no head row
+                break
+            seq = row[0]
+            if seq != expected:
+                return _bad(count, head_seq, expected, f"entry {expected} is missing (removed)")
+            if row[10] != prev:
+                return _bad(
+                    count,
+                    head_seq,
+                    seq,
+                    f"entry {seq} does not follow entry {seq - 1} "
+                    "(an entry was inserted, removed or reordered here)",
+                )
+            digest = entry_hash(row[:10], prev)
+            if digest != row[11]:
+                return _bad(count, head_seq, seq, f"entry {seq} was changed after it was written")
+            mark = marks.get(seq)
+            if mark is not None and mark != digest:
+                return _bad(
+                    count,
+                    head_seq,
+                    seq,
+                    f"entry {seq} differs from the signed checkpoint (the chain was rewritten)",
+                )
+            prev = digest
+            expected += 1
+            count += 1
+    if top is None:  # no entries at all when the walk began
+        found = session.execute(_HEAD_IF_EMPTY).one_or_none()
+        if found is not None and found[2]:
+            return verify(session, marks.items())  # the first entries were appended since
+        top = (None, None) if found is None else (found[0], found[1])
+    head_seq, head_hash = top
+    if head_seq is None:
+        return _bad(count, 0, count + 1, "the chain's head row is missing (audit_head was altered)")
     if count != head_seq or prev != head_hash:
         return _bad(
             count,
             head_seq,
-            count + 1,
-            f"the chain ends at entry {count} but its head "
-            f"says {head_seq} (entries were removed from the end, or the head altered)",
+            min(count, head_seq) + 1,
+            f"the chain ends at entry {count} but its head says {head_seq} (entries were removed "
+            "from the end or added past the head, or the head altered)",
         )
     beyond = [s for s in marks if s > count]
     if beyond:

@@ -22,6 +22,8 @@ def init(output: Annotated[Path, typer.Option(help="Where to write the new keyri
     if output.exists():
         raise fail(f"{output} exists; a master key is never overwritten")
     ring = Keyring.create(output, development=False)
+    if ring.development:
+        raise fail(f"{output} appeared meanwhile and holds a development key")
     typer.echo(f"wrote master key {ring.current} to {output}")
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,16 +30,30 @@ def key_id(key: bytes) -> str:
     return "mk-" + hashlib.sha256(b"avowal master key id\0" + key).hexdigest()[:16]
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file atomically, readable by its owner only."""
+def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
+    """Write a secret file atomically, readable by its owner only.
+
+    With ``exclusive`` an existing file is left alone and False is returned: several processes
+    starting at once on an empty data folder then agree on the one key that was written first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if exclusive:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return True
 
 
 @dataclass
@@ -74,20 +89,25 @@ class Keyring:
 
     @classmethod
     def create(cls, path: Path, *, development: bool) -> Keyring:
-        """Generate a new keyring with one random 256-bit key and write it."""
+        """Generate a keyring with one random 256-bit key; an existing file wins and is loaded."""
         key = secrets.token_bytes(32)
         ring = cls(path, key_id(key), {key_id(key): key}, development)
-        ring.save()
+        if not write_private(path, ring._document(), exclusive=True):
+            return cls.load(path)
+        ring._mtime = path.stat().st_mtime
         return ring
 
-    def save(self) -> None:
-        """Write the keyring to its file atomically."""
+    def _document(self) -> bytes:
         doc = {
             "current": self.current,
             "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
             "development": self.development,
         }
-        write_private(self.path, json.dumps(doc, indent=2).encode())
+        return json.dumps(doc, indent=2).encode()
+
+    def save(self) -> None:
+        """Write the keyring to its file atomically."""
+        write_private(self.path, self._document())
         self._mtime = self.path.stat().st_mtime
 
     def add_new_current(self) -> str:

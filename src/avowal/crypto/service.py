@@ -34,8 +34,8 @@ def _index_key(path: Path, *, create: bool) -> bytes:
         if not create:
             raise KeyError_(f"index key file {path} does not exist")
         key = secrets.token_bytes(32)
-        write_private(path, base64.b64encode(key) + b"\n")
-        return key
+        if write_private(path, base64.b64encode(key) + b"\n", exclusive=True):
+            return key
     try:
         key = base64.b64decode(path.read_text().strip(), validate=True)
     except (OSError, ValueError) as exc:

@@ -46,8 +46,8 @@ def load_or_create(path: Path, *, create: bool) -> Ed25519PrivateKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        write_private(path, pem)
-        return key
+        if write_private(path, pem, exclusive=True):
+            return key
     try:
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:

@@ -92,6 +92,26 @@ def _living(session: Session, subject_id: str) -> Subject:
     return subj
 
 
+def _living_values(
+    session: Session, subject_id: str
+) -> tuple[str, bytes, list[repository.ValueRow]]:
+    """Return a living subject's master key id, wrapped data key and values; refuse like _living.
+
+    Reads and disclosures need only the key and the values: one statement, and no object loaded.
+    """
+    key, rows = repository.key_and_values(session, subject_id)
+    if key is None:
+        raise SubjectNotFound(f"no subject {subject_id}", subject_id=subject_id)
+    erased_at, key_id, wrapped_key = key
+    if erased_at is not None or wrapped_key is None or key_id is None:
+        raise SubjectErased(
+            f"subject {subject_id} was erased",
+            subject_id=subject_id,
+            erased_at=erased_at.isoformat() if erased_at else None,
+        )
+    return key_id, wrapped_key, rows
+
+
 def read(
     session: Session,
     loaded: LoadedPolicy,
@@ -103,12 +123,12 @@ def read(
 ) -> dict[str, Any]:
     """Return only the values collected for ``purpose`` (or a parent); list the rest as withheld."""
     _authorise(session, loaded, caller, "read", subject_id, fields or [], purpose)
-    subj = _living(session, subject_id)
+    key_id, wrapped_key, rows = _living_values(session, subject_id)
     data_key: bytes | None = None
     out: dict[str, Any] = {}
     withheld: list[dict[str, Any]] = []
     wanted = set(fields) if fields else None
-    for row in repository.values_of(session, subject_id):
+    for row in rows:
         point, field, purposes, _recipients, notice_id, receipt_id, blob, collected = row
         if wanted is not None and field not in wanted:
             continue
@@ -124,8 +144,7 @@ def read(
             )
             continue
         if data_key is None:
-            assert subj.key_id is not None and subj.wrapped_key is not None
-            data_key = secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subject_id)
+            data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
         out[field] = {
             "value": None
             if blob is None
@@ -225,10 +244,10 @@ def disclose(
             declared=sorted(loaded.policy.recipients),
         )
     _authorise(session, loaded, caller, "disclose", subject_id, fields, purpose)
-    subj = _living(session, subject_id)
+    key_id, wrapped_key, rows = _living_values(session, subject_id)
     chosen: dict[str, Any] = {}
     refused: dict[str, list[str]] = {}
-    for row in repository.values_of(session, subject_id):
+    for row in rows:
         point, field, purposes, recipients, notice_id, receipt_id, blob, _ = row
         if field not in fields:
             continue
@@ -247,8 +266,7 @@ def disclose(
             notices=sorted({n for f in not_announced for n in refused.get(f, [])}),
         )
         raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, exc)
-    assert subj.key_id is not None and subj.wrapped_key is not None
-    data_key = secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subject_id)
+    data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
     disclosed = {
         f: None if blob is None else cipher.decrypt(data_key, subject_id, point, f, blob)
         for f, (point, _r, blob) in chosen.items()

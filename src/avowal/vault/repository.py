@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
@@ -21,25 +22,50 @@ def subject_by_ref(session: Session, ref: str) -> Subject | None:
     return session.scalar(select(Subject).where(Subject.ref == ref))
 
 
-def values_of(
-    session: Session, subject_id: str
-) -> Sequence[Row[str, str, list[str], list[str], str, str, bytes | None, dt.datetime]]:
-    """Return the current values of a subject with what each was collected for."""
-    stmt = (
-        select(
-            PersonalValue.point,
-            PersonalValue.field,
-            PersonalValue.purposes,
-            PersonalValue.recipients,
-            PersonalValue.notice_id,
-            PersonalValue.receipt_id,
-            PersonalValue.ciphertext,
-            PersonalValue.collected_at,
-        )
-        .where(PersonalValue.subject_id == subject_id)
-        .order_by(PersonalValue.collected_at)
+ValueRow = tuple[str, str, list[str], list[str], str, str, bytes | None, dt.datetime]
+KeyRow = tuple[dt.datetime | None, str | None, bytes | None]
+
+# Built once over the tables' columns: the read path runs them on every access, and both building
+# a statement and the ORM's handling of one cost more than running it on an indexed table.
+_subjects = Subject.__table__.c
+_values = PersonalValue.__table__.c
+_VALUE_COLUMNS = (
+    _values.point,
+    _values.field,
+    _values.purposes,
+    _values.recipients,
+    _values.notice_id,
+    _values.receipt_id,
+    _values.ciphertext,
+    _values.collected_at,
+)
+# The subject's key and its values in one round trip; a subject without values gives one row
+# whose value columns are NULL.
+_KEY_AND_VALUES = (
+    select(_subjects.erased_at, _subjects.key_id, _subjects.wrapped_key, *_VALUE_COLUMNS)
+    .select_from(
+        Subject.__table__.outerjoin(PersonalValue.__table__, _values.subject_id == _subjects.id)
     )
-    return session.execute(stmt).all()
+    .where(_subjects.id == bindparam("subject_id"))
+    .order_by(_values.collected_at)
+)
+
+
+def _autoflush(session: Session) -> None:
+    # A statement over plain columns skips the ORM's autoflush: do it here, so values added in
+    # this session and not yet flushed are seen as an ORM query would see them.
+    if session.autoflush:
+        session.flush()
+
+
+def key_and_values(session: Session, subject_id: str) -> tuple[KeyRow | None, list[ValueRow]]:
+    """Return a subject's (erased_at, key_id, wrapped_key), or None, and its current values."""
+    _autoflush(session)
+    rows = session.execute(_KEY_AND_VALUES, {"subject_id": subject_id}).all()
+    if not rows:
+        return None, []
+    key = cast(KeyRow, tuple(rows[0][:3]))
+    return key, [cast(ValueRow, tuple(row[3:])) for row in rows if row[3] is not None]
 
 
 def replace_values(session: Session, subject_id: str, point: str, fields: Sequence[str]) -> None:

@@ -85,3 +85,22 @@ def test_production_needs_key_files_and_never_generates_them(
     ring = Keyring.create(empty / "master.json", development=False)
     with pytest.raises(KeyError_, match="index key file"):
         crypto.load(production.model_copy(update={"master_key_file": ring.path}))
+
+
+def test_servers_starting_together_agree_on_one_set_of_development_keys(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path_factory.mktemp("shared")
+    shared = settings.model_copy(update={"data_dir": folder})
+    with ThreadPoolExecutor(8) as pool:
+        loaded = list(pool.map(lambda _: crypto.load(shared), range(8)))
+    assert len({s.keyring.current for s in loaded}) == 1
+    assert len({s.index_key for s in loaded}) == 1
+    assert len({s.signing_key_id for s in loaded}) == 1
+    assert sorted(p.name for p in (folder / "keys").iterdir()) == [
+        "index.key",
+        "master.json",
+        "signing.pem",
+    ]
