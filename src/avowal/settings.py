@@ -52,6 +52,34 @@ class Settings(BaseSettings):
         64 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
     )
 
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The address people reach this server at (used in enrolment links).",
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed.",
+    )
+    tls_cert_file: Path | None = Field(None, description="Certificate for `avowal serve` TLS.")
+    tls_key_file: Path | None = Field(None, description="Private key for `avowal serve` TLS.")
+    session_idle_minutes: int = Field(
+        30, ge=1, le=1440, description="A staff session ends after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        12, ge=1, le=168, description="A staff session ends this long after sign-in, whatever."
+    )
+    enrolment_hours: int = Field(72, ge=1, le=720, description="Lifetime of an enrolment link.")
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Failed sign-ins (per account or address) before lockout."
+    )
+    login_window_minutes: int = Field(
+        15, ge=1, le=1440, description="Window in which failed sign-ins are counted."
+    )
+    lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a lockout lasts.")
+    break_glass_max_minutes: int = Field(
+        240, ge=5, le=1440, description="Longest break-glass grant."
+    )
+
     @property
     def master_key_path(self) -> Path:
         """Return the master keyring file in use."""

@@ -3,18 +3,28 @@
 from avowal.audit.models import AuditEntry, AuditHead
 from avowal.callers.models import ServiceToken
 from avowal.db.base import Base
+from avowal.legal.models import BreakGlass, LegalRequest, SubjectNotice
 from avowal.lifecycle.models import PolicyVersion
+from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
 
 __all__ = [
+    "Acknowledgement",
     "AuditEntry",
     "AuditHead",
     "Base",
     "BlindIndex",
+    "BreakGlass",
     "Disclosure",
+    "Enrolment",
+    "LegalRequest",
+    "LoginAttempt",
     "PersonalValue",
     "PolicyVersion",
     "Receipt",
     "ServiceToken",
+    "StaffAccount",
+    "StaffSession",
     "Subject",
+    "SubjectNotice",
 ]

@@ -1,0 +1,1 @@
+"""Legal and operational access: four-eyes legal requests and time-boxed break-glass."""

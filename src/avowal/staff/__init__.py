@@ -1,0 +1,1 @@
+"""Staff: accounts, sign-in with TOTP, sessions, confidentiality acknowledgements."""
