@@ -1,5 +1,14 @@
 """Import every domain's tables so Alembic and tests see the whole schema."""
 
+from avowal.analytics.models import (
+    DailyRollup,
+    Event,
+    HourlyRollup,
+    RollupState,
+    Salt,
+    ScrubCounter,
+    Site,
+)
 from avowal.audit.models import AuditEntry, AuditHead
 from avowal.callers.models import ServiceToken
 from avowal.db.base import Base
@@ -15,14 +24,21 @@ __all__ = [
     "Base",
     "BlindIndex",
     "BreakGlass",
+    "DailyRollup",
     "Disclosure",
     "Enrolment",
+    "Event",
+    "HourlyRollup",
     "LegalRequest",
     "LoginAttempt",
     "PersonalValue",
     "PolicyVersion",
     "Receipt",
+    "RollupState",
+    "Salt",
+    "ScrubCounter",
     "ServiceToken",
+    "Site",
     "StaffAccount",
     "StaffSession",
     "Subject",

@@ -1,0 +1,1 @@
+"""Cookie-less page analytics: tracker, durable ingest, rollups, dashboard."""

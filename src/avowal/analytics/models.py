@@ -1,0 +1,136 @@
+"""Analytics tables. Nothing identifying: no IP, no user agent, no referrer path, no query string.
+
+The visitor is a keyed hash of (daily salt, site, IP, user agent); salts rotate daily and are
+destroyed after 48 hours, after which no one can link a hash back to anyone, nor two days'
+hashes to each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from avowal.db.base import Base
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Site(Base):
+    """A site whose page views are counted (declared in the policy or added by CLI)."""
+
+    __tablename__ = "analytics_sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    source: Mapped[str] = mapped_column(String(8), doc="policy or cli")
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    share_token_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True, doc="SHA-256 of a read-only share link's token, if any."
+    )
+
+
+class Salt(Base):
+    """The random salt of one UTC day; destroyed 48 hours after the day began."""
+
+    __tablename__ = "analytics_salts"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """One page view or custom event, as kept (already scrubbed)."""
+
+    __tablename__ = "analytics_events"
+    __table_args__ = (
+        Index("ix_analytics_events_site_ts", "site_id", "ts"),
+        Index("ix_analytics_events_site_day_visitor", "site_id", "day", "visitor"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    day: Mapped[dt.date] = mapped_column()
+    name: Mapped[str] = mapped_column(String(120), doc="pageview or a custom event name")
+    path: Mapped[str] = mapped_column(String(2000))
+    referrer_domain: Mapped[str | None] = mapped_column(String(253))
+    source: Mapped[str | None] = mapped_column(String(120))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    browser: Mapped[str | None] = mapped_column(String(60))
+    os: Mapped[str | None] = mapped_column(String(60))
+    device: Mapped[str | None] = mapped_column(String(16), doc="desktop, mobile, tablet")
+    country: Mapped[str | None] = mapped_column(String(2))
+    visitor: Mapped[int] = mapped_column(BigInteger, doc="Keyed hash under the day's salt.")
+    props: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+
+class DailyRollup(Base):
+    """Per site, UTC day, dimension and value: the day's figures (additive across days)."""
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (UniqueConstraint("site_id", "day", "dimension", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[dt.date] = mapped_column()
+    dimension: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(2000))
+    visitors: Mapped[int] = mapped_column(Integer)
+    visits: Mapped[int] = mapped_column(Integer)
+    pageviews: Mapped[int] = mapped_column(Integer)
+    bounces: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class HourlyRollup(Base):
+    """Per site and UTC hour: visitors and page views, for the time-series chart."""
+
+    __tablename__ = "analytics_hourly"
+    __table_args__ = (UniqueConstraint("site_id", "hour"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    hour: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    visitors: Mapped[int] = mapped_column(Integer)
+    visits: Mapped[int] = mapped_column(Integer)
+    pageviews: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class RollupState(Base):
+    """Which days of a site are rolled up, and when; days still changing are redone."""
+
+    __tablename__ = "analytics_rollup_state"
+
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    rolled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    final: Mapped[bool] = mapped_column(default=False)
+
+
+class ScrubCounter(Base):
+    """How many values of each kind were scrubbed from paths and props, per site and day."""
+
+    __tablename__ = "analytics_scrubbed"
+
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
