@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         240, ge=5, le=1440, description="Longest break-glass grant."
     )
 
+    geoip_file: Path | None = Field(
+        None, description="A local MaxMind-format country database; without it no country is kept."
+    )
+    analytics_visit_minutes: int = Field(
+        30, ge=1, le=240, description="A visit ends after this long without a page view."
+    )
+    analytics_rollup_seconds: int = Field(
+        60, ge=1, le=3600, description="How often the in-process worker refreshes rollups."
+    )
+    analytics_max_batch: int = Field(
+        500, ge=1, le=10000, description="Most events committed in one ingest transaction."
+    )
+
     @property
     def master_key_path(self) -> Path:
         """Return the master keyring file in use."""
