@@ -46,6 +46,7 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a 2xx always means committed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 PolicyDep = Annotated[LoadedPolicy, Depends(get_policy)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
