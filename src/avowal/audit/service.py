@@ -54,7 +54,9 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     batch = list(events)
     if not batch:
         return []
-    last_seq, prev = session.execute(_ADVANCE, {"n": len(batch)}).one()
+    # Plain statements on the session's connection: the Session would only pass them through.
+    conn = session.connection()
+    last_seq, prev = conn.execute(_ADVANCE, {"n": len(batch)}).one()
     first = int(last_seq) - len(batch) + 1
     at = now_iso()
     entry_hash = chain.entry_hash
@@ -76,9 +78,12 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
         rows.append(dict(zip(_ROW_KEYS, (*hashed, prev, digest), strict=True)))
         prev = digest
     # A Core executemany: the ORM's bulk insert splits the batch wherever a nullable column
-    # switches between None and a value, one statement per run.
-    session.execute(_INSERT, rows)
-    session.execute(_SET_HASH, {"hash": prev})
+    # switches between None and a value, one statement per run. It also flushed the session's
+    # pending changes first, so a failing write surfaces here rather than at commit: keep that.
+    if session.autoflush:
+        session.flush()
+    conn.execute(_INSERT, rows)
+    conn.execute(_SET_HASH, {"hash": prev})
     return list(range(first, first + len(batch)))
 
 

@@ -181,7 +181,7 @@ def _needles() -> set[str]:
     values = {str(v) for v in (*REGISTRATION.values(), *PURCHASE.values())}
     # The stored (normalised) forms too, and the parts of values a careless message might quote.
     values |= {"+15550100", "555-0100", "4242424242424242", "4242", "Ada", "Springfield"}
-    values |= {"Example Street", "1990", "ada.billing"}
+    values |= {"Example Street", "ada.billing"}
     return {v.lower() for v in values}
 
 
@@ -196,6 +196,10 @@ def test_no_entry_holds_a_personal_value(trail: Trail) -> None:
             if value is None:
                 continue
             raw = str(value).lower()
+            if column == "at":
+                # Our own timestamp: its microseconds may spell "4242"; check its shape instead.
+                assert re.fullmatch(r"\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d\.\d{6}z", raw), raw
+                continue
             # Hashes, ids and notice prefixes are hex: look for short hex-only needles (such as
             # "4242" or "ada") only outside them, so a random digest cannot fail the test.
             outside_hex = HEXISH.sub(" ", raw)
