@@ -35,6 +35,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_tracker_size.py
 
 bench: install-dev
 	$(BIN)/python -m bench

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from avowal import __version__
+from avowal import __version__, console
+from avowal.analytics import dashboard_routes as analytics_dashboard_routes
+from avowal.analytics import routes as analytics_routes
+from avowal.analytics import worker as analytics_worker
+from avowal.analytics.service import Analytics
+from avowal.console import analytics_routes as console_analytics_routes
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
 from avowal.db.engine import make_engine, make_sessionmaker, transaction
 from avowal.lib import errors
 from avowal.lib.limits import BodyLimit
+from avowal.lib.proxy import ProxyHeaders, parse_networks
+from avowal.lib.security import SecurityHeaders, TLSRequired, check_production
 from avowal.lifecycle import service as lifecycle
 from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
@@ -28,34 +37,76 @@ def create_app(
     policy: LoadedPolicy | None = None,
     engine: Engine | None = None,
     secrets: Secrets | None = None,
+    analytics_worker_in_process: bool | None = None,
 ) -> FastAPI:
-    """Build the application for ``settings``; the policy is loaded and checked before serving."""
+    """Build the application for ``settings``; the policy is loaded and checked before serving.
+
+    The analytics rollup worker runs in-process for the embedded SQLite database (not in tests);
+    with PostgreSQL run `avowal worker` beside the servers.
+    """
     settings = settings or Settings()
+    # Fail here, under any ASGI server, rather than on the first request.
+    check_production(settings)
+    parse_networks(settings.trusted_proxies)
+    production = settings.env == "production"
     loaded = policy or load_file(settings.policy_file)
     engine = engine or make_engine(settings)
     secrets = secrets or crypto.load(settings)
     sessions = make_sessionmaker(engine)
+    analytics = Analytics(settings, loaded.policy, engine, sessions)
+    in_process = (
+        analytics_worker_in_process
+        if analytics_worker_in_process is not None
+        else settings.env != "test" and engine.dialect.name == "sqlite"
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with transaction(sessions) as session:
             lifecycle.record(session, loaded)
+        # Syncs the policy's analytics sites and starts the ingest's group-commit writer.
+        await analytics.start()
+        rollups = None
+        if in_process:
+            rollups = asyncio.create_task(analytics_worker.run_forever(sessions, settings, loaded))
         yield
+        # Uvicorn has answered every request by now; commit whatever is still queued.
+        await analytics.stop()
+        if rollups is not None:
+            rollups.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rollups
 
     app = FastAPI(
         title="avowal",
         version=__version__,
         description="A privacy policy that enforces itself.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc run CDN and inline scripts in our origin: not in production.
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.policy = loaded
     app.state.secrets = secrets
+    app.state.analytics = analytics
     errors.install(app)
+    # The last added runs first: proxy headers, then security headers (so refusals get them
+    # too), then the TLS rule, then the body limit, then the analytics event endpoint.
+    app.add_middleware(analytics_routes.EventFastPath)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if production:
+        app.add_middleware(TLSRequired, public_url=settings.public_url)
+    app.add_middleware(SecurityHeaders, production=production)
+    app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
     app.include_router(web_routes.router)
     app.include_router(policy_routes.router)
     app.include_router(vault_routes.router)
+    app.include_router(analytics_routes.router)
+    app.include_router(analytics_dashboard_routes.router)
+    app.include_router(console_analytics_routes.router)
+    app.include_router(console_analytics_routes.share_router)
+    console.install(app)
     return app

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from avowal.analytics import cli as analytics_cli
+from avowal.analytics import report_cli as analytics_report_cli
 from avowal.audit import cli as audit_cli
 from avowal.callers import cli as token_cli
 from avowal.crypto import cli as keys_cli
 from avowal.db import migrate
 from avowal.db.engine import make_engine
 from avowal.lib.cli import fail, load_policy, load_secrets
+from avowal.lib.proxy import ProxyConfigError, parse_networks
+from avowal.lib.security import InsecureConfiguration, check_production
 from avowal.policy import render
+from avowal.review import cli as review_cli
 from avowal.settings import Settings
+from avowal.staff import cli as staff_cli
 from avowal.vault import cli as receipt_cli
 
 app = typer.Typer(help="avowal: a privacy policy that enforces itself.", no_args_is_help=True)
@@ -27,6 +34,13 @@ app.add_typer(token_cli.app, name="token")
 app.add_typer(receipt_cli.app, name="receipt")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
+app.command("review")(review_cli.review)
+app.add_typer(staff_cli.app, name="staff")
+app.add_typer(analytics_cli.app, name="analytics")
+analytics_cli.app.command("share")(analytics_report_cli.share_site)
+analytics_cli.app.command("unshare")(analytics_report_cli.unshare_site)
+analytics_cli.app.command("rollup")(analytics_report_cli.rollup_now)
+app.command("worker")(analytics_report_cli.run_worker)
 
 STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 
@@ -106,23 +120,76 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     policy: Annotated[Path | None, typer.Option(help="Policy file to enforce.")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Certificate (PEM, with its chain) to terminate TLS.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="Private key (PEM) of the TLS certificate.")
+    ] = None,
 ) -> None:
     """Serve the API, the published policy and the console."""
     import uvicorn
 
     from avowal.app import create_app
 
-    settings = Settings() if policy is None else Settings(policy_file=policy)
+    overrides: dict[str, object] = {}
+    if policy is not None:
+        overrides["policy_file"] = policy
+    if tls_cert is not None or tls_key is not None:
+        if tls_cert is None or tls_key is None:
+            raise fail("--tls-cert and --tls-key go together: give both or neither")
+        overrides.update(tls_cert_file=tls_cert, tls_key_file=tls_key)
+    # create_app sees the TLS files too, so its own production check agrees with this one.
+    settings = Settings().model_copy(update=overrides)
+    check_server_settings(settings)
+    secrets = load_secrets(settings)
     loaded = load_policy(settings.policy_file)
     engine = make_engine(settings)
     if migrate.current(engine) != migrate.head(engine):
         engine.dispose()
-        typer.echo("the database schema is not current: run `avowal db upgrade` first", err=True)
-        raise typer.Exit(1)
-    secrets = load_secrets(settings)
+        raise fail("the database schema is not current: run `avowal db upgrade` first")
     application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
-    typer.echo(f"avowal serving {loaded.policy.organisation.name}'s policy on http://{host}:{port}")
-    uvicorn.run(application, host=host, port=port, access_log=False)
+    tls = settings.tls_cert_file is not None
+    typer.echo(
+        f"avowal serving {loaded.policy.organisation.name}'s policy on "
+        f"{'https' if tls else 'http'}://{host}:{port}"
+    )
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=False,
+        # Only avowal's ProxyHeaders decides whom to believe (AVOWAL_TRUSTED_PROXIES); uvicorn's
+        # own handling would otherwise trust X-Forwarded-* from 127.0.0.1.
+        proxy_headers=False,
+        server_header=False,
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_key_file,
+    )
+
+
+def check_server_settings(settings: Settings) -> None:
+    """Exit 1 on a bad proxy list, unusable TLS files, or production without TLS."""
+    try:
+        parse_networks(settings.trusted_proxies)
+        check_production(settings)
+    except (ProxyConfigError, InsecureConfiguration) as exc:
+        raise fail(str(exc)) from None
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None or key is None:
+        return
+    for path in (cert, key):
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise fail(f"cannot read TLS file {path}: {exc.strerror}") from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=b"")
+    except ssl.SSLError as exc:
+        raise fail(
+            f"{cert} and {key} are not a PEM certificate and its unencrypted private key: "
+            f"{exc.reason or exc}"
+        ) from None
 
 
 @app.command()

@@ -111,3 +111,11 @@ def disclosures_of(session: Session, subject_id: str) -> list[Disclosure]:
     """Return a subject's disclosure register, oldest first."""
     stmt = select(Disclosure).where(Disclosure.subject_id == subject_id).order_by(Disclosure.at)
     return list(session.scalars(stmt))
+
+
+def receipts_of(session: Session, subject_id: str) -> list[Receipt]:
+    """Return a subject's receipts, in the order they were issued."""
+    stmt = select(Receipt).where(Receipt.subject_id == subject_id)
+    rows = list(session.scalars(stmt))
+    # issued_at lives in the signed document only; ISO 8601 UTC strings sort by time.
+    return sorted(rows, key=lambda r: str(r.document.get("issued_at", "")))

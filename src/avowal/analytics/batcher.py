@@ -1,0 +1,141 @@
+"""Group commit: events that arrive together are committed in one transaction, then answered.
+
+A request hands its rows to :meth:`GroupCommit.submit` and waits. One writer task takes the
+first waiting submission and everything queued behind it (up to ``max_batch`` rows), commits
+them in a single transaction in a worker thread, and only then wakes each waiting request. An
+answer of 202 therefore always means "committed": nothing acknowledged lives only in memory.
+While one transaction commits, the next batch gathers, so the number of commits per second
+stays small however many events arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from avowal.analytics.exceptions import IngestUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+Submission = tuple[Sequence[T], "asyncio.Future[None]"]
+
+
+class GroupCommit(Generic[T]):
+    """Commit rows submitted concurrently in shared transactions (one writer per process)."""
+
+    def __init__(self, write: Callable[[Sequence[T]], None], max_batch: int) -> None:
+        self.write = write
+        self.max_batch = max_batch
+        self.queue: asyncio.Queue[Submission[T] | None] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.closed = False
+        self.batches = 0
+
+    @property
+    def running(self) -> bool:
+        """Say whether the writer task is accepting submissions."""
+        return self.task is not None and not self.closed
+
+    async def start(self) -> None:
+        """Start the writer task in the running event loop."""
+        self.queue = asyncio.Queue()
+        self.closed = False
+        self.task = asyncio.create_task(self._run(), name="analytics-group-commit")
+
+    async def stop(self) -> None:
+        """Commit everything already submitted, then stop the writer."""
+        if self.task is None or self.queue is None:
+            return
+        self.closed = True
+        self.queue.put_nowait(None)
+        try:
+            await self.task
+        finally:
+            self.task = None
+
+    async def submit(self, rows: Sequence[T]) -> None:
+        """Return once ``rows`` are committed; raise :class:`IngestUnavailable` if they are not."""
+        if not rows:
+            return
+        if self.closed:
+            raise IngestUnavailable("the server is shutting down; send the event again")
+        if self.task is None or self.queue is None:
+            # No writer (an application used without its lifespan): commit on our own.
+            await self._commit_alone(rows)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((rows, future))
+        # Shielded: a client that hangs up must not cancel the commit of rows already queued.
+        await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        assert self.queue is not None
+        stopping = False
+        while not stopping:
+            first = await self.queue.get()
+            if first is None:
+                break
+            batch = [first]
+            count = len(first[0])
+            while count < self.max_batch and not self.queue.empty():
+                item = self.queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                count += len(item[0])
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[Submission[T]]) -> None:
+        rows = [row for submission in batch for row in submission[0]]
+        try:
+            await asyncio.to_thread(self.write, rows)
+        except Exception as exc:
+            log.error("analytics batch of %d events not committed: %s", len(rows), _name(exc))
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            # One bad submission must not sink the others: commit each on its own.
+            for submission, future in batch:
+                try:
+                    await asyncio.to_thread(self.write, submission)
+                except Exception as alone:
+                    _settle(future, alone)
+                else:
+                    _settle(future, None)
+            return
+        self.batches += 1
+        for _, future in batch:
+            _settle(future, None)
+
+    async def _commit_alone(self, rows: Sequence[T]) -> None:
+        try:
+            await asyncio.to_thread(self.write, rows)
+        except Exception as exc:
+            log.error("analytics event not committed: %s", _name(exc))
+            raise _unavailable() from None
+
+
+def _name(exc: BaseException) -> str:
+    # The exception's text may quote SQL parameters; its class is enough to act on.
+    return type(exc).__name__
+
+
+def _unavailable() -> IngestUnavailable:
+    return IngestUnavailable("the event could not be stored; nothing was kept, send it again")
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(_unavailable())
+        # Nobody may be waiting any more (the client hung up): don't warn about it.
+        with contextlib.suppress(Exception):
+            future.exception()

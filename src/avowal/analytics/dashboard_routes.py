@@ -1,0 +1,202 @@
+"""The analytics JSON API: `/v1/analytics/sites/{domain}/...` and `/v1/analytics/share/{token}/...`.
+
+Site routes need a service token whose role grants the policy's analytics purpose
+(``analytics.reporting``); staff in the console use `/console/analytics` (their session cookie
+is scoped to `/console`). Share routes need only the token of the site's share link.
+
+Every figure route takes ``from`` and ``to`` (UTC days, ``YYYY-MM-DD``; default the last 30 days),
+``compare=previous`` and any number of ``filter=page:/path`` or ``filter=source:Name`` (all
+must hold; filtered figures are computed from raw events, see
+:mod:`avowal.analytics.readers`).
+
+Annotations are evaluated at definition (no ``from __future__ import annotations``): the figure
+routes are defined twice by :func:`_install`, with a dependency local to each call.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from avowal.analytics import dashboard, query, share
+from avowal.analytics.models import Site
+from avowal.analytics.readers import Reader
+from avowal.callers.deps import CallerDep
+from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
+from avowal.policy.loader import LoadedPolicy
+from avowal.settings import Settings
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+
+MAX_FILTERS = 4
+
+
+@dataclass(frozen=True)
+class Params:
+    """The range, comparison and filters of a request, as given."""
+
+    start: str | None
+    end: str | None
+    compare: str | None
+    filters: list[str]
+
+
+def params(
+    start: Annotated[
+        str | None, Query(alias="from", max_length=40, description="First UTC day, YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", max_length=40, description="Last UTC day, YYYY-MM-DD.")
+    ] = None,
+    compare: Annotated[
+        str | None, Query(max_length=40, description="`previous`: compare with the period before.")
+    ] = None,
+    filters: Annotated[
+        list[str] | None,
+        Query(
+            alias="filter",
+            max_length=MAX_FILTERS,
+            description="`page:/path` or `source:Name`; repeat to combine (all must hold).",
+        ),
+    ] = None,
+) -> Params:
+    """Collect the common dashboard parameters."""
+    return Params(start, end, compare, list(filters or []))
+
+
+ParamsDep = Annotated[Params, Depends(params)]
+
+
+def parse(
+    session: Session, settings: Settings, policy: LoadedPolicy, domain: str, given: Params
+) -> tuple[query.Query, Reader]:
+    """Parse a request for ``domain`` and return it with the reader of its figures."""
+    parsed = query.parse(
+        session,
+        domain,
+        start=given.start,
+        end=given.end,
+        compare=given.compare,
+        filters=given.filters,
+        today=dashboard.utcnow().date(),
+        retention_days=policy.policy.analytics.raw_retention_days,
+    )
+    return parsed, dashboard.reader(session, parsed, visit_minutes=settings.analytics_visit_minutes)
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """Answer CSV text as a download."""
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def export_csv(
+    session: Session,
+    settings: Settings,
+    policy: LoadedPolicy,
+    domain: str,
+    given: Params,
+    table: str,
+) -> Response:
+    """Answer one table (or the time series) of a site's dashboard as CSV."""
+    parsed, source = parse(session, settings, policy, domain, given)
+    if table not in dashboard.TABLES:
+        raise query.InvalidQuery(
+            f"no table '{table[:40]}' to export", field="table", known=list(dashboard.TABLES)
+        )
+    r = parsed.range
+    name = f"{parsed.domain}-{table}-{r.start}-{r.end}.csv"
+    return csv_response(dashboard.export(source, parsed, table), name)
+
+
+def authorised_site(
+    domain: Annotated[str, Path(max_length=253)], caller: CallerDep, policy: PolicyDep
+) -> str:
+    """Return the site's domain if the caller's role grants the analytics purpose."""
+    caller.require(policy.policy.analytics.purpose)
+    return domain
+
+
+def shared_site(token: Annotated[str, Path(max_length=64)], session: SessionDep) -> str:
+    """Return the domain of a share link's site."""
+    return share.resolve(session, token)
+
+
+@router.get("/sites")
+def sites(session: SessionDep, caller: CallerDep, policy: PolicyDep) -> dict[str, Any]:
+    """List the analytics sites."""
+    caller.require(policy.policy.analytics.purpose)
+    rows = session.execute(select(Site.domain, Site.share_token_hash).order_by(Site.domain))
+    return {"sites": [{"domain": r.domain, "shared": r.share_token_hash is not None} for r in rows]}
+
+
+def _install(prefix: str, site: Callable[..., str]) -> None:
+    """Add the figure routes under ``prefix`` for sites resolved by the dependency ``site``."""
+    Domain = Annotated[str, Depends(site)]
+
+    @router.get(f"{prefix}/summary")
+    def summary(
+        domain: Domain,
+        session: SessionDep,
+        settings: SettingsDep,
+        policy: PolicyDep,
+        given: ParamsDep,
+    ) -> dict[str, Any]:
+        """Return unique visitors, visits, page views, bounce rate and visit duration."""
+        parsed, source = parse(session, settings, policy, domain, given)
+        return dashboard.summary(source, parsed)
+
+    @router.get(f"{prefix}/breakdown/{{dimension}}")
+    def breakdown(
+        domain: Domain,
+        dimension: Annotated[str, Path(max_length=24)],
+        session: SessionDep,
+        settings: SettingsDep,
+        policy: PolicyDep,
+        given: ParamsDep,
+        limit: Annotated[int, Query(ge=1, le=dashboard.MAX_LIMIT)] = dashboard.DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        """Return the top values of a dimension (page, source, utm_campaign, device, ...)."""
+        parsed, source = parse(session, settings, policy, domain, given)
+        return dashboard.breakdown(source, parsed, dimension, limit)
+
+    @router.get(f"{prefix}/timeseries")
+    def timeseries(
+        domain: Domain,
+        session: SessionDep,
+        settings: SettingsDep,
+        policy: PolicyDep,
+        given: ParamsDep,
+    ) -> dict[str, Any]:
+        """Return the figures per day (ranges over two days) or per hour."""
+        parsed, source = parse(session, settings, policy, domain, given)
+        return dashboard.timeseries(source, parsed)
+
+    @router.get(f"{prefix}/realtime")
+    def realtime(domain: Domain, session: SessionDep) -> dict[str, Any]:
+        """Return the visitors of the last 30 minutes."""
+        site_id, _ = query.site(session, domain)
+        return dashboard.realtime(session, site_id, dashboard.utcnow())
+
+    @router.get(f"{prefix}/export.csv", response_class=Response)
+    def export(
+        domain: Domain,
+        session: SessionDep,
+        settings: SettingsDep,
+        policy: PolicyDep,
+        given: ParamsDep,
+        table: Annotated[str, Query(max_length=24, description="A dimension or timeseries.")],
+    ) -> Response:
+        """Download a dimension's table, or the time series, as CSV."""
+        return export_csv(session, settings, policy, domain, given, table)
+
+
+_install("/sites/{domain}", authorised_site)
+_install("/share/{token}", shared_site)

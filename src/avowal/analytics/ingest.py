@@ -1,0 +1,210 @@
+"""Turn an incoming event into the rows that are kept: scrubbed, reduced, nothing identifying.
+
+The IP address and user agent travel with a pending event only as far as the transaction that
+hashes them under the day's salt (see :mod:`avowal.analytics.store`); they are never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import SplitResult, unquote, urlencode, urlsplit
+
+from pydantic import ValidationError
+
+from avowal.analytics import scrub
+from avowal.analytics.exceptions import InvalidEvent, MalformedPayload
+from avowal.analytics.schemas import EventIn
+from avowal.analytics.sites import SiteConfig, variants
+from avowal.analytics.useragent import Agent
+
+MAX_PROPS = 30
+MAX_PROP_KEY = 300
+MAX_PROP_VALUE = 2000
+MAX_PATH = 2000
+MAX_UTM = 200
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(slots=True)
+class PendingEvent:
+    """An event ready to be committed; ``ip`` and ``user_agent`` only feed the visitor hash."""
+
+    site_id: int
+    site: str
+    ts: dt.datetime
+    name: str
+    path: str
+    referrer_domain: str | None
+    source: str | None
+    utm: dict[str, str | None]
+    props: dict[str, str] | None
+    ip: str = field(repr=False)
+    user_agent: str = field(repr=False)
+    scrubbed: Counter[str] = field(default_factory=Counter)
+    browser: str | None = None
+    os: str | None = None
+    device: str | None = None
+    country: str | None = None
+
+    def describe(self, agent: Agent, country: str | None) -> None:
+        """Add what is kept of the user agent, and the country."""
+        self.browser, self.os, self.device = agent.browser, agent.os, agent.device
+        self.country = country
+
+
+def parse_payload(body: bytes) -> EventIn:
+    """Parse the body (JSON, whatever content type announced it) into an event."""
+    try:
+        return EventIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        if first["type"] in ("json_invalid", "model_type") or not first["loc"]:
+            raise MalformedPayload(
+                "the body must be a JSON object such as "
+                '{"name": "pageview", "url": "https://example.com/", "domain": "example.com"}'
+            ) from None
+        name = str(first["loc"][0])
+        raise InvalidEvent(f"{name}: {first['msg']}", field=name) from None
+
+
+def clean(text: str) -> str:
+    """Remove control characters (PostgreSQL refuses NUL; none belongs in a label)."""
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+
+
+def page_url(url: str) -> SplitResult:
+    """Return the parts of the page's URL; it must be http(s) with a host."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise InvalidEvent(
+            "url must be the page's http(s) address, e.g. https://example.com/pricing",
+            field="url",
+        )
+    return parts
+
+
+def _scalar(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise InvalidEvent(
+        f"props.{key[:40]}: property values must be strings, numbers or booleans",
+        field="props",
+    )
+
+
+def props_of(raw: dict[str, Any] | str | None, counts: Counter[str]) -> dict[str, str] | None:
+    """Return the event's properties as scrubbed strings; refuse what breaks the rules."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            raise InvalidEvent("props must be an object", field="props") from None
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise InvalidEvent("props must be an object", field="props")
+    items = [(k, v) for k, v in raw.items() if v is not None]
+    if len(items) > MAX_PROPS:
+        raise InvalidEvent(f"at most {MAX_PROPS} properties per event", field="props")
+    props: dict[str, str] = {}
+    for key, value in items:
+        text = _scalar(key, value)
+        if not key or len(key) > MAX_PROP_KEY:
+            raise InvalidEvent(f"property names are 1 to {MAX_PROP_KEY} characters", field="props")
+        if len(text) > MAX_PROP_VALUE:
+            raise InvalidEvent(
+                f"props.{key[:40]}: values are at most {MAX_PROP_VALUE} characters",
+                field="props",
+            )
+        props[scrub.scrub_text(clean(key), counts)] = scrub.scrub_text(clean(text), counts)
+    return props or None
+
+
+def _path_of(parts: SplitResult, hash_mode: bool) -> str:
+    path = parts.path or "/"
+    if hash_mode and parts.fragment:
+        # Hash-based routers keep the page in the fragment (#/pricing); anything else in a
+        # fragment is dropped.
+        path = f"{path}#{parts.fragment.split('?', 1)[0]}"
+    return path
+
+
+def build(
+    event: EventIn,
+    sites: list[SiteConfig],
+    *,
+    ip: str,
+    user_agent: str,
+    now: dt.datetime,
+) -> list[PendingEvent]:
+    """Return one pending event per site, or none where the page's path is excluded.
+
+    Every rule is checked here, so a refused event is refused whoever sent it (bot or not).
+    """
+    parts = page_url(event.url)
+    name_counts: Counter[str] = Counter()
+    name = scrub.scrub_text(clean(event.name).strip(), name_counts)
+    if not name:
+        raise InvalidEvent("name must not be blank (page views are named pageview)", field="name")
+    props = props_of(event.props, name_counts)
+    raw_path = _path_of(parts, bool(event.hash_mode))
+    decoded = unquote(raw_path)
+    ref_domain = scrub.referrer_domain(event.referrer)
+    pending: list[PendingEvent] = []
+    for site in sites:
+        if site.exclude_paths and (
+            scrub.is_excluded(raw_path, site.exclude_paths)
+            or scrub.is_excluded(decoded, site.exclude_paths)
+        ):
+            continue
+        counts = Counter(name_counts)
+        kept = scrub.keep_params(parts.query, site.keep_query_params, counts)
+        # Kept UTM parameters go to their own fields; other kept parameters stay in the path,
+        # so that /pricing?utm_source=x and /pricing count as one page.
+        utm: dict[str, str | None] = dict.fromkeys(UTM_FIELDS)
+        others = []
+        for key, value in kept:
+            if key in utm:
+                if utm[key] is None and value:
+                    utm[key] = clean(value)[:MAX_UTM]
+            else:
+                others.append((key, value))
+        path = scrub.scrub_path(raw_path, counts)
+        if others:
+            path = f"{path}?{urlencode(others)}"
+        # A visitor moving between pages of the same site is not referred by it.
+        domain = None if ref_domain in variants(site.domain) else ref_domain
+        source = utm["utm_source"] or scrub.source_name(domain)
+        pending.append(
+            PendingEvent(
+                site_id=site.id,
+                site=site.domain,
+                ts=now,
+                name=name[:120],
+                path=clean(path)[:MAX_PATH],
+                referrer_domain=domain,
+                source=source[:120] if source else None,
+                utm=utm,
+                props=props,
+                ip=ip,
+                user_agent=user_agent,
+                scrubbed=counts,
+            )
+        )
+    return pending

@@ -1,0 +1,236 @@
+"""Where dashboard figures come from: the rollup tables, or raw events when filtered.
+
+:class:`RollupReader` sums ``analytics_daily`` / ``analytics_hourly`` rows: a 30-day request
+reads at most (distinct values of a dimension) x 30 rows whatever the traffic, and aggregates
+in SQL (GROUP BY value, top N).
+
+:class:`RawReader` serves filtered requests. Rollups hold no per-visit cross figures (page x
+source x every other dimension would be far larger than the rollups themselves), so a filter
+recomputes each day of the range from raw events with the rollup code itself
+(:func:`avowal.analytics.rollup.compute_day`), keeping only the selected visits. Its cost grows
+with the events of the range (one indexed SQL pass per day plus Python work for the visitors who
+may match), and it is only possible within the raw-event retention window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from avowal.analytics.models import DailyRollup, HourlyRollup
+from avowal.analytics.query import DayRange
+from avowal.analytics.rollup import (
+    FIGURES,
+    TOTAL,
+    DayFigures,
+    HourTally,
+    Tally,
+    VisitFilter,
+    compute_day,
+    hour_start,
+)
+
+
+def _tally(row: Any) -> Tally:
+    t = Tally()
+    for name in FIGURES:
+        setattr(t, name, int(getattr(row, name) or 0))
+    return t
+
+
+def merge(into: Tally, other: Tally) -> None:
+    """Add ``other``'s figures to ``into``."""
+    for name in FIGURES:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+
+
+def _rank(item: tuple[str, Tally]) -> tuple[int, int, int, str]:
+    value, t = item
+    return (-t.visitors, -t.pageviews, -t.events, value)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Reader(Protocol):
+    """The figures a dashboard needs, for one site."""
+
+    basis: str
+
+    def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
+        """Return the totals of each day that has any."""
+
+    def breakdown(
+        self, dimension: str, days: DayRange, limit: int | None
+    ) -> list[tuple[str, Tally]]:
+        """Return a dimension's values with their summed figures, most visitors first."""
+
+    def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
+        """Return the summed figures of the given values of a dimension."""
+
+    def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
+        """Return the figures of each hour (aware UTC start) that has any."""
+
+
+class RollupReader:
+    """Figures summed from the rollup tables (SQL aggregation)."""
+
+    basis = "rollups"
+
+    def __init__(self, session: Session, site_id: int) -> None:
+        self.session = session
+        self.site_id = site_id
+
+    def _sums(self) -> list[Any]:
+        return [func.sum(getattr(DailyRollup, name)).label(name) for name in FIGURES]
+
+    def _where(self, dimension: str, days: DayRange) -> list[Any]:
+        # The unique index is (site_id, day, dimension, value): listing the days lets the
+        # database seek each (site, day, dimension) instead of reading every dimension of the
+        # range, so a query reads only its own rows whatever else the days hold.
+        return [
+            DailyRollup.site_id == self.site_id,
+            DailyRollup.day.in_(list(days.each())),
+            DailyRollup.dimension == dimension,
+        ]
+
+    def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
+        """Return the totals of each day that has any."""
+        rows = self.session.execute(
+            select(DailyRollup.day, *(getattr(DailyRollup, n) for n in FIGURES)).where(
+                *self._where(TOTAL, days)
+            )
+        )
+        return {row.day: _tally(row) for row in rows}
+
+    def breakdown(
+        self, dimension: str, days: DayRange, limit: int | None
+    ) -> list[tuple[str, Tally]]:
+        """Return a dimension's values with their summed figures, most visitors first."""
+        stmt = (
+            select(DailyRollup.value, *self._sums())
+            .where(*self._where(dimension, days))
+            .group_by(DailyRollup.value)
+            .order_by(
+                func.sum(DailyRollup.visitors).desc(),
+                func.sum(DailyRollup.pageviews).desc(),
+                func.sum(DailyRollup.events).desc(),
+                DailyRollup.value,
+            )
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [(row.value, _tally(row)) for row in self.session.execute(stmt)]
+
+    def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
+        """Return the summed figures of the given values of a dimension."""
+        if not values:
+            return {}
+        stmt = (
+            select(DailyRollup.value, *self._sums())
+            .where(*self._where(dimension, days), DailyRollup.value.in_(list(values)))
+            .group_by(DailyRollup.value)
+        )
+        return {row.value: _tally(row) for row in self.session.execute(stmt)}
+
+    def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
+        """Return the figures of each hour (aware UTC start) that has any."""
+        start, end = days.bounds()
+        rows = self.session.execute(
+            select(
+                HourlyRollup.hour,
+                HourlyRollup.visitors,
+                HourlyRollup.visits,
+                HourlyRollup.pageviews,
+                HourlyRollup.events,
+            ).where(
+                HourlyRollup.site_id == self.site_id,
+                HourlyRollup.hour >= start,
+                HourlyRollup.hour < end,
+            )
+        )
+        found: dict[dt.datetime, HourTally] = {}
+        for row in rows:
+            t = HourTally()
+            t.visitors, t.visits, t.pageviews, t.events = (
+                row.visitors,
+                row.visits,
+                row.pageviews,
+                row.events,
+            )
+            found[_aware(row.hour)] = t
+        return found
+
+
+class RawReader:
+    """Figures of the visits the filters select, recomputed from raw events day by day."""
+
+    basis = "raw_events"
+
+    def __init__(
+        self,
+        session: Session,
+        site_id: int,
+        filters: tuple[VisitFilter, ...],
+        *,
+        visit_minutes: int,
+    ) -> None:
+        self.session = session
+        self.site_id = site_id
+        self.filters = filters
+        self.visit_minutes = visit_minutes
+        self._days: dict[dt.date, DayFigures] = {}
+
+    def day(self, day: dt.date) -> DayFigures:
+        """Return a day's filtered figures (computed once per request)."""
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = compute_day(
+                self.session,
+                self.site_id,
+                day,
+                visit_minutes=self.visit_minutes,
+                filters=self.filters,
+            )
+        return found
+
+    def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
+        """Return the totals of each day that has any."""
+        found = {day: self.day(day).daily.get((TOTAL, "")) for day in days.each()}
+        return {day: t for day, t in found.items() if t is not None}
+
+    def _summed(self, dimension: str, days: DayRange) -> dict[str, Tally]:
+        sums: dict[str, Tally] = {}
+        for day in days.each():
+            for (dim, value), t in self.day(day).daily.items():
+                if dim == dimension:
+                    merge(sums.setdefault(value, Tally()), t)
+        return sums
+
+    def breakdown(
+        self, dimension: str, days: DayRange, limit: int | None
+    ) -> list[tuple[str, Tally]]:
+        """Return a dimension's values with their summed figures, most visitors first."""
+        ranked = sorted(self._summed(dimension, days).items(), key=_rank)
+        return ranked if limit is None else ranked[:limit]
+
+    def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
+        """Return the summed figures of the given values of a dimension."""
+        wanted = set(values)
+        return {v: t for v, t in self._summed(dimension, days).items() if v in wanted}
+
+    def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
+        """Return the figures of each hour (aware UTC start) that has any."""
+        start, end = days.bounds()
+        found: dict[dt.datetime, HourTally] = {}
+        for day in days.each():
+            for hour, t in self.day(day).hourly.items():
+                at = hour_start(hour)
+                if start <= at < end:
+                    found[at] = t
+        return found

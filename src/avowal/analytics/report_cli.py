@@ -1,0 +1,121 @@
+"""`avowal analytics share|unshare|rollup` and `avowal worker`: share links, rollups, purges."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from avowal.analytics import query, rollup, share, worker
+from avowal.lib.cli import database, fail, load_policy
+from avowal.lib.errors import AvowalError
+from avowal.settings import Settings
+
+
+def share_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+) -> None:
+    """Create a read-only share link of a site's dashboard (replacing any previous one)."""
+    settings = Settings()
+    with database(settings) as sessions, sessions() as session, session.begin():
+        try:
+            token = share.create(session, domain)
+        except AvowalError as exc:
+            raise fail(exc.message) from None
+    typer.echo(share.url(settings.public_url, token))
+    typer.echo(
+        f"anyone with this link sees the dashboard of {domain}; "
+        f"`avowal analytics unshare {domain}` ends it",
+        err=True,
+    )
+
+
+def unshare_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+) -> None:
+    """End a site's share link at once."""
+    with database() as sessions, sessions() as session, session.begin():
+        try:
+            had = share.revoke(session, domain)
+        except AvowalError as exc:
+            raise fail(exc.message) from None
+    typer.echo(f"share link of {domain} ended" if had else f"{domain} had no share link")
+
+
+def _day(name: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--{name} must be a date as YYYY-MM-DD, not '{value}'") from None
+
+
+def rollup_now(
+    site: Annotated[
+        str | None, typer.Option(help="Recompute this site's days --from/--to, even final ones.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First UTC day to recompute.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last UTC day to recompute.")] = None,
+) -> None:
+    """Roll up pending days and purge raw events past retention (one worker pass).
+
+    With --site, recompute the given days from the raw events instead (only days within the
+    raw-event retention: older days keep their rollups).
+    """
+    settings = Settings()
+    policy = load_policy(settings.policy_file)
+    now = worker.utcnow()
+    with database(settings) as sessions:
+        if site is None:
+            if start or end:
+                raise fail("--from and --to need --site")
+            report = worker.run_pass(sessions, settings, policy, now)
+            for domain, day in report.rolled:
+                typer.echo(f"rolled up {domain} {day}")
+            for domain, day, count in report.purged:
+                typer.echo(f"purged {count} raw events of {domain} {day}")
+            return
+        first, last = _day("from", start) or now.date(), _day("to", end) or now.date()
+        if first > last or (last - first).days >= query.MAX_DAYS:
+            raise fail(f"--from/--to: give 1 to {query.MAX_DAYS} days, oldest first")
+        kept = worker.retention_cutoff(policy, now.date())
+        if first < kept:
+            # Its raw events are purged: recomputing would replace its figures by nothing.
+            raise fail(
+                f"--from: raw events before {kept} are purged; their rollups stay as they are"
+            )
+        with sessions() as session:
+            try:
+                site_id, domain = query.site(session, site)
+            except AvowalError as exc:
+                raise fail(exc.message) from None
+        day = first
+        while day <= last:
+            with sessions() as session, session.begin():
+                rollup.roll_day(
+                    session, site_id, day, now=now, visit_minutes=settings.analytics_visit_minutes
+                )
+            typer.echo(f"rolled up {domain} {day}")
+            day += dt.timedelta(days=1)
+
+
+def run_worker() -> None:
+    """Run background work until stopped: analytics rollups and raw-event purges."""
+    settings = Settings()
+    policy = load_policy(settings.policy_file)
+
+    def said(report: worker.PassReport) -> None:
+        if report.purged:
+            typer.echo(f"purged {report.purged_events} raw events", err=True)
+
+    with database(settings) as sessions:
+        typer.echo(
+            f"worker: analytics rollups every {settings.analytics_rollup_seconds} s", err=True
+        )
+        try:
+            asyncio.run(worker.run_forever(sessions, settings, policy, first_delay=0, on_pass=said))
+        except KeyboardInterrupt:
+            typer.echo("worker stopped", err=True)

@@ -1,0 +1,458 @@
+"""Roll raw analytics events up into per-day and per-hour figures, so dashboards read rollups.
+
+**Visits.** A day's events are grouped by visitor and ordered by time; a gap longer than
+``analytics_visit_minutes`` starts a new visit. Custom events belong to visits like page views
+(they extend them and keep them alive). Per visit:
+
+- entry page: the path of its first page view; exit page: the path of its last page view
+  (a visit of custom events only has neither);
+- duration: last event time minus first event time, in whole seconds (truncated);
+- bounce: exactly one page view and no custom event (Plausible's rule: an interaction is not a
+  bounce);
+- source, referrer, UTM tags, browser, OS, device and country: those of its first event. A visit
+  without a source is counted under ``Direct / None``; other missing values are not counted.
+
+**Days.** The visitor hash is keyed with a salt of the UTC day, so the same person has another
+hash the next day: a visitor is counted once per day, and daily figures are additive across days
+(the unique visitors of a range are the sum of the daily uniques, as in Plausible with daily salt
+rotation). For the same reason a visit never crosses midnight: events after 00:00 UTC have a new
+hash, so a visit is attributed to the day it started and the rest counts as a visit of the next
+day. Days are the ``day`` column the ingest writes (the UTC date of ``ts``).
+
+**Rollup rows** (``analytics_daily``), one per (site, day, dimension, value):
+
+- ``total`` (value ``""``), the visit attributes above, ``entry_page`` and ``exit_page``:
+  ``visitors`` who had at least one such visit, ``visits``, and those visits' ``pageviews``,
+  ``bounces``, ``duration_s`` and custom ``events``;
+- ``page``: ``visitors`` and ``visits`` that viewed it, its ``pageviews``, ``bounces`` of visits
+  that viewed it (a bounce views one page only), and ``duration_s`` = time on page: the seconds
+  from each view to the next page view of the same visit (a visit's last view adds nothing, so
+  the average time on page is ``duration_s / (pageviews - exits)``);
+- ``event`` (custom event names) and ``prop`` (``key=value`` of custom events' properties):
+  ``visitors``, ``visits`` and ``events`` (how many times), other figures zero.
+
+Hourly rows (``analytics_hourly``) per UTC hour: distinct visitors active in the hour, visits
+started in it, page views and custom events in it.
+
+**Recomputing.** A day is rolled up by recomputing it from its raw events and replacing its rows
+(delete + insert in the caller's transaction), so a rollup is idempotent and never drifts. Events
+are streamed ordered by (visitor, ts); memory holds one visitor's events and one tally per
+distinct (dimension, value) of the day, never the day's events or visitor sets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVarTuple, cast
+
+from sqlalchemy import Select, Table, delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from avowal.analytics.models import DailyRollup, Event, HourlyRollup, RollupState
+
+TOTAL = "total"
+# The visit attributes, in the order of their columns in EVENT_COLUMNS (from index 4 on).
+VISIT_DIMENSIONS = (
+    "source",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "browser",
+    "os",
+    "device",
+    "country",
+)
+DIMENSIONS = (TOTAL, "page", "entry_page", "exit_page", *VISIT_DIMENSIONS, "event", "prop")
+DIRECT = "Direct / None"
+_TOTAL_KEY = (TOTAL, "")
+_REST = VISIT_DIMENSIONS[1:]
+PAGEVIEW = "pageview"
+
+EVENT_COLUMNS = (
+    Event.visitor,
+    Event.ts,
+    Event.name,
+    Event.path,
+    Event.source,
+    Event.referrer_domain,
+    Event.utm_source,
+    Event.utm_medium,
+    Event.utm_campaign,
+    Event.utm_term,
+    Event.utm_content,
+    Event.browser,
+    Event.os,
+    Event.device,
+    Event.country,
+    Event.props,
+)
+_Ts = TypeVarTuple("_Ts")
+_DAILY = cast(Table, DailyRollup.__table__)
+_HOURLY = cast(Table, HourlyRollup.__table__)
+_ATTRS = slice(4, 4 + len(VISIT_DIMENSIONS))
+_PROPS = 4 + len(VISIT_DIMENSIONS)
+
+MICROS = 1_000_000
+HOUR_US = 3600 * MICROS
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH_NAIVE = dt.datetime(1970, 1, 1)
+_MICRO = dt.timedelta(microseconds=1)
+# Streamed in chunks: a large day never sits in memory whole.
+CHUNK = 5000
+
+
+def micros(ts: dt.datetime) -> int:
+    """Return ``ts`` as integer microseconds since the epoch (SQLite hands back naive UTC)."""
+    return (ts - (_EPOCH if ts.tzinfo is not None else _EPOCH_NAIVE)) // _MICRO
+
+
+def hour_start(hour: int) -> dt.datetime:
+    """Return the aware UTC start of an hour counted from the epoch."""
+    return _EPOCH + dt.timedelta(hours=hour)
+
+
+@dataclass(slots=True)
+class Visit:
+    """One visit: its page views (time, path), custom events (time, name, props), attributes."""
+
+    visitor: int
+    start: int
+    end: int
+    attrs: tuple[str | None, ...]
+    pages: list[tuple[int, str]] = field(default_factory=list)
+    customs: list[tuple[int, str, dict[str, Any] | None]] = field(default_factory=list)
+
+    @property
+    def bounce(self) -> bool:
+        """Tell whether the visit is a bounce: one page view and no custom event."""
+        return len(self.pages) == 1 and not self.customs
+
+    @property
+    def duration_s(self) -> int:
+        """Return the seconds from the first to the last event, truncated."""
+        return (self.end - self.start) // MICROS
+
+    @property
+    def source(self) -> str:
+        """Return the visit's source (``Direct / None`` when it has none)."""
+        return self.attrs[0] or DIRECT
+
+
+@dataclass(frozen=True)
+class VisitFilter:
+    """Keep only visits with this source, or visits that viewed this page."""
+
+    kind: str  # "page" or "source"
+    value: str
+
+    def matches(self, visit: Visit) -> bool:
+        """Tell whether ``visit`` is selected by the filter."""
+        if self.kind == "source":
+            return visit.source == self.value
+        return any(path == self.value for _, path in visit.pages)
+
+    def narrow(self, stmt: Select[*_Ts], site_id: int, day: dt.date) -> Select[*_Ts]:
+        """Restrict ``stmt`` to visitors who may have a matching visit (a superset, in SQL)."""
+        if self.kind == "source" and self.value == DIRECT:
+            return stmt  # a direct visit's events carry no source: no cheap superset
+        column = Event.path if self.kind == "page" else Event.source
+        inner = select(Event.visitor).where(
+            Event.site_id == site_id, Event.day == day, column == self.value
+        )
+        if self.kind == "page":
+            inner = inner.where(Event.name == PAGEVIEW)
+        return stmt.where(Event.visitor.in_(inner))
+
+
+class Tally:
+    """The additive figures of one (dimension, value) of a day."""
+
+    __slots__ = ("bounces", "duration_s", "events", "pageviews", "visitors", "visits")
+
+    def __init__(self) -> None:
+        self.visitors = self.visits = self.pageviews = self.bounces = 0
+        self.duration_s = self.events = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the figures by column name."""
+        return {name: getattr(self, name) for name in FIGURES}
+
+
+FIGURES = ("visitors", "visits", "pageviews", "bounces", "duration_s", "events")
+
+
+class HourTally:
+    """The figures of one UTC hour."""
+
+    __slots__ = ("events", "pageviews", "visitors", "visits")
+
+    def __init__(self) -> None:
+        self.visitors = self.visits = self.pageviews = self.events = 0
+
+
+@dataclass
+class DayFigures:
+    """The rolled-up figures of one site-day: per (dimension, value), and per hour."""
+
+    # Missing keys are created empty on first use: read with .get() to look without adding.
+    daily: defaultdict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    hourly: defaultdict[int, HourTally] = field(default_factory=lambda: defaultdict(HourTally))
+
+    def add_visitor(self, visits: Sequence[Visit]) -> None:
+        """Count one visitor's visits of the day (a visitor counts once per value touched)."""
+        seen: set[tuple[str, str]] = set()
+        hours: set[int] = set()
+        for visit in visits:
+            self._add_visit(visit, seen, hours)
+        daily, hourly = self.daily, self.hourly
+        for key in seen:
+            daily[key].visitors += 1
+        for hour in hours:
+            hourly[hour].visitors += 1
+
+    def _add_visit(self, visit: Visit, seen: set[tuple[str, str]], hours: set[int]) -> None:
+        # The hot loop of a rollup (every event of the day passes here): locals, no helpers.
+        daily, hourly = self.daily, self.hourly
+        keys = [_TOTAL_KEY, ("source", visit.attrs[0] or DIRECT)]
+        keys += [(d, v) for d, v in zip(_REST, visit.attrs[1:], strict=True) if v]
+        pages = visit.pages
+        views = len(pages)
+        if pages:
+            keys += [("entry_page", pages[0][1]), ("exit_page", pages[-1][1])]
+        customs = len(visit.customs)
+        bounce = 1 if views == 1 and not customs else 0
+        duration = (visit.end - visit.start) // MICROS
+        for key in keys:
+            t = daily[key]
+            t.visits += 1
+            t.pageviews += views
+            t.bounces += bounce
+            t.duration_s += duration
+            t.events += customs
+        seen.update(keys)
+        viewed: set[tuple[str, str]] = set()
+        last = views - 1
+        for i, (ts, path) in enumerate(pages):
+            key = ("page", path)
+            t = daily[key]
+            t.pageviews += 1
+            if i < last:
+                t.duration_s += (pages[i + 1][0] - ts) // MICROS
+            viewed.add(key)
+            hour = ts // HOUR_US
+            hourly[hour].pageviews += 1
+            hours.add(hour)
+        for key in viewed:
+            t = daily[key]
+            t.visits += 1
+            t.bounces += bounce
+        fired: set[tuple[str, str]] = set()
+        for ts, name, props in visit.customs:
+            named = [("event", name)]
+            if props:
+                named += [("prop", f"{k}={v}") for k, v in props.items()]
+            for key in named:
+                daily[key].events += 1
+            fired.update(named)
+            hour = ts // HOUR_US
+            hourly[hour].events += 1
+            hours.add(hour)
+        for key in fired:
+            daily[key].visits += 1
+        seen.update(viewed, fired)
+        hourly[visit.start // HOUR_US].visits += 1
+
+
+def sessionise(visitor: int, rows: Iterable[Sequence[Any]], gap_minutes: int) -> list[Visit]:
+    """Split one visitor's events (ordered by time, EVENT_COLUMNS) into visits."""
+    gap = gap_minutes * 60 * MICROS
+    visits: list[Visit] = []
+    current: Visit | None = None
+    for row in rows:
+        ts = micros(row[1])
+        if current is None or ts - current.end > gap:
+            current = Visit(visitor, ts, ts, tuple(row[_ATTRS]))
+            visits.append(current)
+        current.end = ts
+        if row[2] == PAGEVIEW:
+            current.pages.append((ts, row[3]))
+        else:
+            current.customs.append((ts, row[2], row[_PROPS]))
+    return visits
+
+
+def _by_visitor(rows: Iterable[Any]) -> Iterator[tuple[int, list[Sequence[Any]]]]:
+    visitor: int | None = None
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        if row[0] != visitor:
+            if batch:
+                yield visitor, batch  # type: ignore[misc]
+            visitor, batch = row[0], []
+        batch.append(row)
+    if batch:
+        yield visitor, batch  # type: ignore[misc]
+
+
+def compute_day(
+    session: Session,
+    site_id: int,
+    day: dt.date,
+    *,
+    visit_minutes: int,
+    filters: Sequence[VisitFilter] = (),
+) -> DayFigures:
+    """Compute a site-day's figures from its raw events, counting only visits every filter keeps.
+
+    With filters, SQL first narrows the events to visitors who may match, then each visit is
+    checked in Python: the cost is one indexed pass over the day plus the matching visitors.
+    """
+    stmt = (
+        select(*EVENT_COLUMNS)
+        .where(Event.site_id == site_id, Event.day == day)
+        .order_by(Event.visitor, Event.ts, Event.id)
+    )
+    for f in filters:
+        stmt = f.narrow(stmt, site_id, day)
+    figures = DayFigures()
+    # Core rows (not ORM-processed), streamed: a large day never sits in memory whole.
+    rows = session.connection().execute(stmt.execution_options(yield_per=CHUNK))
+    for visitor, events in _by_visitor(rows):
+        visits = sessionise(visitor, events, visit_minutes)
+        if filters:
+            visits = [v for v in visits if all(f.matches(v) for f in filters)]
+        if visits:
+            figures.add_visitor(visits)
+    return figures
+
+
+def _lock(session: Session, site_id: int, day: dt.date) -> None:
+    # Two server processes (PostgreSQL) may roll the same day at once: one waits for the other,
+    # so the delete + insert never interleave. SQLite has a single writer anyway.
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"analytics-rollup:{site_id}:{day}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def store_day(
+    session: Session,
+    site_id: int,
+    day: dt.date,
+    figures: DayFigures,
+    *,
+    now: dt.datetime,
+    final: bool,
+) -> None:
+    """Replace a site-day's rollup rows by ``figures`` and record when it was rolled up."""
+    _lock(session, site_id, day)
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    session.execute(
+        delete(DailyRollup).where(DailyRollup.site_id == site_id, DailyRollup.day == day)
+    )
+    session.execute(
+        delete(HourlyRollup).where(
+            HourlyRollup.site_id == site_id, HourlyRollup.hour >= start, HourlyRollup.hour < end
+        )
+    )
+    daily = [
+        {"site_id": site_id, "day": day, "dimension": dim, "value": value, **t.as_dict()}
+        for (dim, value), t in figures.daily.items()
+    ]
+    # Core inserts (executemany): the ORM's bulk path costs far more per row here.
+    if daily:
+        session.execute(insert(_DAILY), daily)
+    hourly = [
+        {
+            "site_id": site_id,
+            "hour": hour_start(hour),
+            "visitors": t.visitors,
+            "visits": t.visits,
+            "pageviews": t.pageviews,
+            "events": t.events,
+        }
+        for hour, t in sorted(figures.hourly.items())
+        # An event stamped outside its day (never written by the ingest) would collide with
+        # the neighbouring day's hours: its hour is left to that day.
+        if start <= hour_start(hour) < end
+    ]
+    if hourly:
+        session.execute(insert(_HOURLY), hourly)
+    state = session.get(RollupState, (site_id, day))
+    if state is None:
+        session.add(RollupState(site_id=site_id, day=day, rolled_at=now, final=final))
+    else:
+        state.rolled_at = now
+        state.final = final
+    session.flush()
+
+
+# A day is final once rolled up this long after its end: late events (batched ingest) are in.
+FINAL_AFTER = dt.timedelta(hours=1)
+
+
+def is_final(day: dt.date, now: dt.datetime) -> bool:
+    """Tell whether a rollup of ``day`` computed at ``now`` can no longer change."""
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return now >= end + FINAL_AFTER
+
+
+def roll_day(
+    session: Session, site_id: int, day: dt.date, *, now: dt.datetime, visit_minutes: int
+) -> DayFigures:
+    """Recompute a site-day's rollups from its raw events; final once the day is over."""
+    figures = compute_day(session, site_id, day, visit_minutes=visit_minutes)
+    store_day(session, site_id, day, figures, now=now, final=is_final(day, now))
+    return figures
+
+
+def first_event_day(session: Session, site_id: int) -> dt.date | None:
+    """Return the oldest day with raw events of a site (indexed)."""
+    return session.scalar(select(func.min(Event.day)).where(Event.site_id == site_id))
+
+
+def last_final_day(session: Session, site_id: int) -> dt.date | None:
+    """Return the newest day of a site whose rollup is final."""
+    return session.scalar(
+        select(func.max(RollupState.day)).where(
+            RollupState.site_id == site_id, RollupState.final.is_(True)
+        )
+    )
+
+
+def pending_days(session: Session, site_id: int, today: dt.date) -> list[dt.date]:
+    """Return the days of a site to roll up: from the first non-final day with events to today.
+
+    Final days are never redone (their raw events may be purged): a day turns final when rolled
+    up an hour after its end, so today and yesterday are redone until then.
+    """
+    last = last_final_day(session, site_id)
+    first = first_event_day(session, site_id)
+    if last is not None:
+        start = last + dt.timedelta(days=1)
+    elif first is not None:
+        start = first
+    else:
+        return []
+    if first is not None and last is not None and first > start:
+        start = first
+    finals = set(
+        session.scalars(
+            select(RollupState.day).where(
+                RollupState.site_id == site_id,
+                RollupState.final.is_(True),
+                RollupState.day >= start,
+            )
+        )
+    )
+    count = (today - start).days + 1
+    days = (start + dt.timedelta(days=i) for i in range(max(count, 0)))
+    return [d for d in days if d not in finals]

@@ -1,0 +1,178 @@
+"""HTTP of the analytics ingest: the tracker script and the event endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from avowal.analytics import tracker
+from avowal.analytics.exceptions import (
+    OriginNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from avowal.analytics.schemas import EventAccepted
+from avowal.analytics.service import Analytics
+from avowal.lib.errors import AvowalError
+
+router = APIRouter(tags=["analytics"])
+
+# An event is a few hundred bytes; Plausible's own limits (30 props of 2000 characters) are
+# not meant to be used all at once.
+MAX_EVENT_BYTES = 8 * 1024
+MEDIA_TYPES = ("application/json", "text/plain")
+PREFLIGHT_MAX_AGE = "86400"
+
+
+def _analytics(request: Request) -> Analytics:
+    analytics: Analytics = request.app.state.analytics
+    return analytics
+
+
+def _script_response(request: Request, cache: str) -> Response:
+    script = tracker.SCRIPT
+    headers = {
+        "Cache-Control": cache,
+        "ETag": script.etag,
+        "Vary": "Accept-Encoding",
+        # Any site may load it with <script src>, also under a Cross-Origin-Embedder-Policy.
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    if script.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    body = script.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = script.gzipped
+        headers["Content-Encoding"] = "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=tracker.MEDIA_TYPE)
+    return Response(body, headers=headers, media_type=tracker.MEDIA_TYPE)
+
+
+@router.api_route("/a.js", methods=["GET", "HEAD"], include_in_schema=False)
+def tracker_script(request: Request) -> Response:
+    """Serve the tracker under its stable name (cached for a day)."""
+    return _script_response(request, tracker.STABLE_CACHE)
+
+
+@router.api_route("/a-{version}.js", methods=["GET", "HEAD"], include_in_schema=False)
+def versioned_tracker_script(request: Request, version: str) -> Response:
+    """Serve the tracker under its versioned name (immutable); an old version redirects."""
+    if version != tracker.SCRIPT.version:
+        return RedirectResponse("/a.js", status_code=307, headers={"Cache-Control": "no-store"})
+    return _script_response(request, tracker.VERSIONED_CACHE)
+
+
+def _cors(analytics: Analytics, request: Request) -> dict[str, str]:
+    headers = {"Vary": "Origin"}
+    allowed = analytics.allowed_origin(request.headers.get("origin"))
+    if allowed is not None:
+        headers["Access-Control-Allow-Origin"] = allowed
+    return headers
+
+
+@router.options("/api/event", include_in_schema=False)
+async def event_preflight(request: Request) -> Response:
+    """Answer a CORS pre-flight: allowed for pages of counted sites only."""
+    analytics = _analytics(request)
+    headers = _cors(analytics, request)
+    if "Access-Control-Allow-Origin" not in headers:
+        # A site added a moment ago by the CLI: look again before refusing.
+        await analytics.registry.refresh(missed=True)
+        headers = _cors(analytics, request)
+    if "Access-Control-Allow-Origin" not in headers:
+        exc = OriginNotAllowed(
+            "only pages of the sites counted here may send events from a browser",
+            origin=(request.headers.get("origin") or "")[:300],
+        )
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        }
+    )
+    return Response(status_code=204, headers=headers)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_EVENT_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_EVENT_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"an event is at most {MAX_EVENT_BYTES} bytes; nothing was stored",
+        limit=MAX_EVENT_BYTES,
+    )
+
+
+@router.post(
+    "/api/event",
+    status_code=202,
+    response_model=EventAccepted,
+    responses={400: {}, 413: {}, 415: {}, 503: {}},
+)
+async def event(request: Request) -> Response:
+    """Record a page view or custom event; 202 means it is committed.
+
+    Takes Plausible's Events API payload (``name``, ``url``, ``domain``, ``referrer``,
+    ``props``) or the tracker's short names, as ``application/json`` or ``text/plain``.
+    """
+    analytics = _analytics(request)
+    try:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type not in MEDIA_TYPES:
+            raise UnsupportedMediaType(
+                "send the event as application/json or text/plain",
+                content_type=media_type[:100],
+            )
+        body = await _read_body(request)
+        ip = request.client.host if request.client else ""
+        accepted = await analytics.ingest(body, ip, request.headers.get("user-agent", ""))
+    except AvowalError as exc:
+        # After ingest, which re-reads the sites when it meets an unknown one.
+        headers = {**_cors(analytics, request), **(exc.headers or {})}
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+    return JSONResponse(
+        accepted.model_dump(exclude_none=True), status_code=202, headers=_cors(analytics, request)
+    )
+
+
+EVENT_PATH = "/api/event"
+
+
+class EventFastPath:
+    """ASGI middleware answering ``/api/event`` before FastAPI's routing and dependency layers.
+
+    The event endpoint is the hottest path of the server; going straight to the same handlers
+    roughly doubles the events one process accepts per second. Installed innermost, so the
+    proxy, security-header, TLS and body-limit middlewares still run first. The routes above
+    remain for the API documentation.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == EVENT_PATH:
+            method = scope["method"]
+            if method == "POST":
+                response = await event(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+            if method == "OPTIONS":
+                response = await event_preflight(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

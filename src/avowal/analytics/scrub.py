@@ -1,0 +1,216 @@
+"""Take identifiers out of paths, query strings, referrers and props before anything is kept.
+
+Each value that looks like an e-mail address, a phone number, a payment card number, a UUID or
+a long token is replaced by a placeholder (``:email``, ``:phone``, ``:card``, ``:id``,
+``:token``) and counted, so the operator can see how often their site leaks identifiers into
+URLs without the identifiers themselves ever being stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+EMAIL = "email"
+PHONE = "phone"
+CARD = "card"
+ID = "id"
+TOKEN = "token"
+KINDS = (EMAIL, PHONE, CARD, ID, TOKEN)
+
+# One alternation, tried left to right at each position: the first kind that matches wins, so
+# an e-mail is never half-eaten as a token and a card number never read as a phone number.
+_PATTERN = re.compile(
+    r"(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+    r"|(?P<id>(?<![A-Za-z0-9])[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}(?![A-Za-z0-9]))"
+    r"|(?P<digits>(?<![\w+])(?:\+|\(\+?)?\d[\d ().-]{4,}\d\)?(?!\w))"
+    r"|(?P<word>(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-]))"
+)
+# The same without long words: what is looked for inside a long word that is not a token.
+_INNER = re.compile(_PATTERN.pattern.rsplit("|(?P<word>", 1)[0])
+_DATE = re.compile(
+    r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?:[ T]\d{1,2})?$"
+)
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_AMOUNT = re.compile(r"^\d{1,12}\.\d{1,2}$")
+_VERSION = re.compile(r"^\d{1,4}(?:\.\d{1,4}){2,3}$")
+_HEX = re.compile(r"^[0-9A-Fa-f]{16,}$")
+
+
+def luhn(digits: str) -> bool:
+    """Say whether a digit string passes the Luhn check of payment card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _digits_kind(text: str) -> str | None:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if 13 <= len(digits) <= 19 and luhn(digits):
+        return CARD
+    if len(digits) > 15:
+        return TOKEN
+    if _IPV4.match(text):
+        return ID
+    if _DATE.match(text) or _AMOUNT.match(text) or _VERSION.match(text):
+        return None
+    separated = not text.isdigit()
+    # A bare run of digits is a phone number from 9 digits on (shorter ones are counts, years,
+    # product numbers); written with a + or separators, from 7 (e.g. 555-0123).
+    if len(digits) >= (7 if separated else 9):
+        return PHONE
+    return None
+
+
+def _transitions(text: str) -> int:
+    count = 0
+    previous = ""
+    for ch in text:
+        kind = "d" if ch.isdigit() else "a" if ch.isalpha() else ""
+        if kind and previous and kind != previous:
+            count += 1
+        previous = kind
+    return count
+
+
+def _word_kind(text: str) -> str | None:
+    if text.isdigit():
+        return _digits_kind(text)
+    if _HEX.match(text) and any(c.isdigit() for c in text) and any(c.isalpha() for c in text):
+        return TOKEN
+    if len(text) < 20:
+        return None
+    # Slugs ("how-to-use-python-3") keep letters and digits in separate words; tokens mix them.
+    if _transitions(text) >= 3:
+        return TOKEN
+    return None
+
+
+def scrub_text(text: str, counts: Counter[str]) -> str:
+    """Return ``text`` with identifiers replaced by placeholders, counting each kind."""
+    if len(text) < 6:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        group = match.lastgroup
+        value = match.group()
+        if group == EMAIL:
+            kind: str | None = EMAIL
+        elif group == ID:
+            kind = ID
+        elif group == "digits":
+            # Separators at the edges ("(555) 0123 ") are not part of the number.
+            kind = _digits_kind(value.strip(" .-"))
+        else:
+            kind = _word_kind(value)
+            if kind is None:
+                # A slug may still hold a phone number or an e-mail address.
+                return _INNER.sub(replace, value)
+        if kind is None:
+            return value
+        counts[kind] += 1
+        return f":{kind}"
+
+    return _PATTERN.sub(replace, text)
+
+
+def scrub_path(path: str, counts: Counter[str]) -> str:
+    """Return a URL path, percent-decoded, with each segment scrubbed."""
+    segments = path.split("/")
+    return "/".join(scrub_text(unquote(segment), counts) for segment in segments)
+
+
+def keep_params(query: str, keep: Iterable[str], counts: Counter[str]) -> list[tuple[str, str]]:
+    """Return the query parameters named in ``keep`` (globs allowed), values scrubbed."""
+    if not query:
+        return []
+    patterns = tuple(keep)
+    return [
+        (name, scrub_text(value, counts))
+        for name, value in parse_qsl(query, keep_blank_values=True)
+        if any(fnmatchcase(name, pattern) for pattern in patterns)
+    ]
+
+
+def is_excluded(path: str, patterns: Iterable[str]) -> bool:
+    """Say whether ``path`` matches one of the site's excluded path globs."""
+    return any(fnmatchcase(path, pattern) for pattern in patterns)
+
+
+# Referrer hosts (without "www.") by suffix, and the source name they are shown under.
+SOURCES: dict[str, str] = {
+    "google.com": "Google",
+    "bing.com": "Bing",
+    "duckduckgo.com": "DuckDuckGo",
+    "search.yahoo.com": "Yahoo!",
+    "yahoo.com": "Yahoo!",
+    "yandex.ru": "Yandex",
+    "yandex.com": "Yandex",
+    "baidu.com": "Baidu",
+    "ecosia.org": "Ecosia",
+    "search.brave.com": "Brave",
+    "startpage.com": "Startpage",
+    "qwant.com": "Qwant",
+    "kagi.com": "Kagi",
+    "facebook.com": "Facebook",
+    "fb.com": "Facebook",
+    "instagram.com": "Instagram",
+    "t.co": "Twitter",
+    "twitter.com": "Twitter",
+    "x.com": "Twitter",
+    "linkedin.com": "LinkedIn",
+    "lnkd.in": "LinkedIn",
+    "github.com": "GitHub",
+    "gitlab.com": "GitLab",
+    "reddit.com": "Reddit",
+    "news.ycombinator.com": "Hacker News",
+    "youtube.com": "YouTube",
+    "youtu.be": "YouTube",
+    "pinterest.com": "Pinterest",
+    "tiktok.com": "TikTok",
+    "mastodon.social": "Mastodon",
+    "bsky.app": "Bluesky",
+    "stackoverflow.com": "Stack Overflow",
+    "wikipedia.org": "Wikipedia",
+    "chatgpt.com": "ChatGPT",
+    "perplexity.ai": "Perplexity",
+}
+_HOST = re.compile(r"^[a-z0-9._:-]+$")
+_GOOGLE = re.compile(r"^(?:[a-z0-9-]+\.)*google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
+
+
+def referrer_domain(referrer: str | None) -> str | None:
+    """Reduce a referrer URL to its host name, lower-case and without ``www.``; never the path."""
+    if not referrer:
+        return None
+    try:
+        host = urlsplit(referrer.strip()).hostname
+    except ValueError:
+        return None
+    if not host or len(host) > 253 or not _HOST.match(host):
+        return None
+    host = host.rstrip(".")
+    return host[4:] if host.startswith("www.") else host or None
+
+
+def source_name(domain: str | None) -> str | None:
+    """Name the source of a referrer domain (Google, Reddit, ...), or the domain itself."""
+    if domain is None:
+        return None
+    if _GOOGLE.match(domain):
+        return "Google"
+    labels = domain.split(".")
+    for i in range(len(labels) - 1):
+        name = SOURCES.get(".".join(labels[i:]))
+        if name:
+            return name
+    return domain

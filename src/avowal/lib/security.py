@@ -1,0 +1,220 @@
+"""Security headers on every response, and TLS required in production (OWASP ASVS 5.0 V3, V12)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from urllib.parse import quote, urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from avowal.settings import Settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc load Swagger UI / ReDoc from a CDN and start them with an inline
+# script. They exist only outside production (create_app turns them off there: a CDN script
+# running in our origin could use a staff member's session), so this relaxation never reaches
+# a production page.
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+# `same-origin`, not `no-referrer`: third parties (a recipient's policy linked from /privacy, any
+# outbound link from the console) learn nothing either way, but under `no-referrer` browsers send
+# `Origin: null` on same-origin form POSTs (Fetch, "append a request Origin header"), which would
+# blind the console's Origin check against cross-site requests. Our own server keeps no access log.
+REFERRER_POLICY = "same-origin"
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), browsing-topics=()"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": REFERRER_POLICY,
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+# Responses that may carry personal data: never stored by a browser or a shared cache, whatever
+# the route says.
+PERSONAL = re.compile(
+    r"^/(?:console(?:/|$)|v1/subjects(?:/|$)|v1/collect(?:/|$)|v1/disclosures(?:/|$)"
+    r"|v1/receipts/(?!key$)[^/]+$)"
+)
+# Public documents that set their own caching (ETag, immutable assets). Any other response without
+# a Cache-Control of its own gets no-store too: a route added later is private until it says so.
+PUBLIC = re.compile(
+    r"^/(?:privacy(?:\.md)?$|assets/|v1/policy$|v1/notices/|v1/receipts/key$|healthz$"
+    r"|openapi\.json$|docs(?:/|$)|redoc$)"
+)
+
+CREDENTIAL_COOKIES = frozenset({"avowal_session", "avowal_csrf"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Load balancers probe health over plain HTTP inside the private network.
+PLAIN_HTTP_PATHS = frozenset({"/healthz"})
+HOSTNAME = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$")
+
+
+class InsecureConfiguration(RuntimeError):
+    """Production settings that would let credentials travel in clear text."""
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse production without TLS of our own or a trusted proxy terminating it."""
+    if settings.env != "production":
+        return
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if (cert is None) != (key is None):
+        raise InsecureConfiguration(
+            "TLS needs both a certificate and its private key "
+            "(AVOWAL_TLS_CERT_FILE and AVOWAL_TLS_KEY_FILE, or --tls-cert and --tls-key)"
+        )
+    if cert is None and not settings.trusted_proxies:
+        raise InsecureConfiguration(
+            "production mode refuses to serve without TLS, so that passwords and sessions never "
+            "travel in clear text: give --tls-cert and --tls-key (or AVOWAL_TLS_CERT_FILE and "
+            "AVOWAL_TLS_KEY_FILE), or name the reverse proxy that terminates TLS in "
+            "AVOWAL_TRUSTED_PROXIES (e.g. '[\"127.0.0.1\"]')"
+        )
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the security headers, HSTS and the caching rule to every response.
+
+    It runs inside :class:`~avowal.lib.proxy.ProxyHeaders`, so ``scope["scheme"]`` is the scheme
+    the visitor used. The headers replace any a route set: this is the one place they are decided.
+    """
+
+    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+        self.app = app
+        self.production = production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        hsts = self.production and scope["scheme"] == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+                if not self.production and path in DOCS_PATHS:
+                    headers["Content-Security-Policy"] = DOCS_CSP
+                if hsts:
+                    headers["Strict-Transport-Security"] = HSTS
+                if PERSONAL.match(path) or (
+                    not PUBLIC.match(path) and "cache-control" not in headers
+                ):
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TLSRequired:
+    """ASGI middleware (production only) keeping credentials off plain HTTP.
+
+    Over plain HTTP, a request carrying credentials (an Authorization header or a session or CSRF
+    cookie) or with any method but GET/HEAD is refused with 403 before its body is read; a
+    plain GET is redirected to HTTPS (308), except the health check load balancers probe.
+    """
+
+    def __init__(self, app: ASGIApp, *, public_url: str) -> None:
+        self.app = app
+        public = urlsplit(public_url)
+        self.public_host = public.netloc if public.scheme == "https" else None
+        self.fallback_host = public.hostname or "localhost"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["scheme"] == "https":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if has_credentials(headers) or scope["method"] not in SAFE_METHODS:
+            await refuse(send)
+            return
+        if scope["path"] in PLAIN_HTTP_PATHS:
+            await self.app(scope, receive, send)
+            return
+        location = f"https://{self.host(headers)}{target(scope)}"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 308,
+                "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    def host(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
+        """Return where the HTTPS site is: the public URL's host, else the one asked for."""
+        if self.public_host:
+            return self.public_host
+        given = dict(headers).get(b"host", b"").decode("latin-1")
+        # Drop the port: the HTTP port says nothing about the HTTPS one.
+        name = given.rsplit(":", 1)[0] if given.count(":") == 1 else given
+        if name.startswith("[") and "]" in name:
+            name = name[: name.index("]") + 1]
+        return name if HOSTNAME.match(name) else self.fallback_host
+
+
+def target(scope: Scope) -> str:
+    """Return the path and query the client asked for, as sent."""
+    raw: bytes | None = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(scope["path"])
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def has_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Say whether a request carries an Authorization header or one of our credential cookies."""
+    for name, value in headers:
+        if name == b"authorization":
+            return True
+        if name == b"cookie" and CREDENTIAL_COOKIES & cookie_names(value.decode("latin-1")):
+            return True
+    return False
+
+
+def cookie_names(header: str) -> set[str]:
+    """Return the cookie names in a Cookie header (values are never looked at)."""
+    return {part.split("=", 1)[0].strip() for part in header.split(";")}
+
+
+async def refuse(send: Send) -> None:
+    """Answer 403 tls_required, naming the promise it protects."""
+    body = json.dumps(
+        {
+            "error": "tls_required",
+            "message": "credentials and changes are accepted only over HTTPS; this request came "
+            "over plain HTTP and was not processed. Send it again to the https:// address and "
+            "consider the credential it carried exposed.",
+            "promise": "passwords travel over TLS",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""The internal review: inventory, accesses, anomalies, accounts, overdue work, audit chain."""

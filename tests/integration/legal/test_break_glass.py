@@ -1,0 +1,227 @@
+"""Break-glass: any purpose while the grant runs, refused after, every step audited and flagged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from avowal.audit.models import AuditEntry
+from avowal.callers.exceptions import PurposeNotGranted
+from avowal.legal import break_glass as bg
+from avowal.legal import service as legal
+from avowal.legal.exceptions import (
+    AccountInactive,
+    BreakGlassExpired,
+    BreakGlassRefused,
+)
+from avowal.legal.models import BreakGlass
+from avowal.policy.loader import parse_text
+from avowal.settings import Settings
+from avowal.staff.models import StaffAccount
+from avowal.vault import access
+from tests.factories import policy_text
+from tests.integration.legal.conftest import Staff
+from tests.integration.legal.helpers import NOW, add_account, edge, run
+
+WHY = "Payments stuck since 09:00; checking the billing data of ticket OPS-118"
+
+
+def started(
+    app: FastAPI, settings: Settings, account: StaffAccount, minutes: int = 30
+) -> BreakGlass:
+    return run(app, lambda s: bg.start(s, app.state.policy, settings, account, WHY, minutes, NOW))
+
+
+def read_under(
+    app: FastAPI, account: StaffAccount, grant_id: str, subject_id: str, purpose: str, **kw: Any
+) -> dict[str, Any]:
+    loaded, secrets = app.state.policy, app.state.secrets
+
+    def action(s: Any) -> dict[str, Any]:
+        caller = bg.caller_for_break_glass(s, loaded, account, bg.get_grant(s, grant_id), **kw)
+        return access.read(s, loaded, secrets, caller, subject_id, purpose)
+
+    return run(app, action)
+
+
+def flagged(app: FastAPI, grant_id: str) -> list[AuditEntry]:
+    with app.state.sessionmaker() as session:
+        stmt = (
+            select(AuditEntry)
+            .where(AuditEntry.actor.endswith(bg.marker(grant_id), autoescape=True))
+            .order_by(AuditEntry.seq)
+        )
+        return list(session.scalars(stmt))
+
+
+def test_a_grant_reads_for_any_purpose_and_flags_every_entry(
+    app: FastAPI, settings: Settings, staff: Staff, registered: dict[str, Any]
+) -> None:
+    sid = registered["subject_id"]
+    loaded, secrets = app.state.policy, app.state.secrets
+    # Without break-glass, engineering may not read for payments.
+    with pytest.raises(PurposeNotGranted):
+        run(
+            app,
+            lambda s: access.read(
+                s,
+                loaded,
+                secrets,
+                legal.staff_caller(loaded, staff.engineer),
+                sid,
+                "essential.service.payment_processing",
+            ),
+        )
+    grant = started(app, settings, staff.engineer)
+    assert legal.utc(grant.expires_at) == NOW + dt.timedelta(minutes=30)
+    paid = read_under(
+        app, staff.engineer, grant.id, sid, "essential.service.payment_processing", now=NOW
+    )
+    assert paid["values"]["card"]["value"] == "4242"
+    news = read_under(app, staff.engineer, grant.id, sid, "marketing.communications.email", now=NOW)
+    # Break-glass lifts the role's limits, not each value's binding to its notice.
+    assert set(news["values"]) == {"email"}
+
+    entries = flagged(app, grant.id)
+    assert [e.action for e in entries] == ["break_glass_start", "read", "read"]
+    assert {e.actor for e in entries} == {f"erin@example.com [break-glass {grant.id}]"}
+    assert {e.role for e in entries} == {"engineering"}
+    assert entries[0].reason == WHY
+    assert [e.purpose for e in entries[1:]] == [
+        "essential.service.payment_processing",
+        "marketing.communications.email",
+    ]
+
+
+def test_a_grant_is_refused_after_it_expires(
+    app: FastAPI, settings: Settings, staff: Staff, registered: dict[str, Any]
+) -> None:
+    sid = registered["subject_id"]
+    grant = started(app, settings, staff.engineer, minutes=5)
+    end = legal.utc(grant.expires_at)
+    last = read_under(
+        app,
+        staff.engineer,
+        grant.id,
+        sid,
+        "essential.service.authentication",
+        now=end - dt.timedelta(seconds=1),
+    )
+    assert "name" in last["values"]
+    with pytest.raises(BreakGlassExpired, match="is over since"):
+        read_under(app, staff.engineer, grant.id, sid, "essential.service.authentication", now=end)
+    actions = [(e.action, e.decision) for e in flagged(app, grant.id)]
+    assert actions == [
+        ("break_glass_start", "allow"),
+        ("read", "allow"),
+        ("break_glass_use", "deny"),
+    ]
+    with app.state.sessionmaker() as session:
+        assert bg.active_grant(session, staff.engineer, end) is None
+        [shown] = bg.list_grants(session, end)
+    assert (shown.state, shown.account) == ("expired", "erin@example.com")
+
+
+def test_an_ended_grant_is_refused_and_cannot_end_twice(
+    app: FastAPI, settings: Settings, staff: Staff, registered: dict[str, Any]
+) -> None:
+    loaded = app.state.policy
+    grant = started(app, settings, staff.engineer)
+    later = NOW + dt.timedelta(minutes=1)
+    ended = run(app, lambda s: bg.end(s, loaded, staff.engineer, grant.id, later))
+    assert legal.utc(ended.ended_at) == later  # type: ignore[arg-type]
+    with pytest.raises(BreakGlassExpired):
+        read_under(
+            app,
+            staff.engineer,
+            grant.id,
+            registered["subject_id"],
+            "essential.service.authentication",
+            now=later,
+        )
+    with pytest.raises(BreakGlassExpired, match="already over"):
+        run(app, lambda s: bg.end(s, loaded, staff.engineer, grant.id, later))
+    assert [e.action for e in flagged(app, grant.id)] == [
+        "break_glass_start",
+        "break_glass_end",
+        "break_glass_use",
+    ]
+
+
+def test_a_grant_serves_only_its_holder(
+    app: FastAPI, settings: Settings, staff: Staff, registered: dict[str, Any]
+) -> None:
+    grant = started(app, settings, staff.engineer)
+    with pytest.raises(BreakGlassExpired, match="belongs to another account"):
+        read_under(
+            app,
+            staff.support,
+            grant.id,
+            registered["subject_id"],
+            "essential.service.authentication",
+            now=NOW,
+        )
+    with pytest.raises(BreakGlassRefused, match="only the holder"):
+        run(app, lambda s: bg.end(s, app.state.policy, staff.support, grant.id, NOW))
+    # A privacy officer may close someone else's grant.
+    run(app, lambda s: bg.end(s, app.state.policy, staff.officer, grant.id, NOW))
+    [end] = [e for e in flagged(app, grant.id) if e.action == "break_glass_end"]
+    assert (end.reason or "").startswith("ended by olivia@example.com")
+
+
+@pytest.mark.parametrize(
+    ("justification", "minutes", "message"),
+    [
+        ("it is urgent", 30, "at least 20 characters"),
+        (WHY, 241, "lasts 1 to 240 minutes, not 241"),
+        (WHY, 0, "lasts 1 to 240 minutes, not 0"),
+    ],
+)
+def test_a_grant_needs_a_justification_and_a_time_limit(
+    app: FastAPI, settings: Settings, staff: Staff, justification: str, minutes: int, message: str
+) -> None:
+    with pytest.raises(BreakGlassRefused, match=message):
+        run(
+            app,
+            lambda s: bg.start(
+                s, app.state.policy, settings, staff.engineer, justification, minutes
+            ),
+        )
+    with app.state.sessionmaker() as session:
+        assert session.scalars(select(BreakGlass)).all() == []
+
+
+def test_one_grant_at_a_time_for_active_accounts_of_a_policy_that_reserves_it(
+    app: FastAPI, settings: Settings, staff: Staff
+) -> None:
+    started(app, settings, staff.engineer)
+    with pytest.raises(BreakGlassRefused, match="still running"):
+        started(app, settings, staff.engineer)
+    with edge(app) as session:
+        gone = add_account(session, "gus@example.com", "engineering", disabled_at=NOW)
+    with pytest.raises(AccountInactive, match="disabled"):
+        started(app, settings, gone)
+
+    def no_operations(d: dict[str, Any]) -> None:
+        d["legal_disclosures"]["grounds"] = ["comply_with_law"]
+
+    loaded = parse_text(policy_text(no_operations))
+    with pytest.raises(BreakGlassRefused, match="does not reserve access"):
+        run(app, lambda s: bg.start(s, loaded, settings, staff.support, WHY, 30))
+
+
+def test_the_caller_grants_every_top_level_data_use(
+    app: FastAPI, settings: Settings, staff: Staff
+) -> None:
+    grant = started(app, settings, staff.engineer)
+    with app.state.sessionmaker() as session:
+        caller = bg.caller_for_break_glass(session, app.state.policy, staff.engineer, grant, NOW)
+    uses: Callable[[str], bool] = caller.grants
+    assert "essential" in caller.purposes and "marketing" in caller.purposes
+    assert all("." not in p for p in caller.purposes)
+    assert uses("essential.legal_obligation") and uses("analytics.reporting")

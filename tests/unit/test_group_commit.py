@@ -1,0 +1,117 @@
+"""Group commit: concurrent submissions share transactions; an answer always follows a commit."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from avowal.analytics.batcher import GroupCommit
+from avowal.analytics.exceptions import IngestUnavailable
+
+
+class Store:
+    """A fake database: each write is one "transaction", slow enough for others to queue."""
+
+    def __init__(self, poison: int | None = None, fail_all: bool = False) -> None:
+        self.transactions: list[list[int]] = []
+        self.poison = poison
+        self.fail_all = fail_all
+        self.lock = threading.Lock()
+
+    def write(self, rows: Sequence[int]) -> None:
+        time.sleep(0.01)
+        if self.fail_all or (self.poison is not None and self.poison in rows):
+            raise RuntimeError("constraint violated")
+        with self.lock:
+            self.transactions.append(list(rows))
+
+    @property
+    def committed(self) -> set[int]:
+        return {row for t in self.transactions for row in t}
+
+
+async def submit_all(batcher: GroupCommit[int], count: int) -> list[BaseException | None]:
+    async def one(i: int) -> BaseException | None:
+        try:
+            await batcher.submit([i])
+        except IngestUnavailable as exc:
+            return exc
+        # Answered: the row must already be committed.
+        assert i in store_of(batcher).committed
+        return None
+
+    return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def store_of(batcher: GroupCommit[int]) -> Store:
+    owner = batcher.write.__self__  # type: ignore[attr-defined]
+    assert isinstance(owner, Store)
+    return owner
+
+
+def run(store: Store, count: int, max_batch: int = 500) -> list[BaseException | None]:
+    async def main() -> list[BaseException | None]:
+        batcher = GroupCommit(store.write, max_batch)
+        await batcher.start()
+        try:
+            return await submit_all(batcher, count)
+        finally:
+            await batcher.stop()
+
+    return asyncio.run(main())
+
+
+def test_concurrent_events_share_few_transactions() -> None:
+    store = Store()
+    assert run(store, 200) == [None] * 200
+    assert store.committed == set(range(200))
+    assert len(store.transactions) < 20
+
+
+def test_batches_respect_the_maximum() -> None:
+    store = Store()
+    run(store, 100, max_batch=7)
+    assert store.committed == set(range(100))
+    assert max(len(t) for t in store.transactions) <= 7
+
+
+def test_one_bad_event_does_not_sink_the_others() -> None:
+    store = Store(poison=13)
+    results = run(store, 50)
+    assert isinstance(results[13], IngestUnavailable)
+    assert [i for i, r in enumerate(results) if r is not None] == [13]
+    assert store.committed == set(range(50)) - {13}
+
+
+def test_a_failed_commit_is_never_acknowledged() -> None:
+    store = Store(fail_all=True)
+    results = run(store, 20)
+    assert all(isinstance(r, IngestUnavailable) for r in results)
+    assert store.committed == set()
+
+
+def test_stop_commits_what_was_submitted_then_refuses() -> None:
+    store = Store()
+
+    async def main() -> None:
+        batcher = GroupCommit(store.write, 500)
+        await batcher.start()
+        pending = [asyncio.create_task(batcher.submit([i])) for i in range(30)]
+        await asyncio.sleep(0)  # all queued
+        await batcher.stop()
+        await asyncio.gather(*pending)
+        with pytest.raises(IngestUnavailable):
+            await batcher.submit([99])
+
+    asyncio.run(main())
+    assert store.committed == set(range(30))
+
+
+def test_without_a_writer_task_each_submission_commits_alone() -> None:
+    store = Store()
+    asyncio.run(GroupCommit(store.write, 500).submit([1, 2]))
+    assert store.transactions == [[1, 2]]

@@ -1,0 +1,170 @@
+"""Identifiers are taken out of paths, query strings, referrers and props, and counted."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from avowal.analytics import scrub, useragent
+
+CASES = [
+    # e-mail addresses, also percent-encoded in a path
+    ("/u/ada@example.com", "/u/:email", {"email": 1}),
+    ("/u/ada%40example.com/settings", "/u/:email/settings", {"email": 1}),
+    ("/invite/grace.hopper+test@mail.example.com", "/invite/:email", {"email": 1}),
+    # phone numbers: with separators from 7 digits, bare from 9
+    ("/call/555-0123", "/call/:phone", {"phone": 1}),
+    ("/call/+1%20(555)%20010-0199", "/call/:phone", {"phone": 1}),
+    ("/sms/5550100199", "/sms/:phone", {"phone": 1}),
+    ("/contact-me-now-at-555-0123-please", "/contact-me-now-at-:phone-please", {"phone": 1}),
+    # card numbers (Luhn), with or without spaces
+    ("/pay/4242424242424242", "/pay/:card", {"card": 1}),
+    ("/pay/4242%204242%204242%204242", "/pay/:card", {"card": 1}),
+    # UUIDs, long tokens, hex digests
+    ("/orders/123e4567-e89b-12d3-a456-426614174000", "/orders/:id", {"id": 1}),
+    ("/reset/aB3dE5fG7hJ9kL1mN3pQ7r", "/reset/:token", {"token": 1}),
+    ("/verify/3f2a9c8b7e6d5c4b3a29", "/verify/:token", {"token": 1}),
+    ("/t/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl", None, None),
+    # ordinary paths are left alone
+    ("/blog/2024/05/12/how-to-use-python-3-with-django", None, {}),
+    ("/products/12345", None, {}),
+    ("/top10-tips-for-2024", None, {}),
+    ("/docs/v1.2.3/install", None, {}),
+    ("/", None, {}),
+]
+
+
+@pytest.mark.parametrize(("path", "expected", "counts"), CASES)
+def test_paths(path: str, expected: str | None, counts: dict[str, int] | None) -> None:
+    seen: Counter[str] = Counter()
+    result = scrub.scrub_path(path, seen)
+    if expected is not None:
+        assert result == expected
+    else:
+        assert ":" not in path and "%" not in path
+        if counts is None:  # a JWT: every part with letters and digits mixed goes
+            assert "eyJ" not in result and seen["token"] >= 2
+            return
+        assert result == path
+    assert dict(seen) == counts
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ada@example.com", ":email"),
+        ("call me on 555-0123 tomorrow", "call me on :phone tomorrow"),
+        ("4242 4242 4242 4242", ":card"),
+        ("4242 4242 4242 4241", ":phone"),  # not a card (Luhn), still 16 digits: never kept
+        ("192.168.100.200", ":id"),
+        ("pro", "pro"),
+        ("2024-05-12", "2024-05-12"),
+        ("2024-05-12 10:30", "2024-05-12 10:30"),
+        ("1234567.89", "1234567.89"),
+        ("12", "12"),
+        ("true", "true"),
+    ],
+)
+def test_prop_values(value: str, expected: str) -> None:
+    result = scrub.scrub_text(value, Counter())
+    if expected == ":phone":
+        assert "4242" not in result
+    else:
+        assert result == expected
+
+
+def test_luhn() -> None:
+    assert scrub.luhn("4242424242424242")
+    assert scrub.luhn("5555555555554444")
+    assert not scrub.luhn("4242424242424241")
+
+
+def test_query_string_keeps_only_the_configured_parameters_scrubbed() -> None:
+    seen: Counter[str] = Counter()
+    kept = scrub.keep_params(
+        "utm_source=news&email=ada%40example.com&utm_campaign=ada%40example.com&page=2",
+        ["utm_*", "page"],
+        seen,
+    )
+    assert kept == [("utm_source", "news"), ("utm_campaign", ":email"), ("page", "2")]
+    assert seen == {"email": 1}  # the dropped email= parameter is not even looked at
+    assert scrub.keep_params("", ["utm_*"], seen) == []
+
+
+@pytest.mark.parametrize(
+    ("referrer", "domain", "source"),
+    [
+        ("https://www.google.com/search?q=ada%40example.com", "google.com", "Google"),
+        ("https://www.google.co.uk/", "google.co.uk", "Google"),
+        ("https://news.ycombinator.com/item?id=1", "news.ycombinator.com", "Hacker News"),
+        ("https://l.facebook.com/l.php?u=x", "l.facebook.com", "Facebook"),
+        ("https://t.co/abc", "t.co", "Twitter"),
+        ("https://old.reddit.com/r/privacy/comments/x", "old.reddit.com", "Reddit"),
+        ("https://duckduckgo.com/", "duckduckgo.com", "DuckDuckGo"),
+        ("https://blog.example.org/users/ada@example.com/", "blog.example.org", "blog.example.org"),
+        ("android-app://com.example.app/", "com.example.app", "com.example.app"),
+        ("", None, None),
+        (None, None, None),
+        ("not a url", None, None),
+    ],
+)
+def test_referrer_is_reduced_to_its_domain(
+    referrer: str | None, domain: str | None, source: str | None
+) -> None:
+    assert scrub.referrer_domain(referrer) == domain
+    assert scrub.source_name(domain) == source
+
+
+def test_excluded_paths_use_globs() -> None:
+    assert scrub.is_excluded("/admin/users", ["/admin/*"])
+    assert scrub.is_excluded("/admin", ["/admin", "/private*"])
+    assert not scrub.is_excluded("/pricing", ["/admin/*"])
+
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+IPAD = IPHONE.replace("iPhone; CPU iPhone OS", "iPad; CPU OS")
+ANDROID_TABLET = (
+    "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(
+    ("ua", "browser", "os", "device"),
+    [
+        (CHROME, "Chrome", "Windows", "desktop"),
+        (IPHONE, "Mobile Safari", "iOS", "mobile"),
+        (IPAD, "Mobile Safari", "iOS", "tablet"),
+        (ANDROID_TABLET, "Chrome", "Android", "tablet"),
+    ],
+)
+def test_user_agents_are_reduced_to_families(ua: str, browser: str, os: str, device: str) -> None:
+    assert useragent.classify(ua) == useragent.Agent(browser, os, device)
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        CHROME.replace("Chrome/", "HeadlessChrome/"),
+        "curl/8.5.0",
+        "python-requests/2.32.3",
+        "python-httpx/0.28.1",
+        "Go-http-client/1.1",
+        "facebookexternalhit/1.1",
+        "Mozilla/5.0",
+        "testclient",
+    ],
+)
+def test_bots_are_recognised(ua: str) -> None:
+    assert useragent.classify(ua) is None
