@@ -1,0 +1,132 @@
+"""The server side of the ingest benchmark, run as its own process by ``bench_ingest``.
+
+``app``: the real application (``create_app``, as ``avowal serve`` builds it) with one extra
+route, ``POST /bench/bare``, that reads the body and answers 202 with the event endpoint's small
+JSON and does nothing else: the same process, middlewares and HTTP stack, without the ingest.
+``trivial``: a bare ASGI callable answering 202 to everything, to show how fast the HTTP server
+and the load generator go on their own.
+
+Both run under uvicorn as ``avowal serve`` runs it: one worker, no access log, no proxy headers.
+The database must already be migrated (``bench_ingest`` does it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BARE_PATH = "/bench/bare"
+BARE_FAST_PATH = "/bench/bare-fast"
+ACCEPTED = {"stored": 1}
+COMMITS_LINE = "group commits: "
+
+
+def real_app(data_dir: Path, database_url: str | None, policy_file: Path) -> FastAPI:
+    """Return the application of ``avowal serve`` plus the bare endpoint."""
+    from avowal.app import create_app
+    from avowal.settings import Settings
+
+    settings = Settings(data_dir=data_dir, database_url=database_url, policy_file=policy_file)
+    app = create_app(settings)
+
+    @app.post(BARE_PATH, status_code=202, include_in_schema=False)
+    async def bare(request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse(ACCEPTED, status_code=202)
+
+    # First in the routing table, so that it pays the least routing (FastAPI tries the routes,
+    # and each included router's, in order): the cheapest ordinary endpoint this app can have.
+    app.router.routes.insert(0, app.router.routes.pop())
+    app.user_middleware.append(Middleware(BareFastPath))
+    return app
+
+
+class BareFastPath:
+    """Answer ``BARE_FAST_PATH`` where ``EventFastPath`` answers ``/api/event``: no routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == BARE_FAST_PATH:
+            await Request(scope, receive).body()
+            response = JSONResponse(ACCEPTED, status_code=202)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def trivial_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer 202 with the same JSON to every request, after reading its body."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    body = b'{"stored":1}'
+    status = 200 if scope["path"] == "/healthz" else 202
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    """Serve until SIGTERM (uvicorn then finishes the requests and runs the lifespan's end)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["app", "trivial"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--database-url")
+    parser.add_argument("--policy", type=Path)
+    args = parser.parse_args()
+    if args.mode == "app":
+        application = reporting(real_app(args.data_dir, args.database_url, args.policy))
+    else:
+        application = trivial_app
+    uvicorn.run(
+        application,
+        host="127.0.0.1",
+        port=args.port,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        log_level="warning",
+    )
+
+
+def reporting(app: FastAPI) -> ASGIApp:
+    """Wrap ``app`` to print, once its lifespan has ended, how many group commits it made.
+
+    Uvicorn re-raises SIGTERM after its shutdown, so nothing runs after ``uvicorn.run``.
+    """
+
+    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def report(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                print(f"{COMMITS_LINE}{app.state.analytics.batcher.batches}", flush=True)
+            await send(message)
+
+        await app(scope, receive, report)
+
+    return wrapper
+
+
+if __name__ == "__main__":
+    main()
