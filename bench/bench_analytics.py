@@ -282,8 +282,9 @@ class DataSet:
             token = callers.create(
                 session, app.state.policy, f"bench-{secrets.token_hex(4)}", "marketing"
             )
-        # No `with`: the lifespan (ingest writer, site sync) is not needed to read figures.
+        # Entered once, as a server keeps running: without it each request starts an event loop.
         self.client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        self.client.__enter__()
         self.range = DayRange(FIRST, FIRST + dt.timedelta(days=DAYS - 1))
         self.query = Query(self.site_id or 0, DOMAIN, self.range, True, ())
 
@@ -383,5 +384,5 @@ def run() -> None:
             f"{secs * 1000:,.0f} ms"
         )
     for ds in sets.values():
-        ds.client.close()
+        ds.client.__exit__(None, None, None)
         ds.engine.dispose()

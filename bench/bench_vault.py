@@ -217,7 +217,7 @@ def _erase_contenders(w: World) -> dict[str, Callable[[], object]]:
     def eraser(queue: Iterator[str]) -> Callable[[], object]:
         def erase() -> None:
             with w.sessions() as s, s.begin():
-                access.erase(s, officer, next(queue))
+                access.erase(s, w.loaded, officer, next(queue))
 
         return erase
 

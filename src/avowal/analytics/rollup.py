@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import Select, Table, delete, func, insert, select, text
+from sqlalchemy import Select, Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from avowal.analytics.models import DailyRollup, Event, HourlyRollup, RollupState
@@ -412,47 +412,3 @@ def roll_day(
     figures = compute_day(session, site_id, day, visit_minutes=visit_minutes)
     store_day(session, site_id, day, figures, now=now, final=is_final(day, now))
     return figures
-
-
-def first_event_day(session: Session, site_id: int) -> dt.date | None:
-    """Return the oldest day with raw events of a site (indexed)."""
-    return session.scalar(select(func.min(Event.day)).where(Event.site_id == site_id))
-
-
-def last_final_day(session: Session, site_id: int) -> dt.date | None:
-    """Return the newest day of a site whose rollup is final."""
-    return session.scalar(
-        select(func.max(RollupState.day)).where(
-            RollupState.site_id == site_id, RollupState.final.is_(True)
-        )
-    )
-
-
-def pending_days(session: Session, site_id: int, today: dt.date) -> list[dt.date]:
-    """Return the days of a site to roll up: from the first non-final day with events to today.
-
-    Final days are never redone (their raw events may be purged): a day turns final when rolled
-    up an hour after its end, so today and yesterday are redone until then.
-    """
-    last = last_final_day(session, site_id)
-    first = first_event_day(session, site_id)
-    if last is not None:
-        start = last + dt.timedelta(days=1)
-    elif first is not None:
-        start = first
-    else:
-        return []
-    if first is not None and last is not None and first > start:
-        start = first
-    finals = set(
-        session.scalars(
-            select(RollupState.day).where(
-                RollupState.site_id == site_id,
-                RollupState.final.is_(True),
-                RollupState.day >= start,
-            )
-        )
-    )
-    count = (today - start).days + 1
-    days = (start + dt.timedelta(days=i) for i in range(max(count, 0)))
-    return [d for d in days if d not in finals]

@@ -1,7 +1,8 @@
 """The staff console: server-rendered pages behind sign-in, TOTP and the confidentiality agreement.
 
-:func:`install` adds the sign-in pages, the stylesheet and the HTML answer to console refusals;
-pages that show personal data depend on :data:`avowal.console.deps.StaffAccess`.
+:func:`install` adds the sign-in pages, the people, legal, break-glass and review pages, the
+stylesheets and the HTML answer to console refusals; pages that show personal data depend on
+:data:`avowal.console.deps.StaffAccess`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from avowal.console import auth_routes, pages
+from avowal.console import (
+    auth_routes,
+    break_glass_routes,
+    legal_routes,
+    pages,
+    people_routes,
+    review_routes,
+)
 from avowal.console.deps import ConsoleRefusal
 from avowal.staff import sessions
 
@@ -32,7 +40,12 @@ async def _refused(_: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Add the console's sign-in routes, its stylesheet and its refusal pages to ``app``."""
+    """Add the console's pages, its stylesheets and its refusal pages to ``app``."""
     app.include_router(auth_routes.router)
+    app.include_router(people_routes.router)
+    app.include_router(legal_routes.router)
+    app.include_router(break_glass_routes.router)
+    app.include_router(review_routes.router)
+    app.include_router(review_routes.assets)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refused)

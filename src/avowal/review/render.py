@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
@@ -42,7 +43,19 @@ def render_json(review: Review) -> str:
     return json.dumps(review.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_html(review: Review, *, stylesheet_href: str | None = None) -> str:
-    """Render the review as an HTML5 page linking the served stylesheet, or ``stylesheet_href``."""
+def render_html(
+    review: Review,
+    *,
+    stylesheet_href: str | None = None,
+    links: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Render the review as an HTML5 page linking the served stylesheet, or ``stylesheet_href``.
+
+    ``links`` are (href, label) pairs shown above the review on screen, never on paper.
+    """
     href = stylesheet_href or f"{STYLESHEET_PATH}?v={stylesheet_version()}"
-    return _environment().get_template("review.html").render(r=review, stylesheet=href)
+    return (
+        _environment()
+        .get_template("review.html")
+        .render(r=review, stylesheet=href, links=list(links))
+    )

@@ -20,6 +20,7 @@ from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.vault import repository, values
 from avowal.vault.exceptions import (
+    ErasureNotAllowed,
     LookupNotAllowed,
     RecipientNotAnnounced,
     SubjectErased,
@@ -325,8 +326,25 @@ def disclosures(session: Session, caller: Caller, subject_id: str) -> list[dict[
     ]
 
 
-def erase(session: Session, caller: Caller, subject_id: str) -> dict[str, Any]:
-    """Destroy a person's data key and lookup rows (crypto-shredding); keep a tombstone."""
+ERASURE_PURPOSE = "essential.legal_obligation"
+
+
+def erase(
+    session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str
+) -> dict[str, Any]:
+    """Destroy a person's data key and lookup rows (crypto-shredding); keep a tombstone.
+
+    Only the site's own back end (a service role, acting on the person's request) or a role that
+    answers for legal obligations (the privacy officer) may erase someone.
+    """
+    role = loaded.policy.staff.roles.get(caller.role)
+    if not ((role is not None and role.service) or caller.grants(ERASURE_PURPOSE)):
+        exc = ErasureNotAllowed(
+            f"role '{caller.role}' may not erase people: only service roles and roles granting "
+            f"{ERASURE_PURPOSE} may",
+            role=caller.role,
+        )
+        raise _refuse(session, caller, "erase", subject_id, [], None, exc)
     subj = _living(session, subject_id)
     repository.drop_index(session, subject_id)
     subj.wrapped_key = None

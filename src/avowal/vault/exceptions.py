@@ -61,6 +61,12 @@ class RecipientNotAnnounced(AvowalError):
     keep_audit = True
 
 
+class ErasureNotAllowed(AvowalError):
+    status_code = 403
+    error = "erasure_not_allowed"
+    keep_audit = True
+
+
 class LookupNotAllowed(AvowalError):
     status_code = 400
     error = "lookup_not_allowed"

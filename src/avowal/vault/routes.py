@@ -122,6 +122,8 @@ def disclosures(
 
 
 @router.delete("/subjects/{subject_id}")
-def erase(subject_id: SubjectIdPath, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+def erase(
+    subject_id: SubjectIdPath, session: SessionDep, policy: PolicyDep, caller: CallerDep
+) -> dict[str, Any]:
     """Erase a person: destroy their data key and lookup rows, keep a tombstone."""
-    return access.erase(session, caller, subject_id)
+    return access.erase(session, policy, caller, subject_id)

@@ -6,9 +6,11 @@ import datetime as dt
 import random
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from avowal.analytics import rollup
 from avowal.analytics.models import Event, Site
 
 PATHS = ["/", "/pricing", "/blog", "/blog/one", "/blog/two", "/docs", "/docs/api", "/about"]
@@ -113,3 +115,106 @@ def random_events(
                 ts += dt.timedelta(minutes=rng.choice([31, 45, 120]))
     rng.shuffle(rows)
     return rows
+
+
+# The known data set of test_dashboard.py (its docstring tabulates every visit).
+NOW = dt.datetime(2026, 3, 13, 12, 0, tzinfo=dt.UTC)
+SITE = "www.example.com"
+API = f"/v1/analytics/sites/{SITE}"
+RANGE = {"from": "2026-03-10", "to": "2026-03-12"}
+
+GOOGLE = {"source": "Google", "referrer_domain": "google.com"}
+SPRING = {"utm_source": "news", "utm_medium": "email", "utm_campaign": "spring"}
+A_DEVICE = {"browser": "Firefox", "os": "Linux", "device": "desktop", "country": "DE"}
+
+
+def at(day: int, clock: str) -> dt.datetime:
+    h, m, *s = (int(x) for x in clock.split(":"))
+    return dt.datetime(2026, 3, day, h, m, s[0] if s else 0, tzinfo=dt.UTC)
+
+
+def known_events(site: int) -> list[dict[str, Any]]:
+    e = event
+    return [
+        # A1
+        e(site, 1, at(10, "10:00"), "/", **GOOGLE, **SPRING, **A_DEVICE),
+        e(site, 1, at(10, "10:01"), "/pricing", **A_DEVICE),
+        e(site, 1, at(10, "10:03"), "/pricing", name="Signup", props={"plan": "pro"}, **A_DEVICE),
+        e(site, 1, at(10, "10:05"), "/docs", **A_DEVICE),
+        # A2
+        e(site, 1, at(10, "11:00"), "/blog", **A_DEVICE),
+        # B1
+        e(
+            site,
+            2,
+            at(10, "12:00"),
+            "/",
+            source="Twitter",
+            referrer_domain="t.co",
+            browser="Chrome",
+            os="Android",
+            device="mobile",
+            country="FR",
+        ),
+        # C1
+        e(
+            site,
+            3,
+            at(11, "09:00"),
+            "/pricing",
+            **GOOGLE,
+            browser="Safari",
+            os="iOS",
+            device="mobile",
+        ),
+        e(site, 3, at(11, "09:00:30"), "/", browser="Safari", os="iOS", device="mobile"),
+        e(site, 3, at(11, "09:30:30"), "/docs", browser="Safari", os="iOS", device="mobile"),
+        # A'1
+        e(site, 1, at(11, "15:00"), "/", **A_DEVICE),
+        # D1
+        e(
+            site,
+            4,
+            at(12, "23:50"),
+            "/",
+            browser="Firefox",
+            os="Windows",
+            device="desktop",
+            country="CA",
+        ),
+        # E1
+        e(
+            site,
+            5,
+            at(12, "08:00"),
+            "/blog",
+            source="Newsletter",
+            **SPRING,
+            browser="Chrome",
+            os="macOS",
+            device="desktop",
+            country="DE",
+        ),
+        e(site, 5, at(12, "08:02"), "/blog", name="Download"),
+        # The previous period.
+        e(site, 10, at(8, "10:00"), "/", **GOOGLE),
+        e(site, 11, at(9, "10:00"), "/pricing"),
+        e(site, 11, at(9, "10:10"), "/docs"),
+        # Realtime (13 March, now 12:00): two visitors in the last 30 minutes, one before.
+        e(site, 20, at(13, "11:40"), "/"),
+        e(site, 21, at(13, "11:50"), "/pricing"),
+        e(site, 21, at(13, "11:55"), "/"),
+        e(site, 22, at(13, "11:20"), "/docs"),
+    ]
+
+
+def store_known(app: FastAPI) -> int:
+    """Store the known data set and roll up 7-13 March 2026; return the site's id."""
+    with app.state.sessionmaker.begin() as session:
+        site_id = add_site(session, SITE)
+        add_site(session, "quiet.example.com")
+        add_events(session, known_events(site_id))
+    for day in range(7, 14):
+        with app.state.sessionmaker.begin() as session:
+            rollup.roll_day(session, site_id, dt.date(2026, 3, day), now=NOW, visit_minutes=30)
+    return site_id

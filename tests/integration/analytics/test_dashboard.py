@@ -37,119 +37,25 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from avowal.analytics import dashboard, rollup, share
+from avowal.analytics import dashboard, share
 from avowal.analytics.query import DayRange, Query
 from avowal.analytics.readers import RawReader, RollupReader
-from avowal.callers.service import Caller
 from avowal.cli import app as cli_app
-from avowal.console import deps as console_deps
-from avowal.console.deps import StaffContext
 from avowal.settings import Settings
-from avowal.staff.models import StaffAccount, StaffSession
-from tests.integration.analytics.dashboard_data import add_events, add_site, event
-
-NOW = dt.datetime(2026, 3, 13, 12, 0, tzinfo=dt.UTC)
-SITE = "www.example.com"
-API = f"/v1/analytics/sites/{SITE}"
-RANGE = {"from": "2026-03-10", "to": "2026-03-12"}
-
-GOOGLE = {"source": "Google", "referrer_domain": "google.com"}
-SPRING = {"utm_source": "news", "utm_medium": "email", "utm_campaign": "spring"}
-A_DEVICE = {"browser": "Firefox", "os": "Linux", "device": "desktop", "country": "DE"}
-
-
-def at(day: int, clock: str) -> dt.datetime:
-    h, m, *s = (int(x) for x in clock.split(":"))
-    return dt.datetime(2026, 3, day, h, m, s[0] if s else 0, tzinfo=dt.UTC)
-
-
-def known_events(site: int) -> list[dict[str, Any]]:
-    e = event
-    return [
-        # A1
-        e(site, 1, at(10, "10:00"), "/", **GOOGLE, **SPRING, **A_DEVICE),
-        e(site, 1, at(10, "10:01"), "/pricing", **A_DEVICE),
-        e(site, 1, at(10, "10:03"), "/pricing", name="Signup", props={"plan": "pro"}, **A_DEVICE),
-        e(site, 1, at(10, "10:05"), "/docs", **A_DEVICE),
-        # A2
-        e(site, 1, at(10, "11:00"), "/blog", **A_DEVICE),
-        # B1
-        e(
-            site,
-            2,
-            at(10, "12:00"),
-            "/",
-            source="Twitter",
-            referrer_domain="t.co",
-            browser="Chrome",
-            os="Android",
-            device="mobile",
-            country="FR",
-        ),
-        # C1
-        e(
-            site,
-            3,
-            at(11, "09:00"),
-            "/pricing",
-            **GOOGLE,
-            browser="Safari",
-            os="iOS",
-            device="mobile",
-        ),
-        e(site, 3, at(11, "09:00:30"), "/", browser="Safari", os="iOS", device="mobile"),
-        e(site, 3, at(11, "09:30:30"), "/docs", browser="Safari", os="iOS", device="mobile"),
-        # A'1
-        e(site, 1, at(11, "15:00"), "/", **A_DEVICE),
-        # D1
-        e(
-            site,
-            4,
-            at(12, "23:50"),
-            "/",
-            browser="Firefox",
-            os="Windows",
-            device="desktop",
-            country="CA",
-        ),
-        # E1
-        e(
-            site,
-            5,
-            at(12, "08:00"),
-            "/blog",
-            source="Newsletter",
-            **SPRING,
-            browser="Chrome",
-            os="macOS",
-            device="desktop",
-            country="DE",
-        ),
-        e(site, 5, at(12, "08:02"), "/blog", name="Download"),
-        # The previous period.
-        e(site, 10, at(8, "10:00"), "/", **GOOGLE),
-        e(site, 11, at(9, "10:00"), "/pricing"),
-        e(site, 11, at(9, "10:10"), "/docs"),
-        # Realtime (13 March, now 12:00): two visitors in the last 30 minutes, one before.
-        e(site, 20, at(13, "11:40"), "/"),
-        e(site, 21, at(13, "11:50"), "/pricing"),
-        e(site, 21, at(13, "11:55"), "/"),
-        e(site, 22, at(13, "11:20"), "/docs"),
-    ]
+from tests.integration.analytics.dashboard_data import (
+    API,
+    NOW,
+    RANGE,
+    SITE,
+    store_known,
+)
 
 
 @pytest.fixture
 def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
     """Store the known data set and roll up 7-13 March; the dashboard's clock reads NOW."""
     monkeypatch.setattr(dashboard, "utcnow", lambda: NOW)
-    with app.state.sessionmaker.begin() as session:
-        site_id = add_site(session, SITE)
-        add_site(session, "quiet.example.com")
-        add_events(session, known_events(site_id))
-    for day in range(7, 14):
-        with app.state.sessionmaker.begin() as session:
-            rollup.roll_day(session, site_id, dt.date(2026, 3, day), now=NOW, visit_minutes=30)
-    return site_id
+    return store_known(app)
 
 
 @pytest.fixture
@@ -664,64 +570,3 @@ def test_share_cli(
     assert client.get(f"/v1/analytics/share/{found.group(1)}/summary").status_code == 404
     unknown = runner.invoke(cli_app, ["analytics", "share", "nope.example.com"])
     assert unknown.exit_code == 1 and "no analytics site" in unknown.output
-
-
-def _staff(app: FastAPI, role: str) -> None:
-    """Stand in for a signed-in, enrolled staff member of ``role`` (sign-in is tested elsewhere)."""
-    purposes = app.state.policy.policy.staff.roles[role].purposes
-    account = StaffAccount(id=1, email=f"{role}@example.com", role=role)
-    ctx = StaffContext(
-        account=account,
-        session=StaffSession(),
-        csrf_token="t" * 43,
-        caller=Caller(name=account.email, role=role, purposes=tuple(purposes)),
-    )
-    app.dependency_overrides[console_deps.require_access] = lambda: ctx
-
-
-def test_console_page_for_a_role_granting_analytics(
-    app: FastAPI, known: int, client: TestClient
-) -> None:
-    _staff(app, "marketing")
-    page = client.get("/console/analytics", params={"site": SITE, **RANGE, "compare": "previous"})
-    assert page.status_code == 200, page.text
-    html = page.text
-    assert 'data-points="3"' in html
-    assert '<option value="www.example.com" selected>' in html
-    # Figures, deltas, realtime, tables and their filter and CSV links.
-    assert "57.1%" in html and "+200.0%" in html and "+7.1 pts" in html
-    assert "<strong>2</strong> visitors in the last 30 minutes" in html
-    assert "/console/analytics/export.csv?site=www.example.com" in html
-    assert "filter=source%3AGoogle" in html
-    filtered = client.get(
-        "/console/analytics", params={"site": SITE, **RANGE, "filter": "source:Google"}
-    )
-    assert filtered.status_code == 200
-    assert "source:Google" in filtered.text and "raw events" in filtered.text
-    csv = client.get(
-        "/console/analytics/export.csv", params={"site": SITE, "table": "source", **RANGE}
-    )
-    assert csv.status_code == 200 and csv.text.startswith("value,visitors")
-    bad = client.get("/console/analytics", params={"site": SITE, "from": "soon"})
-    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
-
-
-def test_console_page_refuses_a_role_without_analytics(
-    app: FastAPI, known: int, client: TestClient
-) -> None:
-    _staff(app, "support")
-    page = client.get("/console/analytics")
-    assert page.status_code == 403
-    assert "analytics.reporting" in page.text
-    assert (
-        client.get(
-            "/console/analytics/export.csv", params={"site": SITE, "table": "page"}
-        ).status_code
-        == 403
-    )
-
-
-def test_console_page_needs_sign_in(known: int, client: TestClient) -> None:
-    answer = client.get("/console/analytics", follow_redirects=False)
-    assert answer.status_code == 303
-    assert answer.headers["location"] == "/console/login"

@@ -275,10 +275,8 @@ def test_worker_rolls_pending_days_then_purges_raw_events_and_keeps_rollups(
     assert rolled == [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
     assert report.purged_events == 0
     again = worker.run_pass(sessions, settings, policy, now)
-    assert again.rolled == [
-        ("www.example.com", FIRST + dt.timedelta(days=DAYS - 1)),
-        ("other.example.com", FIRST + dt.timedelta(days=DAYS - 1)),
-    ]
+    # Today is redone while events may still arrive; the other site has none today: skipped.
+    assert again.rolled == [("www.example.com", FIRST + dt.timedelta(days=DAYS - 1))]
     with sessions() as session:
         before = stored_daily(session, site_id)
     assert before == {
@@ -300,9 +298,9 @@ def test_worker_rolls_pending_days_then_purges_raw_events_and_keeps_rollups(
         assert left == FIRST + dt.timedelta(days=2)
         assert stored_daily(session, site_id) == expected_daily(rows)
         assert stored_hourly(session, site_id) == expected_hourly(rows)
-    # Nothing left to do but today.
+    # Nothing left to do: the old days are final, and no event reached today since its rollup.
     final = worker.run_pass(sessions, settings, policy, later)
-    assert {d for _, d in final.rolled} == {later.date()}
+    assert final.rolled == []
     assert final.purged_events == 0
 
 
@@ -373,3 +371,47 @@ def test_cli_rollup(
     assert old.exit_code == 1 and "purged" in old.output
     unknown = runner.invoke(cli_app, ["analytics", "rollup", "--site", "nope.example.com"])
     assert unknown.exit_code == 1 and "no analytics site" in unknown.output
+
+
+def test_worker_skips_a_day_no_event_reached_since_its_last_rollup(
+    sessions: sessionmaker[Session], settings: Settings, policy: LoadedPolicy
+) -> None:
+    day = dt.date(2026, 3, 2)
+    with sessions.begin() as session:
+        site_id = add_site(session)
+        add_events(session, [event(site_id, 1, dt.datetime(2026, 3, 2, 23, 58, tzinfo=dt.UTC))])
+
+    def at(clock: str) -> dt.datetime:
+        h, m = (int(x) for x in clock.split(":"))
+        return dt.datetime(2026, 3, 3, h, m, tzinfo=dt.UTC)
+
+    assert worker.run_pass(sessions, settings, policy, at("00:02")).rolled == [
+        ("www.example.com", day),
+        ("www.example.com", day + dt.timedelta(days=1)),
+    ]
+    # 23:58 is within five minutes of the 00:02 rollup: a late commit is still possible.
+    assert worker.run_pass(sessions, settings, policy, at("00:03")).rolled == [
+        ("www.example.com", day)
+    ]
+    assert worker.run_pass(sessions, settings, policy, at("00:30")).rolled == [
+        ("www.example.com", day)
+    ]
+    # That rollup began over five minutes after the day's newest event: nothing to redo.
+    assert worker.run_pass(sessions, settings, policy, at("00:35")).rolled == []
+    # A late event arrives: the day is redone.
+    with sessions.begin() as session:
+        add_events(session, [event(site_id, 2, dt.datetime(2026, 3, 2, 23, 59, tzinfo=dt.UTC))])
+    with sessions.begin() as session:
+        session.get(RollupState, (site_id, day)).rolled_at = at("00:01")  # type: ignore[union-attr]
+    assert worker.run_pass(sessions, settings, policy, at("00:40")).rolled == [
+        ("www.example.com", day)
+    ]
+    # Due to turn final: redone once more, then never again.
+    assert ("www.example.com", day) in worker.run_pass(
+        sessions, settings, policy, at("01:00")
+    ).rolled
+    assert ("www.example.com", day) not in worker.run_pass(
+        sessions, settings, policy, at("01:30")
+    ).rolled
+    with sessions() as session:
+        assert stored_daily(session, site_id)[(day, "total", "")]["visitors"] == 2

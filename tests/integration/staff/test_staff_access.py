@@ -53,7 +53,7 @@ def test_access_needs_the_acknowledgement_of_the_agreement(
     assert client.get("/console/probe").json() == {
         "name": "grace@example.com",
         "role": "support",
-        "purposes": ["essential.service.operations.support", "essential.service"],
+        "purposes": ["essential.service.operations.support", "essential.service.authentication"],
     }
     assert "You acknowledged this version" in client.get("/console/acknowledge").text
     with app.state.sessionmaker() as session:

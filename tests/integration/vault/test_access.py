@@ -233,3 +233,16 @@ def test_after_erasure_the_raw_database_holds_no_plaintext_and_no_usable_key(
     # (The last four digits alone, "4242", would match random bytes of hashes and ciphertext.)
     for value in [*REGISTRATION.values(), *PURCHASE.values(), "4242424242424242", "user-1"]:
         assert value.encode() not in raw, value
+
+
+def test_only_the_back_end_or_a_privacy_officer_may_erase(
+    as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+) -> None:
+    with pytest.raises(AvowalError) as info:
+        as_role("marketing").erase(registered["subject_id"])
+    assert (info.value.status, info.value.error) == (403, "erasure_not_allowed")
+    with app.state.sessionmaker() as s:
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+        assert last is not None and (last.action, last.decision) == ("erase", "deny")
+        assert s.get(Subject, registered["subject_id"]).erased_at is None  # type: ignore[union-attr]
+    as_role("privacy_officer").erase(registered["subject_id"])

@@ -1,0 +1,254 @@
+"""Find a person and see what one purpose allows: `/console/people` and `/console/people/{id}`.
+
+Every lookup and every view goes through :mod:`avowal.vault.access` with the staff member's
+caller, so the vault checks the purpose and audits the access, allowed or refused. While the
+staff member holds a break-glass grant, the caller is the grant's (any purpose, every audit entry
+flagged with the grant id) and each page says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from avowal.callers.service import Caller
+from avowal.console import pages
+from avowal.console.deps import StaffAccess, StaffContext
+from avowal.legal import break_glass
+from avowal.legal import service as legal
+from avowal.legal.models import BreakGlass
+from avowal.lib.deps import PolicyDep, SessionDep
+from avowal.lib.errors import AvowalError
+from avowal.policy.loader import LoadedPolicy
+from avowal.policy.schemas import FieldType, Storage
+from avowal.vault import access, repository
+from avowal.vault import routes as vault_routes
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+
+SUBJECT_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+PurposeQuery = Annotated[str, Query(max_length=200)]
+SubjectIdPath = Annotated[str, Path(pattern=SUBJECT_ID)]
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who a console page reads as: the role's caller, or a running break-glass grant's."""
+
+    caller: Caller
+    purposes: list[str]
+    grant: BreakGlass | None
+
+
+def role_purposes(policy: LoadedPolicy, granted: tuple[str, ...]) -> list[str]:
+    """Return the granted purposes and those the policy declares beneath them, granted first."""
+    out = list(dict.fromkeys(granted))
+    for key in sorted(policy.policy.purposes):
+        if key not in out and any(key.startswith(g + ".") for g in granted):
+            out.append(key)
+    return out
+
+
+def acting(session: Session, policy: LoadedPolicy, ctx: StaffContext) -> Acting:
+    """Return the caller a page reads as, and the purposes it may choose from."""
+    assert ctx.caller is not None  # StaffAccess sets it
+    grant = break_glass.active_grant(session, ctx.account)
+    if grant is None:
+        return Acting(ctx.caller, role_purposes(policy, ctx.caller.purposes), None)
+    caller = break_glass.caller_for_break_glass(session, policy, ctx.account, grant)
+    # Any purpose: the role's first (its usual work), then every purpose the policy declares.
+    every = list(dict.fromkeys([*ctx.caller.purposes, *policy.policy.purposes]))
+    return Acting(caller, every, grant)
+
+
+def minutes_left(grant: BreakGlass | None) -> int | None:
+    """Return the whole minutes a grant still runs (at least 1 while it runs)."""
+    if grant is None:
+        return None
+    left = legal.utc(grant.expires_at) - dt.datetime.now(dt.UTC)
+    return max(1, int(left.total_seconds() // 60) + (1 if left.total_seconds() % 60 else 0))
+
+
+def _lookup_fields(policy: LoadedPolicy, by_email: bool) -> list[str]:
+    """Return the lookup fields a typed value may be: e-mail fields for an address, else others."""
+    found: list[str] = []
+    for cp in policy.policy.collection_points.values():
+        for name, spec in cp.fields.items():
+            usable = spec.lookup and spec.storage is not Storage.none
+            if usable and (spec.type is FieldType.email) == by_email and name not in found:
+                found.append(name)
+    return found
+
+
+def _refusal(session: Session, exc: AvowalError) -> tuple[str, int]:
+    # An audited refusal is committed with the page; anything else leaves nothing behind.
+    if not exc.keep_audit:
+        session.rollback()
+    return exc.message, exc.status_code
+
+
+def _page(
+    template: str,
+    *,
+    title: str,
+    ctx: StaffContext,
+    who: Acting,
+    purpose: str,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return pages.render(
+        template,
+        title=title,
+        staff=ctx,
+        active="people",
+        status_code=status_code,
+        purposes=who.purposes,
+        purpose=purpose,
+        grant=who.grant,
+        minutes_left=minutes_left(who.grant),
+        **context,
+    )
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people(
+    ctx: StaffAccess,
+    session: SessionDep,
+    policy: PolicyDep,
+    secrets: vault_routes.SecretsDep,
+    q: Annotated[str, Query(max_length=320)] = "",
+    purpose: PurposeQuery = "",
+) -> Response:
+    """Find people by e-mail address (blind index) or subject id, for a purpose the role grants."""
+    who = acting(session, policy, ctx)
+    purpose = purpose or (who.purposes[0] if who.purposes else "")
+    q = q.strip()
+    common: dict[str, Any] = {"ctx": ctx, "who": who, "purpose": purpose, "q": q}
+    if not q:
+        return _page("people.html", title="People", results=None, error=None, **common)
+    if not who.purposes:
+        return _page(
+            "people.html",
+            title="People",
+            results=None,
+            error=f"the role '{ctx.account.role}' grants no purpose: it may not look anyone up",
+            status_code=403,
+            **common,
+        )
+    if re.match(SUBJECT_ID, q.lower()):
+        # The person page reads (and audits) under the chosen purpose; nothing is revealed here.
+        return pages.redirect(f"/console/people/{q.lower()}?{urlencode({'purpose': purpose})}")
+    fields = _lookup_fields(policy, by_email="@" in q)
+    if not fields:
+        return _page(
+            "people.html",
+            title="People",
+            results=None,
+            error="no lookup field of the policy takes a value like this; give an e-mail address "
+            "or a subject id",
+            status_code=422,
+            **common,
+        )
+    found: list[str] = []
+    try:
+        for field in fields:
+            answer = access.lookup(session, policy, secrets, who.caller, field, q, purpose)
+            found += [s for s in answer["subject_ids"] if s is not None and s not in found]
+    except AvowalError as exc:
+        error, status = _refusal(session, exc)
+        return _page(
+            "people.html",
+            title="People",
+            results=None,
+            error=error,
+            status_code=status,
+            **common,
+        )
+    return _page("people.html", title="People", results=found, error=None, fields=fields, **common)
+
+
+def _labels(policy: LoadedPolicy) -> dict[tuple[str, str], tuple[str, str]]:
+    """Return (point, field) -> (label, storage) of every declared field."""
+    return {
+        (point, name): (spec.label or name, spec.storage.value)
+        for point, cp in policy.policy.collection_points.items()
+        for name, spec in cp.fields.items()
+    }
+
+
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _receipts(session: Session, subject_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "point": r.point,
+            "notice_id": r.notice_id,
+            "issued_at": str(r.document.get("issued_at", "")),
+            "fields": [str(f) for f in _listed(r.document.get("fields"))],
+        }
+        for r in repository.receipts_of(session, subject_id)
+    ]
+
+
+@router.get("/people/{subject_id}", response_class=HTMLResponse)
+def person(
+    subject_id: SubjectIdPath,
+    ctx: StaffAccess,
+    session: SessionDep,
+    policy: PolicyDep,
+    secrets: vault_routes.SecretsDep,
+    purpose: PurposeQuery = "",
+) -> Response:
+    """Show the values a purpose allows, the withheld ones and why, receipts and disclosures."""
+    who = acting(session, policy, ctx)
+    purpose = purpose or (who.purposes[0] if who.purposes else "")
+    common: dict[str, Any] = {
+        "ctx": ctx,
+        "who": who,
+        "purpose": purpose,
+        "subject_id": subject_id,
+        "labels": _labels(policy),
+    }
+    if not purpose:
+        return _page(
+            "person.html",
+            title="Person",
+            data=None,
+            error=f"the role '{ctx.account.role}' grants no purpose: it may see no personal data",
+            status_code=403,
+            **common,
+        )
+    try:
+        data = access.read(session, policy, secrets, who.caller, subject_id, purpose)
+        register = access.disclosures(session, who.caller, subject_id)
+    except AvowalError as exc:
+        error, status = _refusal(session, exc)
+        return _page(
+            "person.html", title="Person", data=None, error=error, status_code=status, **common
+        )
+    # In the order the policy declares its collection points and fields.
+    rank = {key: i for i, key in enumerate(common["labels"])}
+    rows = sorted(
+        data["values"].items(), key=lambda kv: rank.get((kv[1]["point"], kv[0]), len(rank))
+    )
+    return _page(
+        "person.html",
+        title="Person",
+        data=data,
+        rows=rows,
+        error=None,
+        receipts=_receipts(session, subject_id),
+        disclosures=register,
+        **common,
+    )
