@@ -77,6 +77,8 @@ def rollup_now(
                 typer.echo(f"rolled up {domain} {day}")
             for domain, day, count in report.purged:
                 typer.echo(f"purged {count} raw events of {domain} {day}")
+            if not report.rolled and not report.purged:
+                typer.echo("nothing to roll up or purge")
             return
         first, last = _day("from", start) or now.date(), _day("to", end) or now.date()
         if first > last or (last - first).days >= query.MAX_DAYS:
