@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import chain
 from avowal.audit.models import AuditEntry
+from avowal.lib.errors import AvowalError
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,39 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     conn.execute(_INSERT, rows)
     conn.execute(_SET_HASH, {"hash": prev})
     return list(range(first, first + len(batch)))
+
+
+def refuse(
+    session: Session,
+    exc: AvowalError,
+    *,
+    actor: str,
+    role: str,
+    action: str,
+    subject_id: str | None = None,
+    fields: Sequence[str] = (),
+    purpose: str | None = None,
+) -> AvowalError:
+    """Audit a refusal (decision deny, its message as reason) and return it to be raised.
+
+    The entry survives the failed request: the session is committed for a refusal that carries
+    ``keep_audit``, which this sets.
+    """
+    append(
+        session,
+        Event(
+            actor=actor,
+            role=role,
+            action=action,
+            decision="deny",
+            subject_id=subject_id,
+            fields=fields,
+            purpose=purpose,
+            reason=exc.message,
+        ),
+    )
+    exc.keep_audit = True
+    return exc
 
 
 @dataclass(frozen=True)

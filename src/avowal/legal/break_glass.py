@@ -178,18 +178,7 @@ def caller_for_break_glass(
         except AccountInactive as inactive:
             exc = inactive
     if exc is not None:
-        audit.append(
-            session,
-            audit.Event(
-                actor=name,
-                role=account.role,
-                action="break_glass_use",
-                decision="deny",
-                reason=exc.message,
-            ),
-        )
-        exc.keep_audit = True
-        raise exc
+        raise audit.refuse(session, exc, actor=name, role=account.role, action="break_glass_use")
     purposes = tuple(sorted(k for k in loaded.taxonomy.data_uses if "." not in k))
     return Caller(name=name, role=account.role, purposes=purposes)
 

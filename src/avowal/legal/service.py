@@ -70,19 +70,15 @@ def staff_caller(loaded: LoadedPolicy, account: StaffAccount) -> Caller:
 
 def deny(session: Session, caller: Caller, action: str, exc: AvowalError, **event: Any) -> None:
     """Audit a refused legal action; the audit entry survives the failed request."""
-    audit.append(
+    audit.refuse(
         session,
-        audit.Event(
-            actor=caller.name,
-            role=caller.role,
-            action=action,
-            decision="deny",
-            purpose=LEGAL_PURPOSE,
-            reason=exc.message,
-            **event,
-        ),
+        exc,
+        actor=caller.name,
+        role=caller.role,
+        action=action,
+        purpose=LEGAL_PURPOSE,
+        **event,
     )
-    exc.keep_audit = True
 
 
 def officer(

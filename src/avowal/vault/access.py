@@ -46,21 +46,16 @@ def _refuse(
     exc: AvowalError,
 ) -> AvowalError:
     """Audit a refused access; the caller raises the returned exception."""
-    audit.append(
+    return audit.refuse(
         session,
-        audit.Event(
-            actor=caller.name,
-            role=caller.role,
-            action=action,
-            decision="deny",
-            subject_id=subject_id,
-            fields=fields,
-            purpose=purpose,
-            reason=exc.message,
-        ),
+        exc,
+        actor=caller.name,
+        role=caller.role,
+        action=action,
+        subject_id=subject_id,
+        fields=fields,
+        purpose=purpose,
     )
-    exc.keep_audit = True
-    return exc
 
 
 def _authorise(

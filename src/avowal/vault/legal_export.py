@@ -34,21 +34,16 @@ def _refuse_caller(session: Session, caller: Caller, subject_id: str, fields: li
     try:
         caller.require(LEGAL_PURPOSE)
     except PurposeNotGranted as exc:
-        audit.append(
+        raise audit.refuse(
             session,
-            audit.Event(
-                actor=caller.name,
-                role=caller.role,
-                action=ACTION,
-                decision="deny",
-                subject_id=subject_id,
-                fields=fields,
-                purpose=LEGAL_PURPOSE,
-                reason=exc.message,
-            ),
-        )
-        exc.keep_audit = True
-        raise
+            exc,
+            actor=caller.name,
+            role=caller.role,
+            action=ACTION,
+            subject_id=subject_id,
+            fields=fields,
+            purpose=LEGAL_PURPOSE,
+        ) from None
 
 
 def disclose_for_legal_request(
