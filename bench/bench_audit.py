@@ -9,10 +9,12 @@ The targets are absolute rates, so unlike the ratios they move with the machine 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, text
 
+from avowal.audit import parallel
 from avowal.audit import service as audit
 from avowal.audit.service import Event
 from bench.timing import compare
@@ -138,8 +140,22 @@ def run() -> None:
                 for _row in s.execute(WALK, execution_options={"yield_per": 5000}):
                     pass
 
-        t = compare({"walk": walk, "verify": verify}, rounds=3, repeat=1)
+        workers = os.cpu_count() or 1
+
+        def verify_parallel() -> None:
+            with sessions() as s:
+                result = parallel.verify(s, workers=workers)
+            assert result.ok and result.count == CHAIN, result
+
+        t = compare(
+            {"walk": walk, "verify": verify, "parallel": verify_parallel}, rounds=3, repeat=1
+        )
         print(f"  verification of a chain of {CHAIN:,} entries")
-        print(rate_line("verify", CHAIN / t["verify"], VERIFY_TARGET))
+        print(
+            rate_line(
+                f"verify, {workers} processes (audit verify)", CHAIN / t["parallel"], VERIFY_TARGET
+            )
+        )
+        print(rate_line("verify, one sequential walk", CHAIN / t["verify"]))
         print(rate_line("walk the rows, no hashing", CHAIN / t["walk"]))
-        print(_ratio_line("verify / walk", t["verify"] / t["walk"]))
+        print(_ratio_line("sequential verify / walk", t["verify"] / t["walk"]))

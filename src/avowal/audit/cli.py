@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
-from avowal.audit import checkpoints
+from avowal.audit import checkpoints, parallel
 from avowal.audit import service as audit
 from avowal.lib.cli import database, fail, load_secrets
 from avowal.settings import Settings
@@ -23,7 +25,9 @@ def verify() -> None:
     for problem in problems:
         typer.echo(f"checkpoint problem: {problem}", err=True)
     with database(settings) as sessions, sessions() as session:
-        result = audit.verify(session, [(c.seq, c.hash) for c in marks])
+        result = parallel.verify(
+            session, [(c.seq, c.hash) for c in marks], workers=os.cpu_count() or 1
+        )
     if not result.ok:
         raise fail(
             f"audit chain BROKEN at entry {result.first_bad}: {result.problem} "

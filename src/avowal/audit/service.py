@@ -12,6 +12,7 @@ from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from avowal.audit import chain
+from avowal.audit.chain import clean
 from avowal.audit.models import AuditEntry
 from avowal.lib.errors import AvowalError
 
@@ -66,14 +67,14 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
         hashed = (
             seq,
             at,
-            ev.actor,
-            ev.role,
-            ev.action,
-            ev.subject_id,
+            clean(ev.actor),
+            clean(ev.role),
+            clean(ev.action),
+            ev.subject_id and clean(ev.subject_id),
             json.dumps(sorted(ev.fields)),
-            ev.purpose,
-            ev.decision,
-            ev.reason,
+            ev.purpose and clean(ev.purpose),
+            clean(ev.decision),
+            ev.reason and clean(ev.reason),
         )
         digest = entry_hash(hashed, prev)
         rows.append(dict(zip(_ROW_KEYS, (*hashed, prev, digest), strict=True)))

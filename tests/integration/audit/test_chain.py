@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from avowal.audit import chain, checkpoints
+from avowal.audit import chain, checkpoints, parallel
 from avowal.audit import service as audit
 from avowal.cli import app as cli
 from avowal.client import Client, PurposeNotAllowed, RecipientNotAnnounced
@@ -92,8 +92,18 @@ def entries(engine: Engine) -> list[dict[str, Any]]:
 
 
 def verify(t: Trail, marks: list[tuple[int, str]] | None = None) -> audit.Verification:
+    """Verify by the sequential walk, and check the parallel path gives the same answer."""
     with t.app.state.sessionmaker() as session:
-        return audit.verify(session, marks or [])
+        walked = audit.verify(session, marks or [])
+    saved = parallel.MIN_PARALLEL
+    parallel.MIN_PARALLEL = 1  # the trail is short: force the parallel path
+    try:
+        with t.app.state.sessionmaker() as session:
+            fast = parallel.verify(session, marks or [], workers=2)
+    finally:
+        parallel.MIN_PARALLEL = saved
+    assert fast == walked
+    return walked
 
 
 def head(engine: Engine) -> tuple[int, str]:
@@ -480,3 +490,16 @@ def test_cli_verify_fails_on_a_forged_checkpoint(trail: Trail, cli_env: Path) ->
     assert out.exit_code == 1
     assert "the signature does not verify" in out.stderr
     assert "1 checkpoint(s) failed verification" in out.stderr
+
+
+def test_the_parallel_path_confirms_an_intact_chain_on_its_own(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+
+    def no_fallback(*_: object) -> audit.Verification:
+        raise AssertionError("the parallel path fell back to the sequential walk")
+
+    monkeypatch.setattr(parallel.audit, "verify", no_fallback)
+    with trail.app.state.sessionmaker() as session:
+        assert parallel.verify(session, [], workers=2) == audit.Verification(True, COUNT, COUNT)
