@@ -107,14 +107,7 @@ def review_json(
     )
 
 
-@assets.get(render.STYLESHEET_PATH)
+@assets.get(render.STYLESHEET.path)
 def review_stylesheet() -> Response:
     """Serve the review page's stylesheet; its URL changes with its content, so cache it long."""
-    return Response(
-        render.stylesheet(),
-        media_type="text/css",
-        headers={
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "ETag": f'"{render.stylesheet_version()}"',
-        },
-    )
+    return render.STYLESHEET.response()

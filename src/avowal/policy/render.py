@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import cache
-from importlib import resources
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from avowal.lib.assets import Stylesheet
 from avowal.policy import document
 from avowal.policy.content import Block, Document, Inline, Line, Section, Subsection
 from avowal.policy.loader import LoadedPolicy
 
-STYLESHEET_PATH = "/assets/privacy.css"
+STYLESHEET = Stylesheet("avowal.policy", "static/privacy.css", "/assets/privacy.css")
 
 
 @cache
@@ -28,23 +27,11 @@ def _environment() -> Environment:
     )
 
 
-@cache
-def stylesheet() -> bytes:
-    """Return the policy page's stylesheet."""
-    return resources.files("avowal.policy").joinpath("static/privacy.css").read_bytes()
-
-
-@cache
-def stylesheet_version() -> str:
-    """Return a short hash of the stylesheet, so a changed file gets a new URL."""
-    return hashlib.sha256(stylesheet()).hexdigest()[:12]
-
-
 def render_html(loaded: LoadedPolicy, *, stylesheet_href: str | None = None) -> str:
     """Render the policy as an HTML5 page linking the served stylesheet, or ``stylesheet_href``."""
     doc = document.build(loaded)
     template = _environment().get_template("privacy.html")
-    href = stylesheet_href or f"{STYLESHEET_PATH}?v={stylesheet_version()}"
+    href = stylesheet_href or STYLESHEET.href
     return template.render(doc=doc, stylesheet=href)
 
 

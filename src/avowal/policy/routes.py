@@ -33,14 +33,7 @@ def privacy_markdown(policy: PolicyDep) -> PlainTextResponse:
     return PlainTextResponse(render.render_markdown(policy), media_type="text/markdown")
 
 
-@router.get(render.STYLESHEET_PATH, include_in_schema=False)
+@router.get(render.STYLESHEET.path, include_in_schema=False)
 def privacy_stylesheet() -> Response:
     """Serve the policy page's stylesheet; its URL changes with its content, so cache it long."""
-    return Response(
-        render.stylesheet(),
-        media_type="text/css",
-        headers={
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "ETag": f'"{render.stylesheet_version()}"',
-        },
-    )
+    return render.STYLESHEET.response()

@@ -62,7 +62,7 @@ def review(
     try:
         out.write_text(text, encoding="utf-8")
         if fmt is Format.html:
-            (out.parent / "review.css").write_bytes(render.stylesheet())
+            (out.parent / "review.css").write_bytes(render.STYLESHEET.content)
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"wrote {out}")

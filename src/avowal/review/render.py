@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from avowal.lib.assets import Stylesheet
 from avowal.review.schemas import Review
 
-STYLESHEET_PATH = "/assets/review.css"
+STYLESHEET = Stylesheet("avowal.review", "static/review.css", "/assets/review.css")
 
 
 @cache
@@ -24,18 +23,6 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-
-
-@cache
-def stylesheet() -> bytes:
-    """Return the review page's stylesheet."""
-    return resources.files("avowal.review").joinpath("static/review.css").read_bytes()
-
-
-@cache
-def stylesheet_version() -> str:
-    """Return a short hash of the stylesheet, so a changed file gets a new URL."""
-    return hashlib.sha256(stylesheet()).hexdigest()[:12]
 
 
 def render_json(review: Review) -> str:
@@ -53,7 +40,7 @@ def render_html(
 
     ``links`` are (href, label) pairs shown above the review on screen, never on paper.
     """
-    href = stylesheet_href or f"{STYLESHEET_PATH}?v={stylesheet_version()}"
+    href = stylesheet_href or STYLESHEET.href
     return (
         _environment()
         .get_template("review.html")

@@ -43,7 +43,7 @@ def test_the_review_page_prints_with_its_stylesheet_and_links_its_json(
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")
     assert sheet.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert "@media print" in sheet.text and ".screen-links" in sheet.text
-    assert sheet.content == render.stylesheet()
+    assert sheet.content == render.STYLESHEET.content
 
     data = olivia.get("/console/review.json").json()
     assert data["organisation"] == "ContactMonkey"

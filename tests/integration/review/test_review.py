@@ -333,7 +333,7 @@ def test_the_printable_page_has_every_section(
     assert "The audit chain is intact" in page
     assert "style=" not in page and "<style" not in page and "<script" not in page
     assert '<link rel="stylesheet" href="/assets/review.css?v=' in page
-    assert b"@media print" in render.stylesheet()
+    assert b"@media print" in render.STYLESHEET.content
 
 
 @pytest.fixture
@@ -356,7 +356,7 @@ def test_the_cli_writes_both_formats(known: Known, cli_env: None, tmp_path: Path
     result = runner.invoke(cli, ["review", "-o", str(out / "review.html")])
     assert result.exit_code == 0, result.output
     assert '<link rel="stylesheet" href="review.css">' in (out / "review.html").read_text()
-    assert (out / "review.css").read_bytes() == render.stylesheet()
+    assert (out / "review.css").read_bytes() == render.STYLESHEET.content
 
     result = runner.invoke(cli, ["review", "--format", "json", "--since", NOW.date().isoformat()])
     assert result.exit_code == 0, result.output

@@ -89,7 +89,7 @@ def test_public_documents_keep_their_own_caching(client: TestClient) -> None:
     policy = client.get("/v1/policy")
     assert policy.headers["etag"]
     assert "cache-control" not in policy.headers
-    asset = client.get(render.STYLESHEET_PATH)
+    asset = client.get(render.STYLESHEET.path)
     assert asset.status_code == 200
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert "cache-control" not in client.get("/v1/receipts/key").headers

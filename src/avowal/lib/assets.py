@@ -1,0 +1,44 @@
+"""Packaged stylesheets served at a URL that changes with their content, so they cache forever."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from importlib import resources
+
+from starlette.responses import Response
+
+
+class Stylesheet:
+    """A CSS file shipped inside a package, served at ``path?v=<content hash>``."""
+
+    def __init__(self, package: str, resource: str, path: str) -> None:
+        self.package = package
+        self.resource = resource
+        self.path = path
+
+    @cached_property
+    def content(self) -> bytes:
+        """Return the stylesheet's bytes."""
+        return resources.files(self.package).joinpath(self.resource).read_bytes()
+
+    @cached_property
+    def version(self) -> str:
+        """Return a short hash of the content, so a changed file gets a new URL."""
+        return hashlib.sha256(self.content).hexdigest()[:12]
+
+    @property
+    def href(self) -> str:
+        """Return the versioned URL pages link to."""
+        return f"{self.path}?v={self.version}"
+
+    def response(self) -> Response:
+        """Answer a request for the stylesheet, cacheable for a year."""
+        return Response(
+            self.content,
+            media_type="text/css",
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "ETag": f'"{self.version}"',
+            },
+        )
