@@ -74,7 +74,8 @@ class ProxyHeaders:
     def rewrite(self, scope: Scope) -> Scope:
         """Return the scope as the real client sees it."""
         client = scope.get("client")
-        peer = parse_address(client[0]) if client else None
+        # With no trusted proxy configured no peer can be one: skip parsing its address.
+        peer = parse_address(client[0]) if client and self.networks else None
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         if not self.is_trusted(peer):
             kept = [(k, v) for k, v in headers if k not in (FORWARDED_FOR, FORWARDED_PROTO)]
