@@ -8,7 +8,7 @@ import typer
 
 from avowal.analytics import sites
 from avowal.analytics.exceptions import SiteError
-from avowal.analytics.service import utcnow
+from avowal.lib import clock
 from avowal.lib.cli import database, fail, load_policy
 from avowal.settings import Settings
 
@@ -24,7 +24,7 @@ def add(
     """Count page views of a site (beside those declared in the policy)."""
     with database() as sessions, sessions() as session, session.begin():
         try:
-            site = sites.add_site(session, domain, utcnow())
+            site = sites.add_site(session, domain, clock.now())
         except SiteError as exc:
             raise fail(exc.message) from None
         name = site.domain

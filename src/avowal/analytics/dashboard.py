@@ -38,11 +38,6 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 
 
-def utcnow() -> dt.datetime:
-    """Return the current time in UTC (tests replace it)."""
-    return dt.datetime.now(dt.UTC)
-
-
 def reader(session: Session, query: Query, *, visit_minutes: int) -> Reader:
     """Return the reader of a request: rollups, or raw events when it is filtered."""
     if query.filters:

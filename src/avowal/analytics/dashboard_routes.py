@@ -26,6 +26,7 @@ from avowal.analytics import dashboard, query, share
 from avowal.analytics.models import Site
 from avowal.analytics.readers import Reader
 from avowal.callers.deps import CallerDep
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
@@ -82,7 +83,7 @@ def parse(
         end=given.end,
         compare=given.compare,
         filters=given.filters,
-        today=dashboard.utcnow().date(),
+        today=clock.now().date(),
         retention_days=policy.policy.analytics.raw_retention_days,
     )
     return parsed, dashboard.reader(session, parsed, visit_minutes=settings.analytics_visit_minutes)
@@ -183,7 +184,7 @@ def _install(prefix: str, site: Callable[..., str]) -> None:
     def realtime(domain: Domain, session: SessionDep) -> dict[str, Any]:
         """Return the visitors of the last 30 minutes."""
         site_id, _ = query.site(session, domain)
-        return dashboard.realtime(session, site_id, dashboard.utcnow())
+        return dashboard.realtime(session, site_id, clock.now())
 
     @router.get(f"{prefix}/export.csv", response_class=Response)
     def export(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from avowal.analytics import query, rollup, share, worker
+from avowal.lib import clock
 from avowal.lib.cli import database, fail, load_policy
 from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
@@ -67,7 +68,7 @@ def rollup_now(
     """
     settings = Settings()
     policy = load_policy(settings.policy_file)
-    now = worker.utcnow()
+    now = clock.now()
     with database(settings) as sessions:
         if site is None:
             if start or end:

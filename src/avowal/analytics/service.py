@@ -18,16 +18,12 @@ from avowal.analytics.exceptions import AnalyticsDisabled, UnknownSite
 from avowal.analytics.ingest import PendingEvent
 from avowal.analytics.schemas import EventAccepted
 from avowal.db.engine import purge_wal
+from avowal.lib import clock
 from avowal.policy.schemas import Policy
 from avowal.settings import Settings
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 600.0
-
-
-def utcnow() -> dt.datetime:
-    """Return the current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 class Analytics:
@@ -48,7 +44,7 @@ class Analytics:
             self._write, settings.analytics_max_batch
         )
         self.countries = geo.open_countries(settings.geoip_file)
-        self.clock: Callable[[], dt.datetime] = utcnow
+        self.clock: Callable[[], dt.datetime] = clock.now
         public = urlsplit(settings.public_url)
         self.own_origin = f"{public.scheme}://{public.netloc}"
         self._housekeeping: asyncio.Task[None] | None = None

@@ -25,15 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from avowal.analytics import rollup
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> dt.datetime:
-    """Return the current time in UTC (tests replace it)."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -195,7 +191,7 @@ def run_pass(
     now: dt.datetime | None = None,
 ) -> PassReport:
     """Roll up what is pending, then purge raw events past retention; return what was done."""
-    now = now or utcnow()
+    now = now or clock.now()
     report = PassReport()
     roll_pending(factory, settings, now, report)
     purge(factory, policy, now, report)

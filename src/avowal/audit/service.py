@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from avowal.audit import chain
 from avowal.audit.chain import clean
 from avowal.audit.models import AuditEntry
+from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 
 
@@ -33,7 +33,7 @@ class Event:
 
 def now_iso() -> str:
     """Return the current UTC time as stored in the chain."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return clock.now().isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 _ADVANCE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")

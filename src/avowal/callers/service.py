@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from avowal.callers.exceptions import NotAuthenticated, PurposeNotGranted, TokenError
 from avowal.callers.models import ServiceToken
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 
 PREFIX = "avw_"
@@ -58,9 +58,7 @@ def create(session: Session, policy: LoadedPolicy, name: str, role: str) -> str:
         raise TokenError(f"a token named '{name}' exists already", name=name)
     token = PREFIX + secrets.token_urlsafe(32)
     session.add(
-        ServiceToken(
-            name=name, role=role, token_hash=_digest(token), created_at=dt.datetime.now(dt.UTC)
-        )
+        ServiceToken(name=name, role=role, token_hash=_digest(token), created_at=clock.now())
     )
     session.flush()
     return token
@@ -71,7 +69,7 @@ def revoke(session: Session, name: str) -> None:
     row = session.scalar(select(ServiceToken).where(ServiceToken.name == name))
     if row is None:
         raise TokenError(f"no token named '{name}'", name=name)
-    row.revoked_at = dt.datetime.now(dt.UTC)
+    row.revoked_at = clock.now()
 
 
 def list_tokens(session: Session) -> list[ServiceToken]:

@@ -18,6 +18,7 @@ from avowal.analytics import dashboard
 from avowal.analytics.dashboard_routes import Params, parse
 from avowal.analytics.query import RETENTION_RULE, InvalidQuery
 from avowal.console import analytics_chart
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 
@@ -257,7 +258,7 @@ def build(
             card["delta"] = {"text": text, "class": css, "before": before}
         cards.append(card)
     tables = [t for spec in TABLES if (t := _table(source, parsed, spec, links, csv_path, limit))]
-    today = dashboard.utcnow().date()
+    today = clock.now().date()
     return {
         "query": parsed,
         "summary": summary,
@@ -265,7 +266,7 @@ def build(
         "chart": chart,
         "interval": series["interval"],
         "tables": tables,
-        "realtime": dashboard.realtime(session, parsed.site_id, dashboard.utcnow()),
+        "realtime": dashboard.realtime(session, parsed.site_id, clock.now()),
         "presets": [(label, links.to(**{"from": a, "to": b})) for label, a, b in presets(today)],
         "metrics": [
             (name, noun, links.to(metric=name), name == metric)

@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 from avowal.console import pages
 from avowal.console.deps import CurrentStaff, CurrentStaffForm, StaffContext
 from avowal.crypto.service import Secrets
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.settings import Settings
-from avowal.staff import clock, sessions, signin, totp
 from avowal.staff import service as staff
+from avowal.staff import sessions, signin, totp
 from avowal.staff.exceptions import (
     AccountInactive,
     EnrolmentInvalid,

@@ -7,7 +7,6 @@ entry flagged, see :mod:`avowal.console.people_routes`). The rules are
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path
@@ -19,6 +18,7 @@ from avowal.console.deps import StaffAccess, StaffAccessForm, StaffContext
 from avowal.console.people_routes import minutes_left
 from avowal.legal import break_glass
 from avowal.legal import service as legal
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
@@ -41,7 +41,7 @@ def _page(
     status_code: int = 200,
 ) -> HTMLResponse:
     assert ctx.caller is not None
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     grant = break_glass.active_grant(session, ctx.account, now)
     officer = ctx.caller.grants(legal.LEGAL_PURPOSE)
     grants = break_glass.list_grants(session, now)

@@ -33,11 +33,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from avowal.callers.service import Caller
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
-from avowal.staff import clock, sessions
 from avowal.staff import repository as staff_repository
 from avowal.staff import service as staff
+from avowal.staff import sessions
 from avowal.staff.models import StaffAccount, StaffSession
 
 

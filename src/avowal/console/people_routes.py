@@ -8,7 +8,6 @@ flagged with the grant id) and each page says so.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,8 +21,8 @@ from avowal.callers.service import Caller
 from avowal.console import pages
 from avowal.console.deps import StaffAccess, StaffContext
 from avowal.legal import break_glass
-from avowal.legal import service as legal
 from avowal.legal.models import BreakGlass
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
@@ -72,7 +71,7 @@ def minutes_left(grant: BreakGlass | None) -> int | None:
     """Return the whole minutes a grant still runs (at least 1 while it runs)."""
     if grant is None:
         return None
-    left = legal.utc(grant.expires_at) - dt.datetime.now(dt.UTC)
+    left = clock.aware(grant.expires_at) - clock.now()
     return max(1, int(left.total_seconds() // 60) + (1 if left.total_seconds() % 60 else 0))
 
 

@@ -18,6 +18,7 @@ from avowal.console import pages
 from avowal.console.deps import AccessDenied, ConsoleRefusal, StaffAccess, StaffContext
 from avowal.crypto.service import Secrets
 from avowal.legal import service as legal
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.policy.loader import LoadedPolicy
 from avowal.review import render
@@ -52,7 +53,7 @@ def _since(text: str) -> dt.date | None:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidSince(f"'since' is a day as YYYY-MM-DD, not '{text}'") from None
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > clock.now().date():
         raise InvalidSince(f"'since' {text} is in the future")
     return day
 

@@ -26,7 +26,8 @@ from avowal.legal.exceptions import (
 )
 from avowal.legal.models import BreakGlass
 from avowal.legal.schemas import BreakGlassRead
-from avowal.legal.service import LEGAL_PURPOSE, require_active, staff_caller, utc
+from avowal.legal.service import LEGAL_PURPOSE, require_active, staff_caller
+from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
@@ -37,10 +38,6 @@ MAX_JUSTIFICATION = 2000
 GROUNDS = ("operate_systems", "protect_rights")
 # Leaves room for the marker in the audit's 200-character actor column.
 _EMAIL_IN_NAME = 140
-
-
-def _now(now: dt.datetime | None) -> dt.datetime:
-    return dt.datetime.now(dt.UTC) if now is None else utc(now)
 
 
 def marker(grant_id: str) -> str:
@@ -57,14 +54,14 @@ def state(grant: BreakGlass, now: dt.datetime) -> str:
     """Return 'active', 'ended' (closed early by hand) or 'expired'."""
     if grant.ended_at is not None:
         return "ended"
-    return "active" if now < utc(grant.expires_at) else "expired"
+    return "active" if now < clock.aware(grant.expires_at) else "expired"
 
 
 def active_grant(
     session: Session, account: StaffAccount, now: dt.datetime | None = None
 ) -> BreakGlass | None:
     """Return the account's running grant, if any."""
-    now = _now(now)
+    now = clock.current(now)
     stmt = (
         select(BreakGlass)
         .where(BreakGlass.account_id == account.id, BreakGlass.ended_at.is_(None))
@@ -86,7 +83,7 @@ def start(
     now: dt.datetime | None = None,
 ) -> BreakGlass:
     """Open a grant for ``minutes`` with a stated justification; audit it."""
-    now = _now(now)
+    now = clock.current(now)
     require_active(account, now)
     grounds = loaded.policy.legal_disclosures.grounds
     if not any(g in grounds for g in GROUNDS):
@@ -116,7 +113,7 @@ def start(
     if running is not None:
         raise BreakGlassRefused(
             f"grant {running.id} is still running until "
-            f"{utc(running.expires_at).isoformat()}; end it before starting another",
+            f"{clock.aware(running.expires_at).isoformat()}; end it before starting another",
             grant_id=running.id,
         )
     grant = BreakGlass(
@@ -159,7 +156,7 @@ def caller_for_break_glass(
     Pass the grant as loaded in ``session`` (see :func:`get_grant`), so an end recorded by
     another request is seen.
     """
-    now = _now(now)
+    now = clock.current(now)
     name = caller_name(account.email, grant.id)
     exc: AvowalError | None = None
     if grant.account_id != account.id:
@@ -169,7 +166,7 @@ def caller_for_break_glass(
     elif state(grant, now) != "active":
         over = grant.ended_at if grant.ended_at is not None else grant.expires_at
         exc = BreakGlassExpired(
-            f"break-glass grant {grant.id} is over since {utc(over).isoformat()}",
+            f"break-glass grant {grant.id} is over since {clock.aware(over).isoformat()}",
             grant_id=grant.id,
         )
     else:
@@ -191,7 +188,7 @@ def end(
     now: dt.datetime | None = None,
 ) -> BreakGlass:
     """Close a running grant early: its holder, or a privacy officer, may."""
-    now = _now(now)
+    now = clock.current(now)
     grant = get_grant(session, grant_id)
     if grant.account_id != account.id and not staff_caller(loaded, account).grants(LEGAL_PURPOSE):
         raise BreakGlassRefused(
@@ -221,10 +218,10 @@ def describe(grant: BreakGlass, email: str, now: dt.datetime | None = None) -> B
         id=grant.id,
         account=email,
         justification=grant.justification,
-        started_at=utc(grant.started_at),
-        expires_at=utc(grant.expires_at),
-        ended_at=utc(grant.ended_at) if grant.ended_at else None,
-        state=state(grant, _now(now)),
+        started_at=clock.aware(grant.started_at),
+        expires_at=clock.aware(grant.expires_at),
+        ended_at=clock.aware(grant.ended_at) if grant.ended_at else None,
+        state=state(grant, clock.current(now)),
         caller_name=caller_name(email, grant.id),
     )
 
@@ -233,7 +230,7 @@ def list_grants(
     session: Session, now: dt.datetime | None = None, since: dt.datetime | None = None
 ) -> list[BreakGlassRead]:
     """Return grants still running at or started after ``since`` (all without), newest first."""
-    now = _now(now)
+    now = clock.current(now)
     stmt = (
         select(BreakGlass, StaffAccount.email)
         .join(StaffAccount, StaffAccount.id == BreakGlass.account_id)

@@ -20,6 +20,7 @@ from avowal.crypto.service import Secrets
 from avowal.legal import service as legal
 from avowal.legal.exceptions import LegalRequestState
 from avowal.legal.models import LegalRequest, SubjectNotice
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.staff.models import StaffAccount
 from avowal.vault import legal_export
@@ -66,7 +67,7 @@ def export(
     now: dt.datetime | None = None,
 ) -> LegalExport:
     """Produce the single export bundle of an approved request, record it and owe the notices."""
-    now = legal.current(now)
+    now = clock.current(now)
     caller = legal.officer(session, loaded, actor, "legal_export", now)
     row = legal.get_row(session, request_id)
     if row.status != "approved":
@@ -142,9 +143,9 @@ def _bundle(
             "fields": row.fields,
             "deadline": row.deadline.isoformat(),
             "requested_by": legal.email_of(session, row.requested_by),
-            "requested_at": legal.utc(row.requested_at).isoformat(),
+            "requested_at": clock.aware(row.requested_at).isoformat(),
             "approved_by": legal.email_of(session, row.decided_by),
-            "approved_at": legal.utc(row.decided_at).isoformat() if row.decided_at else None,
+            "approved_at": clock.aware(row.decided_at).isoformat() if row.decided_at else None,
         },
         "exported_by": actor.email,
         "exported_at": now.isoformat(),
@@ -157,7 +158,7 @@ def _not_exportable(row: LegalRequest) -> LegalRequestState:
         assert row.exported_at is not None
         return LegalRequestState(
             f"legal request {row.id} was exported already, on "
-            f"{legal.utc(row.exported_at).isoformat()}: a request is exported exactly once",
+            f"{clock.aware(row.exported_at).isoformat()}: a request is exported exactly once",
             request_id=row.id,
             status=row.status,
             export_sha256=row.export_sha256,

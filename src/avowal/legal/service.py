@@ -29,6 +29,7 @@ from avowal.legal.exceptions import (
 )
 from avowal.legal.models import LegalRequest, SubjectNotice
 from avowal.legal.schemas import LegalRequestCreate, LegalRequestRead
+from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import RecipientKind
@@ -41,23 +42,13 @@ LEGAL_PURPOSE = legal_export.LEGAL_PURPOSE
 MAX_SUBJECTS = 1000
 
 
-def utc(value: dt.datetime) -> dt.datetime:
-    """Return ``value`` as an aware UTC time (SQLite hands timestamps back naive)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def current(now: dt.datetime | None) -> dt.datetime:
-    """Return ``now`` as aware UTC, or the current time."""
-    return dt.datetime.now(dt.UTC) if now is None else utc(now)
-
-
 def require_active(account: StaffAccount, now: dt.datetime) -> None:
     """Refuse a disabled or expired account."""
     if account.disabled_at is not None:
         raise AccountInactive(f"account {account.email} is disabled", account=account.email)
-    if account.expires_at is not None and utc(account.expires_at) <= now:
+    if account.expires_at is not None and clock.aware(account.expires_at) <= now:
         raise AccountInactive(
-            f"account {account.email} expired on {utc(account.expires_at).date().isoformat()}",
+            f"account {account.email} expired on {clock.aware(account.expires_at):%Y-%m-%d}",
             account=account.email,
         )
 
@@ -177,7 +168,7 @@ def create_request(
     now: dt.datetime | None = None,
 ) -> LegalRequest:
     """Register an authority's request, pending a second privacy officer's decision."""
-    now = current(now)
+    now = clock.current(now)
     caller = officer(session, loaded, requester, "legal_request", now)
     if not loaded.policy.legal_disclosures.grounds:
         raise InvalidLegalRequest(
@@ -267,7 +258,7 @@ def _decide(
     note: str | None,
     now: dt.datetime | None,
 ) -> LegalRequest:
-    now = current(now)
+    now = clock.current(now)
     caller = officer(session, loaded, approver, action, now)
     row = get_row(session, request_id)
     if row.status != "pending":
@@ -365,10 +356,10 @@ def _read(
         confidential_until=row.confidential_until,
         status=row.status,
         requested_by=requester,
-        requested_at=utc(row.requested_at),
+        requested_at=clock.aware(row.requested_at),
         decided_by=decider,
-        decided_at=utc(row.decided_at) if row.decided_at else None,
-        exported_at=utc(row.exported_at) if row.exported_at else None,
+        decided_at=clock.aware(row.decided_at) if row.decided_at else None,
+        exported_at=clock.aware(row.exported_at) if row.exported_at else None,
         export_sha256=row.export_sha256,
         overdue=is_overdue(row, now),
         never_notify=not row.may_notify and row.confidential_until is None,
@@ -383,7 +374,7 @@ def list_requests(
     overdue_only: bool = False,
 ) -> list[LegalRequestRead]:
     """Return legal requests, newest first, optionally of one status or only the overdue ones."""
-    now = current(now)
+    now = clock.current(now)
     requester = aliased(StaffAccount)
     decider = aliased(StaffAccount)
     stmt = (
@@ -412,14 +403,14 @@ def get_request(
     """Return one legal request as the console shows it."""
     row = get_row(session, request_id)
     requester = email_of(session, row.requested_by) or str(row.requested_by)
-    return _read(row, requester, email_of(session, row.decided_by), current(now))
+    return _read(row, requester, email_of(session, row.decided_by), clock.current(now))
 
 
 def due_notices(session: Session, now: dt.datetime | None = None) -> list[SubjectNotice]:
     """Return the notices due and not yet sent, oldest first (for the mailer)."""
     stmt = (
         select(SubjectNotice)
-        .where(SubjectNotice.sent_at.is_(None), SubjectNotice.due_at <= current(now))
+        .where(SubjectNotice.sent_at.is_(None), SubjectNotice.due_at <= clock.current(now))
         .order_by(SubjectNotice.due_at)
     )
     return list(session.scalars(stmt))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from avowal.lib import clock
 from avowal.lifecycle import repository
 from avowal.lifecycle.models import PolicyVersion
 from avowal.policy.loader import LoadedPolicy
@@ -20,7 +19,7 @@ def record(session: Session, loaded: LoadedPolicy) -> PolicyVersion:
     version = PolicyVersion(
         version_id=loaded.version_id,
         effective=loaded.policy.policy.effective,
-        published_at=dt.datetime.now(dt.UTC),
+        published_at=clock.now(),
         source=loaded.source,
         document=loaded.as_json(),
     )

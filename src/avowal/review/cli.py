@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from avowal.lib import clock
 from avowal.lib.cli import database, fail, load_policy, load_secrets
 from avowal.review import render
 from avowal.review import service as review_service
@@ -27,7 +28,7 @@ def _date(text: str | None) -> dt.date | None:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise fail(f"--since must be a date as YYYY-MM-DD, not '{text}'") from None
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > clock.now().date():
         raise fail(f"--since {text} is in the future")
     return day
 

@@ -22,6 +22,7 @@ from avowal.legal import break_glass
 from avowal.legal import service as legal
 from avowal.legal.export import notice_id
 from avowal.legal.models import SubjectNotice
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.review import schemas as s
 from avowal.settings import Settings
@@ -244,14 +245,14 @@ def legal_disclosures(
 
 def _account(a: StaffAccount) -> s.Account:
     def aware(value: dt.datetime | None) -> dt.datetime | None:
-        return legal.utc(value) if value is not None else None
+        return clock.aware(value) if value is not None else None
 
     return s.Account(
         id=a.id,
         email=a.email,
         kind=a.kind,
         role=a.role,
-        created_at=legal.utc(a.created_at),
+        created_at=clock.aware(a.created_at),
         expires_at=aware(a.expires_at),
         disabled_at=aware(a.disabled_at),
         enrolled_at=aware(a.enrolled_at),
@@ -271,7 +272,7 @@ def accounts(session: Session, loaded: LoadedPolicy, now: dt.datetime) -> s.Acco
     stale_before = now - dt.timedelta(days=STALE_AFTER_DAYS)
 
     def expired(a: StaffAccount) -> bool:
-        return a.expires_at is not None and legal.utc(a.expires_at) <= now
+        return a.expires_at is not None and clock.aware(a.expires_at) <= now
 
     active = [a for a in rows if a.disabled_at is None and not expired(a)]
     return s.Accounts(
@@ -286,7 +287,7 @@ def accounts(session: Session, loaded: LoadedPolicy, now: dt.datetime) -> s.Acco
             _account(a)
             for a in active
             if a.enrolled_at is not None
-            and (a.last_login_at is None or legal.utc(a.last_login_at) < stale_before)
+            and (a.last_login_at is None or clock.aware(a.last_login_at) < stale_before)
         ],
         missing_acknowledgement=[_account(a) for a in active if a.id not in acked],
         contractors_without_expiry=[
@@ -311,7 +312,7 @@ def overdue(session: Session, now: dt.datetime) -> s.Overdue:
         ],
         notices=[
             s.OverdueNotice(
-                id=n.id, subject_id=n.subject_id, kind=n.kind, due_at=legal.utc(n.due_at)
+                id=n.id, subject_id=n.subject_id, kind=n.kind, due_at=clock.aware(n.due_at)
             )
             for n in legal.due_notices(session, now)
         ],
@@ -350,7 +351,7 @@ def build(
     now: dt.datetime | None = None,
 ) -> s.Review:
     """Build the internal review of the period from ``since`` (everything without) to now."""
-    now = legal.current(now)
+    now = clock.current(now)
     review = s.Review(
         organisation=loaded.policy.organisation.name,
         policy_version=loaded.version_id,

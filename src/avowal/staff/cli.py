@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from avowal.lib import clock
 from avowal.lib.cli import database, fail, load_policy, load_secrets
 from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
-from avowal.staff import clock
 from avowal.staff import service as staff
 
 app = typer.Typer(help="Add, list, disable and re-enrol staff accounts.", no_args_is_help=True)

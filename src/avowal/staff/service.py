@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
 from avowal.crypto.service import Secrets
+from avowal.lib.clock import aware
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Role, StaffKind
 from avowal.settings import Settings
 from avowal.staff import passwords, repository, sessions, totp
-from avowal.staff.clock import aware
 from avowal.staff.exceptions import (
     EnrolmentInvalid,
     StaffError,

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from avowal.lib.clock import aware
 from avowal.settings import Settings
 from avowal.staff import repository
-from avowal.staff.clock import aware
 from avowal.staff.models import StaffSession
 
 COOKIE = "avowal_session"

@@ -15,6 +15,7 @@ from avowal.callers.service import Caller
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.db import engine as db
+from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
@@ -275,7 +276,7 @@ def disclose(
         fields=sorted(chosen),
         receipt_ids=sorted({r for _p, r, _b in chosen.values()}),
         actor=caller.name,
-        at=dt.datetime.now(dt.UTC),
+        at=clock.now(),
     )
     session.add(record)
     audit.append(
@@ -345,7 +346,7 @@ def erase(
     subj.wrapped_key = None
     subj.key_id = None
     subj.ref = None
-    subj.erased_at = dt.datetime.now(dt.UTC)
+    subj.erased_at = clock.now()
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -14,6 +13,7 @@ from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
 from avowal.crypto import cipher, signing
 from avowal.crypto.service import Secrets
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.vault import notices, repository, values
@@ -77,7 +77,7 @@ def _check(
 
 def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[Subject, bytes]:
     ref = body.subject
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     if ref.subject_id is not None:
         subj = repository.subject(session, ref.subject_id)
         if subj is None:
@@ -117,7 +117,7 @@ def collect(
     specs = loaded.policy.collection_points[point].fields
     field_purposes = {f["name"]: f["purposes"] for f in note["fields"] if f["name"] in normalised}
     recipients = [r["key"] for r in note["recipients"]]
-    issued = dt.datetime.now(dt.UTC)
+    issued = clock.now()
     doc = {
         "receipt_id": str(uuid.uuid4()),
         "subject_id": subj.id,

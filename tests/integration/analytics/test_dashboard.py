@@ -41,6 +41,7 @@ from avowal.analytics import dashboard, share
 from avowal.analytics.query import DayRange, Query
 from avowal.analytics.readers import RawReader, RollupReader
 from avowal.cli import app as cli_app
+from avowal.lib import clock
 from avowal.settings import Settings
 from tests.integration.analytics.dashboard_data import (
     API,
@@ -54,7 +55,7 @@ from tests.integration.analytics.dashboard_data import (
 @pytest.fixture
 def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
     """Store the known data set and roll up 7-13 March; the dashboard's clock reads NOW."""
-    monkeypatch.setattr(dashboard, "utcnow", lambda: NOW)
+    monkeypatch.setattr(clock, "now", lambda: NOW)
     return store_known(app)
 
 

@@ -18,6 +18,7 @@ from avowal.analytics import rollup, worker
 from avowal.analytics.models import DailyRollup, Event, HourlyRollup, RollupState
 from avowal.cli import app as cli_app
 from avowal.db.engine import make_sessionmaker
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.settings import Settings
 from tests.integration.analytics.dashboard_data import add_events, add_site, event, random_events
@@ -312,7 +313,7 @@ def test_worker_loop_runs_passes_until_cancelled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     later = dt.datetime.combine(FIRST + dt.timedelta(days=DAYS + 1), dt.time(9), tzinfo=dt.UTC)
-    monkeypatch.setattr(worker, "utcnow", lambda: later)
+    monkeypatch.setattr(clock, "now", lambda: later)
     reports: list[worker.PassReport] = []
 
     async def main() -> None:
@@ -352,7 +353,7 @@ def test_cli_rollup(
     monkeypatch.setenv("AVOWAL_POLICY_FILE", str(settings.policy_file))
     # "Now" is the day after the data: nothing is past the raw-event retention yet.
     now = dt.datetime.combine(FIRST + dt.timedelta(days=DAYS), dt.time(9), tzinfo=dt.UTC)
-    monkeypatch.setattr(worker, "utcnow", lambda: now)
+    monkeypatch.setattr(clock, "now", lambda: now)
     runner = CliRunner()
     done = runner.invoke(cli_app, ["analytics", "rollup"])
     assert done.exit_code == 0, done.output

@@ -8,15 +8,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from avowal.analytics import dashboard
 from tests.integration.analytics.dashboard_data import NOW, RANGE, SITE, store_known
 from tests.integration.console.conftest import Browser
+from tests.integration.staff.conftest import Clock
 
 
 @pytest.fixture
-def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The known data set of the dashboard tests; the dashboard's clock reads NOW."""
-    monkeypatch.setattr(dashboard, "utcnow", lambda: NOW)
+def known(app: FastAPI, client: TestClient, clock: Clock) -> int:
+    """The known data set of the dashboard tests; the one clock (staff and dashboard) reads NOW."""
+    clock.now = NOW
     return store_known(app)
 
 

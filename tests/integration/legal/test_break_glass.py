@@ -20,6 +20,7 @@ from avowal.legal.exceptions import (
     BreakGlassRefused,
 )
 from avowal.legal.models import BreakGlass
+from avowal.lib import clock
 from avowal.policy.loader import parse_text
 from avowal.settings import Settings
 from avowal.staff.models import StaffAccount
@@ -78,7 +79,7 @@ def test_a_grant_reads_for_any_purpose_and_flags_every_entry(
             ),
         )
     grant = started(app, settings, staff.engineer)
-    assert legal.utc(grant.expires_at) == NOW + dt.timedelta(minutes=30)
+    assert clock.aware(grant.expires_at) == NOW + dt.timedelta(minutes=30)
     paid = read_under(
         app, staff.engineer, grant.id, sid, "essential.service.payment_processing", now=NOW
     )
@@ -103,7 +104,7 @@ def test_a_grant_is_refused_after_it_expires(
 ) -> None:
     sid = registered["subject_id"]
     grant = started(app, settings, staff.engineer, minutes=5)
-    end = legal.utc(grant.expires_at)
+    end = clock.aware(grant.expires_at)
     last = read_under(
         app,
         staff.engineer,
@@ -134,7 +135,7 @@ def test_an_ended_grant_is_refused_and_cannot_end_twice(
     grant = started(app, settings, staff.engineer)
     later = NOW + dt.timedelta(minutes=1)
     ended = run(app, lambda s: bg.end(s, loaded, staff.engineer, grant.id, later))
-    assert legal.utc(ended.ended_at) == later  # type: ignore[arg-type]
+    assert clock.aware(ended.ended_at) == later  # type: ignore[arg-type]
     with pytest.raises(BreakGlassExpired):
         read_under(
             app,

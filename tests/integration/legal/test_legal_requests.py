@@ -25,6 +25,7 @@ from avowal.legal.exceptions import (
 )
 from avowal.legal.models import LegalRequest, SubjectNotice
 from avowal.legal.schemas import LegalRequestCreate
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy, parse_text
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 from avowal.vault.models import Disclosure
@@ -304,8 +305,8 @@ def test_people_are_told_now_from_a_date_or_never_as_the_authority_ordered(
     assert len(notices) == 2
     first = notices[legal_export.notice_id(told_now.id, sid)]
     second = notices[legal_export.notice_id(told_later.id, sid)]
-    assert legal.utc(first.due_at) == at
-    assert legal.utc(second.due_at) == dt.datetime.combine(until, dt.time(0), dt.UTC)
+    assert clock.aware(first.due_at) == at
+    assert clock.aware(second.due_at) == dt.datetime.combine(until, dt.time(0), dt.UTC)
     assert first.kind == "legal_disclosure" and first.sent_at is None
     assert "Springfield Police Department" in first.message
     assert "SPD-2026-0042" in first.message

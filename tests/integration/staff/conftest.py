@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from avowal.console.deps import StaffAccess, StaffAccessForm
+from avowal.lib import clock as staff_clock
 from avowal.settings import Settings
-from avowal.staff import clock as staff_clock
 from avowal.staff import passwords
 from avowal.staff import service as staff
 

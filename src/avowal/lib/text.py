@@ -1,0 +1,86 @@
+"""Text that can be stored and encoded: one rule for every input path.
+
+A lone surrogate (``"\\ud800"`` in JSON), a noncharacter or NUL cannot be encoded as UTF-8 or
+stored by PostgreSQL; one such string in a batch would fail every other row with it. Inputs are
+checked here at the edge (refused with a 4xx naming the field) or, where a lossy copy is the
+promise (analytics), cleaned.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+
+from avowal.lib.errors import AvowalError
+
+# NUL, the surrogate block (only ever alone in a Python str), and the Unicode noncharacters.
+_BAD = re.compile(
+    "[\x00\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17))
+    + "]"
+)
+MAX_DEPTH = 32
+
+
+class InvalidText(AvowalError):
+    """A string holds a character that cannot be stored (NUL, a lone surrogate, a noncharacter)."""
+
+    status_code = 400
+    error = "invalid_text"
+
+
+class TooDeep(AvowalError):
+    """Nested input deeper than avowal accepts anywhere."""
+
+    status_code = 400
+    error = "too_deeply_nested"
+
+
+def problem(value: str) -> str | None:
+    """Describe the first character of ``value`` that cannot be stored, or return None."""
+    found = _BAD.search(value)
+    if found is None:
+        return None
+    return f"U+{ord(found.group()):04X} at position {found.start()} cannot be stored"
+
+
+def check(value: str, where: str) -> str:
+    """Return ``value`` unchanged, or refuse it naming ``where`` and the offending character."""
+    reason = problem(value)
+    if reason is not None:
+        raise InvalidText(f"{where}: {reason}", field=where)
+    return value
+
+
+def clean(value: str) -> str:
+    """Return ``value`` with every character that cannot be stored replaced by U+FFFD."""
+    return _BAD.sub("\ufffd", value)
+
+
+def check_tree(value: Any, where: str, max_depth: int = MAX_DEPTH, _depth: int = 0) -> Any:
+    """Refuse a decoded JSON value nested deeper than ``max_depth`` or holding unstorable text."""
+    if _depth > max_depth:
+        raise TooDeep(f"{where}: nested deeper than {max_depth} levels", field=where)
+    if isinstance(value, str):
+        return check(value, where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check(str(key), f"{where}.{clean(str(key))}")
+            check_tree(item, f"{where}.{clean(str(key))}", max_depth, _depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_tree(item, f"{where}[{i}]", max_depth, _depth + 1)
+    return value
+
+
+def _validate(value: str) -> str:
+    reason = problem(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
+# A pydantic string that refuses unstorable characters with a validation error naming the field.
+StoredStr = Annotated[str, AfterValidator(_validate)]
