@@ -13,10 +13,10 @@ from avowal.analytics import cli as analytics_cli
 from avowal.analytics import report_cli as analytics_report_cli
 from avowal.audit import cli as audit_cli
 from avowal.callers import cli as token_cli
+from avowal.cli_support import fail, load_policy, load_secrets
 from avowal.crypto import cli as keys_cli
 from avowal.db import migrate
 from avowal.db.engine import make_engine
-from avowal.lib.cli import fail, load_policy, load_secrets
 from avowal.lib.proxy import ProxyConfigError, parse_networks
 from avowal.lib.security import InsecureConfiguration, check_production
 from avowal.policy import render

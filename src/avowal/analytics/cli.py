@@ -8,8 +8,8 @@ import typer
 
 from avowal.analytics import sites
 from avowal.analytics.exceptions import SiteError
+from avowal.cli_support import database, fail, load_policy
 from avowal.lib import clock
-from avowal.lib.cli import database, fail, load_policy
 from avowal.settings import Settings
 
 app = typer.Typer(help="Cookie-less page analytics.", no_args_is_help=True)

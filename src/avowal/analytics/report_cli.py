@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from avowal.analytics import query, rollup, share, worker
+from avowal.cli_support import database, fail, load_policy
 from avowal.lib import clock
-from avowal.lib.cli import database, fail, load_policy
 from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
 

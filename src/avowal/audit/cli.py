@@ -8,7 +8,7 @@ import typer
 
 from avowal.audit import checkpoints, parallel
 from avowal.audit import service as audit
-from avowal.lib.cli import database, fail, load_secrets
+from avowal.cli_support import database, fail, load_secrets
 from avowal.settings import Settings
 
 app = typer.Typer(help="Verify the audit chain and checkpoint its head.", no_args_is_help=True)

@@ -8,7 +8,7 @@ import typer
 
 from avowal.callers import service
 from avowal.callers.exceptions import TokenError
-from avowal.lib.cli import database, fail, load_policy
+from avowal.cli_support import database, fail, load_policy
 from avowal.settings import Settings
 
 app = typer.Typer(help="Create, list and revoke service tokens.", no_args_is_help=True)

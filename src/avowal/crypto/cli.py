@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from avowal.cli_support import database, fail, load_secrets
 from avowal.crypto.keyring import Keyring
 from avowal.crypto.rotation import rotate
-from avowal.lib.cli import database, fail, load_secrets
 from avowal.settings import Settings
 
 app = typer.Typer(help="Manage the master key.", no_args_is_help=True)

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
-from avowal.lib.cli import database, fail, load_policy, load_secrets
 from avowal.review import render
 from avowal.review import service as review_service
 from avowal.settings import Settings

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
-from avowal.lib.cli import database, fail, load_policy, load_secrets
 from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
 from avowal.staff import service as staff

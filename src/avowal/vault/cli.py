@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from avowal.cli_support import fail, load_secrets
 from avowal.crypto import signing
-from avowal.lib.cli import fail, load_secrets
 from avowal.settings import Settings
 
 app = typer.Typer(help="Verify receipts.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""Helpers shared by the command-line modules."""
+"""Wiring shared by the command-line modules: policy, keys and database, or exit 1 saying why."""
 
 from __future__ import annotations
 
