@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from urllib.parse import quote
 
 import pytest
 
-from avowal.analytics import scrub, useragent
+from avowal.analytics import ingest, scrub, useragent
 
 CASES = [
     # e-mail addresses, also percent-encoded in a path
@@ -168,3 +170,95 @@ def test_user_agents_are_reduced_to_families(ua: str, browser: str, os: str, dev
 )
 def test_bots_are_recognised(ua: str) -> None:
     assert useragent.classify(ua) is None
+
+
+# --- beyond ASCII (issue 8, hole 13) -----------------------------------------------------------
+
+
+def wide(text: str) -> str:
+    """Return ``text`` in full-width forms (ASCII letters, digits and signs)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def digits(text: str, zero: int) -> str:
+    """Return ``text`` with its ASCII digits written in the script whose zero is ``zero``."""
+    return "".join(chr(zero + int(c)) if c.isdigit() else c for c in text)
+
+
+ARABIC_INDIC, PERSIAN, DEVANAGARI = 0x0660, 0x06F0, 0x0966
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("jos\u00e9@example.com", "email"),
+        (f"{wide('jos')}\u00e9@{wide('example')}.com", "email"),
+        (wide("ada@example.com"), "email"),
+        ("zo\u00eb.m\u00fcller@ex\u00e4mple.com", "email"),
+        ("ada(at)example.com", "email"),
+        ("ada (at) example (dot) com", "email"),
+        ("ada [at] example [dot] com", "email"),
+        ("ada[AT]example[DOT]com", "email"),
+        ("ada{at}mail.example.com", "email"),
+        (digits("05550100199", ARABIC_INDIC), "phone"),
+        (digits("05550100199", PERSIAN), "phone"),
+        (wide("0555-0123"), "phone"),
+        ("+" + wide("1 555 010 0199"), "phone"),
+        (digits("4242424242424242", DEVANAGARI), "card"),
+    ],
+)
+def test_identifiers_beyond_ascii_are_scrubbed(value: str, kind: str) -> None:
+    seen: Counter[str] = Counter()
+    result = scrub.scrub_text(f"contact {value} today", seen)
+    assert result == f"contact :{kind} today"
+    assert seen == {kind: 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/u/jos%C3%A9%40example.com", "/u/:email"),
+        ("/u/%EF%BD%8A%EF%BD%8F%EF%BD%93%EF%BD%85@example.com/edit", "/u/:email/edit"),
+        ("/call/" + quote(digits("05550100199", ARABIC_INDIC)), "/call/:phone"),
+        ("/mail/ada(at)example.com", "/mail/:email"),
+    ],
+)
+def test_paths_beyond_ascii_are_scrubbed(path: str, expected: str) -> None:
+    assert scrub.scrub_path(path, Counter()) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u00fcber-uns",
+        "\u65e5\u672c\u8a9e\u306e\u30da\u30fc\u30b8",
+        "caf\u00e9",
+        "look at this",
+        "Preis 12,50 \u20ac",
+        digits("3 items", ARABIC_INDIC),
+        "a\u00f1o 2024",
+    ],
+)
+def test_ordinary_text_beyond_ascii_is_kept_as_written(value: str) -> None:
+    seen: Counter[str] = Counter()
+    assert scrub.scrub_text(value, seen) == value
+    assert not seen
+
+
+def test_an_email_in_a_prop_key_is_scrubbed() -> None:
+    seen: Counter[str] = Counter()
+    props = ingest.props_of(
+        {"ada@example.com": "subscribed", f"{wide('jos')}\u00e9@example.com": "yes", "plan": "pro"},
+        seen,
+    )
+    assert props == {":email": "yes", "plan": "pro"}
+    assert seen == {"email": 2}
+
+
+def test_identifiers_in_props_sent_as_a_json_string_are_scrubbed() -> None:
+    seen: Counter[str] = Counter()
+    raw = json.dumps(
+        {"contact": "jos\u00e9@example.com", "phone": digits("05550100199", ARABIC_INDIC)}
+    )
+    assert ingest.props_of(raw, seen) == {"contact": ":email", "phone": ":phone"}
+    assert seen == {"email": 1, "phone": 1}

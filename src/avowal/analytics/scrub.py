@@ -4,11 +4,18 @@ Each value that looks like an e-mail address, a phone number, a payment card num
 a long token is replaced by a placeholder (``:email``, ``:phone``, ``:card``, ``:id``,
 ``:token``) and counted, so the operator can see how often their site leaks identifiers into
 URLs without the identifiers themselves ever being stored.
+
+Text beyond ASCII is NFKC-normalised first (an address in full-width letters reads as
+``josé@example.com``) and its decimal digits of every script read as ASCII digits (a number in
+Arabic-Indic digits is a phone number like ``0555...``). E-mail addresses may have letters of any
+script, and ``(at)``, ``[at]``, ``{at}`` and ``(dot)`` spellings. Text in which nothing is found
+is kept as written; where an identifier is replaced, the rest of the text is kept normalised.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
@@ -23,8 +30,11 @@ KINDS = (EMAIL, PHONE, CARD, ID, TOKEN)
 
 # One alternation, tried left to right at each position: the first kind that matches wins, so
 # an e-mail is never half-eaten as a token and a card number never read as a phone number.
+# An e-mail's "@" and "." also as the spellings people use to hide them from harvesters.
+_AT = r"(?:@|\s*[(\[{<]\s*(?i:at)\s*[)\]}>]\s*)"
+_DOT = r"(?:\.|\s*[(\[{<]\s*(?i:dot)\s*[)\]}>]\s*)"
 _PATTERN = re.compile(
-    r"(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+    rf"(?P<email>[\w.%+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}})"
     r"|(?P<id>(?<![A-Za-z0-9])[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}(?![A-Za-z0-9]))"
     r"|(?P<digits>(?<![\w+])(?:\+|\(\+?)?\d[\d ().-]{4,}\d\)?(?!\w))"
     r"|(?P<word>(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-]))"
@@ -38,6 +48,21 @@ _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _AMOUNT = re.compile(r"^\d{1,12}\.\d{1,2}$")
 _VERSION = re.compile(r"^\d{1,4}(?:\.\d{1,4}){2,3}$")
 _HEX = re.compile(r"^[0-9A-Fa-f]{16,}$")
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
+
+
+# A decimal digit of any script but ASCII's.
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` NFKC-normalised with every decimal digit as an ASCII digit (ASCII as is)."""
+    if text.isascii():
+        return text
+    return _OTHER_DIGIT.sub(_ascii_digit, unicodedata.normalize("NFKC", text))
 
 
 def luhn(digits: str) -> bool:
@@ -99,6 +124,7 @@ def scrub_text(text: str, counts: Counter[str]) -> str:
     """Return ``text`` with identifiers replaced by placeholders, counting each kind."""
     if len(text) < 6:
         return text
+    plain = normalise(text)
 
     def replace(match: re.Match[str]) -> str:
         group = match.lastgroup
@@ -120,7 +146,10 @@ def scrub_text(text: str, counts: Counter[str]) -> str:
         counts[kind] += 1
         return f":{kind}"
 
-    return _PATTERN.sub(replace, text)
+    before = sum(counts.values())
+    scrubbed = _PATTERN.sub(replace, plain)
+    # Text without identifiers is kept as written; with one, the normalised text is kept.
+    return scrubbed if sum(counts.values()) != before else text
 
 
 def scrub_path(path: str, counts: Counter[str]) -> str:
