@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from avowal.crypto.exceptions import KeyError_, UnknownMasterKey
+from avowal.lib import files
 
 NONCE = 12
 
@@ -31,12 +32,13 @@ def key_id(key: bytes) -> str:
 
 
 def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
-    """Write a secret file atomically, readable by its owner only.
+    """Write a secret file atomically, readable by its owner only, in a folder only it enters.
 
     With ``exclusive`` an existing file is left alone and False is returned: several processes
     starting at once on an empty data folder then agree on the one key that was written first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
+    # mkstemp creates the file 0600 whatever the umask; link and replace keep that mode.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:

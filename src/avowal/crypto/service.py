@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from avowal.crypto import signing
 from avowal.crypto.exceptions import KeyError_
 from avowal.crypto.keyring import Keyring, write_private
+from avowal.lib import files
 from avowal.settings import Settings
 
 
@@ -45,10 +46,36 @@ def _index_key(path: Path, *, create: bool) -> bytes:
     return key
 
 
+def check_private(path: Path, *, production: bool) -> None:
+    """Refuse (production) or close (otherwise) a key file that group or others may read.
+
+    As ssh does with a private key: a key others can read is no longer the server's alone.
+    Outside production the key files are ones avowal generated, so it tightens them itself.
+    """
+    mode = files.open_mode(path)
+    if mode is None:
+        return
+    if production:
+        raise KeyError_(
+            f"key file {path} can be read by other users (mode {mode:04o}); production refuses "
+            f"key files that are not private to their owner: run `chmod 600 {path}`"
+        )
+    files.make_private(path)
+
+
 def load(settings: Settings) -> Secrets:
-    """Load (in development, first create) the keys; refuse development keys in production."""
+    """Load (in development, first create) the keys; refuse development keys in production.
+
+    Production also refuses a key file that group or others can read.
+    """
     production = settings.env == "production"
     create = not production
+    for key_file in (
+        settings.master_key_path,
+        settings.index_key_path,
+        settings.signing_key_path,
+    ):
+        check_private(key_file, production=production)
     path = settings.master_key_path
     if path.exists():
         ring = Keyring.load(path)

@@ -9,19 +9,21 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from avowal.lib import files
 from avowal.settings import Settings
 
 
 def make_engine(settings: Settings) -> Engine:
     """Create the engine for the configured database, creating the data folder for SQLite."""
     url = settings.effective_database_url
-    kwargs: dict[str, Any] = {"echo": settings.sql_echo}
+    # Errors and the SQL echo never show parameters: they are people's values and refs.
+    kwargs: dict[str, Any] = {"echo": settings.sql_echo, "hide_parameters": True}
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
+    files.protect_database(engine, settings.data_dir)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
