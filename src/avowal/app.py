@@ -15,11 +15,10 @@ from avowal.analytics import dashboard_routes as analytics_dashboard_routes
 from avowal.analytics import routes as analytics_routes
 from avowal.analytics import worker as analytics_worker
 from avowal.analytics.service import Analytics
-from avowal.console import analytics_routes as console_analytics_routes
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
 from avowal.db.engine import make_engine, make_sessionmaker, transaction
-from avowal.lib import errors
+from avowal.lib import errors, openapi
 from avowal.lib.limits import BodyLimit
 from avowal.lib.proxy import ProxyHeaders, parse_networks
 from avowal.lib.security import SecurityHeaders, TLSRequired, check_production
@@ -28,6 +27,7 @@ from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.settings import Settings
 from avowal.vault import routes as vault_routes
+from avowal.web import docs as web_docs
 from avowal.web import routes as web_routes
 
 
@@ -82,10 +82,12 @@ def create_app(
         version=__version__,
         description="A privacy policy that enforces itself.",
         lifespan=lifespan,
-        # Swagger UI and ReDoc run CDN and inline scripts in our origin: not in production.
-        docs_url=None if production else "/docs",
-        redoc_url=None if production else "/redoc",
+        # /docs and /redoc come from packaged assets (avowal.web.docs), outside production only.
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions
@@ -102,11 +104,11 @@ def create_app(
     app.add_middleware(SecurityHeaders, production=production)
     app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
     app.include_router(web_routes.router)
+    if not production:
+        app.include_router(web_docs.router)
     app.include_router(policy_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(analytics_dashboard_routes.router)
-    app.include_router(console_analytics_routes.router)
-    app.include_router(console_analytics_routes.share_router)
     console.install(app)
     return app

@@ -482,7 +482,7 @@ CASES: tuple[Case, ...] = (
     # Public documents, the tracker and the event endpoint: the same for everyone.
     get("/openapi.json", PUBLIC),
     get("/docs", PUBLIC),
-    get("/docs/oauth2-redirect", PUBLIC),
+    get("/docs/assets/{name}", PUBLIC, "/docs/assets/docs.js"),
     get("/redoc", PUBLIC),
     get("/healthz", PUBLIC),
     get("/v1/policy", PUBLIC),

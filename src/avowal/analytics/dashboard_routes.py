@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from avowal.analytics import dashboard, query, share
+from avowal.analytics.dashboard_schemas import Breakdown, Realtime, SiteList, Summary, Timeseries
 from avowal.analytics.models import Site
 from avowal.analytics.readers import Reader
 from avowal.callers.deps import CallerDep
-from avowal.lib import clock
+from avowal.lib import clock, problems
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
@@ -130,19 +131,32 @@ def shared_site(token: Annotated[str, Path(max_length=64)], session: SessionDep)
     return share.resolve(session, token)
 
 
-@router.get("/sites")
-def sites(session: SessionDep, caller: CallerDep, policy: PolicyDep) -> dict[str, Any]:
+@router.get("/sites", response_model=SiteList, responses=problems.responses(401, 403, 503))
+def list_analytics_sites(
+    session: SessionDep, caller: CallerDep, policy: PolicyDep
+) -> dict[str, Any]:
     """List the analytics sites."""
     caller.require(policy.policy.analytics.purpose)
     rows = session.execute(select(Site.domain, Site.share_token_hash).order_by(Site.domain))
     return {"sites": [{"domain": r.domain, "shared": r.share_token_hash is not None} for r in rows]}
 
 
-def _install(prefix: str, site: Callable[..., str]) -> None:
-    """Add the figure routes under ``prefix`` for sites resolved by the dependency ``site``."""
-    Domain = Annotated[str, Depends(site)]
+def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int, ...]) -> None:
+    """Add the figure routes under ``prefix`` for sites resolved by the dependency ``site``.
 
-    @router.get(f"{prefix}/summary")
+    Their operation ids are ``{name}_summary``, ``{name}_breakdown``...; ``errors`` are the
+    statuses ``site`` may answer besides those of a figure request.
+    """
+    Domain = Annotated[str, Depends(site)]
+    # 400: an invalid range, comparison or filter; 404: an unknown site or dimension.
+    refusals = problems.responses(*sorted({400, 404, 422, 503, *errors}))
+
+    @router.get(
+        f"{prefix}/summary",
+        operation_id=f"{name}_summary",
+        response_model=Summary,
+        responses=refusals,
+    )
     def summary(
         domain: Domain,
         session: SessionDep,
@@ -154,7 +168,14 @@ def _install(prefix: str, site: Callable[..., str]) -> None:
         parsed, source = parse(session, settings, policy, domain, given)
         return dashboard.summary(source, parsed)
 
-    @router.get(f"{prefix}/breakdown/{{dimension}}")
+    @router.get(
+        f"{prefix}/breakdown/{{dimension}}",
+        operation_id=f"{name}_breakdown",
+        response_model=Breakdown,
+        # Each dimension has its own columns: a row holds exactly those.
+        response_model_exclude_unset=True,
+        responses=refusals,
+    )
     def breakdown(
         domain: Domain,
         dimension: Annotated[str, Path(max_length=24)],
@@ -168,7 +189,12 @@ def _install(prefix: str, site: Callable[..., str]) -> None:
         parsed, source = parse(session, settings, policy, domain, given)
         return dashboard.breakdown(source, parsed, dimension, limit)
 
-    @router.get(f"{prefix}/timeseries")
+    @router.get(
+        f"{prefix}/timeseries",
+        operation_id=f"{name}_timeseries",
+        response_model=Timeseries,
+        responses=refusals,
+    )
     def timeseries(
         domain: Domain,
         session: SessionDep,
@@ -180,13 +206,29 @@ def _install(prefix: str, site: Callable[..., str]) -> None:
         parsed, source = parse(session, settings, policy, domain, given)
         return dashboard.timeseries(source, parsed)
 
-    @router.get(f"{prefix}/realtime")
+    @router.get(
+        f"{prefix}/realtime",
+        operation_id=f"{name}_realtime",
+        response_model=Realtime,
+        responses=problems.responses(*sorted({404, 422, 503, *errors})),
+    )
     def realtime(domain: Domain, session: SessionDep) -> dict[str, Any]:
         """Return the visitors of the last 30 minutes."""
         site_id, _ = query.site(session, domain)
         return dashboard.realtime(session, site_id, clock.now())
 
-    @router.get(f"{prefix}/export.csv", response_class=Response)
+    @router.get(
+        f"{prefix}/export.csv",
+        operation_id=f"{name}_export_csv",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The table as CSV, with a header line.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            **refusals,
+        },
+    )
     def export(
         domain: Domain,
         session: SessionDep,
@@ -199,5 +241,7 @@ def _install(prefix: str, site: Callable[..., str]) -> None:
         return export_csv(session, settings, policy, domain, given, table)
 
 
-_install("/sites/{domain}", authorised_site)
-_install("/share/{token}", shared_site)
+# 401: no valid service token; 403: its role does not grant the analytics purpose.
+_install("/sites/{domain}", authorised_site, "site", (401, 403))
+# 404: no share link with this token.
+_install("/share/{token}", shared_site, "shared_site", ())

@@ -12,8 +12,9 @@ from avowal.analytics.exceptions import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from avowal.analytics.schemas import EventAccepted
+from avowal.analytics.schemas import EventAccepted, EventPayload
 from avowal.analytics.service import Analytics
+from avowal.lib import problems
 from avowal.lib.errors import AvowalError
 
 router = APIRouter(tags=["analytics"])
@@ -117,11 +118,39 @@ def _too_large() -> PayloadTooLarge:
     )
 
 
+# The handler reads the body itself (see EventFastPath), so its schema is declared here.
+EVENT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": EventPayload.model_json_schema()},
+        "text/plain": {
+            "schema": {
+                "type": "string",
+                "description": "The same JSON object as text (as navigator.sendBeacon sends it).",
+            }
+        },
+    },
+}
+
+
 @router.post(
     "/api/event",
+    operation_id="record_event",
     status_code=202,
     response_model=EventAccepted,
-    responses={400: {}, 413: {}, 415: {}, 503: {}},
+    responses=problems.responses(
+        400,
+        403,
+        413,
+        415,
+        503,
+        s400="Refused: not a JSON object, a field breaks a rule, or no counted site has this "
+        "domain; nothing was stored.",
+        s403="The policy counts no site (analytics are disabled).",
+        s413=f"The body is over {MAX_EVENT_BYTES} bytes; nothing was stored.",
+        s503="The event could not be committed; send it again (see `Retry-After`).",
+    ),
+    openapi_extra={"requestBody": EVENT_BODY},
 )
 async def event(request: Request) -> Response:
     """Record a page view or custom event; 202 means it is committed.

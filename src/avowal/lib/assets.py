@@ -1,4 +1,5 @@
-"""Packaged stylesheets served at a URL that changes with their content, so they cache forever."""
+"""Packaged stylesheets (and scripts) served at a URL that changes with their content, so they
+cache forever."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from starlette.responses import Response
 
 
 class Stylesheet:
-    """A CSS file shipped inside a package, served at ``path?v=<content hash>``."""
+    """A CSS file (or another asset) shipped inside a package, served at ``path?v=<hash>``."""
 
-    def __init__(self, package: str, resource: str, path: str) -> None:
+    def __init__(
+        self, package: str, resource: str, path: str, *, media_type: str = "text/css"
+    ) -> None:
         self.package = package
         self.resource = resource
         self.path = path
+        self.media_type = media_type
 
     @cached_property
     def content(self) -> bytes:
@@ -36,7 +40,7 @@ class Stylesheet:
         """Answer a request for the stylesheet, cacheable for a year."""
         return Response(
             self.content,
-            media_type="text/css",
+            media_type=self.media_type,
             headers={
                 "Cache-Control": "public, max-age=31536000, immutable",
                 "ETag": f'"{self.version}"',

@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 
 from avowal.lib.deps import PolicyDep
 from avowal.policy import render
+from avowal.policy.schemas import Policy
 
 router = APIRouter(tags=["policy"])
 
 
-@router.get("/v1/policy")
-def policy_document(policy: PolicyDep, request: Request, response: Response) -> dict[str, Any]:
+class PolicyDocument(BaseModel):
+    """The enforced policy and its version."""
+
+    version_id: str = Field(description="The SHA-256 of the policy's canonical JSON.")
+    policy: Policy
+
+
+@router.get("/v1/policy", response_model=PolicyDocument)
+def get_policy(policy: PolicyDep, response: Response) -> PolicyDocument:
     """Return the enforced policy as JSON, with its content hash as the version id."""
-    etag = f'"{policy.version_id}"'
-    response.headers["ETag"] = etag
-    return {"version_id": policy.version_id, "policy": policy.as_json()}
+    response.headers["ETag"] = f'"{policy.version_id}"'
+    return PolicyDocument(version_id=policy.version_id, policy=policy.policy)
 
 
 @router.get("/privacy", response_class=HTMLResponse)
-def privacy_page(policy: PolicyDep) -> HTMLResponse:
+def get_privacy_page(policy: PolicyDep) -> HTMLResponse:
     """Show the human-readable privacy policy generated from the policy file."""
     return HTMLResponse(render.render_html(policy), headers={"ETag": f'"{policy.version_id}"'})
 
 
-@router.get("/privacy.md", response_class=PlainTextResponse)
-def privacy_markdown(policy: PolicyDep) -> PlainTextResponse:
+@router.get(
+    "/privacy.md",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
+)
+def get_privacy_markdown(policy: PolicyDep) -> PlainTextResponse:
     """Return the human-readable privacy policy as Markdown."""
     return PlainTextResponse(render.render_markdown(policy), media_type="text/markdown")
 
