@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POLICY ?= examples/contactmonkey-2017/policy.yaml
 
-.PHONY: run test lint bench install install-dev lock clean
+.PHONY: run test lint bench mutate install install-dev lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,15 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python -m bench
 
+# Mutation testing of the rule modules; fails if a mutant survives in a protected rule.
+mutate: install-dev
+	$(BIN)/python -m pip install -q -c constraints.txt mutmut
+	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS)
+
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^avowal' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .avowal .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .avowal .pytest_cache .mypy_cache .ruff_cache mutants
