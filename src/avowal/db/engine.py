@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.lib import files
@@ -26,6 +26,7 @@ def make_engine(settings: Settings) -> Engine:
     files.protect_database(engine, settings.data_dir)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -38,6 +39,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Zero deleted content (replaced values, destroyed keys) instead of leaving it in free pages.
     cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+    # The driver's own transaction handling begins a transaction only before an INSERT, UPDATE
+    # or DELETE and not before a SAVEPOINT, whose RELEASE then commits: a nested transaction
+    # would commit on its own. Turn it off and begin every transaction ourselves (SQLAlchemy's
+    # documented recipe for pysqlite), so SAVEPOINTs and transactional DDL work.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at the start, waiting up to busy_timeout for it: the
+    # transaction's reads and writes see one state (a row read and re-checked cannot change
+    # before it is written, as SELECT ... FOR UPDATE gives on PostgreSQL), and a deferred
+    # transaction that read first would fail at once when another wrote meanwhile.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -77,5 +91,11 @@ def purge_wal(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # On the driver's connection, outside any transaction: a checkpoint cannot run inside one.
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()
