@@ -50,7 +50,7 @@ def role_purposes(policy: LoadedPolicy, granted: tuple[str, ...]) -> list[str]:
     """Return the granted purposes and those the policy declares beneath them, granted first."""
     out = list(dict.fromkeys(granted))
     for key in sorted(policy.policy.purposes):
-        if key not in out and any(key.startswith(g + ".") for g in granted):
+        if key not in out and any(policy.taxonomy.is_within(key, g) for g in granted):
             out.append(key)
     return out
 

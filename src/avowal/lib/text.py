@@ -46,6 +46,12 @@ def problem(value: str) -> str | None:
     return f"U+{ord(found.group()):04X} at position {found.start()} cannot be stored"
 
 
+def first_bad(value: str) -> int | None:
+    """Return the index of the first character of ``value`` that cannot be stored, or None."""
+    found = _BAD.search(value)
+    return None if found is None else found.start()
+
+
 def check(value: str, where: str) -> str:
     """Return ``value`` unchanged, or refuse it naming ``where`` and the offending character."""
     reason = problem(value)

@@ -1,9 +1,18 @@
-"""Read a policy file: YAML with positions, then the Pydantic schema, then the semantic checks."""
+"""Read a policy file: YAML with positions, then the Pydantic schema, then the semantic checks.
+
+A policy file may come from anyone who can open a pull request, so it is read defensively:
+at most ``MAX_POLICY_BYTES``, UTF-8 text with only storable characters (no NUL, lone surrogate
+or noncharacter), nested at most ``MAX_DEPTH`` levels, with at most ``MAX_ALIASES`` aliases and
+at most ``MAX_NODES`` nodes once every alias is expanded ("billion laughs"). These limits are
+checked on YAML's event stream (no recursion, nothing expanded) before the document is built;
+a file over them gets one problem with its line and column, in milliseconds.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,11 +20,28 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    ScalarEvent,
+)
 
+from avowal.lib import text as storable
 from avowal.policy import checks
 from avowal.policy.exceptions import PolicyInvalid, Problem
 from avowal.policy.schemas import Policy
 from avowal.policy.taxonomy import Taxonomy
+
+# Far above any real policy (the example is 12 kB, 8 levels, no alias), far below harm.
+MAX_POLICY_BYTES = 1024 * 1024
+MAX_DEPTH = storable.MAX_DEPTH
+MAX_ALIASES = 200
+MAX_NODES = 200_000
+# Quoted scalars on one line, and the flow indicators: enough to see flow nesting at a glance.
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
@@ -72,9 +98,16 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 
 def parse_text(text: str, filename: str = "<policy>") -> LoadedPolicy:
     """Parse and check policy text; raise :class:`PolicyInvalid` listing every problem."""
+    _check_text(text, filename)
     yaml = YAML(typ="rt")
     try:
+        _check_shape(yaml.parse(text), filename)
         tree = yaml.load(text)
+    except RecursionError:
+        # Not expected after _check_shape; a traceback is never the answer to a bad file.
+        raise PolicyInvalid(
+            [Problem("", f"nested deeper than {MAX_DEPTH} levels")], filename
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -85,6 +118,7 @@ def parse_text(text: str, filename: str = "<policy>") -> LoadedPolicy:
         ) from None
     except YAMLError as exc:
         raise PolicyInvalid([Problem("", f"malformed YAML: {exc}")], filename) from None
+    _check_scalars(tree, filename)
     if not isinstance(tree, dict):
         raise PolicyInvalid(
             [
@@ -120,6 +154,125 @@ def parse_text(text: str, filename: str = "<policy>") -> LoadedPolicy:
     return LoadedPolicy(policy, taxonomy, content_hash(policy), text)
 
 
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _check_text(text: str, filename: str) -> None:
+    """Refuse text that is too long or holds a character that cannot be stored."""
+    if len(text) > MAX_POLICY_BYTES:
+        raise PolicyInvalid(
+            [Problem("", f"a policy file is at most {MAX_POLICY_BYTES} bytes")], filename
+        )
+    found = storable.first_bad(text)
+    if found is not None:
+        line, column = _line_column(text, found)
+        reason = f"U+{ord(text[found]):04X} cannot be stored; remove it"
+        raise PolicyInvalid([Problem("", reason, line=line, column=column)], filename)
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _check_flow_depth(text, filename)
+
+
+def _check_flow_depth(text: str, filename: str) -> None:
+    """Refuse ``[[[[...`` nesting before the YAML scanner sees it.
+
+    The scanner looks up to 1024 characters ahead for each possible key, which costs most of a
+    second on a line of thousands of brackets; the event walk would refuse it anyway, but only
+    afterwards. Brackets in quoted scalars do not count.
+    """
+    depth = 0
+    bare = _QUOTED.sub(lambda m: " " * len(m.group()), text)
+    for match in _BRACKETS.finditer(bare):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, column = _line_column(text, match.start())
+                raise PolicyInvalid(
+                    [
+                        Problem(
+                            "", f"nested deeper than {MAX_DEPTH} levels", line=line, column=column
+                        )
+                    ],
+                    filename,
+                )
+        elif depth:
+            depth -= 1
+
+
+def _check_scalars(tree: Any, filename: str) -> None:
+    """Refuse a key or value that escapes (``"\\0"``, ``"\\ud800"``) to unstorable text."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(tree, ())]
+    while pending:
+        node, loc = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and storable.problem(key) is not None:
+                    _refuse_scalar(tree, loc, key, filename)
+                pending.append((value, (*loc, key)))
+        elif isinstance(node, list):
+            pending.extend((value, (*loc, i)) for i, value in enumerate(node))
+        elif isinstance(node, str) and storable.problem(node) is not None:
+            _refuse_scalar(tree, loc, node, filename)
+
+
+def _refuse_scalar(tree: Any, loc: tuple[str | int, ...], value: str, filename: str) -> None:
+    line, column = _position(tree, loc)
+    reason = storable.problem(value) or ""
+    where = _dotted(tuple(storable.clean(p) if isinstance(p, str) else p for p in loc))
+    raise PolicyInvalid([Problem(where, reason, line=line, column=column)], filename)
+
+
+def _refuse_at(event: Event, message: str, filename: str) -> PolicyInvalid:
+    mark = event.start_mark
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    return PolicyInvalid([Problem("", message, line=line, column=column)], filename)
+
+
+def _check_shape(events: Any, filename: str) -> None:
+    """Refuse YAML nested too deeply or expanding to too many nodes, before it is built.
+
+    Walks the parser's events (iterative, nothing expanded): each anchored node's expanded size
+    is recorded, each alias adds its anchor's size, so a "billion laughs" file is refused at the
+    alias that crosses ``MAX_NODES`` after reading a few hundred bytes.
+    """
+    sizes: dict[str, int] = {}
+    # One [size, anchor] per open collection; the bottom one counts the documents' roots.
+    open_: list[list[Any]] = [[0, None]]
+    aliases = 0
+    for event in events:
+        if isinstance(event, CollectionStartEvent):
+            if len(open_) > MAX_DEPTH:
+                raise _refuse_at(event, f"nested deeper than {MAX_DEPTH} levels", filename)
+            open_.append([1, event.anchor])
+            continue
+        if isinstance(event, CollectionEndEvent):
+            size, anchor = open_.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            added = size
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _refuse_at(event, f"more than {MAX_ALIASES} aliases (*name)", filename)
+            added = sizes.get(event.anchor, 1)
+        elif isinstance(event, ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            added = 1
+        else:
+            continue
+        total = open_[-1][0] = open_[-1][0] + added
+        if total > MAX_NODES:
+            raise _refuse_at(
+                event,
+                f"expands to more than {MAX_NODES} values once its aliases (*name) are "
+                "replaced by what they name",
+                filename,
+            )
+
+
 def _split(location: str) -> tuple[str | int, ...]:
     parts: list[str | int] = []
     for piece in location.split("."):
@@ -146,11 +299,23 @@ def _plain(node: Any) -> Any:
 def load_file(path: Path) -> LoadedPolicy:
     """Read and check a policy file from disk."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
         raise PolicyInvalid(
             [Problem("", f"cannot read the policy file: {exc.strerror}")], str(path)
         ) from None
-    except UnicodeDecodeError:
-        raise PolicyInvalid([Problem("", "the policy file is not UTF-8 text")], str(path)) from None
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyInvalid(
+            [Problem("", f"a policy file is at most {MAX_POLICY_BYTES} bytes")], str(path)
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode()) + 1
+        reason = (
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02X} cannot start or continue a character)"
+        )
+        raise PolicyInvalid([Problem("", reason, line=line, column=column)], str(path)) from None
     return parse_text(text, str(path))
