@@ -21,7 +21,13 @@ from avowal.db.engine import make_engine, make_sessionmaker, transaction
 from avowal.lib import errors, openapi
 from avowal.lib.limits import BodyLimit
 from avowal.lib.proxy import ProxyHeaders, parse_networks
-from avowal.lib.security import SecurityHeaders, TLSRequired, check_production
+from avowal.lib.security import (
+    SecurityHeaders,
+    TLSRequired,
+    TrustedHosts,
+    allowed_hosts,
+    check_production,
+)
 from avowal.lifecycle import service as lifecycle
 from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
@@ -96,11 +102,14 @@ def create_app(
     app.state.analytics = analytics
     errors.install(app)
     # The last added runs first: proxy headers, then security headers (so refusals get them
-    # too), then the TLS rule, then the body limit, then the analytics event endpoint.
+    # too), then the JSON answer to any failure, then known hosts only, then the TLS rule, then
+    # the body limit, then the analytics event endpoint.
     app.add_middleware(analytics_routes.EventFastPath)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if production:
         app.add_middleware(TLSRequired, public_url=settings.public_url)
+    app.add_middleware(TrustedHosts, allowed=allowed_hosts(settings))
+    app.add_middleware(errors.Failures)
     app.add_middleware(SecurityHeaders, production=production)
     app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
     app.include_router(web_routes.router)

@@ -54,7 +54,14 @@ class Settings(BaseSettings):
 
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="The address people reach this server at (used in enrolment links).",
+        description="The address people reach this server at; every link and redirect is built "
+        "from it, never from a request's Host header (https:// required in production).",
+    )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names answered besides the public URL's (exact, or `*.example.com`); "
+        "requests for any other host get 400 unknown_host. Outside production localhost, "
+        "127.0.0.1, ::1 and testserver are answered too.",
     )
     trusted_proxies: list[str] = Field(
         [],

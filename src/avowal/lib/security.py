@@ -1,4 +1,4 @@
-"""Security headers on every response, and TLS required in production (OWASP ASVS 5.0 V3, V12)."""
+"""Security headers everywhere, known hosts only, TLS in production (OWASP ASVS 5.0 V3, V12)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,11 @@ PUBLIC = re.compile(
 
 CREDENTIAL_COOKIES = frozenset({"avowal_session", "avowal_csrf"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-# Load balancers probe health over plain HTTP inside the private network.
-PLAIN_HTTP_PATHS = frozenset({"/healthz"})
-HOSTNAME = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$")
+# Load balancers probe health over plain HTTP inside the private network, by IP address.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+PLAIN_HTTP_PATHS = PROBE_PATHS
+# Names a development or test server answers to besides the public URL's.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
 
 
 class InsecureConfiguration(RuntimeError):
@@ -72,7 +74,7 @@ class InsecureConfiguration(RuntimeError):
 
 
 def check_production(settings: Settings) -> None:
-    """Refuse production without TLS of our own or a trusted proxy terminating it."""
+    """Refuse production without TLS (our own or a trusted proxy's) or an https public URL."""
     if settings.env != "production":
         return
     cert, key = settings.tls_cert_file, settings.tls_key_file
@@ -87,6 +89,13 @@ def check_production(settings: Settings) -> None:
             "travel in clear text: give --tls-cert and --tls-key (or AVOWAL_TLS_CERT_FILE and "
             "AVOWAL_TLS_KEY_FILE), or name the reverse proxy that terminates TLS in "
             "AVOWAL_TRUSTED_PROXIES (e.g. '[\"127.0.0.1\"]')"
+        )
+    public = urlsplit(settings.public_url)
+    if public.scheme != "https" or not public.hostname:
+        raise InsecureConfiguration(
+            f"AVOWAL_PUBLIC_URL is {settings.public_url!r}; production needs the https:// address "
+            "people reach this server at (e.g. https://privacy.example.com): links and redirects "
+            "are built from it, and only its host name is answered"
         )
 
 
@@ -131,14 +140,16 @@ class TLSRequired:
 
     Over plain HTTP, a request carrying credentials (an Authorization header or a session or CSRF
     cookie) or with any method but GET/HEAD is refused with 403 before its body is read; a
-    plain GET is redirected to HTTPS (308), except the health check load balancers probe.
+    plain GET is redirected (308) to the same path at the public URL's host, never to the host
+    the request named, except the probes load balancers send.
     """
 
     def __init__(self, app: ASGIApp, *, public_url: str) -> None:
         self.app = app
         public = urlsplit(public_url)
-        self.public_host = public.netloc if public.scheme == "https" else None
-        self.fallback_host = public.hostname or "localhost"
+        if public.scheme != "https" or not public.hostname:
+            raise InsecureConfiguration(f"TLSRequired needs an https public URL: {public_url!r}")
+        self.public_host = public.netloc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["scheme"] == "https":
@@ -151,7 +162,7 @@ class TLSRequired:
         if scope["path"] in PLAIN_HTTP_PATHS:
             await self.app(scope, receive, send)
             return
-        location = f"https://{self.host(headers)}{target(scope)}"
+        location = f"https://{self.public_host}{target(scope)}"
         await send(
             {
                 "type": "http.response.start",
@@ -161,16 +172,78 @@ class TLSRequired:
         )
         await send({"type": "http.response.body", "body": b""})
 
-    def host(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
-        """Return where the HTTPS site is: the public URL's host, else the one asked for."""
-        if self.public_host:
-            return self.public_host
-        given = dict(headers).get(b"host", b"").decode("latin-1")
-        # Drop the port: the HTTP port says nothing about the HTTPS one.
-        name = given.rsplit(":", 1)[0] if given.count(":") == 1 else given
-        if name.startswith("[") and "]" in name:
-            name = name[: name.index("]") + 1]
-        return name if HOSTNAME.match(name) else self.fallback_host
+
+def allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    """Return the host names this server answers to.
+
+    The public URL's, those in AVOWAL_ALLOWED_HOSTS and, outside production, the local names.
+    """
+    hosts = [urlsplit(settings.public_url).hostname or "", *settings.allowed_hosts]
+    if settings.env != "production":
+        hosts += LOCAL_HOSTS
+    return tuple(dict.fromkeys(normal_host(h) for h in hosts if h))
+
+
+def normal_host(name: str) -> str:
+    """Return a host name as compared: lower case, without brackets or a final dot."""
+    return name.strip().strip("[]").rstrip(".").lower()
+
+
+def host_name(header: str) -> str:
+    """Return the host name of a Host header, without its port."""
+    header = header.strip()
+    if header.startswith("["):
+        return normal_host(header[: header.find("]") + 1]) if "]" in header else ""
+    return normal_host(header.rsplit(":", 1)[0] if header.count(":") == 1 else header)
+
+
+class TrustedHosts:
+    """ASGI middleware answering 400 ``unknown_host`` to a Host header not in ``allowed``.
+
+    A name may be exact (``privacy.example.com``) or a subdomain wildcard (``*.example.com``).
+    Nothing downstream is then ever asked to build a link for a host an attacker chose (DNS
+    rebinding, poisoned caches, password-reset style link poisoning). The probes load balancers
+    send by IP address are answered whatever their Host.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed: Iterable[str]) -> None:
+        self.app = app
+        names = [normal_host(name) for name in allowed]
+        self.exact = frozenset(n for n in names if not n.startswith("*."))
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        """Say whether requests for ``host`` (a Host header) are answered."""
+        name = host_name(host)
+        return bool(name) and (name in self.exact or name.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PROBE_PATHS:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "error": "unknown_host",
+                "message": "this server does not answer for the host name this request was sent "
+                "to; use the address in its published policy (operators: add other names to "
+                "AVOWAL_ALLOWED_HOSTS)",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def target(scope: Scope) -> str:

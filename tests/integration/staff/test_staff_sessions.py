@@ -60,6 +60,7 @@ def test_production_cookies_are_secure(
             "index_key_file": settings.index_key_path,
             "signing_key_file": settings.signing_key_path,
             "trusted_proxies": ["127.0.0.1"],
+            "public_url": "https://testserver",
         }
     )
     with TestClient(create_app(production, engine=engine), base_url="https://testserver") as tls:

@@ -132,6 +132,8 @@ def production(tmp_path: Path) -> Settings:
         policy_file=POLICY,
         trusted_proxies=["10.0.0.0/8"],
         public_url="https://privacy.example.com",
+        # The test client's host name; the public URL's host is answered anyway.
+        allowed_hosts=["testserver"],
         **production_keys(tmp_path),
     )
 
@@ -220,11 +222,21 @@ def test_plain_http_pages_redirect_to_https(prod_app: FastAPI) -> None:
     assert "strict-transport-security" not in response.headers
 
 
-def test_the_redirect_without_an_https_public_url_uses_the_requested_host() -> None:
-    middleware = TLSRequired(lambda *_: None, public_url="http://127.0.0.1:8000")
-    assert middleware.host([(b"host", b"privacy.example.com:8080")]) == "privacy.example.com"
-    assert middleware.host([(b"host", b"[2001:db8::1]:80")]) == "[2001:db8::1]"
-    assert middleware.host([(b"host", b"evil.example/<x>")]) == "127.0.0.1"
+def test_the_redirect_never_goes_to_the_host_the_request_named(production: Settings) -> None:
+    wide_open = production.model_copy(update={"allowed_hosts": ["*.example.net", "testserver"]})
+    engine = make_engine(wide_open)
+    migrate.upgrade(engine)
+    try:
+        app = create_app(wide_open, engine=engine)
+        for host in ("evil.example.net", "testserver", "privacy.example.com:8080"):
+            response = over(app, "http://testserver").get("/privacy?x=1", headers={"Host": host})
+            assert response.status_code == 308, host
+            assert response.headers["location"] == "https://privacy.example.com/privacy?x=1"
+    finally:
+        engine.dispose()
+    # The middleware cannot even be built to redirect anywhere but to an https public URL.
+    with pytest.raises(InsecureConfiguration):
+        TLSRequired(lambda *_: None, public_url="http://127.0.0.1:8000")
 
 
 def test_health_stays_reachable_over_plain_http_for_load_balancers(prod_app: FastAPI) -> None:
@@ -290,6 +302,7 @@ def production_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AVOWAL_ENV", "production")
     monkeypatch.setenv("AVOWAL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AVOWAL_POLICY_FILE", str(POLICY))
+    monkeypatch.setenv("AVOWAL_PUBLIC_URL", "https://privacy.example.com")
     return tmp_path
 
 
@@ -414,6 +427,7 @@ def test_serve_terminates_tls_itself(tmp_path: Path) -> None:
         AVOWAL_SIGNING_KEY_FILE=str(keys["signing_key_file"]),
     )
     port = free_port()
+    env["AVOWAL_PUBLIC_URL"] = f"https://127.0.0.1:{port}"
     command = [sys.executable, "-c", "from avowal.cli import main; main()", "serve"]
     command += ["--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)]
     trust = ssl.create_default_context(cafile=str(cert))
@@ -452,3 +466,66 @@ def wait_for(
             if time.monotonic() > deadline:
                 pytest.fail(f"avowal serve did not answer in 30 s:\n{log.read_text()}")
             time.sleep(0.1)
+
+
+# --- public URL and host names (issue 8, hole 8) -----------------------------------------
+
+
+def test_production_refuses_a_public_url_that_is_not_https(
+    production: Settings, production_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for url in ("http://privacy.example.com", "privacy.example.com", "https://"):
+        with pytest.raises(InsecureConfiguration, match="AVOWAL_PUBLIC_URL") as refused:
+            create_app(production.model_copy(update={"public_url": url}))
+        assert "https://" in str(refused.value)
+    monkeypatch.setenv("AVOWAL_TRUSTED_PROXIES", '["127.0.0.1"]')
+    monkeypatch.setenv("AVOWAL_PUBLIC_URL", "http://privacy.example.com")
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 1
+    assert "AVOWAL_PUBLIC_URL is 'http://privacy.example.com'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example.net", "privacy.example.com.evil.example.net", "", "[2001:db8::1]"]
+)
+def test_production_refuses_unknown_hosts(prod_app: FastAPI, host: str) -> None:
+    https = over(prod_app, "https://testserver")
+    response = https.get("/privacy", headers={"Host": host})
+    assert response.status_code == 400
+    assert response.json()["error"] == "unknown_host"
+    assert "AVOWAL_ALLOWED_HOSTS" in response.json()["message"]
+    assert_security_headers(response)
+    # Load balancers probe by IP address.
+    assert https.get("/healthz", headers={"Host": "10.0.0.7:8000"}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["privacy.example.com", "PRIVACY.example.com.:443", "testserver"])
+def test_production_answers_the_public_host_and_the_allowed_ones(
+    prod_app: FastAPI, host: str
+) -> None:
+    response = over(prod_app, "https://testserver").get("/privacy", headers={"Host": host})
+    assert response.status_code == 200
+
+
+def test_production_does_not_answer_local_names(prod_app: FastAPI) -> None:
+    for host in ("localhost", "127.0.0.1:8000"):
+        response = over(prod_app, "https://testserver").get("/privacy", headers={"Host": host})
+        assert response.status_code == 400, host
+
+
+def test_outside_production_local_names_work_and_others_are_refused(
+    client: TestClient, settings: Settings, engine: object
+) -> None:
+    for host in ("testserver", "localhost:8000", "127.0.0.1:8000", "[::1]:8000"):
+        assert client.get("/v1/policy", headers={"Host": host}).status_code == 200, host
+    refused = client.get("/v1/policy", headers={"Host": "attacker.example.net"})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "unknown_host"
+    wider = create_app(
+        settings.model_copy(update={"allowed_hosts": ["*.example.net"]}),
+        engine=engine,  # type: ignore[arg-type]
+    )
+    with TestClient(wider) as other:
+        assert other.get("/v1/policy", headers={"Host": "a.example.net"}).status_code == 200
+        assert other.get("/v1/policy", headers={"Host": "example.net"}).status_code == 400
