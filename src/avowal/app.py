@@ -88,7 +88,7 @@ def create_app(
         version=__version__,
         description="A privacy policy that enforces itself.",
         lifespan=lifespan,
-        # /docs and /redoc come from packaged assets (avowal.web.docs), outside production only.
+        # /docs comes from packaged assets (avowal.web.docs), outside production only.
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=openapi.operation_id,

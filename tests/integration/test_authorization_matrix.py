@@ -483,7 +483,6 @@ CASES: tuple[Case, ...] = (
     get("/openapi.json", PUBLIC),
     get("/docs", PUBLIC),
     get("/docs/assets/{name}", PUBLIC, "/docs/assets/docs.js"),
-    get("/redoc", PUBLIC),
     get("/healthz", PUBLIC),
     get("/v1/policy", PUBLIC),
     get("/privacy", PUBLIC),

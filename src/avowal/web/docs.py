@@ -1,9 +1,10 @@
-"""The API documentation pages, `/docs` (Swagger UI) and `/redoc`, from packaged assets only.
+"""The API documentation page, `/docs` (Swagger UI), from packaged assets only.
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN and start them with an inline script;
 a privacy product must not tell a CDN who reads its documentation, and its pages run no inline
-script. The bundles come from the ``fastapi-offline`` package (Swagger UI, Apache-2.0; ReDoc,
-MIT), the starting scripts from ``avowal.web``; every request of these pages stays on our origin.
+script. The bundle comes from the ``fastapi-offline`` package (Swagger UI, Apache-2.0), the
+starting script from ``avowal.web``; every request of the page stays on our origin. There is no
+ReDoc page: its bundle loads its logo from Redocly's CDN.
 """
 
 from __future__ import annotations
@@ -31,13 +32,11 @@ def _own(resource: str) -> Stylesheet:
 
 SWAGGER_JS = _bundle("swagger-ui-bundle.js", JS)
 SWAGGER_CSS = _bundle("swagger-ui.css", "text/css")
-REDOC_JS = _bundle("redoc.standalone.js", JS)
 FAVICON = _bundle("favicon.png", "image/png")
 START_SWAGGER = _own("docs.js")
-START_REDOC = _own("redoc.js")
 ASSETS = {
     asset.path.rsplit("/", 1)[1]: asset
-    for asset in (SWAGGER_JS, SWAGGER_CSS, REDOC_JS, FAVICON, START_SWAGGER, START_REDOC)
+    for asset in (SWAGGER_JS, SWAGGER_CSS, FAVICON, START_SWAGGER)
 }
 
 router = APIRouter(include_in_schema=False)
@@ -76,18 +75,6 @@ def swagger_ui(request: Request) -> HTMLResponse:
         + _script(request, SWAGGER_JS)
         + _script(request, START_SWAGGER),
         head=f'<link rel="stylesheet" href="{escape(root + SWAGGER_CSS.href)}">',
-    )
-
-
-@router.get("/redoc")
-def redoc(request: Request) -> HTMLResponse:
-    """Show the API in ReDoc, from packaged assets."""
-    return _page(
-        request,
-        f"{request.app.title} API",
-        f'<div id="redoc" data-openapi="{_openapi_url(request)}"></div>'
-        + _script(request, REDOC_JS)
-        + _script(request, START_REDOC),
     )
 
 
