@@ -17,6 +17,7 @@ from avowal.cli_support import fail, load_policy, load_secrets
 from avowal.crypto import cli as keys_cli
 from avowal.db import migrate
 from avowal.db.engine import make_engine
+from avowal.lib import logs
 from avowal.lib.proxy import ProxyConfigError, parse_networks
 from avowal.lib.security import InsecureConfiguration, check_production
 from avowal.policy import render
@@ -155,9 +156,11 @@ def serve(
         f"{'https' if tls else 'http'}://{host}:{port}"
     )
     uvicorn.run(
-        application,
+        # Server logs hold no IPs, query strings, paths or error messages (avowal.lib.logs).
+        logs.AccessLog(application, application.routes),
         host=host,
         port=port,
+        log_config=logs.uvicorn_config(),
         access_log=False,
         # Only avowal's ProxyHeaders decides whom to believe (AVOWAL_TRUSTED_PROXIES); uvicorn's
         # own handling would otherwise trust X-Forwarded-* from 127.0.0.1.
