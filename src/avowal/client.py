@@ -1,14 +1,51 @@
 """A small Python client for site back ends: ``Client(base_url, token)``.
 
+Answers are parsed into the vault's own response models (:mod:`avowal.vault.schemas`).
 Refusals raise typed exceptions carrying the server's reason, e.g. :class:`PurposeNotAllowed`
 with ``.purpose`` and ``.role``, or :class:`RecipientNotAnnounced` with ``.fields``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
+
+from avowal.vault.schemas import (
+    Collected,
+    Disclosed,
+    DisclosureEntry,
+    DisclosureRegister,
+    Erased,
+    Found,
+    Notice,
+    ReadResult,
+    ReceiptKey,
+    SignedReceipt,
+)
+
+__all__ = [
+    "AvowalError",
+    "Client",
+    "Collected",
+    "Disclosed",
+    "DisclosureEntry",
+    "Erased",
+    "InvalidData",
+    "NotAuthenticated",
+    "NotFound",
+    "Notice",
+    "PurposeNotAllowed",
+    "ReadResult",
+    "RecipientNotAnnounced",
+    "RecipientNotDeclared",
+    "SignedReceipt",
+    "StaleNotice",
+    "SubjectErased",
+]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class AvowalError(Exception):
@@ -41,6 +78,10 @@ class RecipientNotAnnounced(AvowalError):
     """The recipient was not in the notice the values were collected under."""
 
 
+class RecipientNotDeclared(AvowalError):
+    """The policy does not declare the recipient for the purpose or the values' categories."""
+
+
 class StaleNotice(AvowalError):
     """The notice shown is not current; ``current_notice_id`` says which is."""
 
@@ -61,11 +102,14 @@ _BY_ERROR: dict[str, type[AvowalError]] = {
     "not_authenticated": NotAuthenticated,
     "purpose_not_granted": PurposeNotAllowed,
     "recipient_not_announced": RecipientNotAnnounced,
+    "recipient_not_declared": RecipientNotDeclared,
     "notice_not_current": StaleNotice,
     "unknown_field": InvalidData,
     "missing_field": InvalidData,
     "invalid_value": InvalidData,
     "invalid_request": InvalidData,
+    "invalid_text": InvalidData,
+    "too_deeply_nested": InvalidData,
     "unknown_collection_point": NotFound,
     "subject_not_found": NotFound,
     "receipt_not_found": NotFound,
@@ -105,10 +149,12 @@ class Client:
             raise cls(response.status_code, body)
         return response.json()
 
-    def notice(self, point: str) -> dict[str, Any]:
+    def _parse(self, model: type[M], method: str, url: str, **kwargs: Any) -> M:
+        return model.model_validate(self._call(method, url, **kwargs))
+
+    def notice(self, point: str) -> Notice:
         """Return the current notice of a collection point."""
-        result: dict[str, Any] = self._call("GET", f"/v1/notices/{point}")
-        return result
+        return self._parse(Notice, "GET", f"/v1/notices/{point}")
 
     def collect(
         self,
@@ -118,41 +164,48 @@ class Client:
         ref: str | None = None,
         subject_id: str | None = None,
         notice_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Collected:
         """Collect values (under the current notice unless ``notice_id`` is given)."""
         subject = {"ref": ref} if ref is not None else {"subject_id": subject_id}
-        notice_id = notice_id or self.notice(point)["notice_id"]
-        result: dict[str, Any] = self._call(
+        notice_id = notice_id or self.notice(point).notice_id
+        return self._parse(
+            Collected,
             "POST",
             f"/v1/collect/{point}",
             json={"notice_id": notice_id, "subject": subject, "values": values},
         )
-        return result
 
-    def read(
-        self, subject: str, *, purpose: str, fields: list[str] | None = None
-    ) -> dict[str, Any]:
+    def receipt(self, receipt_id: str) -> SignedReceipt:
+        """Return a receipt and its signature."""
+        return self._parse(SignedReceipt, "GET", f"/v1/receipts/{receipt_id}")
+
+    def receipt_key(self) -> ReceiptKey:
+        """Return the public key that verifies receipts."""
+        return self._parse(ReceiptKey, "GET", "/v1/receipts/key")
+
+    def read(self, subject: str, *, purpose: str, fields: list[str] | None = None) -> ReadResult:
         """Read a person's values for a purpose."""
         params = {"purpose": purpose}
         if fields:
             params["fields"] = ",".join(fields)
-        result: dict[str, Any] = self._call("GET", f"/v1/subjects/{subject}/data", params=params)
-        return result
+        return self._parse(ReadResult, "GET", f"/v1/subjects/{subject}/data", params=params)
 
     def lookup(self, field: str, value: str, *, purpose: str) -> list[str]:
-        """Return the ids of people whose lookup field has this value."""
-        result = self._call(
+        """Return the ids of people whose lookup field has this value, collected for the purpose."""
+        found = self._parse(
+            Found,
             "GET",
             "/v1/subjects/lookup",
             params={"field": field, "value": value, "purpose": purpose},
         )
-        return list(result["subject_ids"])
+        return found.subject_ids
 
     def disclose(
         self, subject: str, *, recipient: str, fields: list[str], purpose: str
-    ) -> dict[str, Any]:
-        """Disclose values to a recipient announced at collection."""
-        result: dict[str, Any] = self._call(
+    ) -> Disclosed:
+        """Disclose values to a recipient announced at collection and declared for them."""
+        return self._parse(
+            Disclosed,
             "POST",
             "/v1/disclosures",
             json={
@@ -162,13 +215,17 @@ class Client:
                 "purpose": purpose,
             },
         )
-        return result
 
-    def disclosures(self, subject: str) -> list[dict[str, Any]]:
-        """Return a person's disclosure register."""
-        return list(self._call("GET", f"/v1/subjects/{subject}/disclosures")["disclosures"])
+    def disclosures(self, subject: str, *, purpose: str) -> list[DisclosureEntry]:
+        """Return the disclosures of a person's data made for uses within ``purpose``."""
+        register = self._parse(
+            DisclosureRegister,
+            "GET",
+            f"/v1/subjects/{subject}/disclosures",
+            params={"purpose": purpose},
+        )
+        return register.disclosures
 
-    def erase(self, subject: str) -> dict[str, Any]:
+    def erase(self, subject: str) -> Erased:
         """Erase a person (crypto-shredding)."""
-        result: dict[str, Any] = self._call("DELETE", f"/v1/subjects/{subject}")
-        return result
+        return self._parse(Erased, "DELETE", f"/v1/subjects/{subject}")

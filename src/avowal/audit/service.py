@@ -56,6 +56,10 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     batch = list(events)
     if not batch:
         return []
+    # Flush the session's pending changes first: a failing write surfaces here, and no row lock
+    # the flush has to wait for (a person's row, held by another request that is itself waiting
+    # for the head) is taken while the head is held: the head is always the last lock taken.
+    session.flush()
     # Plain statements on the session's connection: the Session would only pass them through.
     conn = session.connection()
     last_seq, prev = conn.execute(_ADVANCE, {"n": len(batch)}).one()
@@ -80,10 +84,7 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
         rows.append(dict(zip(_ROW_KEYS, (*hashed, prev, digest), strict=True)))
         prev = digest
     # A Core executemany: the ORM's bulk insert splits the batch wherever a nullable column
-    # switches between None and a value, one statement per run. It also flushed the session's
-    # pending changes first, so a failing write surfaces here rather than at commit: keep that.
-    if session.autoflush:
-        session.flush()
+    # switches between None and a value, one statement per run.
     conn.execute(_INSERT, rows)
     conn.execute(_SET_HASH, {"hash": prev})
     return list(range(first, first + len(batch)))

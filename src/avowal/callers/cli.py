@@ -17,9 +17,9 @@ app = typer.Typer(help="Create, list and revoke service tokens.", no_args_is_hel
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="A name for the caller, e.g. web-backend.")],
-    role: Annotated[str, typer.Option(help="A staff role of the policy.")],
+    role: Annotated[str, typer.Option(help="A service role of the policy (service: true).")],
 ) -> None:
-    """Create a token for a role of the policy and print it once."""
+    """Create a token for a service role of the policy and print it once."""
     settings = Settings()
     policy = load_policy(settings.policy_file)
     with database(settings) as sessions, sessions() as session, session.begin():

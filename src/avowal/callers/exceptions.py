@@ -20,3 +20,7 @@ class PurposeNotGranted(AvowalError):
 class TokenError(AvowalError):
     status_code = 400
     error = "invalid_token_request"
+
+
+class NotAServiceRole(TokenError):
+    error = "not_a_service_role"

@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from avowal.callers.exceptions import NotAuthenticated, PurposeNotGranted, TokenError
+from avowal.callers.exceptions import (
+    NotAServiceRole,
+    NotAuthenticated,
+    PurposeNotGranted,
+    TokenError,
+)
 from avowal.callers.models import ServiceToken
 from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
+from avowal.policy.taxonomy import is_within
 
 PREFIX = "avw_"
 
@@ -27,7 +33,7 @@ class Caller:
 
     def grants(self, purpose: str) -> bool:
         """Tell whether the role grants ``purpose`` itself or a parent use of it."""
-        return any(purpose == p or purpose.startswith(p + ".") for p in self.purposes)
+        return any(is_within(purpose, p) for p in self.purposes)
 
     def require(self, purpose: str) -> None:
         """Refuse unless the role grants ``purpose``."""
@@ -40,6 +46,11 @@ class Caller:
             )
 
 
+def service_roles(policy: LoadedPolicy) -> list[str]:
+    """Return the roles of the policy that service tokens may hold."""
+    return sorted(name for name, role in policy.policy.staff.roles.items() if role.service)
+
+
 def _digest(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough to make the stored value useless.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -47,10 +58,20 @@ def _digest(token: str) -> str:
 
 def create(session: Session, policy: LoadedPolicy, name: str, role: str) -> str:
     """Create a service token for a role of the policy; return the token (shown once)."""
-    if role not in policy.policy.staff.roles:
-        known = ", ".join(sorted(policy.policy.staff.roles))
+    roles = policy.policy.staff.roles
+    if role not in roles:
+        known = ", ".join(sorted(roles))
         raise TokenError(
             f"role '{role}' is not a staff role of the policy (roles: {known})", role=role
+        )
+    if not roles[role].service:
+        raise NotAServiceRole(
+            f"role '{role}' is a role for people: staff reach personal data through the console, "
+            "signed in with a second factor and under the confidentiality agreement, never with "
+            f"a token. Service tokens are for roles marked 'service: true' "
+            f"({', '.join(service_roles(policy)) or 'none in this policy'})",
+            role=role,
+            service_roles=service_roles(policy),
         )
     if not name.strip() or len(name) > 100:
         raise TokenError("a token name is 1 to 100 characters")
@@ -91,4 +112,10 @@ def authenticate(session: Session, policy: LoadedPolicy, token: str | None) -> C
     role = policy.policy.staff.roles.get(row.role)
     if role is None:
         raise NotAuthenticated(f"the token's role '{row.role}' is no longer in the policy")
+    if not role.service:
+        # A token made before the role stopped being a service role (or written to the database
+        # by hand) is no way around the console.
+        raise NotAuthenticated(
+            f"the token's role '{row.role}' is not a service role: people use the console"
+        )
     return Caller(name=row.name, role=row.role, purposes=tuple(role.purposes))

@@ -230,7 +230,7 @@ def person(
         )
     try:
         data = access.read(session, policy, secrets, who.caller, subject_id, purpose)
-        register = access.disclosures(session, who.caller, subject_id)
+        register = access.disclosures(session, policy, who.caller, subject_id, purpose)
     except AvowalError as exc:
         error, status = _refusal(session, exc)
         return _page(

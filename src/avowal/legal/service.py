@@ -33,12 +33,12 @@ from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import RecipientKind
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 from avowal.staff.models import StaffAccount
-from avowal.vault import legal_export
+from avowal.vault import subjects
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
-from avowal.vault.models import Subject
 
-LEGAL_PURPOSE = legal_export.LEGAL_PURPOSE
+LEGAL_PURPOSE = LEGAL_OBLIGATION  # the one constant, under the name the console imports
 MAX_SUBJECTS = 1000
 
 
@@ -145,12 +145,9 @@ def _check_subjects(session: Session, subject_ids: list[str]) -> list[str]:
             f"a legal request covers at most {MAX_SUBJECTS} people; split it",
             field="subject_ids",
         )
-    rows = session.execute(select(Subject.id, Subject.erased_at).where(Subject.id.in_(wanted)))
-    found = dict(rows.all())  # a Result has .keys(): dict() would take it for a mapping
-    missing = [s for s in wanted if s not in found]
+    missing, erased = subjects.unknown_and_erased(session, wanted)
     if missing:
         raise SubjectNotFound(f"no subject {', '.join(missing)}", subject_ids=missing)
-    erased = [s for s in wanted if found[s] is not None]
     if erased:
         raise SubjectErased(
             f"subject {', '.join(erased)} {'were' if len(erased) > 1 else 'was'} erased: "

@@ -176,6 +176,43 @@ class _Checker:
                     "no_undisclosed_recipients",
                 )
 
+    def announced_recipients(self) -> None:
+        """A recipient announced at a collection point is declared for some of what it gets there.
+
+        A disclosure needs both the notice (recipient announced, purpose covered) and the
+        recipient's own declaration (purpose and data category): an announcement that no
+        declaration can ever match promises the person nothing true.
+        """
+        p = self.policy
+        within = self.taxonomy.is_within
+        for name, rec in p.recipients.items():
+            for i, category in enumerate(rec.categories):
+                self.known("data_categories", category, f"recipients.{name}.categories[{i}]")
+        for point_name, point in p.collection_points.items():
+            categories = sorted({f.category for f in point.fields.values()})
+            uses = sorted({u for f in point.fields for u in purposes_of(p, point_name, f)})
+            for i, rec_name in enumerate(point.recipients):
+                declared = p.recipients.get(rec_name)
+                if declared is None:
+                    continue  # reported by collection_points()
+                loc = f"collection_points.{point_name}.recipients[{i}]"
+                if not any(within(c, d) for c in categories for d in declared.categories):
+                    self.add(
+                        loc,
+                        f"recipient '{rec_name}' is announced here but declared for none of the "
+                        f"data categories collected here ({', '.join(categories)}): declare what "
+                        f"it receives under recipients.{rec_name}.categories",
+                        "no_undisclosed_recipients",
+                    )
+                if not any(within(u, d) or within(d, u) for u in uses for d in declared.purposes):
+                    self.add(
+                        loc,
+                        f"recipient '{rec_name}' is announced here but declared for none of the "
+                        f"purposes of this collection ({', '.join(uses)}): declare them under "
+                        f"recipients.{rec_name}.purposes",
+                        "no_undisclosed_recipients",
+                    )
+
     def never_sold(self) -> None:
         if not self.policy.commitments.never_sold:
             return
@@ -266,6 +303,7 @@ class _Checker:
         self.purposes()
         self.collection_points()
         self.recipients()
+        self.announced_recipients()
         self.never_sold()
         self.cookies()
         self.analytics()

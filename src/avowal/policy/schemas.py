@@ -152,6 +152,11 @@ class Recipient(Strict):
     kind: RecipientKind
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
     purposes: list[Key] = []
+    categories: list[Key] = Field(
+        [],
+        description="Data categories it may receive (a category covers those beneath it); "
+        "a disclosure must match both these and its purposes.",
+    )
     description: Text | None = None
 
 

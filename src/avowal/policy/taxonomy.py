@@ -9,6 +9,19 @@ from typing import Any
 
 from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 
+# The data use under which the law reaches personal data: legal disclosures, erasure on an
+# authority's order, the disclosure register as a whole.
+LEGAL_OBLIGATION = "essential.legal_obligation"
+
+
+def is_within(key: str, ancestor: str) -> bool:
+    """Tell whether ``key`` is ``ancestor`` or lies below it in the hierarchy.
+
+    The one purpose rule: a value collected for a purpose may be used for that purpose and any
+    narrower one, never for a broader one; a role granting a purpose grants the narrower ones.
+    """
+    return key == ancestor or key.startswith(ancestor + ".")
+
 
 @dataclass(frozen=True)
 class Node:
@@ -28,7 +41,7 @@ class Taxonomy:
 
     def is_within(self, key: str, ancestor: str) -> bool:
         """Tell whether ``key`` is ``ancestor`` or lies below it in the hierarchy."""
-        return key == ancestor or key.startswith(ancestor + ".")
+        return is_within(key, ancestor)
 
     def label(self, kind: str, key: str) -> str:
         """Return the human name of a key, or the key itself when unknown."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -15,26 +14,41 @@ from avowal.callers.service import Caller
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.db import engine as db
-from avowal.lib import clock
+from avowal.lib import clock, text
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
+from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
 from avowal.vault import repository, values
 from avowal.vault.exceptions import (
     ErasureNotAllowed,
     LookupNotAllowed,
     RecipientNotAnnounced,
-    SubjectErased,
+    RecipientNotDeclared,
     SubjectNotFound,
     UnknownPurpose,
     UnknownRecipient,
 )
-from avowal.vault.models import Disclosure, Subject
+from avowal.vault.models import Disclosure
+from avowal.vault.schemas import (
+    Disclosed,
+    DisclosureEntry,
+    Erased,
+    Found,
+    ReadResult,
+    ReadValue,
+    Withheld,
+)
+from avowal.vault.subjects import living_subject, living_values
+
+# The use under which the site's own back end serves the person, and so relays their request
+# to be erased; the other erasers answer for legal obligations (LEGAL_OBLIGATION).
+ON_THE_PERSONS_REQUEST = "essential.service"
 
 
 def _covers(granted: list[str], purpose: str) -> bool:
     """Tell whether a value collected for ``granted`` may be used for ``purpose``."""
-    return any(purpose == g or purpose.startswith(g + ".") for g in granted)
+    return any(is_within(purpose, g) for g in granted)
 
 
 def _refuse(
@@ -69,44 +83,18 @@ def _authorise(
     purpose: str,
 ) -> None:
     if purpose not in loaded.taxonomy.data_uses:
-        raise UnknownPurpose(f"'{purpose}' is not a data use of the taxonomy", purpose=purpose)
+        raise UnknownPurpose(
+            f"'{text.clean(purpose)}' is not a data use of the taxonomy",
+            purpose=text.clean(purpose),
+        )
     try:
         caller.require(purpose)
     except PurposeNotGranted as exc:
         raise _refuse(session, caller, action, subject_id, fields, purpose, exc) from None
 
 
-def _living(session: Session, subject_id: str) -> Subject:
-    subj = repository.subject(session, subject_id)
-    if subj is None:
-        raise SubjectNotFound(f"no subject {subject_id}", subject_id=subject_id)
-    if subj.erased_at is not None or subj.wrapped_key is None or subj.key_id is None:
-        raise SubjectErased(
-            f"subject {subject_id} was erased",
-            subject_id=subject_id,
-            erased_at=subj.erased_at.isoformat() if subj.erased_at else None,
-        )
-    return subj
-
-
-def _living_values(
-    session: Session, subject_id: str
-) -> tuple[str, bytes, list[repository.ValueRow]]:
-    """Return a living subject's master key id, wrapped data key and values; refuse like _living.
-
-    Reads and disclosures need only the key and the values: one statement, and no object loaded.
-    """
-    key, rows = repository.key_and_values(session, subject_id)
-    if key is None:
-        raise SubjectNotFound(f"no subject {subject_id}", subject_id=subject_id)
-    erased_at, key_id, wrapped_key = key
-    if erased_at is not None or wrapped_key is None or key_id is None:
-        raise SubjectErased(
-            f"subject {subject_id} was erased",
-            subject_id=subject_id,
-            erased_at=erased_at.isoformat() if erased_at else None,
-        )
-    return key_id, wrapped_key, rows
+def _when(collected: dt.datetime | str) -> str:
+    return collected.isoformat() if isinstance(collected, dt.datetime) else str(collected)
 
 
 def read(
@@ -117,48 +105,45 @@ def read(
     subject_id: str,
     purpose: str,
     fields: list[str] | None = None,
-) -> dict[str, Any]:
+) -> ReadResult:
     """Return only the values collected for ``purpose`` (or a parent); list the rest as withheld."""
     _authorise(session, loaded, caller, "read", subject_id, fields or [], purpose)
-    key_id, wrapped_key, rows = _living_values(session, subject_id)
+    key_id, wrapped_key, rows = living_values(session, subject_id)
     data_key: bytes | None = None
-    out: dict[str, Any] = {}
-    withheld: list[dict[str, Any]] = []
+    out: dict[str, ReadValue] = {}
+    withheld: list[Withheld] = []
     wanted = set(fields) if fields else None
     for row in rows:
-        point, field, purposes, _recipients, notice_id, receipt_id, blob, collected = row
-        if wanted is not None and field not in wanted:
+        if wanted is not None and row.field not in wanted:
             continue
-        if not _covers(purposes, purpose):
+        if not _covers(row.purposes, purpose):
             withheld.append(
-                {
-                    "field": field,
-                    "point": point,
-                    "reason": "purpose_not_allowed",
-                    "detail": f"collected under notice {notice_id[:16]} "
-                    f"for {', '.join(purposes)} only",
-                }
+                Withheld(
+                    field=row.field,
+                    point=row.point,
+                    reason="purpose_not_allowed",
+                    detail=f"collected under notice {row.notice_id[:16]} "
+                    f"for {', '.join(row.purposes)} only",
+                )
             )
             continue
         if data_key is None:
             data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
-        out[field] = {
-            "value": None
-            if blob is None
-            else cipher.decrypt(data_key, subject_id, point, field, blob),
-            "point": point,
-            "receipt_id": receipt_id,
-            "collected_at": collected.isoformat()
-            if isinstance(collected, dt.datetime)
-            else str(collected),
-        }
-    seen = set(out) | {w["field"] for w in withheld}
+        out[row.field] = ReadValue(
+            value=None
+            if row.ciphertext is None
+            else cipher.decrypt(data_key, subject_id, row.point, row.field, row.ciphertext),
+            point=row.point,
+            receipt_id=row.receipt_id,
+            collected_at=_when(row.collected_at),
+        )
+    seen = set(out) | {w.field for w in withheld}
     withheld += [
-        {"field": f, "point": None, "reason": "not_collected", "detail": "no value"}
+        Withheld(field=f, point=None, reason="not_collected", detail="no value")
         for f in sorted((wanted or set()) - seen)
     ]
     # A value withheld at one point may be returned from another; only report true refusals.
-    withheld = [w for w in withheld if w["field"] not in out]
+    withheld = [w for w in withheld if w.field not in out]
     audit.append(
         session,
         audit.Event(
@@ -168,12 +153,12 @@ def read(
             subject_id=subject_id,
             fields=sorted(out),
             purpose=purpose,
-            reason=f"withheld: {', '.join(sorted({w['field'] for w in withheld}))}"
+            reason=f"withheld: {', '.join(sorted({w.field for w in withheld}))}"
             if withheld
             else None,
         ),
     )
-    return {"subject_id": subject_id, "purpose": purpose, "values": out, "withheld": withheld}
+    return ReadResult(subject_id=subject_id, purpose=purpose, values=out, withheld=withheld)
 
 
 def lookup(
@@ -184,8 +169,12 @@ def lookup(
     field: str,
     value: str,
     purpose: str,
-) -> dict[str, Any]:
-    """Find people by a lookup field through its blind index, decrypting no one."""
+) -> Found:
+    """Find people by a lookup field through its blind index, decrypting no one.
+
+    Only people whose value was collected for a use within ``purpose`` are found; anyone else
+    is answered exactly as someone unknown (the answer is no oracle), and the refusal audited.
+    """
     specs = [
         cp.fields[field]
         for cp in loaded.policy.collection_points.values()
@@ -195,31 +184,51 @@ def lookup(
     ]
     if not specs:
         raise LookupNotAllowed(
-            f"'{field}' is not a lookup field of any collection point", field=field
+            f"'{text.clean(field)}' is not a lookup field of any collection point",
+            field=text.clean(field),
         )
     _authorise(session, loaded, caller, "lookup", None, [field], purpose)
+    text.check(value, "value")
     digest = cipher.blind_index(
         secrets.index_key,
         field,
         values.lookup_form(specs[0], values.normalise(field, specs[0], value)),
     )
-    found: list[str | None] = list(repository.find_by_digest(session, field, digest))
-    audit.append_many(
-        session,
-        [
-            audit.Event(
-                actor=caller.name,
-                role=caller.role,
-                action="lookup",
-                subject_id=s,
-                fields=[field],
-                purpose=purpose,
-                reason=f"{len(found)} match(es)",
-            )
-            for s in (found or [None])  # one entry even when no one matches
-        ],
-    )
-    return {"field": field, "purpose": purpose, "subject_ids": found}
+    hits = repository.find_by_digest(session, field, digest)
+    found = sorted({h.subject_id for h in hits if _covers(h.purposes, purpose)})
+    withheld: dict[str, set[str]] = {}
+    for h in hits:
+        if h.subject_id not in found:
+            withheld.setdefault(h.subject_id, set()).update(h.purposes)
+    events = [
+        audit.Event(
+            actor=caller.name,
+            role=caller.role,
+            action="lookup",
+            subject_id=s,
+            fields=[field],
+            purpose=purpose,
+            reason=f"{len(found)} match(es)",
+        )
+        # One entry even when no one matches.
+        for s in (list[str | None](found) or ([] if withheld else [None]))
+    ]
+    events += [
+        audit.Event(
+            actor=caller.name,
+            role=caller.role,
+            action="lookup",
+            decision="deny",
+            subject_id=s,
+            fields=[field],
+            purpose=purpose,
+            reason=f"answered as unknown: {field} was collected for {', '.join(sorted(uses))} "
+            f"only, not for {purpose}",
+        )
+        for s, uses in sorted(withheld.items())
+    ]
+    audit.append_many(session, events)
+    return Found(field=field, purpose=purpose, subject_ids=found)
 
 
 def disclose(
@@ -231,28 +240,46 @@ def disclose(
     recipient: str,
     fields: list[str],
     purpose: str,
-) -> dict[str, Any]:
-    """Hand values to a recipient only when their notice announced it, and record it."""
+) -> Disclosed:
+    """Hand values to a recipient only when their notice announced it and the policy declares it
+    for the purpose and the values' categories; record it."""
     rec = loaded.policy.recipients.get(recipient)
     if rec is None:
         raise UnknownRecipient(
-            f"'{recipient}' is not a recipient declared in the policy",
-            recipient=recipient,
+            f"'{text.clean(recipient)}' is not a recipient declared in the policy",
+            recipient=text.clean(recipient),
             declared=sorted(loaded.policy.recipients),
         )
     _authorise(session, loaded, caller, "disclose", subject_id, fields, purpose)
-    key_id, wrapped_key, rows = _living_values(session, subject_id)
-    chosen: dict[str, Any] = {}
+    # The person's row is locked: an erasure waits until the disclosure is recorded, or wins.
+    key_id, wrapped_key, rows = living_values(session, subject_id, lock=True)
+    if not any(is_within(purpose, p) for p in rec.purposes):
+        exc: AvowalError = RecipientNotDeclared(
+            f"'{recipient}' is declared in the policy for {', '.join(rec.purposes) or 'nothing'} "
+            f"only, not for {purpose}",
+            recipient=recipient,
+            purpose=purpose,
+            mismatch="purpose",
+            declared_purposes=list(rec.purposes),
+        )
+        raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, exc)
+    points = loaded.policy.collection_points
+    chosen: dict[str, repository.ValueRow] = {}
     refused: dict[str, list[str]] = {}
+    undeclared: dict[str, str] = {}
     for row in rows:
-        point, field, purposes, recipients, notice_id, receipt_id, blob, _ = row
-        if field not in fields:
+        if row.field not in fields:
             continue
-        if recipient in recipients and _covers(purposes, purpose):
-            chosen[field] = (point, receipt_id, blob)
-        else:
-            refused.setdefault(field, []).append(notice_id)
-    not_announced = sorted(f for f in fields if f not in chosen)
+        if recipient not in row.recipients or not _covers(row.purposes, purpose):
+            refused.setdefault(row.field, []).append(row.notice_id)
+            continue
+        spec = points[row.point].fields.get(row.field) if row.point in points else None
+        category = spec.category if spec is not None else "unknown"
+        if not any(is_within(category, c) for c in rec.categories):
+            undeclared[row.field] = category
+            continue
+        chosen[row.field] = row
+    not_announced = sorted(f for f in fields if f not in chosen and f not in undeclared)
     if not_announced:
         exc = RecipientNotAnnounced(
             f"'{recipient}' was not announced for {purpose} when "
@@ -263,10 +290,26 @@ def disclose(
             notices=sorted({n for f in not_announced for n in refused.get(f, [])}),
         )
         raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, exc)
+    if undeclared:
+        named = sorted(undeclared)
+        exc = RecipientNotDeclared(
+            f"'{recipient}' is declared in the policy for the data categories "
+            f"{', '.join(rec.categories) or 'none'} only; "
+            + ", ".join(f"{f} is {undeclared[f]}" for f in named),
+            recipient=recipient,
+            purpose=purpose,
+            mismatch="category",
+            fields=named,
+            categories=[undeclared[f] for f in named],
+            declared_categories=list(rec.categories),
+        )
+        raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, exc)
     data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
     disclosed = {
-        f: None if blob is None else cipher.decrypt(data_key, subject_id, point, f, blob)
-        for f, (point, _r, blob) in chosen.items()
+        f: None
+        if row.ciphertext is None
+        else cipher.decrypt(data_key, subject_id, row.point, f, row.ciphertext)
+        for f, row in chosen.items()
     }
     record = Disclosure(
         id=str(uuid.uuid4()),
@@ -274,7 +317,7 @@ def disclose(
         recipient=recipient,
         purpose=purpose,
         fields=sorted(chosen),
-        receipt_ids=sorted({r for _p, r, _b in chosen.values()}),
+        receipt_ids=sorted({row.receipt_id for row in chosen.values()}),
         actor=caller.name,
         at=clock.now(),
     )
@@ -291,62 +334,78 @@ def disclose(
             reason=f"to {recipient}",
         ),
     )
-    return {
-        "disclosure_id": record.id,
-        "recipient": recipient,
-        "purpose": purpose,
-        "values": disclosed,
-        "receipt_ids": record.receipt_ids,
-    }
+    return Disclosed(
+        disclosure_id=record.id,
+        recipient=recipient,
+        purpose=purpose,
+        values=disclosed,
+        receipt_ids=record.receipt_ids,
+    )
 
 
-def disclosures(session: Session, caller: Caller, subject_id: str) -> list[dict[str, Any]]:
-    """Return the register of a person's disclosures."""
+def disclosures(
+    session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str, purpose: str
+) -> list[DisclosureEntry]:
+    """Return the disclosures of a person's data made for uses within ``purpose``.
+
+    Whoever answers for legal obligations sees the whole register; anyone else, the
+    disclosures made for the work their purpose covers.
+    """
+    _authorise(session, loaded, caller, "register", subject_id, [], purpose)
     if repository.subject(session, subject_id) is None:
         raise SubjectNotFound(f"no subject {subject_id}", subject_id=subject_id)
+    entries = [
+        DisclosureEntry(
+            disclosure_id=d.id,
+            recipient=d.recipient,
+            purpose=d.purpose,
+            fields=d.fields,
+            receipt_ids=d.receipt_ids,
+            actor=d.actor,
+            at=d.at.isoformat(),
+        )
+        for d in repository.disclosures_of(session, subject_id)
+        if purpose == LEGAL_OBLIGATION or is_within(d.purpose, purpose)
+    ]
     audit.append(
         session,
-        audit.Event(actor=caller.name, role=caller.role, action="register", subject_id=subject_id),
+        audit.Event(
+            actor=caller.name,
+            role=caller.role,
+            action="register",
+            subject_id=subject_id,
+            purpose=purpose,
+        ),
     )
-    return [
-        {
-            "disclosure_id": d.id,
-            "recipient": d.recipient,
-            "purpose": d.purpose,
-            "fields": d.fields,
-            "receipt_ids": d.receipt_ids,
-            "actor": d.actor,
-            "at": d.at.isoformat(),
-        }
-        for d in repository.disclosures_of(session, subject_id)
-    ]
+    return entries
 
 
-ERASURE_PURPOSE = "essential.legal_obligation"
+def may_erase(caller: Caller) -> bool:
+    """Tell whether a caller may erase people: the back end serving them, or the law's officer."""
+    return caller.grants(ON_THE_PERSONS_REQUEST) or caller.grants(LEGAL_OBLIGATION)
 
 
-def erase(
-    session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str
-) -> dict[str, Any]:
+def erase(session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str) -> Erased:
     """Destroy a person's data key and lookup rows (crypto-shredding); keep a tombstone.
 
-    Only the site's own back end (a service role, acting on the person's request) or a role that
+    Only the site's own back end (serving the person, acting on their request) or a role that
     answers for legal obligations (the privacy officer) may erase someone.
     """
-    role = loaded.policy.staff.roles.get(caller.role)
-    if not ((role is not None and role.service) or caller.grants(ERASURE_PURPOSE)):
+    if not may_erase(caller):
         exc = ErasureNotAllowed(
-            f"role '{caller.role}' may not erase people: only service roles and roles granting "
-            f"{ERASURE_PURPOSE} may",
+            f"role '{caller.role}' may not erase people: only roles granting "
+            f"{ON_THE_PERSONS_REQUEST} (the site's back end) or {LEGAL_OBLIGATION} may",
             role=caller.role,
         )
         raise _refuse(session, caller, "erase", subject_id, [], None, exc)
-    subj = _living(session, subject_id)
+    # Locked and re-checked: of two erasures at once, the second finds a tombstone (410), and a
+    # collection or disclosure for the person either finishes first or finds the tombstone.
+    subj = living_subject(session, subject_id, lock=True)
     repository.drop_index(session, subject_id)
     subj.wrapped_key = None
     subj.key_id = None
     subj.ref = None
-    subj.erased_at = clock.now()
+    erased_at = subj.erased_at = clock.now()
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))
@@ -354,4 +413,4 @@ def erase(
         session,
         audit.Event(actor=caller.name, role=caller.role, action="erase", subject_id=subject_id),
     )
-    return {"subject_id": subject_id, "erased_at": subj.erased_at.isoformat()}
+    return Erased(subject_id=subject_id, erased_at=erased_at.isoformat())

@@ -13,7 +13,7 @@ from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
 from avowal.crypto import cipher, signing
 from avowal.crypto.service import Secrets
-from avowal.lib import clock
+from avowal.lib import clock, text
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.vault import notices, repository, values
@@ -22,20 +22,21 @@ from avowal.vault.exceptions import (
     MissingField,
     ReceiptNotFound,
     StaleNotice,
-    SubjectErased,
-    SubjectNotFound,
     UnknownField,
 )
 from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
-from avowal.vault.schemas import CollectRequest
+from avowal.vault.schemas import Collected, CollectRequest, Notice, SignedReceipt
+from avowal.vault.subjects import living_subject
 
 
 def _check(
     loaded: LoadedPolicy, point: str, body: CollectRequest, caller: Caller
-) -> tuple[dict[str, Any], dict[str, str]]:
+) -> tuple[Notice, dict[str, str]]:
     """Validate everything before anything is written; return the notice and normalised values."""
+    # Text that cannot be stored, or nesting past any sane depth, is refused naming the field.
+    text.check_tree(body.values, "values")
     note = notices.notice(loaded, point)
-    point_purposes = [p["key"] for p in note["purposes"]]
+    point_purposes = [p.key for p in note.purposes]
     if not any(caller.grants(p) for p in point_purposes):
         raise PurposeNotGranted(
             f"role '{caller.role}' grants none of the purposes of '{point}'",
@@ -43,13 +44,13 @@ def _check(
             point=point,
             purposes=point_purposes,
         )
-    if body.notice_id != note["notice_id"]:
+    if body.notice_id != note.notice_id:
         raise StaleNotice(
             "the notice shown is not the current notice of this collection point; show the "
             "current one and collect again",
             point=point,
             notice_id=body.notice_id,
-            current_notice_id=note["notice_id"],
+            current_notice_id=note.notice_id,
         )
     specs = loaded.policy.collection_points[point].fields
     unknown = sorted(set(body.values) - set(specs))
@@ -76,17 +77,19 @@ def _check(
 
 
 def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[Subject, bytes]:
+    """Return the living person collected for (created on a first collection) and their data key.
+
+    An existing person's row is locked and re-checked: an erasure, a disclosure or another
+    collection for them waits for this one, or this one for them.
+    """
     ref = body.subject
-    now = clock.now()
     if ref.subject_id is not None:
-        subj = repository.subject(session, ref.subject_id)
-        if subj is None:
-            raise SubjectNotFound(f"no subject {ref.subject_id}", subject_id=ref.subject_id)
+        subj = living_subject(session, ref.subject_id, lock=True)
     else:
         assert ref.ref is not None
-        subj = repository.subject_by_ref(session, ref.ref)
-        if subj is None:
-            fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
+        found = repository.subject_by_ref(session, ref.ref)
+        if found is None:
+            fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=clock.now())
             data_key = cipher.new_data_key()
             fresh.key_id, fresh.wrapped_key = secrets.keyring.wrap(data_key, fresh.id)
             try:
@@ -95,11 +98,11 @@ def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[
                     session.add(fresh)
                 return fresh, data_key
             except IntegrityError:
-                subj = repository.subject_by_ref(session, ref.ref)
-                if subj is None:
+                found = repository.subject_by_ref(session, ref.ref)
+                if found is None:
                     raise
-    if subj.erased_at is not None or subj.wrapped_key is None or subj.key_id is None:
-        raise SubjectErased(f"subject {subj.id} was erased", subject_id=subj.id)
+        subj = living_subject(session, found.id, lock=True)
+    assert subj.key_id is not None and subj.wrapped_key is not None  # living
     return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id)
 
 
@@ -110,20 +113,20 @@ def collect(
     caller: Caller,
     point: str,
     body: CollectRequest,
-) -> dict[str, Any]:
+) -> Collected:
     """Store a person's values under the current notice and return the signed receipt."""
     note, normalised = _check(loaded, point, body, caller)
     subj, data_key = _subject(session, secrets, body)
     specs = loaded.policy.collection_points[point].fields
-    field_purposes = {f["name"]: f["purposes"] for f in note["fields"] if f["name"] in normalised}
-    recipients = [r["key"] for r in note["recipients"]]
+    field_purposes = {f.name: f.purposes for f in note.fields if f.name in normalised}
+    recipients = [r.key for r in note.recipients]
     issued = clock.now()
-    doc = {
+    doc: dict[str, Any] = {
         "receipt_id": str(uuid.uuid4()),
         "subject_id": subj.id,
-        "organisation": note["organisation"],
+        "organisation": note.organisation,
         "point": point,
-        "notice_id": note["notice_id"],
+        "notice_id": note.notice_id,
         "policy_version": loaded.version_id,
         "fields": sorted(normalised),
         "field_purposes": field_purposes,
@@ -138,7 +141,7 @@ def collect(
             id=doc["receipt_id"],
             subject_id=subj.id,
             point=point,
-            notice_id=note["notice_id"],
+            notice_id=note.notice_id,
             policy_version=loaded.version_id,
             document=doc,
             signature=signature,
@@ -156,7 +159,7 @@ def collect(
                 field=name,
                 purposes=field_purposes[name],
                 recipients=recipients,
-                notice_id=note["notice_id"],
+                notice_id=note.notice_id,
                 ciphertext=None
                 if kept is None
                 else cipher.encrypt(data_key, subj.id, point, name, kept),
@@ -174,15 +177,15 @@ def collect(
             action="collect",
             subject_id=subj.id,
             fields=sorted(normalised),
-            reason=f"point {point}, notice {note['notice_id'][:16]}",
+            reason=f"point {point}, notice {note.notice_id[:16]}",
         ),
     )
-    return {"subject_id": subj.id, "receipt": doc, "signature": signature}
+    return Collected.model_validate({"subject_id": subj.id, "receipt": doc, "signature": signature})
 
 
-def get_receipt(session: Session, receipt_id: str) -> dict[str, Any]:
+def get_receipt(session: Session, receipt_id: str) -> SignedReceipt:
     """Return a stored receipt with its signature."""
     row = repository.receipt(session, receipt_id)
     if row is None:
         raise ReceiptNotFound(f"no receipt {receipt_id}", receipt_id=receipt_id)
-    return {"receipt": row.document, "signature": row.signature}
+    return SignedReceipt.model_validate({"receipt": row.document, "signature": row.signature})

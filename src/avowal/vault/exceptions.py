@@ -75,3 +75,11 @@ class LookupNotAllowed(AvowalError):
 class ReceiptNotFound(AvowalError):
     status_code = 404
     error = "receipt_not_found"
+
+
+class RecipientNotDeclared(AvowalError):
+    """The policy does not declare the recipient for this purpose or these data categories."""
+
+    status_code = 403
+    error = "recipient_not_declared"
+    keep_audit = True

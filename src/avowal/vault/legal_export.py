@@ -22,17 +22,17 @@ from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import RecipientKind
-from avowal.vault import repository
-from avowal.vault.exceptions import SubjectErased, SubjectNotFound, UnknownRecipient
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
+from avowal.vault.exceptions import UnknownRecipient
 from avowal.vault.models import Disclosure
+from avowal.vault.subjects import living_values
 
-LEGAL_PURPOSE = "essential.legal_obligation"
 ACTION = "legal_export"
 
 
 def _refuse_caller(session: Session, caller: Caller, subject_id: str, fields: list[str]) -> None:
     try:
-        caller.require(LEGAL_PURPOSE)
+        caller.require(LEGAL_OBLIGATION)
     except PurposeNotGranted as exc:
         raise audit.refuse(
             session,
@@ -42,7 +42,7 @@ def _refuse_caller(session: Session, caller: Caller, subject_id: str, fields: li
             action=ACTION,
             subject_id=subject_id,
             fields=fields,
-            purpose=LEGAL_PURPOSE,
+            purpose=LEGAL_OBLIGATION,
         ) from None
 
 
@@ -75,36 +75,27 @@ def disclose_for_legal_request(
         )
     wanted = sorted(set(fields))
     _refuse_caller(session, caller, subject_id, wanted)
-    key, rows = repository.key_and_values(session, subject_id)
-    if key is None:
-        raise SubjectNotFound(f"no subject {subject_id}", subject_id=subject_id)
-    erased_at, key_id, wrapped_key = key
-    if erased_at is not None or wrapped_key is None or key_id is None:
-        raise SubjectErased(
-            f"subject {subject_id} was erased",
-            subject_id=subject_id,
-            erased_at=erased_at.isoformat() if erased_at else None,
-        )
+    key_id, wrapped_key, rows = living_values(session, subject_id, lock=True)
     data_key: bytes | None = None
     held: dict[str, list[dict[str, Any]]] = {}
     receipts: set[str] = set()
-    for point, field, _purposes, _recipients, _notice, receipt_id, blob, collected in rows:
+    for row in rows:
         # A value kept under storage "none" was never held: there is nothing to disclose.
-        if field not in wanted or blob is None:
+        if row.field not in wanted or row.ciphertext is None:
             continue
         if data_key is None:
             data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
-        held.setdefault(field, []).append(
+        held.setdefault(row.field, []).append(
             {
-                "point": point,
-                "value": cipher.decrypt(data_key, subject_id, point, field, blob),
-                "receipt_id": receipt_id,
-                "collected_at": collected.isoformat()
-                if isinstance(collected, dt.datetime)
-                else str(collected),
+                "point": row.point,
+                "value": cipher.decrypt(data_key, subject_id, row.point, row.field, row.ciphertext),
+                "receipt_id": row.receipt_id,
+                "collected_at": row.collected_at.isoformat()
+                if isinstance(row.collected_at, dt.datetime)
+                else str(row.collected_at),
             }
         )
-        receipts.add(receipt_id)
+        receipts.add(row.receipt_id)
     disclosed = sorted(held)
     disclosure_id: str | None = None
     if disclosed:
@@ -114,7 +105,7 @@ def disclose_for_legal_request(
                 id=disclosure_id,
                 subject_id=subject_id,
                 recipient=recipient,
-                purpose=LEGAL_PURPOSE,
+                purpose=LEGAL_OBLIGATION,
                 fields=disclosed,
                 receipt_ids=sorted(receipts),
                 actor=caller.name,
@@ -129,7 +120,7 @@ def disclose_for_legal_request(
             action=ACTION,
             subject_id=subject_id,
             fields=disclosed,
-            purpose=LEGAL_PURPOSE,
+            purpose=LEGAL_OBLIGATION,
             reason=f"legal request {request_id} to {recipient}",
         ),
     )

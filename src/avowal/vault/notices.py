@@ -9,11 +9,12 @@ from avowal.crypto.signing import canonical
 from avowal.policy.checks import purposes_of
 from avowal.policy.loader import LoadedPolicy
 from avowal.vault.exceptions import UnknownPoint
+from avowal.vault.schemas import Notice
 
-_cache: dict[tuple[str, str], dict[str, Any]] = {}
+_cache: dict[tuple[str, str], Notice] = {}
 
 
-def notice(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
+def notice(loaded: LoadedPolicy, point: str) -> Notice:
     """Return the notice of a collection point, with ``notice_id`` hashing exactly its content."""
     key = (loaded.version_id, point)
     cached = _cache.get(key)
@@ -22,7 +23,8 @@ def notice(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
     return cached
 
 
-def _build(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
+def content(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
+    """Return what the person reads at a collection point: everything the notice id hashes."""
     p = loaded.policy
     cp = p.collection_points.get(point)
     if cp is None:
@@ -53,7 +55,7 @@ def _build(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
         if (r.category is not None and any(tax.is_within(c, r.category) for c in categories))
         or (r.purpose is not None and r.purpose in uses)
     ]
-    content: dict[str, Any] = {
+    return {
         "organisation": p.organisation.name,
         "privacy_contact": str(p.organisation.privacy_contact),
         "point": point,
@@ -72,7 +74,15 @@ def _build(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
         "retention": retention,
         "minimum_age_without_parent": p.children.under if cp.admits_minors and p.children else None,
     }
+
+
+def notice_id(what: dict[str, Any]) -> str:
+    """Return the id of a notice: the hash of everything the person reads in it."""
+    return hashlib.sha256(canonical(what)).hexdigest()
+
+
+def _build(loaded: LoadedPolicy, point: str) -> Notice:
+    what = content(loaded, point)
     # The id covers what the person reads, not the version of the whole policy: an unrelated
     # change elsewhere in the policy leaves this notice, and the data collected under it, as is.
-    notice_id = hashlib.sha256(canonical(content)).hexdigest()
-    return {"notice_id": notice_id, "policy_version": loaded.version_id, **content}
+    return Notice(notice_id=notice_id(what), policy_version=loaded.version_id, **what)

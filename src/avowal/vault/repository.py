@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import cast
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
 
 
-def subject(session: Session, subject_id: str) -> Subject | None:
-    """Return a subject (tombstones included) by id."""
-    return session.get(Subject, subject_id)
+def subject(session: Session, subject_id: str, *, lock: bool = False) -> Subject | None:
+    """Return a subject (tombstones included) by id; ``lock`` holds its row to commit.
+
+    The lock serialises all work on one person across processes on PostgreSQL (SELECT ... FOR
+    UPDATE); SQLite has one writer at a time, and every transaction takes the write lock first.
+    """
+    if not lock:
+        return session.get(Subject, subject_id)
+    stmt = select(Subject).where(Subject.id == subject_id).with_for_update()
+    return session.scalar(stmt.execution_options(populate_existing=True))
 
 
 def subject_by_ref(session: Session, ref: str) -> Subject | None:
@@ -22,23 +29,32 @@ def subject_by_ref(session: Session, ref: str) -> Subject | None:
     return session.scalar(select(Subject).where(Subject.ref == ref))
 
 
-ValueRow = tuple[str, str, list[str], list[str], str, str, bytes | None, dt.datetime]
-KeyRow = tuple[dt.datetime | None, str | None, bytes | None]
+class KeyRow(NamedTuple):
+    """A subject's key columns: what tells whether the person is living."""
+
+    erased_at: dt.datetime | None
+    key_id: str | None
+    wrapped_key: bytes | None
+
+
+class ValueRow(NamedTuple):
+    """One held value of a person and what it may be used for."""
+
+    point: str
+    field: str
+    purposes: list[str]
+    recipients: list[str]
+    notice_id: str
+    receipt_id: str
+    ciphertext: bytes | None
+    collected_at: dt.datetime
+
 
 # Built once over the tables' columns: the read path runs them on every access, and both building
 # a statement and the ORM's handling of one cost more than running it on an indexed table.
 _subjects = Subject.__table__.c
 _values = PersonalValue.__table__.c
-_VALUE_COLUMNS = (
-    _values.point,
-    _values.field,
-    _values.purposes,
-    _values.recipients,
-    _values.notice_id,
-    _values.receipt_id,
-    _values.ciphertext,
-    _values.collected_at,
-)
+_VALUE_COLUMNS = tuple(getattr(_values, name) for name in ValueRow._fields)
 # The subject's key and its values in one round trip; a subject without values gives one row
 # whose value columns are NULL.
 _KEY_AND_VALUES = (
@@ -49,6 +65,8 @@ _KEY_AND_VALUES = (
     .where(_subjects.id == bindparam("subject_id"))
     .order_by(_values.collected_at)
 )
+# Locks the subject's row only (FOR UPDATE OF subjects): the values' side of the join may be NULL.
+_KEY_AND_VALUES_LOCKED = _KEY_AND_VALUES.with_for_update(of=Subject.__table__)
 
 
 def _autoflush(session: Session) -> None:
@@ -58,14 +76,25 @@ def _autoflush(session: Session) -> None:
         session.flush()
 
 
-def key_and_values(session: Session, subject_id: str) -> tuple[KeyRow | None, list[ValueRow]]:
-    """Return a subject's (erased_at, key_id, wrapped_key), or None, and its current values."""
+def key_and_values(
+    session: Session, subject_id: str, *, lock: bool = False
+) -> tuple[KeyRow | None, list[ValueRow]]:
+    """Return a subject's key columns, or None, and its current values; ``lock`` as subject()."""
     _autoflush(session)
-    rows = session.execute(_KEY_AND_VALUES, {"subject_id": subject_id}).all()
+    stmt = _KEY_AND_VALUES_LOCKED if lock else _KEY_AND_VALUES
+    rows = session.execute(stmt, {"subject_id": subject_id}).all()
     if not rows:
         return None, []
-    key = cast(KeyRow, tuple(rows[0][:3]))
-    return key, [cast(ValueRow, tuple(row[3:])) for row in rows if row[3] is not None]
+    key = KeyRow(*rows[0][:3])
+    return key, [ValueRow(*row[3:]) for row in rows if row[3] is not None]
+
+
+def keys_of(session: Session, subject_ids: Sequence[str]) -> dict[str, KeyRow]:
+    """Return the key columns of those of these subjects that exist."""
+    stmt = select(_subjects.id, _subjects.erased_at, _subjects.key_id, _subjects.wrapped_key).where(
+        _subjects.id.in_(list(subject_ids))
+    )
+    return {row[0]: KeyRow(*row[1:]) for row in session.execute(stmt)}
 
 
 def replace_values(session: Session, subject_id: str, point: str, fields: Sequence[str]) -> None:
@@ -86,15 +115,35 @@ def replace_values(session: Session, subject_id: str, point: str, fields: Sequen
     )
 
 
-def find_by_digest(session: Session, field: str, digest: bytes) -> list[str]:
-    """Return the ids of living subjects whose lookup field has this digest."""
+class IndexHit(NamedTuple):
+    """A living person whose lookup field has the digest, and what that value was collected for."""
+
+    subject_id: str
+    point: str
+    purposes: list[str]
+
+
+def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit]:
+    """Return the living subjects whose lookup field has this digest, with the value's purposes."""
     stmt = (
-        select(BlindIndex.subject_id)
+        select(BlindIndex.subject_id, BlindIndex.point, PersonalValue.purposes)
         .join(Subject, Subject.id == BlindIndex.subject_id)
-        .where(BlindIndex.field == field, BlindIndex.digest == digest, Subject.erased_at.is_(None))
-        .distinct()
+        .join(
+            PersonalValue,
+            and_(
+                PersonalValue.subject_id == BlindIndex.subject_id,
+                PersonalValue.point == BlindIndex.point,
+                PersonalValue.field == BlindIndex.field,
+            ),
+        )
+        .where(
+            BlindIndex.field == field,
+            BlindIndex.digest == digest,
+            Subject.erased_at.is_(None),
+        )
+        .order_by(BlindIndex.subject_id, BlindIndex.point)
     )
-    return list(session.scalars(stmt))
+    return [IndexHit(*row) for row in session.execute(stmt)]
 
 
 def drop_index(session: Session, subject_id: str) -> None:

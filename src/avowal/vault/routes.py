@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -11,7 +11,19 @@ from avowal.crypto import signing
 from avowal.crypto.service import Secrets
 from avowal.lib.deps import PolicyDep, SessionDep
 from avowal.vault import access, collection, notices
-from avowal.vault.schemas import CollectRequest, DisclosureRequest
+from avowal.vault.schemas import (
+    Collected,
+    CollectRequest,
+    Disclosed,
+    DisclosureRegister,
+    DisclosureRequest,
+    Erased,
+    Found,
+    Notice,
+    ReadResult,
+    ReceiptKey,
+    SignedReceipt,
+)
 
 router = APIRouter(prefix="/v1", tags=["vault"])
 
@@ -29,13 +41,13 @@ def get_secrets(request: Request) -> Secrets:
 SecretsDep = Annotated[Secrets, Depends(get_secrets)]
 
 
-@router.get("/notices/{point}")
-def get_notice(point: PointName, policy: PolicyDep) -> dict[str, Any]:
+@router.get("/notices/{point}", response_model=Notice)
+def get_notice(point: PointName, policy: PolicyDep) -> Notice:
     """Show what a person must see before giving data at a collection point."""
     return notices.notice(policy, point)
 
 
-@router.post("/collect/{point}", status_code=201)
+@router.post("/collect/{point}", status_code=201, response_model=Collected)
 def collect(
     point: PointName,
     body: CollectRequest,
@@ -43,31 +55,31 @@ def collect(
     policy: PolicyDep,
     secrets: SecretsDep,
     caller: CallerDep,
-) -> dict[str, Any]:
+) -> Collected:
     """Store a person's data under the notice they saw; return a signed receipt."""
     return collection.collect(session, policy, secrets, caller, point, body)
 
 
-@router.get("/receipts/key")
-def receipt_key(secrets: SecretsDep) -> dict[str, str]:
+@router.get("/receipts/key", response_model=ReceiptKey)
+def receipt_key(secrets: SecretsDep) -> ReceiptKey:
     """Return the public key that verifies receipts."""
     public = secrets.signing_key.public_key()
-    return {
-        "algorithm": "Ed25519",
-        "key_id": secrets.signing_key_id,
-        "public_key_pem": signing.public_pem(public),
-    }
+    return ReceiptKey(
+        algorithm="Ed25519",
+        key_id=secrets.signing_key_id,
+        public_key_pem=signing.public_pem(public),
+    )
 
 
-@router.get("/receipts/{receipt_id}")
+@router.get("/receipts/{receipt_id}", response_model=SignedReceipt)
 def get_receipt(
     receipt_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")], session: SessionDep
-) -> dict[str, Any]:
+) -> SignedReceipt:
     """Return a receipt and its signature (anyone holding its id may fetch it)."""
     return collection.get_receipt(session, receipt_id)
 
 
-@router.get("/subjects/lookup")
+@router.get("/subjects/lookup", response_model=Found)
 def lookup(
     field: Annotated[str, Query(min_length=1, max_length=64)],
     value: Annotated[str, Query(min_length=1, max_length=500)],
@@ -76,12 +88,12 @@ def lookup(
     policy: PolicyDep,
     secrets: SecretsDep,
     caller: CallerDep,
-) -> dict[str, Any]:
-    """Find people by a lookup field (blind index) for a purpose the caller's role grants."""
+) -> Found:
+    """Find people whose lookup field has the value and was collected for the purpose."""
     return access.lookup(session, policy, secrets, caller, field, value, purpose)
 
 
-@router.get("/subjects/{subject_id}/data")
+@router.get("/subjects/{subject_id}/data", response_model=ReadResult)
 def read(
     subject_id: SubjectIdPath,
     purpose: Purpose,
@@ -90,40 +102,45 @@ def read(
     secrets: SecretsDep,
     caller: CallerDep,
     fields: Annotated[str | None, Query(description="Comma-separated field names.")] = None,
-) -> dict[str, Any]:
+) -> ReadResult:
     """Read a person's values collected for the purpose; the others are listed as withheld."""
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     return access.read(session, policy, secrets, caller, subject_id, purpose, wanted)
 
 
-@router.post("/disclosures", status_code=201)
+@router.post("/disclosures", status_code=201, response_model=Disclosed)
 def disclose(
     body: DisclosureRequest,
     session: SessionDep,
     policy: PolicyDep,
     secrets: SecretsDep,
     caller: CallerDep,
-) -> dict[str, Any]:
-    """Disclose values to a recipient announced in their notice, and record it."""
+) -> Disclosed:
+    """Disclose values to a recipient announced in their notice and declared for them."""
     return access.disclose(
         session, policy, secrets, caller, body.subject_id, body.recipient, body.fields, body.purpose
     )
 
 
-@router.get("/subjects/{subject_id}/disclosures")
+@router.get("/subjects/{subject_id}/disclosures", response_model=DisclosureRegister)
 def disclosures(
-    subject_id: SubjectIdPath, session: SessionDep, caller: CallerDep
-) -> dict[str, Any]:
-    """List every disclosure of a person's data."""
-    return {
-        "subject_id": subject_id,
-        "disclosures": access.disclosures(session, caller, subject_id),
-    }
+    subject_id: SubjectIdPath,
+    purpose: Purpose,
+    session: SessionDep,
+    policy: PolicyDep,
+    caller: CallerDep,
+) -> DisclosureRegister:
+    """List the disclosures of a person's data made for uses within the purpose."""
+    return DisclosureRegister(
+        subject_id=subject_id,
+        purpose=purpose,
+        disclosures=access.disclosures(session, policy, caller, subject_id, purpose),
+    )
 
 
-@router.delete("/subjects/{subject_id}")
+@router.delete("/subjects/{subject_id}", response_model=Erased)
 def erase(
     subject_id: SubjectIdPath, session: SessionDep, policy: PolicyDep, caller: CallerDep
-) -> dict[str, Any]:
+) -> Erased:
     """Erase a person: destroy their data key and lookup rows, keep a tombstone."""
     return access.erase(session, policy, caller, subject_id)

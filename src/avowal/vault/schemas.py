@@ -1,8 +1,8 @@
-"""Request bodies of the vault API."""
+"""Request bodies and answers of the vault API."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -46,3 +46,186 @@ class DisclosureRequest(BaseModel):
         min_length=1
     )
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+# -- Answers ------------------------------------------------------------------------------------
+# Shared with avowal.client, which parses every answer into these models.
+
+
+class Answer(BaseModel):
+    """An answer of the vault API.
+
+    Item access (``answer["subject_id"]``) reads the attribute of that name, so code written
+    against the plain-JSON client keeps working.
+    """
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+
+class NoticeField(Answer):
+    """A field the person is asked for, and what is done with it."""
+
+    name: str
+    label: str
+    category: str
+    category_name: str
+    type: str
+    required: bool
+    storage: str
+    purposes: list[str]
+
+
+class NoticePurpose(Answer):
+    key: str
+    description: str
+
+
+class NoticeRecipient(Answer):
+    key: str
+    name: str
+    kind: str
+    country: str
+
+
+class NoticeRetention(Answer):
+    category: str | None = None
+    purpose: str | None = None
+    days: int
+    after: str
+    reason: str | None = None
+
+
+class Notice(Answer):
+    """Exactly what a person sees before giving data at a collection point.
+
+    ``notice_id`` hashes everything but itself and ``policy_version``: any change to what the
+    person reads (a field, a purpose, a recipient, a retention period) makes a new notice.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    notice_id: str
+    policy_version: str
+    organisation: str
+    privacy_contact: str
+    point: str
+    title: str
+    fields: list[NoticeField]
+    purposes: list[NoticePurpose]
+    recipients: list[NoticeRecipient]
+    retention: list[NoticeRetention]
+    minimum_age_without_parent: int | None = None
+
+
+class ReceiptDocument(Answer):
+    """The signed content of a receipt (the signature covers exactly these keys)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    receipt_id: str
+    subject_id: str
+    organisation: str
+    point: str
+    notice_id: str
+    policy_version: str
+    fields: list[str]
+    field_purposes: dict[str, list[str]]
+    purposes: list[str]
+    recipients: list[str]
+    issued_at: str
+    key_id: str
+
+
+class SignedReceipt(Answer):
+    """A receipt and its Ed25519 signature (base64)."""
+
+    receipt: ReceiptDocument
+    signature: str
+
+
+class Collected(SignedReceipt):
+    """The answer to a collection: who the person is in the vault, and their receipt."""
+
+    subject_id: str
+
+
+class ReceiptKey(Answer):
+    """The public key that verifies receipts."""
+
+    algorithm: str
+    key_id: str
+    public_key_pem: str
+
+
+class Found(Answer):
+    """People found by a lookup field: only those whose value was collected for the purpose."""
+
+    field: str
+    purpose: str
+    subject_ids: list[str]
+
+
+class ReadValue(Answer):
+    value: str | None
+    point: str
+    receipt_id: str
+    collected_at: str
+
+
+class Withheld(Answer):
+    """A value not returned, and why (``purpose_not_allowed`` or ``not_collected``)."""
+
+    field: str
+    point: str | None
+    reason: str
+    detail: str
+
+
+class ReadResult(Answer):
+    """The values collected for the purpose; the others listed as withheld."""
+
+    subject_id: str
+    purpose: str
+    values: dict[str, ReadValue]
+    withheld: list[Withheld]
+
+
+class Disclosed(Answer):
+    """Values handed to a recipient, and the receipts they were collected under."""
+
+    disclosure_id: str
+    recipient: str
+    purpose: str
+    values: dict[str, str | None]
+    receipt_ids: list[str]
+
+
+class DisclosureEntry(Answer):
+    """One disclosure of the register."""
+
+    disclosure_id: str
+    recipient: str
+    purpose: str
+    fields: list[str]
+    receipt_ids: list[str]
+    actor: str
+    at: str
+
+
+class DisclosureRegister(Answer):
+    """The disclosures of a person's data made for uses within the purpose asked."""
+
+    subject_id: str
+    purpose: str
+    disclosures: list[DisclosureEntry]
+
+
+class Erased(Answer):
+    """A person's erasure: the key is destroyed, a tombstone remains."""
+
+    subject_id: str
+    erased_at: str

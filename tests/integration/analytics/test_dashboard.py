@@ -65,7 +65,7 @@ def marketing(client: TestClient, tokens: dict[str, str]) -> Callable[..., Any]:
 
     def get(path: str, **params: Any) -> Any:
         answer = client.get(
-            path, params=params, headers={"Authorization": f"Bearer {tokens['marketing']}"}
+            path, params=params, headers={"Authorization": f"Bearer {tokens['reporting_service']}"}
         )
         assert answer.status_code == 200, answer.text
         return answer.json()
@@ -408,7 +408,7 @@ def test_realtime(known: int, marketing: Callable[..., Any]) -> None:
 
 def _csv(client: TestClient, tokens: dict[str, str], path: str, **params: Any) -> str:
     answer = client.get(
-        path, params=params, headers={"Authorization": f"Bearer {tokens['marketing']}"}
+        path, params=params, headers={"Authorization": f"Bearer {tokens['reporting_service']}"}
     )
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
@@ -440,7 +440,7 @@ def test_csv_export(known: int, client: TestClient, tokens: dict[str, str]) -> N
     download = client.get(
         f"{API}/export.csv",
         params={"table": "page", **RANGE},
-        headers={"Authorization": f"Bearer {tokens['marketing']}"},
+        headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
     )
     assert download.headers["content-disposition"] == (
         f'attachment; filename="{SITE}-page-2026-03-10-2026-03-12.csv"'
@@ -463,15 +463,17 @@ def test_api_needs_a_token_whose_role_grants_analytics(
     known: int, client: TestClient, tokens: dict[str, str]
 ) -> None:
     assert client.get(f"{API}/summary").status_code == 401
-    refused = client.get(f"{API}/summary", headers={"Authorization": f"Bearer {tokens['support']}"})
+    refused = client.get(
+        f"{API}/summary", headers={"Authorization": f"Bearer {tokens['newsletter_service']}"}
+    )
     assert refused.status_code == 403
     assert refused.json()["error"] == "purpose_not_granted"
     assert refused.json()["purpose"] == "analytics.reporting"
-    for role in ("marketing", "privacy_officer"):
+    for role in ("reporting_service",):
         ok = client.get(f"{API}/summary", headers={"Authorization": f"Bearer {tokens[role]}"})
         assert ok.status_code == 200, role
     listed = client.get(
-        "/v1/analytics/sites", headers={"Authorization": f"Bearer {tokens['marketing']}"}
+        "/v1/analytics/sites", headers={"Authorization": f"Bearer {tokens['reporting_service']}"}
     )
     assert {"domain": SITE, "shared": False} in listed.json()["sites"]
 
@@ -502,7 +504,9 @@ def test_bad_parameters_are_refused_by_name(
     words: str,
 ) -> None:
     answer = client.get(
-        f"{API}/summary", params=params, headers={"Authorization": f"Bearer {tokens['marketing']}"}
+        f"{API}/summary",
+        params=params,
+        headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
     )
     assert answer.status_code == 400, answer.text
     body = answer.json()
@@ -514,7 +518,7 @@ def test_bad_parameters_are_refused_by_name(
 def test_unknown_site_dimension_and_table(
     known: int, client: TestClient, tokens: dict[str, str]
 ) -> None:
-    auth = {"Authorization": f"Bearer {tokens['marketing']}"}
+    auth = {"Authorization": f"Bearer {tokens['reporting_service']}"}
     missing = client.get("/v1/analytics/sites/nope.example.com/summary", headers=auth)
     assert missing.status_code == 404 and missing.json()["error"] == "unknown_site"
     dimension = client.get(f"{API}/breakdown/colour", headers=auth)

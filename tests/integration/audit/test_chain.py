@@ -22,6 +22,7 @@ from avowal.cli import app as cli
 from avowal.client import Client, PurposeNotAllowed, RecipientNotAnnounced
 from avowal.settings import Settings
 from tests.factories import PURCHASE, REGISTRATION
+from tests.integration.conftest import StaffDesk
 
 runner = CliRunner()
 
@@ -55,7 +56,11 @@ class Trail:
 
 @pytest.fixture
 def trail(
-    app: FastAPI, engine: Engine, settings: Settings, as_role: Callable[[str], Client]
+    app: FastAPI,
+    engine: Engine,
+    settings: Settings,
+    as_role: Callable[[str], Client],
+    as_staff: Callable[[str], StaffDesk],
 ) -> Trail:
     """Collect, read (allowed and refused), disclose (allowed and refused), look up and erase."""
     backend = as_role("web_backend")
@@ -64,9 +69,9 @@ def trail(
     data = backend.read(sid, purpose="essential.service.authentication")
     assert data["values"]["email"]["value"] == REGISTRATION["email"]
     with pytest.raises(PurposeNotAllowed) as refused:
-        as_role("marketing").read(sid, purpose="essential.service.payment_processing")
+        as_staff("marketing").read(sid, purpose="essential.service.payment_processing")
     assert refused.value.status == 403
-    sent = as_role("billing").disclose(
+    sent = as_staff("billing").disclose(
         sid,
         recipient="payment_processor",
         fields=["card"],
@@ -74,10 +79,10 @@ def trail(
     )
     assert sent["values"] == {"card": "4242"}
     with pytest.raises(RecipientNotAnnounced):
-        as_role("privacy_officer").disclose(
+        as_staff("privacy_officer").disclose(
             sid, recipient="authorities", fields=["name"], purpose="essential.legal_obligation"
         )
-    found = as_role("support").lookup(
+    found = as_staff("support").lookup(
         "email", REGISTRATION["email"], purpose="essential.service.operations.support"
     )
     assert found == [sid]

@@ -127,7 +127,7 @@ def test_an_approved_request_is_exported_once_whatever_the_purposes_of_collectio
 
 
 def test_the_disclosure_register_shows_the_legal_disclosure(
-    app: FastAPI, staff: Staff, registered: dict[str, Any], as_role: Callable[[str], Client]
+    app: FastAPI, staff: Staff, registered: dict[str, Any], as_staff: Callable[[str], Any]
 ) -> None:
     sid = registered["subject_id"]
     req = approved(app, staff, sid, fields=["email"])
@@ -135,7 +135,7 @@ def test_the_disclosure_register_shows_the_legal_disclosure(
         app,
         lambda s: legal_export.export(s, app.state.policy, app.state.secrets, staff.second, req.id),
     )
-    register = as_role("privacy_officer").disclosures(sid)
+    register = as_staff("privacy_officer").disclosures(sid, purpose=legal.LEGAL_PURPOSE)
     assert [(r["recipient"], r["purpose"], r["fields"], r["actor"]) for r in register] == [
         ("authorities", "essential.legal_obligation", ["email"], "oscar@example.com")
     ]

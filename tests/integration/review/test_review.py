@@ -66,7 +66,7 @@ def request(subject_id: str, **changes: Any) -> LegalRequestCreate:
 
 @pytest.fixture
 def known(
-    app: FastAPI, settings: Settings, backend: Client, as_role: Callable[[str], Client]
+    app: FastAPI, settings: Settings, backend: Client, as_staff: Callable[[str], Any]
 ) -> Known:
     """Three people (one erased), known reads, a refusal, break-glass, two legal requests."""
     loaded, secrets = app.state.policy, app.state.secrets
@@ -76,11 +76,11 @@ def known(
     ]
     backend.collect("purchase", PURCHASE, subject_id=people[0])
     backend.erase(people[2])
-    support = as_role("support")
+    support = as_staff("support")
     for _ in range(SUPPORT_READS):
         support.read(people[0], purpose="essential.service.operations.support")
-    as_role("billing").read(people[0], purpose="essential.service.payment_processing")
-    marketing = as_role("marketing")
+    as_staff("billing").read(people[0], purpose="essential.service.payment_processing")
+    marketing = as_staff("marketing")
     marketing.read(people[1], purpose="marketing.communications.email")
     with pytest.raises(PurposeNotAllowed):
         marketing.read(people[1], purpose="essential.service.payment_processing")

@@ -22,7 +22,9 @@ from avowal.client import (
 )
 from avowal.settings import Settings
 from avowal.vault.models import BlindIndex, Disclosure, Subject
+from avowal.vault.schemas import Withheld
 from tests.factories import PURCHASE, REGISTRATION
+from tests.integration.conftest import StaffDesk
 
 
 def test_read_returns_only_values_collected_for_the_purpose(
@@ -41,9 +43,9 @@ def test_read_returns_only_values_collected_for_the_purpose(
 
 
 def test_a_parent_purpose_in_the_receipt_covers_its_children(
-    as_role: Callable[[str], Client], registered: dict[str, Any]
+    as_staff: Callable[[str], StaffDesk], registered: dict[str, Any]
 ) -> None:
-    support = as_role("support")
+    support = as_staff("support")
     # The role grants essential.service.operations.support; registration was collected for it.
     data = support.read(registered["subject_id"], purpose="essential.service.operations.support")
     assert data["values"]["phone"]["value"] == "+15550100"
@@ -57,15 +59,15 @@ def test_read_of_selected_fields_lists_uncollected_ones(
         registered["subject_id"], purpose="essential.service.authentication", fields=["name", "fax"]
     )
     assert set(data["values"]) == {"name"}
-    assert data["withheld"] == [
-        {"field": "fax", "point": None, "reason": "not_collected", "detail": "no value"}
+    assert data.withheld == [
+        Withheld(field="fax", point=None, reason="not_collected", detail="no value")
     ]
 
 
 def test_marketing_reads_only_what_was_collected_for_marketing(
     as_role: Callable[[str], Client], registered: dict[str, Any]
 ) -> None:
-    data = as_role("marketing").read(
+    data = as_role("newsletter_service").read(
         registered["subject_id"], purpose="marketing.communications.email"
     )
     assert set(data["values"]) == {"email"}
@@ -76,16 +78,16 @@ def test_a_purpose_the_role_does_not_grant_is_403_and_audited(
     as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
 ) -> None:
     with pytest.raises(PurposeNotAllowed) as info:
-        as_role("marketing").read(
+        as_role("newsletter_service").read(
             registered["subject_id"], purpose="essential.service.payment_processing"
         )
     assert info.value.status == 403
     assert info.value.purpose == "essential.service.payment_processing"
-    assert info.value.role == "marketing"
+    assert info.value.role == "newsletter_service"
     with app.state.sessionmaker() as s:
         entry = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
     assert entry is not None
-    assert (entry.action, entry.decision, entry.role) == ("read", "deny", "marketing")
+    assert (entry.action, entry.decision, entry.role) == ("read", "deny", "newsletter_service")
 
 
 def test_a_purpose_outside_the_taxonomy_is_400(backend: Client, registered: dict[str, Any]) -> None:
@@ -104,9 +106,9 @@ def test_reads_need_a_token(client: TestClient, registered: dict[str, Any]) -> N
 
 
 def test_lookup_finds_a_person_by_email_without_decrypting(
-    as_role: Callable[[str], Client], registered: dict[str, Any]
+    as_staff: Callable[[str], StaffDesk], registered: dict[str, Any]
 ) -> None:
-    support = as_role("support")
+    support = as_staff("support")
     found = support.lookup(
         "email", "ADA@example.com", purpose="essential.service.operations.support"
     )
@@ -125,9 +127,9 @@ def test_lookup_finds_a_person_by_email_without_decrypting(
 
 
 def test_disclosure_to_the_announced_processor_is_allowed_and_registered(
-    as_role: Callable[[str], Client], registered: dict[str, Any]
+    as_staff: Callable[[str], StaffDesk], registered: dict[str, Any]
 ) -> None:
-    billing = as_role("billing")
+    billing = as_staff("billing")
     sid = registered["subject_id"]
     out = billing.disclose(
         sid,
@@ -137,16 +139,16 @@ def test_disclosure_to_the_announced_processor_is_allowed_and_registered(
     )
     assert out["values"] == {"card": "4242", "name": "Ada Example"}
     assert out["receipt_ids"] == [registered["purchase"]["receipt"]["receipt_id"]]
-    register = billing.disclosures(sid)
+    register = billing.disclosures(sid, purpose="essential.service.payment_processing")
     assert [(d["recipient"], d["fields"]) for d in register] == [
         ("payment_processor", ["card", "name"])
     ]
 
 
 def test_disclosure_of_values_whose_notice_did_not_announce_the_recipient_is_403(
-    as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+    as_staff: Callable[[str], StaffDesk], registered: dict[str, Any], app: FastAPI
 ) -> None:
-    billing = as_role("billing")
+    billing = as_staff("billing")
     sid = registered["subject_id"]
     with pytest.raises(RecipientNotAnnounced) as info:
         billing.disclose(
@@ -165,10 +167,10 @@ def test_disclosure_of_values_whose_notice_did_not_announce_the_recipient_is_403
 
 
 def test_disclosure_to_an_undeclared_recipient_is_refused(
-    as_role: Callable[[str], Client], registered: dict[str, Any]
+    as_staff: Callable[[str], StaffDesk], registered: dict[str, Any]
 ) -> None:
     with pytest.raises(AvowalError) as info:
-        as_role("billing").disclose(
+        as_staff("billing").disclose(
             registered["subject_id"],
             recipient="data_broker",
             fields=["card"],
@@ -178,7 +180,7 @@ def test_disclosure_to_an_undeclared_recipient_is_refused(
 
 
 def test_erasure_shreds_the_key_and_the_index_and_later_reads_are_410(
-    backend: Client, as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+    as_staff: Callable[[str], StaffDesk], backend: Client, registered: dict[str, Any], app: FastAPI
 ) -> None:
     sid = registered["subject_id"]
     backend.erase(sid)
@@ -188,7 +190,7 @@ def test_erasure_shreds_the_key_and_the_index_and_later_reads_are_410(
     with pytest.raises(SubjectErased):
         backend.erase(sid)
     assert (
-        as_role("support").lookup(
+        as_staff("support").lookup(
             "email", "ada@example.com", purpose="essential.service.operations.support"
         )
         == []
@@ -236,13 +238,16 @@ def test_after_erasure_the_raw_database_holds_no_plaintext_and_no_usable_key(
 
 
 def test_only_the_back_end_or_a_privacy_officer_may_erase(
-    as_role: Callable[[str], Client], registered: dict[str, Any], app: FastAPI
+    as_staff: Callable[[str], StaffDesk],
+    as_role: Callable[[str], Client],
+    registered: dict[str, Any],
+    app: FastAPI,
 ) -> None:
     with pytest.raises(AvowalError) as info:
-        as_role("marketing").erase(registered["subject_id"])
+        as_role("newsletter_service").erase(registered["subject_id"])
     assert (info.value.status, info.value.error) == (403, "erasure_not_allowed")
     with app.state.sessionmaker() as s:
         last = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
         assert last is not None and (last.action, last.decision) == ("erase", "deny")
         assert s.get(Subject, registered["subject_id"]).erased_at is None  # type: ignore[union-attr]
-    as_role("privacy_officer").erase(registered["subject_id"])
+    as_staff("privacy_officer").erase(registered["subject_id"])

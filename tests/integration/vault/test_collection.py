@@ -149,7 +149,9 @@ def test_an_oversized_body_is_413(client: TestClient, tokens: dict[str, str], ap
         "values": {"email": "a@example.com", "message": "x" * 70_000},
     }
     r = client.post(
-        "/v1/collect/contact", json=body, headers={"Authorization": f"Bearer {tokens['support']}"}
+        "/v1/collect/contact",
+        json=body,
+        headers={"Authorization": f"Bearer {tokens['web_backend']}"},
     )
     assert r.status_code == 413
     assert r.json()["error"] == "body_too_large"
