@@ -77,14 +77,34 @@ class Settings(BaseSettings):
     )
     enrolment_hours: int = Field(72, ge=1, le=720, description="Lifetime of an enrolment link.")
     login_max_failures: int = Field(
-        5, ge=1, le=100, description="Failed sign-ins (per account or address) before lockout."
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins for one account from one address before back-off starts "
+        "(for that account from that address only).",
+    )
+    login_account_max_failures: int = Field(
+        50,
+        ge=1,
+        le=10000,
+        description="Failed sign-ins for one account from all addresses before it backs off "
+        "everywhere (a ceiling against guessing from many addresses).",
+    )
+    login_address_max_accounts: int = Field(
+        20,
+        ge=1,
+        le=10000,
+        description="Accounts failing to sign in from one address before that address backs off "
+        "for every account (a ceiling against trying one password on many accounts).",
     )
     login_window_minutes: int = Field(
-        15, ge=1, le=1440, description="Window in which failed sign-ins are counted."
+        60, ge=1, le=1440, description="Failed sign-ins older than this are forgotten."
     )
-    lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a lockout lasts.")
-    break_glass_max_minutes: int = Field(
-        240, ge=5, le=1440, description="Longest break-glass grant."
+    lockout_minutes: int = Field(
+        1, ge=1, le=1440, description="First back-off; each further failure doubles it."
+    )
+    lockout_max_minutes: int = Field(
+        15, ge=1, le=1440, description="Longest back-off: the doubling stops here."
     )
 
     geoip_file: Path | None = Field(

@@ -64,28 +64,35 @@ def test_the_qr_code_is_an_svg_image_and_the_secret_is_grouped() -> None:
     assert len(totp.new_secret()) == 32
 
 
-SETTINGS = Settings(login_max_failures=3, login_window_minutes=10, lockout_minutes=15)
+BACKOFF = signin.Backoff(3, dt.timedelta(minutes=1), dt.timedelta(minutes=15))
 
 
 def minutes(*offsets: float) -> list[dt.datetime]:
     return [NOW + dt.timedelta(minutes=m) for m in offsets]
 
 
-def test_a_lockout_starts_at_the_last_failure_within_one_window() -> None:
-    failures = minutes(0, 4, 9)
-    later = NOW + dt.timedelta(minutes=10)
-    assert signin.locked_until(SETTINGS, failures, later) == NOW + dt.timedelta(minutes=24)
-    assert signin.locked_until(SETTINGS, failures[:2], later) is None
-    assert signin.locked_until(SETTINGS, failures, NOW + dt.timedelta(minutes=24)) is None
+def test_back_off_starts_at_the_free_count_and_runs_from_the_last_failure() -> None:
+    assert BACKOFF.until(minutes(0, 1), NOW) is None
+    assert BACKOFF.until(minutes(0, 1, 2), NOW) == NOW + dt.timedelta(minutes=3)
+    assert BACKOFF.until(minutes(0, 1, 2), NOW + dt.timedelta(minutes=3)) is None
 
 
-def test_failures_spread_wider_than_the_window_do_not_lock() -> None:
-    assert signin.locked_until(SETTINGS, minutes(0, 6, 11), NOW + dt.timedelta(minutes=12)) is None
+def test_back_off_doubles_and_stops_at_its_cap() -> None:
+    lengths = [BACKOFF.until(minutes(*([0] * n)), NOW) for n in range(3, 10)]
+    assert [(u - NOW).total_seconds() / 60 for u in lengths if u] == [1, 2, 4, 8, 15, 15, 15]
+    assert BACKOFF.until(minutes(*([0] * 500)), NOW) == NOW + dt.timedelta(minutes=15)
 
 
 def test_naive_times_from_sqlite_count_as_utc() -> None:
     naive = [t.replace(tzinfo=None) for t in minutes(0, 1, 2)]
-    assert signin.locked_until(SETTINGS, naive, NOW) == NOW + dt.timedelta(minutes=17)
+    assert BACKOFF.until(naive, NOW) == NOW + dt.timedelta(minutes=3)
+
+
+def test_the_throttle_reads_its_limits_from_the_settings() -> None:
+    throttle = signin.Throttle.of(Settings(login_max_failures=4, lockout_max_minutes=30))
+    assert throttle.pair.free == 4 and throttle.pair.cap == dt.timedelta(minutes=30)
+    assert throttle.account.free == 50 and throttle.address.free == 20
+    assert throttle.window == dt.timedelta(hours=1)
 
 
 def test_the_secure_cookie_flag_follows_the_run_mode() -> None:

@@ -1,19 +1,20 @@
 """The staff console: server-rendered pages behind sign-in, TOTP and the confidentiality agreement.
 
-:func:`install` adds the sign-in pages, the people, legal, break-glass and review pages, the
-stylesheets and the HTML answer to console refusals; pages that show personal data depend on
-:data:`avowal.console.deps.StaffAccess`.
+:func:`install` adds the sign-in pages, the people, legal, break-glass, review and analytics
+pages (and the analytics share pages), the stylesheets and the HTML answer to console refusals;
+pages that show personal data depend on :data:`avowal.console.deps.StaffAccess`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from avowal.console import (
+    analytics_routes,
     auth_routes,
     break_glass_routes,
     legal_routes,
@@ -21,7 +22,7 @@ from avowal.console import (
     people_routes,
     review_routes,
 )
-from avowal.console.deps import ConsoleRefusal
+from avowal.console.deps import ConsoleRefusal, guard
 from avowal.staff import sessions
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -39,13 +40,26 @@ async def _refused(_: Request, exc: Exception) -> Response:
     )
 
 
+ROUTERS: tuple[APIRouter, ...] = (
+    auth_routes.router,
+    people_routes.router,
+    legal_routes.router,
+    break_glass_routes.router,
+    review_routes.router,
+    analytics_routes.router,
+    analytics_routes.share_router,
+)
+
+
 def install(app: FastAPI) -> None:
-    """Add the console's pages, its stylesheets and its refusal pages to ``app``."""
-    app.include_router(auth_routes.router)
-    app.include_router(people_routes.router)
-    app.include_router(legal_routes.router)
-    app.include_router(break_glass_routes.router)
-    app.include_router(review_routes.router)
+    """Add the console's pages, its stylesheets and its refusal pages to ``app``.
+
+    Every router of :data:`ROUTERS` gets :func:`avowal.console.deps.guard`: each POST is checked
+    for its origin and every form field and query parameter for storable text, before anything
+    else runs.
+    """
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(guard)])
     app.include_router(review_routes.assets)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refused)

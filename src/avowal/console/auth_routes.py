@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from avowal.console import pages
 from avowal.console.deps import CurrentStaff, CurrentStaffForm, StaffContext
-from avowal.crypto.service import Secrets
+from avowal.legal import break_glass
 from avowal.lib import clock
-from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
+from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep, settle
 from avowal.settings import Settings
 from avowal.staff import service as staff
 from avowal.staff import sessions, signin, totp
@@ -28,11 +28,6 @@ from avowal.staff.exceptions import (
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 
 FormText = Annotated[str, Form(max_length=1024)]
-
-
-def _secrets(request: Request) -> Secrets:
-    found: Secrets = request.app.state.secrets
-    return found
 
 
 def _cookie(
@@ -104,6 +99,7 @@ def login(
     session: SessionDep,
     policy: PolicyDep,
     settings: SettingsDep,
+    secrets: SecretsDep,
     email: FormText = "",
     password: FormText = "",
     code: FormText = "",
@@ -118,7 +114,7 @@ def login(
             session,
             policy,
             settings,
-            _secrets(request),
+            secrets,
             email=email,
             password=password,
             code=code,
@@ -126,14 +122,18 @@ def login(
             previous_token=request.cookies.get(sessions.COOKIE),
             now=now,
         )
-    except LockedOut as exc:
+    except (LockedOut, SignInFailed, AccountInactive) as exc:
+        settle(session, exc)  # the failed attempt and its audit entry are kept
+        if isinstance(exc, AccountInactive):
+            return pages.message("Sign-in refused", exc.message, status_code=403)
         return _login_page(
-            request, settings, email=email, error=exc.message, status_code=429, headers=exc.headers
+            request,
+            settings,
+            email=email,
+            error=exc.message,
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
-    except SignInFailed as exc:
-        return _login_page(request, settings, email=email, error=exc.message, status_code=401)
-    except AccountInactive as exc:
-        return pages.message("Sign-in refused", exc.message, status_code=403)
     pending = staff.must_acknowledge(session, policy, done.account)
     response = pages.redirect("/console/acknowledge" if pending else "/console")
     _cookie(response, request, settings, sessions.COOKIE, done.token)
@@ -186,14 +186,20 @@ def _link_refused(exc: EnrolmentInvalid) -> HTMLResponse:
 
 @router.get("/enrol/{token}", response_class=HTMLResponse)
 def enrol_form(
-    token: str, request: Request, session: SessionDep, policy: PolicyDep, settings: SettingsDep
+    token: str,
+    request: Request,
+    session: SessionDep,
+    policy: PolicyDep,
+    settings: SettingsDep,
+    secrets: SecretsDep,
 ) -> Response:
     """Show the enrolment form: the TOTP QR code and the password fields."""
     try:
         account = staff.open_enrolment(session, token, now=clock.now())
     except EnrolmentInvalid as exc:
+        settle(session, exc)
         return _link_refused(exc)
-    secret = staff.totp_secret(_secrets(request), account)
+    secret = staff.totp_secret(secrets, account)
     return _enrol_page(request, settings, policy, token, account.email, secret)
 
 
@@ -204,6 +210,7 @@ def enrol(
     session: SessionDep,
     policy: PolicyDep,
     settings: SettingsDep,
+    secrets: SecretsDep,
     password: FormText = "",
     confirm: FormText = "",
     code: FormText = "",
@@ -212,7 +219,6 @@ def enrol(
     """Set the password and confirm the authenticator app; the link then stops working."""
     if not sessions.same_token(request.cookies.get(sessions.CSRF_COOKIE), csrf_token):
         return _form_refused()
-    secrets = _secrets(request)
     try:
         account = staff.complete_enrolment(
             session,
@@ -225,9 +231,11 @@ def enrol(
             now=clock.now(),
         )
     except EnrolmentInvalid as exc:
+        settle(session, exc)
         return _link_refused(exc)
     except (WeakPassword, WrongCode) as exc:
         # Both are refused before anything changes; the link stays usable.
+        settle(session, exc)
         account = staff.open_enrolment(session, token, now=clock.now())
         secret = staff.totp_secret(secrets, account)
         return _enrol_page(
@@ -287,6 +295,7 @@ def acknowledge(
     try:
         staff.acknowledge(session, policy, ctx.account, version, now=clock.now())
     except StaffError as exc:
+        settle(session, exc)
         return _acknowledge_page(ctx, policy, session, error=exc.message, status_code=409)
     return pages.redirect("/console")
 
@@ -295,8 +304,12 @@ def acknowledge(
 def home(ctx: CurrentStaff, session: SessionDep, policy: PolicyDep) -> HTMLResponse:
     """Show the signed-in staff member's role, purposes and agreement status."""
     role = staff.role_of(policy, ctx.account)
+    pending = staff.must_acknowledge(session, policy, ctx.account)
     return pages.render(
         "home.html",
+        # Grants the policy tells this role of (staff.break_glass.notify), once bound by the
+        # agreement: a justification may say more than it should.
+        notices=[] if pending else break_glass.notices_for(session, ctx.account),
         title="Home",
         staff=ctx,
         active="home",
@@ -306,6 +319,6 @@ def home(ctx: CurrentStaff, session: SessionDep, policy: PolicyDep) -> HTMLRespo
             for p in (role.purposes if role else [])
         ],
         expires_at=ctx.account.expires_at,
-        pending=staff.must_acknowledge(session, policy, ctx.account),
+        pending=pending,
         version=policy.policy.staff.confidentiality.version,
     )

@@ -1,8 +1,11 @@
-"""Break-glass in the console: start a time-boxed grant with a justification, see it, end it.
+"""Break-glass in the console: ask for or start a time-boxed grant, approve one, see it, end it.
 
 While a grant runs, the people pages read through the grant's caller (any purpose, every audit
 entry flagged, see :mod:`avowal.console.people_routes`). The rules are
-:mod:`avowal.legal.break_glass`'s; privacy officers also see, and may end, everyone's grants.
+:mod:`avowal.legal.break_glass`'s, from the policy's ``staff.break_glass``: who may open a grant
+(others see why not, and a forged form is refused 403 and audited), how long, whether a second
+person approves it first, and who is told. Privacy officers, approvers and the roles the policy
+has told see everyone's grants; privacy officers and approvers may end them.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ from sqlalchemy.orm import Session
 
 from avowal.console import pages
 from avowal.console.deps import StaffAccess, StaffAccessForm, StaffContext
-from avowal.console.people_routes import minutes_left
 from avowal.legal import break_glass
 from avowal.legal import service as legal
 from avowal.lib import clock
-from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
+from avowal.lib.deps import PolicyDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
-from avowal.settings import Settings
+from avowal.policy.loader import LoadedPolicy
 
 router = APIRouter(prefix="/console/break-glass", tags=["console"], include_in_schema=False)
 
@@ -33,7 +35,7 @@ DEFAULT_MINUTES = 30
 def _page(
     ctx: StaffContext,
     session: Session,
-    settings: Settings,
+    policy: LoadedPolicy,
     *,
     justification: str = "",
     minutes: int | None = None,
@@ -42,12 +44,18 @@ def _page(
 ) -> HTMLResponse:
     assert ctx.caller is not None
     now = clock.now()
+    rule = break_glass.rule(policy)
     grant = break_glass.active_grant(session, ctx.account, now)
+    pending = break_glass.pending_grant(session, ctx.account, now)
     officer = ctx.caller.grants(legal.LEGAL_PURPOSE)
+    approver = ctx.account.role in rule.approvers
+    overseer = officer or approver or ctx.account.role in rule.notify
     grants = break_glass.list_grants(session, now)
     mine = [g for g in grants if g.account == ctx.account.email][:HISTORY]
-    others = [g for g in grants if g.state == "active" and g.account != ctx.account.email]
-    longest = settings.break_glass_max_minutes
+    others = [
+        g for g in grants if g.state in ("active", "pending") and g.account != ctx.account.email
+    ]
+    longest = rule.max_minutes
     return pages.render(
         "break_glass.html",
         title="Break-glass access",
@@ -55,10 +63,15 @@ def _page(
         active="break_glass",
         status_code=status_code,
         grant=grant,
-        minutes_left=minutes_left(grant),
+        pending=pending,
+        minutes_left=break_glass.minutes_left(grant, now),
         mine=mine,
-        others=others if officer else [],
-        officer=officer,
+        others=others if overseer else [],
+        overseer=overseer,
+        may_end_others=officer or approver,
+        approver=approver,
+        allowed=break_glass.may_open(policy, ctx.account),
+        rule=rule,
         longest=longest,
         justification=justification,
         minutes=minutes or min(DEFAULT_MINUTES, longest),
@@ -68,9 +81,9 @@ def _page(
 
 
 @router.get("", response_class=HTMLResponse)
-def break_glass_page(ctx: StaffAccess, session: SessionDep, settings: SettingsDep) -> Response:
+def break_glass_page(ctx: StaffAccess, session: SessionDep, policy: PolicyDep) -> Response:
     """Show the running grant (time left, End) or the form starting one, and past grants."""
-    return _page(ctx, session, settings)
+    return _page(ctx, session, policy)
 
 
 @router.post("/start", response_class=HTMLResponse)
@@ -78,30 +91,29 @@ def break_glass_start(
     ctx: StaffAccessForm,
     session: SessionDep,
     policy: PolicyDep,
-    settings: SettingsDep,
     justification: Annotated[str, Form(max_length=break_glass.MAX_JUSTIFICATION + 100)] = "",
     minutes: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Start a grant: any purpose for a few minutes, with a stated justification."""
+    """Start a grant (or ask for one): any purpose for a few minutes, with a justification."""
     try:
         length = int(minutes)
     except ValueError:
         return _page(
             ctx,
             session,
-            settings,
+            policy,
             justification=justification,
             error="give the length of the grant in whole minutes",
             status_code=422,
         )
     try:
-        break_glass.start(session, policy, settings, ctx.account, justification, length)
+        break_glass.start(session, policy, ctx.account, justification, length)
     except AvowalError as exc:
-        session.rollback()
+        settle(session, exc)
         return _page(
             ctx,
             session,
-            settings,
+            policy,
             justification=justification,
             minutes=length if length > 0 else None,
             error=exc.message,
@@ -110,18 +122,28 @@ def break_glass_start(
     return pages.redirect("/console/break-glass")
 
 
+@router.post("/{grant_id}/approve", response_class=HTMLResponse)
+def break_glass_approve(
+    grant_id: GrantId, ctx: StaffAccessForm, session: SessionDep, policy: PolicyDep
+) -> Response:
+    """Approve someone else's pending grant (a role under staff.break_glass.approvers)."""
+    try:
+        break_glass.approve(session, policy, ctx.account, grant_id)
+    except AvowalError as exc:
+        settle(session, exc)
+        return _page(ctx, session, policy, error=exc.message, status_code=exc.status_code)
+    return pages.redirect("/console/break-glass")
+
+
 @router.post("/{grant_id}/end", response_class=HTMLResponse)
 def break_glass_end(
-    grant_id: GrantId,
-    ctx: StaffAccessForm,
-    session: SessionDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
+    grant_id: GrantId, ctx: StaffAccessForm, session: SessionDep, policy: PolicyDep
 ) -> Response:
-    """End a running grant: its holder, or a privacy officer, may."""
+    """End a running grant (or withdraw a pending one): its holder, a privacy officer or an
+    approver may."""
     try:
         break_glass.end(session, policy, ctx.account, grant_id)
     except AvowalError as exc:
-        session.rollback()
-        return _page(ctx, session, settings, error=exc.message, status_code=exc.status_code)
+        settle(session, exc)
+        return _page(ctx, session, policy, error=exc.message, status_code=exc.status_code)
     return pages.redirect("/console/break-glass")

@@ -21,6 +21,20 @@ Every POST of the console must check the CSRF token: use ``CurrentStaffForm`` or
 field equals the session's token. Forms render it as
 ``<input type="hidden" name="csrf_token" value="{{ staff.csrf_token }}">``.
 
+Every console route also goes through :func:`guard`, which :func:`avowal.console.install` puts
+on each console router (a new router gets it by being installed there):
+
+- a POST must come from the console's own origin: its ``Origin`` header (or, without one, its
+  ``Referer``) must be the origin of ``settings.public_url``; outside production, while
+  ``public_url`` is left at its default, the request's own origin (scheme and ``Host``) is
+  accepted too, so a development server works on any address. ``Origin: null`` (a page with
+  ``Referrer-Policy: no-referrer`` or a sandboxed frame) is refused. A request with neither
+  header is let through to the CSRF check: every browser in use sends ``Origin`` on a form
+  POST, so only non-browser clients omit both, and they cannot hold a victim's cookies.
+- every form field and query parameter must be text that can be stored (no NUL, lone
+  surrogate or noncharacter, :mod:`avowal.lib.text`): otherwise a 400 page names the field,
+  and nothing runs.
+
 Refusals are :class:`ConsoleRefusal` exceptions, rendered as HTML (or redirects) by the handler
 :func:`avowal.console.install` registers, never as JSON.
 """
@@ -29,17 +43,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
 from avowal.callers.service import Caller
 from avowal.lib import clock
+from avowal.lib import text as storable
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
+from avowal.settings import Settings
 from avowal.staff import repository as staff_repository
 from avowal.staff import service as staff
 from avowal.staff import sessions
+from avowal.staff.exceptions import AccountInactive
 from avowal.staff.models import StaffAccount, StaffSession
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,89 @@ class CsrfRefused(ConsoleRefusal):
     title = "Form refused"
 
 
+class OriginRefused(ConsoleRefusal):
+    """A console POST sent from a page of another origin (or of none)."""
+
+    status_code = 403
+    error = "origin_refused"
+    title = "Form refused"
+
+
+class FormTextRefused(ConsoleRefusal):
+    """A form field or query parameter holding a character that cannot be stored."""
+
+    status_code = 400
+    error = "invalid_text"
+    title = "Form refused"
+
+
+def origin_of(url: str) -> str | None:
+    """Return the origin (``scheme://host[:port]``, default port left out) of a URL, or None."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    shown = "" if port is None or port == DEFAULT_PORTS[scheme] else f":{port}"
+    return f"{scheme}://{host}{shown}"
+
+
+def allowed_origins(request: Request, settings: Settings) -> set[str]:
+    """Return the origins console forms may be posted from (see the module's docstring)."""
+    found = {origin_of(settings.public_url)}
+    default = Settings.model_fields["public_url"].default
+    if settings.env != "production" and settings.public_url == default:
+        found.add(origin_of(f"{request.url.scheme}://{request.headers.get('host', '')}"))
+    return {o for o in found if o is not None}
+
+
+def check_origin(request: Request, settings: Settings) -> None:
+    """Refuse (403) a POST whose Origin, or else Referer, is not the console's own origin."""
+    if request.method in SAFE_METHODS:
+        return
+    given = request.headers.get("origin")
+    header = "Origin"
+    if given is None:
+        given, header = request.headers.get("referer"), "Referer"
+    if given is None:
+        return  # no browser omits both on a form POST; the CSRF token still decides
+    allowed = allowed_origins(request, settings)
+    if origin_of(given) not in allowed:
+        shown = storable.clean(given[:100])
+        raise OriginRefused(
+            f"this form was sent from another site ({header}: {shown}); console forms are "
+            f"accepted only from the console's own pages at {', '.join(sorted(allowed))}",
+            header=header,
+        )
+
+
+async def check_text(request: Request) -> None:
+    """Refuse (400, naming the field) a query parameter or form field that cannot be stored."""
+    fields = list(request.query_params.multi_items())
+    if request.method not in SAFE_METHODS:
+        fields += [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    for name, value in fields:
+        for part, where in ((name, "a field name"), (value, f"the field '{name}'")):
+            reason = storable.problem(part)
+            if reason is not None:
+                raise FormTextRefused(
+                    f"{storable.clean(where)} holds a character that cannot be stored "
+                    f"({reason}); remove it and send the form again",
+                    field=storable.clean(name),
+                )
+
+
+async def guard(request: Request, settings: SettingsDep) -> None:
+    """Check a console request before anything else runs: its origin, then its text."""
+    check_origin(request, settings)
+    await check_text(request)
+
+
 def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> StaffContext:
     """Return the signed-in staff member, or send the browser to the sign-in page."""
     now = clock.now()
@@ -96,12 +200,16 @@ def current_staff(request: Request, session: SessionDep, settings: SettingsDep) 
     if row is None:
         raise SignInRequired("sign in to use the console")
     account = staff_repository.account(session, row.account_id)
-    if account is None or staff.state(account, now) in ("disabled", "expired"):
+    try:
+        if account is None:
+            raise AccountInactive("this account no longer exists")
+        staff.require_active(account, now)
+    except AccountInactive:
         # Disabled or expired accounts lose access at once, whatever session they hold.
         sessions.end(row, now)
         if account is not None:
             staff_repository.end_sessions(session, account.id, now)
-        raise SignInRequired("this account is disabled or expired")
+        raise SignInRequired("this account is disabled or expired") from None
     return StaffContext(account=account, session=row, csrf_token=row.csrf_token)
 
 
@@ -123,8 +231,7 @@ def require_access(ctx: CurrentStaff, session: SessionDep, policy: PolicyDep) ->
         raise AcknowledgementRequired(
             "acknowledge the confidentiality agreement before any access to personal data"
         )
-    caller = Caller(name=account.email, role=account.role, purposes=tuple(role.purposes))
-    return StaffContext(ctx.account, ctx.session, ctx.csrf_token, caller)
+    return StaffContext(ctx.account, ctx.session, ctx.csrf_token, staff.caller(policy, account))
 
 
 StaffAccess = Annotated[StaffContext, Depends(require_access)]

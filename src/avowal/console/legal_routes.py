@@ -21,10 +21,9 @@ from avowal.legal import export as legal_export
 from avowal.legal import service as legal
 from avowal.legal.exceptions import NotPrivacyOfficer
 from avowal.legal.schemas import LegalRequestCreate
-from avowal.lib.deps import PolicyDep, SessionDep
+from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
-from avowal.vault import routes as vault_routes
 
 router = APIRouter(prefix="/console/legal", tags=["console"], include_in_schema=False)
 
@@ -46,9 +45,8 @@ def require_officer(ctx: StaffContext) -> None:
 
 
 def _settle(session: Session, exc: AvowalError) -> None:
-    """Keep an audited refusal (committed with the page that shows it); undo anything else."""
-    if not exc.keep_audit:
-        session.rollback()
+    """Settle a refusal by the one rule (:func:`avowal.lib.deps.settle`), then show it."""
+    settle(session, exc)
     if isinstance(exc, NotPrivacyOfficer):
         # Not the detail page: it would show the request to someone not entitled to see it.
         denied = AccessDenied(exc.message)
@@ -283,7 +281,7 @@ def legal_export_bundle(
     ctx: StaffAccessForm,
     session: SessionDep,
     policy: PolicyDep,
-    secrets: vault_routes.SecretsDep,
+    secrets: SecretsDep,
 ) -> Response:
     """Produce the single export of an approved request, as a JSON file to hand over."""
     try:

@@ -22,13 +22,11 @@ from avowal.console import pages
 from avowal.console.deps import StaffAccess, StaffContext
 from avowal.legal import break_glass
 from avowal.legal.models import BreakGlass
-from avowal.lib import clock
-from avowal.lib.deps import PolicyDep, SessionDep
+from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import FieldType, Storage
 from avowal.vault import access, repository
-from avowal.vault import routes as vault_routes
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 
@@ -67,14 +65,6 @@ def acting(session: Session, policy: LoadedPolicy, ctx: StaffContext) -> Acting:
     return Acting(caller, every, grant)
 
 
-def minutes_left(grant: BreakGlass | None) -> int | None:
-    """Return the whole minutes a grant still runs (at least 1 while it runs)."""
-    if grant is None:
-        return None
-    left = clock.aware(grant.expires_at) - clock.now()
-    return max(1, int(left.total_seconds() // 60) + (1 if left.total_seconds() % 60 else 0))
-
-
 def _lookup_fields(policy: LoadedPolicy, by_email: bool) -> list[str]:
     """Return the lookup fields a typed value may be: e-mail fields for an address, else others."""
     found: list[str] = []
@@ -87,9 +77,7 @@ def _lookup_fields(policy: LoadedPolicy, by_email: bool) -> list[str]:
 
 
 def _refusal(session: Session, exc: AvowalError) -> tuple[str, int]:
-    # An audited refusal is committed with the page; anything else leaves nothing behind.
-    if not exc.keep_audit:
-        session.rollback()
+    settle(session, exc)
     return exc.message, exc.status_code
 
 
@@ -112,7 +100,7 @@ def _page(
         purposes=who.purposes,
         purpose=purpose,
         grant=who.grant,
-        minutes_left=minutes_left(who.grant),
+        minutes_left=break_glass.minutes_left(who.grant),
         **context,
     )
 
@@ -122,7 +110,7 @@ def people(
     ctx: StaffAccess,
     session: SessionDep,
     policy: PolicyDep,
-    secrets: vault_routes.SecretsDep,
+    secrets: SecretsDep,
     q: Annotated[str, Query(max_length=320)] = "",
     purpose: PurposeQuery = "",
 ) -> Response:
@@ -206,7 +194,7 @@ def person(
     ctx: StaffAccess,
     session: SessionDep,
     policy: PolicyDep,
-    secrets: vault_routes.SecretsDep,
+    secrets: SecretsDep,
     purpose: PurposeQuery = "",
 ) -> Response:
     """Show the values a purpose allows, the withheld ones and why, receipts and disclosures."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from avowal.lib.errors import AvowalError
+from avowal.staff.exceptions import AccountInactive as AccountInactive  # one rule: staff's
 
 
 class InvalidLegalRequest(AvowalError):
@@ -24,13 +25,6 @@ class NotPrivacyOfficer(AvowalError):
 
     status_code = 403
     error = "not_privacy_officer"
-
-
-class AccountInactive(AvowalError):
-    """The acting account is disabled or expired."""
-
-    status_code = 403
-    error = "account_inactive"
 
 
 class FourEyesRequired(AvowalError):
@@ -57,6 +51,13 @@ class BreakGlassRefused(AvowalError):
 
     status_code = 422
     error = "break_glass_refused"
+
+
+class BreakGlassNotAllowed(AvowalError):
+    """The policy does not let this role or kind of staff open, or approve, break-glass access."""
+
+    status_code = 403
+    error = "break_glass_not_allowed"
 
 
 class BreakGlassNotFound(AvowalError):

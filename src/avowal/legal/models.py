@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avowal.db.base import Base
@@ -48,7 +48,12 @@ class SubjectNotice(Base):
 
 
 class BreakGlass(Base):
-    """Time-boxed access for operations, any purpose, with a stated justification."""
+    """Time-boxed access for operations, any purpose, with a stated justification.
+
+    A grant that needs approval waits (``needs_approval`` and no ``approved_at``) until a second
+    person approves it; it then runs ``minutes`` from the approval. Until then ``started_at`` is
+    the request's time and ``expires_at`` when the request lapses unapproved.
+    """
 
     __tablename__ = "break_glass"
 
@@ -58,3 +63,12 @@ class BreakGlass(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    minutes: Mapped[int | None] = mapped_column(Integer, doc="The length asked for.")
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    notified: Mapped[list[str]] = mapped_column(
+        JSON,
+        default=list,
+        doc="The roles told when the grant was asked for (staff.break_glass.notify).",
+    )

@@ -61,5 +61,10 @@ class BreakGlassRead(BaseModel):
     started_at: dt.datetime
     expires_at: dt.datetime
     ended_at: dt.datetime | None
-    state: str  # active, ended, expired
+    state: str  # pending, active, ended, expired
     caller_name: str
+    minutes: int | None = None
+    needs_approval: bool = False
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    notified: list[str] = []

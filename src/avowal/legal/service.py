@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, aliased
 from avowal.audit import service as audit
 from avowal.callers.service import Caller
 from avowal.legal.exceptions import (
-    AccountInactive,
     FourEyesRequired,
     InvalidLegalRequest,
     LegalRequestNotFound,
@@ -34,29 +33,13 @@ from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import RecipientKind
 from avowal.policy.taxonomy import LEGAL_OBLIGATION
+from avowal.staff import service as staff
 from avowal.staff.models import StaffAccount
 from avowal.vault import subjects
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 
 LEGAL_PURPOSE = LEGAL_OBLIGATION  # the one constant, under the name the console imports
 MAX_SUBJECTS = 1000
-
-
-def require_active(account: StaffAccount, now: dt.datetime) -> None:
-    """Refuse a disabled or expired account."""
-    if account.disabled_at is not None:
-        raise AccountInactive(f"account {account.email} is disabled", account=account.email)
-    if account.expires_at is not None and clock.aware(account.expires_at) <= now:
-        raise AccountInactive(
-            f"account {account.email} expired on {clock.aware(account.expires_at):%Y-%m-%d}",
-            account=account.email,
-        )
-
-
-def staff_caller(loaded: LoadedPolicy, account: StaffAccount) -> Caller:
-    """Return the caller a staff account acts as: its role's purposes, under its e-mail."""
-    role = loaded.policy.staff.roles.get(account.role)
-    return Caller(account.email, account.role, tuple(role.purposes) if role else ())
 
 
 def deny(session: Session, caller: Caller, action: str, exc: AvowalError, **event: Any) -> None:
@@ -76,8 +59,8 @@ def officer(
     session: Session, loaded: LoadedPolicy, account: StaffAccount, action: str, now: dt.datetime
 ) -> Caller:
     """Return the account's caller, refusing (audited) anyone who is not a privacy officer."""
-    require_active(account, now)
-    caller = staff_caller(loaded, account)
+    staff.require_active(account, now)
+    caller = staff.caller(loaded, account)
     if not caller.grants(LEGAL_PURPOSE):
         exc = NotPrivacyOfficer(
             f"role '{account.role}' does not grant {LEGAL_PURPOSE}: only a privacy officer "

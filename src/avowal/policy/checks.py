@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from avowal.policy.exceptions import Problem
-from avowal.policy.schemas import CustomKey, FieldType, Policy, RecipientKind, Storage
+from avowal.policy.schemas import (
+    BREAK_GLASS_GROUNDS,
+    CustomKey,
+    FieldType,
+    Policy,
+    RecipientKind,
+    Storage,
+)
 from avowal.policy.taxonomy import Node, Taxonomy, default_taxonomy
 
 # The promise each commitment stands for, in the words a reader of the policy knows.
@@ -279,6 +286,35 @@ class _Checker:
                     purpose, f"staff.roles.{name}.purposes[{i}]", "staff_need_to_know"
                 )
 
+    def break_glass(self) -> None:
+        st = self.policy.staff
+        bg = st.break_glass
+        lists = (("roles", bg.roles), ("approvers", bg.approvers), ("notify", bg.notify))
+        for key, names in lists:
+            for i, name in enumerate(names):
+                loc = f"staff.break_glass.{key}[{i}]"
+                role = st.roles.get(name)
+                if role is None:
+                    known = ", ".join(sorted(st.roles))
+                    self.add(loc, f"'{name}' is not a role of staff.roles (roles: {known})")
+                elif role.service:
+                    self.add(loc, f"'{name}' is a service role: break-glass is for staff")
+        if not bg.roles:
+            return
+        if bg.approval_required and not bg.approvers:
+            self.add(
+                "staff.break_glass.approvers",
+                "approval_required needs the roles whose members approve (approvers)",
+            )
+        grounds = self.policy.legal_disclosures.grounds
+        if not any(g in grounds for g in BREAK_GLASS_GROUNDS):
+            self.add(
+                "staff.break_glass.roles",
+                "break-glass needs legal_disclosures.grounds to reserve access to "
+                f"{' or '.join(BREAK_GLASS_GROUNDS)}",
+                "staff_need_to_know",
+            )
+
     def retention(self) -> None:
         for i, rule in enumerate(self.policy.retention):
             loc = f"retention[{i}]"
@@ -309,6 +345,7 @@ class _Checker:
         self.analytics()
         self.children()
         self.staff()
+        self.break_glass()
         self.retention()
         self.security()
         # One problem per location and message, even when two checks reach it.

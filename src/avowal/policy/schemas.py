@@ -257,10 +257,40 @@ class Role(Strict):
     service: bool = Field(False, description="Service tokens (site back ends) may hold this role.")
 
 
+# The legal_disclosures.grounds that reserve access "to operate our systems properly or to
+# protect our rights and property": break-glass is possible only under one of them.
+BREAK_GLASS_GROUNDS = ("operate_systems", "protect_rights")
+
+
+class BreakGlass(Strict):
+    """Who may open time-boxed access to any purpose, for how long, and who is told or approves.
+
+    Without this section nobody may: break-glass is for the roles the policy names.
+    """
+
+    roles: list[Name] = Field([], description="Staff roles that may open break-glass access.")
+    kinds: list[StaffKind] = Field(
+        [StaffKind.employee],
+        description="Which kinds of staff of those roles may (contractors and agents only if "
+        "listed).",
+    )
+    max_minutes: int = Field(240, ge=5, le=1440, description="Longest grant, in minutes.")
+    approval_required: bool = Field(
+        False, description="A second person must approve a grant before it opens."
+    )
+    approvers: list[Name] = Field(
+        [], description="Roles whose members approve grants (another account than the holder)."
+    )
+    notify: list[Name] = Field(
+        [], description="Roles told at once when a grant is requested or opened."
+    )
+
+
 class Staff(Strict):
     confidentiality: Confidentiality
     roles: dict[Name, Role] = Field(min_length=1)
     max_contractor_days: int = Field(365, ge=1, le=3650)
+    break_glass: BreakGlass = BreakGlass()
 
 
 class RetentionRule(Strict):

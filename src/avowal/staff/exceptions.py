@@ -58,7 +58,7 @@ class LockedOut(AvowalError):
 
 
 class AccountInactive(AvowalError):
-    """The credentials were right but the account is disabled, expired or not enrolled."""
+    """The account is disabled or expired (or, signing in, not enrolled): no access at all."""
 
     status_code = 403
     error = "account_inactive"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avowal.db.base import Base
@@ -63,6 +72,8 @@ class LoginAttempt(Base):
     """A sign-in attempt, for throttling; account and address only as keyed hashes."""
 
     __tablename__ = "login_attempts"
+    # Throttling counts failures per account and address pair (see avowal.staff.signin).
+    __table_args__ = (Index("ix_login_attempts_pair", "account_hash", "address_hash", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

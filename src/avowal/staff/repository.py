@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from avowal.lib.clock import aware
 from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
 
 
@@ -71,13 +72,34 @@ def failure_times(
     return list(session.scalars(query.order_by(LoginAttempt.at)))
 
 
-def last_success(session: Session, account_hash: str) -> dt.datetime | None:
-    """Return the time of the last successful sign-in of an account key."""
-    return session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.account_hash == account_hash, LoginAttempt.success.is_(True)
+def failing_accounts(session: Session, address_hash: str, since: dt.datetime) -> list[dt.datetime]:
+    """Return, oldest first, when each account key first failed from an address since ``since``.
+
+    One time per account: many failures for one account count once.
+    """
+    first = func.min(LoginAttempt.at)
+    query = (
+        select(first)
+        .where(
+            LoginAttempt.address_hash == address_hash,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at > since,
         )
+        .group_by(LoginAttempt.account_hash)
     )
+    return sorted(session.scalars(query), key=aware)
+
+
+def last_success(
+    session: Session, account_hash: str, address_hash: str | None = None
+) -> dt.datetime | None:
+    """Return the time of the last successful sign-in of an account key (from an address)."""
+    query = select(func.max(LoginAttempt.at)).where(
+        LoginAttempt.account_hash == account_hash, LoginAttempt.success.is_(True)
+    )
+    if address_hash is not None:
+        query = query.where(LoginAttempt.address_hash == address_hash)
+    return session.scalar(query)
 
 
 def has_acknowledged(session: Session, account_id: int, version: str) -> bool:

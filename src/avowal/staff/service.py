@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
+from avowal.callers.service import Caller
 from avowal.crypto.service import Secrets
 from avowal.lib.clock import aware
 from avowal.policy.loader import LoadedPolicy
@@ -18,6 +19,7 @@ from avowal.policy.schemas import Role, StaffKind
 from avowal.settings import Settings
 from avowal.staff import passwords, repository, sessions, totp
 from avowal.staff.exceptions import (
+    AccountInactive,
     EnrolmentInvalid,
     StaffError,
     UnknownAccount,
@@ -76,6 +78,28 @@ def state(account: StaffAccount, now: dt.datetime) -> str:
     if account.enrolled_at is None or account.password_hash is None:
         return "not enrolled"
     return "active"
+
+
+def require_active(account: StaffAccount, now: dt.datetime) -> None:
+    """Refuse (403) a disabled or expired account: it loses every access at once."""
+    current = state(account, now)
+    if current == "disabled":
+        raise AccountInactive(f"account {account.email} is disabled", account=account.email)
+    if current == "expired" and account.expires_at is not None:
+        raise AccountInactive(
+            f"account {account.email} expired on {aware(account.expires_at):%Y-%m-%d}",
+            account=account.email,
+        )
+
+
+def caller(policy: LoadedPolicy, account: StaffAccount) -> Caller:
+    """Return the caller a staff member acts as: the role's purposes, under the e-mail address.
+
+    The one way to build a staff member's caller (console pages, legal requests, break-glass,
+    which widens it). A role the policy no longer has grants nothing.
+    """
+    role = role_of(policy, account)
+    return Caller(account.email, account.role, tuple(role.purposes) if role else ())
 
 
 def _end_of(day: dt.date) -> dt.datetime:

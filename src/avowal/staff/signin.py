@@ -1,4 +1,8 @@
-"""Sign-in: password and TOTP, throttled per account and per address, with lockout."""
+"""Sign-in: password and TOTP, throttled per account and address, with ceilings and back-off.
+
+Refusals carry ``keep_audit``: the failed attempt (counted for throttling) and its audit entry
+are kept although the request fails (:func:`avowal.lib.deps.settle`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -39,39 +44,82 @@ def throttle_key(secrets: Secrets, kind: str, value: str) -> str:
     return hmac.new(secrets.index_key, msg, hashlib.sha256).hexdigest()
 
 
-def locked_until(
-    settings: Settings, failures: list[dt.datetime], now: dt.datetime
-) -> dt.datetime | None:
-    """Return when a lockout ends, if ``login_max_failures`` failures (oldest first) fell within
-    one window whose lockout is still running; else None."""
-    window = dt.timedelta(minutes=settings.login_window_minutes)
-    lockout = dt.timedelta(minutes=settings.lockout_minutes)
-    times = [aware(t) for t in failures]
-    n = settings.login_max_failures
-    until: dt.datetime | None = None
-    for i in range(n - 1, len(times)):
-        if times[i] - times[i - n + 1] <= window:
-            until = times[i] + lockout
-    return until if until is not None and until > now else None
+@dataclass(frozen=True)
+class Backoff:
+    """A limit: ``free`` failures, then a lock from the last one that doubles up to ``cap``."""
+
+    free: int
+    first: dt.timedelta
+    cap: dt.timedelta
+
+    def until(self, failures: Sequence[dt.datetime], now: dt.datetime) -> dt.datetime | None:
+        """Return when the lock after these failures (oldest first) ends, or None if none runs.
+
+        The ``free``-th failure locks for ``first``, each further one for twice as long as the
+        one before, never longer than ``cap``.
+        """
+        if len(failures) < self.free:
+            return None
+        doublings = min(len(failures) - self.free, 32)
+        end = aware(failures[-1]) + min(self.cap, self.first * 2**doublings)
+        return end if end > now else None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The three limits of sign-in, from the settings.
+
+    ``pair``: failures for one account from one address lock only that account from that
+    address, so a colleague typing someone's e-mail locks only their own address out of it.
+    ``account``: a much higher ceiling for one account from all addresses (guessing from many).
+    ``address``: a ceiling on how many *accounts* fail from one address (one password tried on
+    many accounts); failures for one account count once, so they never lock another account
+    behind the same address.
+    """
+
+    pair: Backoff
+    account: Backoff
+    address: Backoff
+    window: dt.timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Throttle:
+        """Return the throttle the settings describe."""
+        first = dt.timedelta(minutes=settings.lockout_minutes)
+        cap = dt.timedelta(minutes=max(settings.lockout_max_minutes, settings.lockout_minutes))
+        return cls(
+            pair=Backoff(settings.login_max_failures, first, cap),
+            account=Backoff(settings.login_account_max_failures, first, cap),
+            address=Backoff(settings.login_address_max_accounts, first, cap),
+            window=dt.timedelta(minutes=settings.login_window_minutes),
+        )
 
 
 def _lock(
     session: Session, settings: Settings, account_hash: str, address_hash: str, now: dt.datetime
 ) -> dt.datetime | None:
-    since = now - dt.timedelta(minutes=settings.login_window_minutes + settings.lockout_minutes)
-    # A successful sign-in clears the account's count, not the address's: an attacker holding
-    # one account must not reset the count of the address they guess others' passwords from.
-    success = repository.last_success(session, account_hash)
-    account_since = max(since, aware(success)) if success is not None else since
+    throttle = Throttle.of(settings)
+    since = now - throttle.window
+
+    def after_success(success: dt.datetime | None) -> dt.datetime:
+        return max(since, aware(success)) if success is not None else since
+
+    # A success clears the counts of its account and pair, not the address's: an attacker
+    # holding one account must not reset the count of the address they try others' from.
+    pair_since = after_success(repository.last_success(session, account_hash, address_hash))
+    account_since = after_success(repository.last_success(session, account_hash))
     ends = [
-        locked_until(
-            settings,
+        throttle.pair.until(
+            repository.failure_times(
+                session, account_hash=account_hash, address_hash=address_hash, since=pair_since
+            ),
+            now,
+        ),
+        throttle.account.until(
             repository.failure_times(session, account_hash=account_hash, since=account_since),
             now,
         ),
-        locked_until(
-            settings, repository.failure_times(session, address_hash=address_hash, since=since), now
-        ),
+        throttle.address.until(repository.failing_accounts(session, address_hash, since), now),
     ]
     found = [e for e in ends if e is not None]
     return max(found) if found else None
@@ -79,10 +127,12 @@ def _lock(
 
 def _locked_out(until: dt.datetime, now: dt.datetime) -> LockedOut:
     wait = max(1, math.ceil((until - now).total_seconds()))
-    return LockedOut(
+    exc = LockedOut(
         f"too many failed sign-ins: try again in {math.ceil(wait / 60)} minute(s)",
         retry_after=wait,
     )
+    exc.keep_audit = True  # the refusal is audited (_deny)
+    return exc
 
 
 def _deny(session: Session, account: StaffAccount | None, reason: str) -> None:
@@ -152,14 +202,20 @@ def sign_in(
             if account is not None:
                 account.locked_until = until
             raise _locked_out(until, now)
-        raise SignInFailed(GENERIC)
+        failed = SignInFailed(GENERIC)
+        failed.keep_audit = True  # the attempt and its audit entry are kept
+        raise failed
     session.add(
         LoginAttempt(at=now, account_hash=account_key, address_hash=address_key, success=True)
     )
     current = staff.state(account, now)
     if current != "active":
         _deny(session, account, f"account {current}")
-        raise AccountInactive(f"this account is {current}; ask the administrator of the console")
+        inactive = AccountInactive(
+            f"this account is {current}; ask the administrator of the console"
+        )
+        inactive.keep_audit = True
+        raise inactive
     if passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash_password(password)
     account.failed_logins = 0

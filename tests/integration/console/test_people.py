@@ -12,6 +12,7 @@ from tests.factories import PURCHASE
 from tests.integration.console.conftest import Browser, audit_entries, options
 
 SUPPORT = "essential.service.operations.support"
+PAYMENT = "essential.service.payment_processing"
 PHONE = "+15550100"  # REGISTRATION's phone as stored
 
 
@@ -64,14 +65,19 @@ def test_the_person_page_shows_the_purposes_values_and_lists_the_rest_as_withhel
     for receipt in (registered["registration"]["receipt"], registered["purchase"]["receipt"]):
         assert receipt["receipt_id"][:8] in text
         assert receipt["notice_id"][:12] in text
+    # The register, read for the same purpose: the payment disclosure is not support's work.
     register = text.split('id="disclosures-heading"', 1)[1].split("</section>", 1)[0]
-    assert "payment_processor" in register and "card" in register
+    assert "payment_processor" not in register and "Disclosures (0)" in text
     reads = audit_entries(app, actor="grace@example.com", subject_id=sid)
     assert [(e.action, e.purpose, e.decision) for e in reads] == [
         ("read", SUPPORT, "allow"),
-        ("register", None, "allow"),
+        ("register", SUPPORT, "allow"),
     ]
     assert reads[0].fields == '["address", "birth_date", "email", "name", "phone"]'
+    billing = staff_browser("bill@example.com", "billing")
+    paid = billing.get(f"/console/people/{sid}", params={"purpose": PAYMENT})
+    register = paid.text.split('id="disclosures-heading"', 1)[1].split("</section>", 1)[0]
+    assert "payment_processor" in register and "card" in register
 
 
 def test_a_purpose_the_role_does_not_grant_is_refused_and_the_refusal_audited(

@@ -13,16 +13,17 @@ from sqlalchemy import select
 from avowal.audit.models import AuditEntry
 from avowal.callers.exceptions import PurposeNotGranted
 from avowal.legal import break_glass as bg
-from avowal.legal import service as legal
 from avowal.legal.exceptions import (
     AccountInactive,
     BreakGlassExpired,
+    BreakGlassNotAllowed,
     BreakGlassRefused,
 )
 from avowal.legal.models import BreakGlass
 from avowal.lib import clock
 from avowal.policy.loader import parse_text
 from avowal.settings import Settings
+from avowal.staff import service as staff_service
 from avowal.staff.models import StaffAccount
 from avowal.vault import access
 from tests.factories import policy_text
@@ -35,7 +36,7 @@ WHY = "Payments stuck since 09:00; checking the billing data of ticket OPS-118"
 def started(
     app: FastAPI, settings: Settings, account: StaffAccount, minutes: int = 30
 ) -> BreakGlass:
-    return run(app, lambda s: bg.start(s, app.state.policy, settings, account, WHY, minutes, NOW))
+    return run(app, lambda s: bg.start(s, app.state.policy, account, WHY, minutes, NOW))
 
 
 def read_under(
@@ -73,7 +74,7 @@ def test_a_grant_reads_for_any_purpose_and_flags_every_entry(
                 s,
                 loaded,
                 secrets,
-                legal.staff_caller(loaded, staff.engineer),
+                staff_service.caller(loaded, staff.engineer),
                 sid,
                 "essential.service.payment_processing",
             ),
@@ -189,9 +190,7 @@ def test_a_grant_needs_a_justification_and_a_time_limit(
     with pytest.raises(BreakGlassRefused, match=message):
         run(
             app,
-            lambda s: bg.start(
-                s, app.state.policy, settings, staff.engineer, justification, minutes
-            ),
+            lambda s: bg.start(s, app.state.policy, staff.engineer, justification, minutes),
         )
     with app.state.sessionmaker() as session:
         assert session.scalars(select(BreakGlass)).all() == []
@@ -210,10 +209,11 @@ def test_one_grant_at_a_time_for_active_accounts_of_a_policy_that_reserves_it(
 
     def no_operations(d: dict[str, Any]) -> None:
         d["legal_disclosures"]["grounds"] = ["comply_with_law"]
+        d["staff"]["break_glass"]["roles"] = []  # `policy check` refuses break-glass without
 
     loaded = parse_text(policy_text(no_operations))
     with pytest.raises(BreakGlassRefused, match="does not reserve access"):
-        run(app, lambda s: bg.start(s, loaded, settings, staff.support, WHY, 30))
+        run(app, lambda s: bg.start(s, loaded, staff.support, WHY, 30))
 
 
 def test_the_caller_grants_every_top_level_data_use(
@@ -226,3 +226,124 @@ def test_the_caller_grants_every_top_level_data_use(
     assert "essential" in caller.purposes and "marketing" in caller.purposes
     assert all("." not in p for p in caller.purposes)
     assert uses("essential.legal_obligation") and uses("analytics.reporting")
+
+
+# -- Hole 2: break-glass is not for everyone ----------------------------------------------------
+
+
+def with_break_glass(**rule: Any) -> Any:
+    """Return the example policy with its staff.break_glass section changed."""
+
+    def change(d: dict[str, Any]) -> None:
+        d["staff"]["break_glass"].update(rule)
+
+    return parse_text(policy_text(change))
+
+
+def entries(app: FastAPI, action: str) -> list[AuditEntry]:
+    with app.state.sessionmaker() as session:
+        stmt = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        return list(session.scalars(stmt))
+
+
+def no_grants(app: FastAPI) -> bool:
+    with app.state.sessionmaker() as session:
+        return session.scalars(select(BreakGlass)).all() == []
+
+
+def test_only_the_roles_the_policy_names_may_open_break_glass_and_refusals_are_audited(
+    app: FastAPI, staff: Staff
+) -> None:
+    loaded = app.state.policy
+    assert loaded.policy.staff.break_glass.roles == ["engineering"]
+    for account in (staff.support, staff.officer):
+        with pytest.raises(BreakGlassNotAllowed, match=r"only these roles .*: engineering") as info:
+            run(app, lambda s, a=account: bg.start(s, loaded, a, WHY, 30, NOW))
+        assert info.value.status_code == 403
+    assert no_grants(app)
+    refused = entries(app, "break_glass_start")
+    assert [(e.actor, e.role, e.decision) for e in refused] == [
+        ("sam@example.com", "support", "deny"),
+        ("olivia@example.com", "privacy_officer", "deny"),
+    ]
+    assert "staff.break_glass.roles" in (refused[0].reason or "")
+
+
+def test_contractors_and_agents_only_where_the_policy_says_so(app: FastAPI) -> None:
+    with edge(app) as session:
+        hired = add_account(session, "cy@example.com", "engineering", kind="contractor")
+    with pytest.raises(BreakGlassNotAllowed, match=r"kinds of staff .*: employee"):
+        run(app, lambda s: bg.start(s, app.state.policy, hired, WHY, 30, NOW))
+    assert no_grants(app)
+    loaded = with_break_glass(kinds=["employee", "contractor"])
+    grant = run(app, lambda s: bg.start(s, loaded, hired, WHY, 30, NOW))
+    assert bg.state(grant, NOW) == "active"
+
+
+def test_the_longest_grant_is_the_policy_s_not_a_setting(app: FastAPI, staff: Staff) -> None:
+    assert not hasattr(Settings(), "break_glass_max_minutes")
+    loaded = with_break_glass(max_minutes=60)
+    with pytest.raises(BreakGlassRefused, match="lasts 1 to 60 minutes, not 61"):
+        run(app, lambda s: bg.start(s, loaded, staff.engineer, WHY, 61, NOW))
+    grant = run(app, lambda s: bg.start(s, loaded, staff.engineer, WHY, 60, NOW))
+    assert clock.aware(grant.expires_at) == NOW + dt.timedelta(minutes=60)
+
+
+def test_with_approval_a_second_person_of_a_named_role_opens_the_grant(
+    app: FastAPI, staff: Staff, registered: dict[str, Any]
+) -> None:
+    loaded = with_break_glass(approval_required=True, approvers=["privacy_officer", "engineering"])
+    grant = run(app, lambda s: bg.start(s, loaded, staff.engineer, WHY, 30, NOW))
+    assert bg.state(grant, NOW) == "pending"
+    later = NOW + dt.timedelta(minutes=5)
+    with pytest.raises(BreakGlassExpired, match="awaits approval"):
+        read_under(app, staff.engineer, grant.id, registered["subject_id"], "essential", now=later)
+    # Never its holder, never a role the policy does not name.
+    with pytest.raises(BreakGlassNotAllowed, match="never its holder"):
+        run(app, lambda s: bg.approve(s, loaded, staff.engineer, grant.id, later))
+    with pytest.raises(BreakGlassNotAllowed, match="only these roles approve"):
+        run(app, lambda s: bg.approve(s, loaded, staff.support, grant.id, later))
+    with app.state.sessionmaker() as session:
+        assert bg.state(bg.get_grant(session, grant.id), later) == "pending"
+    approved = run(app, lambda s: bg.approve(s, loaded, staff.officer, grant.id, later))
+    assert bg.state(approved, later) == "active"
+    assert clock.aware(approved.expires_at) == later + dt.timedelta(minutes=30)
+    assert approved.approved_by == staff.officer.id
+    with pytest.raises(BreakGlassRefused, match="not awaiting approval"):
+        run(app, lambda s: bg.approve(s, loaded, staff.second, grant.id, later))
+    paid = read_under(
+        app,
+        staff.engineer,
+        grant.id,
+        registered["subject_id"],
+        "essential.service.payment_processing",
+        now=later,
+    )
+    assert paid["values"]["card"]["value"] == "4242"
+    denied = [(e.actor, e.decision) for e in entries(app, "break_glass_approve")]
+    assert denied == [
+        ("erin@example.com", "deny"),
+        ("sam@example.com", "deny"),
+        ("olivia@example.com", "allow"),
+    ]
+    assert [e.action for e in flagged(app, grant.id)] == [
+        "break_glass_request",
+        "break_glass_use",
+        "break_glass_start",
+        "read",
+    ]
+
+
+def test_the_privacy_officer_is_told_at_once_with_a_durable_notice(
+    app: FastAPI, staff: Staff
+) -> None:
+    grant = run(app, lambda s: bg.start(s, app.state.policy, staff.engineer, WHY, 30, NOW))
+    assert grant.notified == ["privacy_officer"]
+    [notice] = entries(app, "break_glass_notify")
+    assert (notice.actor, notice.decision) == (bg.NOTIFIER, "allow")
+    assert (notice.reason or "").startswith("to privacy_officer: erin@example.com (engineering)")
+    assert grant.id in (notice.reason or "") and WHY in (notice.reason or "")
+    with app.state.sessionmaker() as session:
+        [told] = bg.notices_for(session, staff.officer, NOW)
+        assert (told.id, told.account, told.state) == (grant.id, "erin@example.com", "active")
+        assert bg.notices_for(session, staff.support, NOW) == []

@@ -276,6 +276,7 @@ def test_a_policy_reserving_no_legal_disclosure_refuses_every_request(
 ) -> None:
     def no_grounds(d: dict[str, Any]) -> None:
         d["legal_disclosures"]["grounds"] = []
+        d["staff"]["break_glass"]["roles"] = []  # break-glass needs grounds (policy check)
 
     loaded = variant(no_grounds)
     with pytest.raises(InvalidLegalRequest, match="reserves no right to legal disclosure"):

@@ -106,7 +106,7 @@ def known(
         add_account(s, "nina@example.com", "support", enrolled=False, ack=None)
         add_account(s, "ava@example.com", "marketing", kind="agent", last_login=recent, ack="2016")
 
-    grant = run(app, lambda s: bg.start(s, loaded, settings, erin, WHY, 30, NOW))
+    grant = run(app, lambda s: bg.start(s, loaded, erin, WHY, 30, NOW))
     for purpose in ("essential.service.payment_processing", "essential.service.authentication"):
         run(
             app,
@@ -170,6 +170,7 @@ def test_the_review_reports_the_known_figures(
         "accounts",
         "overdue",
         "audit",
+        "analytics_quarantine",
         "last_cookie_scan",
         "notes",
     ]

@@ -130,56 +130,103 @@ def test_a_role_without_personal_data_may_sign_in_without_a_code(
     refused(sign_in(receptionist, code=wrong))  # a code given is still checked
 
 
-def test_an_account_is_locked_after_repeated_failures_even_from_other_addresses(
-    app: FastAPI, member: Member, sign_in: SignIn, clock: Clock
+def address(host: str, app: FastAPI) -> TestClient:
+    """Return a browser at another network address."""
+    return TestClient(app, client=(host, 40000))
+
+
+def test_failures_lock_only_that_account_from_that_address(
+    app: FastAPI, make_member: Callable[..., Member], member: Member, sign_in: SignIn
 ) -> None:
+    joan = make_member("joan@example.com")
+    # A colleague at 203.0.113.9 types Grace's e-mail with wrong passwords.
+    office = address("203.0.113.9", app)
     for _ in range(4):
-        refused(sign_in(member, password=WRONG))
-    locked = sign_in(member, password=WRONG)
+        refused(sign_in(member, password=WRONG, via=office))
+    locked = sign_in(member, password=WRONG, via=office)
     refused(locked, 429)
-    assert locked.headers["retry-after"] == str(15 * 60)
     assert "too many failed sign-ins" in locked.text
-    elsewhere = TestClient(app, client=("198.51.100.7", 40000))
-    refused(sign_in(member, via=elsewhere), 429)  # right credentials, still locked
-    clock.advance(minutes=14, seconds=59)
-    answer = sign_in(member, via=elsewhere)
-    refused(answer, 429)
-    assert answer.headers["retry-after"] == "1"
-    clock.advance(seconds=1)
-    assert sign_in(member, via=elsewhere).status_code == 303
+    refused(sign_in(member, via=office), 429)  # right credentials, still backing off there
+    # Joan, behind the same address, is not locked; nor is Grace anywhere else.
+    assert sign_in(joan, via=office).status_code == 303
+    assert sign_in(member, via=address("198.51.100.7", app)).status_code == 303
     with app.state.sessionmaker() as session:
         attempts = session.scalars(select(LoginAttempt).order_by(LoginAttempt.id)).all()
-    # Attempts refused during the lockout are not counted: the lockout cannot be prolonged.
-    assert [a.success for a in attempts] == [False] * 5 + [True]
+    # Attempts refused while backing off are not counted: they cannot prolong it.
+    assert [a.success for a in attempts] == [False] * 5 + [True, True]
     assert all("example" not in a.account_hash + a.address_hash for a in attempts)
     assert [e.reason for e in audit_rows(app) if e.action == "sign_in_failed"][-1] == "locked out"
 
 
-def test_an_address_is_locked_after_failures_on_any_accounts(
-    app: FastAPI, member: Member, sign_in: SignIn
+def test_back_off_doubles_with_each_failure_up_to_a_cap(
+    app: FastAPI, member: Member, sign_in: SignIn, clock: Clock
 ) -> None:
-    attacker = TestClient(app, client=("203.0.113.9", 40000))
-    for i in range(4):
-        refused(sign_in(member, email=f"guess{i}@example.com", via=attacker))
-    refused(sign_in(member, email="guess4@example.com", via=attacker), 429)
-    refused(sign_in(member, via=attacker), 429)  # right credentials, from the locked address
+    for _ in range(4):
+        refused(sign_in(member, password=WRONG))
+    waits = []
+    for _ in range(7):
+        answer = sign_in(member, password=WRONG)
+        refused(answer, 429)
+        waits.append(int(answer.headers["retry-after"]))
+        clock.advance(seconds=waits[-1] - 1)
+        refused(sign_in(member), 429)  # one second early: still refused, not prolonged
+        assert int(sign_in(member).headers["retry-after"]) == 1
+        clock.advance(seconds=1)
+    # 1, 2, 4, 8 minutes, then never more than the cap of 15 minutes.
+    assert waits == [60, 120, 240, 480, 900, 900, 900]
+    assert sign_in(member).status_code == 303  # the end: a success clears the back-off
+    client_again = address("198.51.100.9", app)
+    assert sign_in(member, password=WRONG, via=client_again).status_code == 401
+
+
+def test_an_account_ceiling_stops_guessing_from_many_addresses_for_a_short_time(
+    app: FastAPI, member: Member, sign_in: SignIn, clock: Clock
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"login_account_max_failures": 12})
+    for i in range(3):  # four failures from each of three addresses: no pair backs off
+        guesser = address(f"203.0.113.{10 + i}", app)
+        for j in range(4):
+            # The twelfth failure reaches the account's ceiling.
+            refused(sign_in(member, password=WRONG, via=guesser), 429 if i * 4 + j == 11 else 401)
+    answer = sign_in(member, via=address("198.51.100.20", app))
+    refused(answer, 429)  # the ceiling: the account backs off everywhere...
+    assert int(answer.headers["retry-after"]) <= 60  # ...but briefly
+    clock.advance(minutes=1)
+    assert sign_in(member, via=address("198.51.100.20", app)).status_code == 303
+
+
+def test_an_address_ceiling_counts_accounts_so_one_account_never_locks_another(
+    app: FastAPI, member: Member, sign_in: SignIn, clock: Clock
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"login_address_max_accounts": 4})
+    spray = address("203.0.113.9", app)
+    # Many failures for one account count once for the address.
+    for _ in range(4):
+        refused(sign_in(member, email="guess0@example.com", via=spray))
+    for i in (1, 2):
+        refused(sign_in(member, email=f"guess{i}@example.com", via=spray))
+    assert sign_in(member, via=spray).status_code == 303
+    spray.cookies.clear()
+    refused(sign_in(member, email="guess3@example.com", via=spray), 429)  # four accounts failed
+    refused(sign_in(member, via=spray), 429)  # right credentials, from the address backing off
+    clock.advance(seconds=30)  # a new TOTP step: the code used above works once
     assert sign_in(member).status_code == 303  # the account itself is not locked
 
 
-def test_success_clears_the_account_count_and_old_failures_are_forgotten(
+def test_a_success_clears_the_pair_and_old_failures_are_forgotten(
     app: FastAPI, member: Member, sign_in: SignIn, clock: Clock
 ) -> None:
     for _ in range(4):
         refused(sign_in(member, password=WRONG))
     clock.advance(seconds=30)
     assert sign_in(member).status_code == 303
-    other = TestClient(app, client=("198.51.100.8", 40000))
     for _ in range(4):
-        refused(sign_in(member, password=WRONG, via=other))
-        clock.advance(minutes=5)
-    # Four more failures, then a fifth: never five within 15 minutes after the success.
-    refused(sign_in(member, password=WRONG, via=other))
-    assert sign_in(member, via=other).status_code == 303
+        refused(sign_in(member, password=WRONG))
+        clock.advance(minutes=16)
+    # Four more failures, then a fifth: never five within the hour's window after the success.
+    refused(sign_in(member, password=WRONG))
+    clock.advance(seconds=30)
+    assert sign_in(member).status_code == 303
 
 
 def test_disabled_and_expired_accounts_cannot_sign_in(
