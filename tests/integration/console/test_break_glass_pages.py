@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from avowal.legal import break_glass as bg
 from avowal.legal.models import BreakGlass
+from avowal.policy.loader import parse_text
+from tests.factories import policy_text
 from tests.integration.console.conftest import Browser, audit_entries, options
 
 WHY = "Payments stuck since 09:00; checking the billing data of ticket OPS-118"
@@ -107,3 +109,59 @@ def test_break_glass_needs_the_agreement_and_a_form_token(
         follow_redirects=False,
     )
     assert forged.status_code == 403 and grants(app) == []
+
+
+def test_a_role_the_policy_does_not_name_is_told_why_and_refused_403_audited(
+    app: FastAPI, staff_browser: Callable[..., Browser]
+) -> None:
+    grace = staff_browser("grace@example.com", "support")
+    page = grace.get("/console/break-glass")
+    assert page.status_code == 200 and "Break the glass" not in page.text
+    assert "lets only" in page.text and "engineering" in page.text
+    forged = grace.post("/console/break-glass/start", {"justification": WHY, "minutes": "30"})
+    assert forged.status_code == 403 and "staff.break_glass.roles" in forged.text
+    assert grants(app) == []
+    [entry] = audit_entries(app, action="break_glass_start")
+    assert (entry.actor, entry.decision) == ("grace@example.com", "deny")
+
+
+def test_the_privacy_officer_sees_a_new_grant_at_once_on_the_home_page(
+    app: FastAPI, staff_browser: Callable[..., Browser]
+) -> None:
+    olivia = staff_browser("olivia@example.com", "privacy_officer")
+    assert "you are told of every grant" not in olivia.get("/console").text
+    erin = staff_browser("erin@example.com", "engineering")
+    assert "privacy officer is" in erin.get("/console/break-glass").text  # erin is told so
+    erin.post("/console/break-glass/start", {"justification": WHY, "minutes": "30"})
+    home = olivia.get("/console").text
+    assert "you are told of every grant" in home
+    assert "erin@example.com" in home and WHY in home
+    grace = staff_browser("grace@example.com", "support")
+    assert "erin@example.com" not in grace.get("/console").text
+    [notice] = audit_entries(app, action="break_glass_notify")
+    assert (notice.reason or "").startswith("to privacy_officer: erin@example.com")
+
+
+def test_with_approval_required_a_privacy_officer_approves_in_the_console(
+    app: FastAPI, staff_browser: Callable[..., Browser]
+) -> None:
+    def approval(d: dict[str, Any]) -> None:
+        d["staff"]["break_glass"].update(approval_required=True, approvers=["privacy_officer"])
+
+    app.state.policy = parse_text(policy_text(approval))
+    erin = staff_browser("erin@example.com", "engineering")
+    olivia = staff_browser("olivia@example.com", "privacy_officer")
+    asked = erin.post("/console/break-glass/start", {"justification": WHY, "minutes": "20"})
+    assert asked.status_code == 303
+    (grant,) = grants(app)
+    waiting = erin.get("/console/break-glass").text
+    assert "Waiting for approval" in waiting and BANNER not in waiting
+    assert BANNER not in erin.get("/console/people").text
+    self_approved = erin.post(f"/console/break-glass/{grant.id}/approve")
+    assert self_approved.status_code == 403 and grants(app)[0].approved_at is None
+    page = olivia.get("/console/break-glass").text
+    assert f'action="/console/break-glass/{grant.id}/approve"' in page
+    assert olivia.post(f"/console/break-glass/{grant.id}/approve").status_code == 303
+    assert grants(app)[0].approved_by is not None
+    opened = erin.get("/console/break-glass").text
+    assert BANNER in opened and "20 minutes left" in opened

@@ -21,6 +21,7 @@ from avowal.legal.exceptions import (
 )
 from avowal.legal.models import BreakGlass
 from avowal.lib import clock
+from avowal.policy.exceptions import PolicyInvalid
 from avowal.policy.loader import parse_text
 from avowal.settings import Settings
 from avowal.staff import service as staff_service
@@ -347,3 +348,27 @@ def test_the_privacy_officer_is_told_at_once_with_a_durable_notice(
         [told] = bg.notices_for(session, staff.officer, NOW)
         assert (told.id, told.account, told.state) == (grant.id, "erin@example.com", "active")
         assert bg.notices_for(session, staff.support, NOW) == []
+
+
+def test_policy_check_refuses_break_glass_for_roles_that_do_not_exist() -> None:
+    def bad(d: dict[str, Any]) -> None:
+        d["staff"]["break_glass"] = {
+            "roles": ["engineering", "operations"],
+            "approval_required": True,
+            "notify": ["web_backend"],
+        }
+
+    with pytest.raises(PolicyInvalid) as info:
+        parse_text(policy_text(bad))
+    found = {(p.location, p.message.split(" (")[0]) for p in info.value.problems}
+    assert found == {
+        ("staff.break_glass.roles[1]", "'operations' is not a role of staff.roles"),
+        (
+            "staff.break_glass.notify[0]",
+            "'web_backend' is a service role: break-glass is for staff",
+        ),
+        (
+            "staff.break_glass.approvers",
+            "approval_required needs the roles whose members approve",
+        ),
+    }
