@@ -10,8 +10,8 @@ import typer
 
 from avowal.cli_support import database, fail, load_secrets
 from avowal.crypto.keyring import Keyring
-from avowal.crypto.rotation import rotate
 from avowal.settings import Settings
+from avowal.vault.rotation import rotate
 
 app = typer.Typer(help="Manage the master key.", no_args_is_help=True)
 

@@ -16,9 +16,9 @@ from avowal.client import Client
 from avowal.crypto import service as crypto
 from avowal.crypto.exceptions import KeyError_
 from avowal.crypto.keyring import Keyring
-from avowal.crypto.rotation import rotate
 from avowal.settings import Settings
 from avowal.vault.models import Subject
+from avowal.vault.rotation import rotate
 from tests.factories import REGISTRATION
 
 runner = CliRunner()

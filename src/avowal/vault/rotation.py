@@ -1,4 +1,7 @@
-"""Master-key rotation: rewrap every data key under a new master key while servers keep serving."""
+"""Master-key rotation: rewrap every person's data key under a new master key while serving.
+
+It belongs to the vault: it walks the vault's subjects; the keyring only wraps and unwraps.
+"""
 
 from __future__ import annotations
 
