@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from avowal.callers.deps import CallerDep
 from avowal.crypto import signing
 from avowal.crypto.service import Secrets
+from avowal.lib import problems
 from avowal.lib.deps import PolicyDep, SessionDep
 from avowal.vault import access, collection, notices
 from avowal.vault.schemas import (
@@ -41,13 +42,19 @@ def get_secrets(request: Request) -> Secrets:
 SecretsDep = Annotated[Secrets, Depends(get_secrets)]
 
 
-@router.get("/notices/{point}", response_model=Notice)
+@router.get("/notices/{point}", response_model=Notice, responses=problems.responses(404, 422))
 def get_notice(point: PointName, policy: PolicyDep) -> Notice:
     """Show what a person must see before giving data at a collection point."""
     return notices.notice(policy, point)
 
 
-@router.post("/collect/{point}", status_code=201, response_model=Collected)
+@router.post(
+    "/collect/{point}",
+    status_code=201,
+    response_model=Collected,
+    # 400: a body that is not JSON text (not UTF-8).
+    responses=problems.responses(400, 401, 403, 404, 409, 410, 413, 422, 503),
+)
 def collect(
     point: PointName,
     body: CollectRequest,
@@ -71,7 +78,11 @@ def receipt_key(secrets: SecretsDep) -> ReceiptKey:
     )
 
 
-@router.get("/receipts/{receipt_id}", response_model=SignedReceipt)
+@router.get(
+    "/receipts/{receipt_id}",
+    response_model=SignedReceipt,
+    responses=problems.responses(404, 422, 503),
+)
 def get_receipt(
     receipt_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")], session: SessionDep
 ) -> SignedReceipt:
@@ -79,7 +90,9 @@ def get_receipt(
     return collection.get_receipt(session, receipt_id)
 
 
-@router.get("/subjects/lookup", response_model=Found)
+@router.get(
+    "/subjects/lookup", response_model=Found, responses=problems.responses(400, 401, 403, 422, 503)
+)
 def lookup(
     field: Annotated[str, Query(min_length=1, max_length=64)],
     value: Annotated[str, Query(min_length=1, max_length=500)],
@@ -93,7 +106,11 @@ def lookup(
     return access.lookup(session, policy, secrets, caller, field, value, purpose)
 
 
-@router.get("/subjects/{subject_id}/data", response_model=ReadResult)
+@router.get(
+    "/subjects/{subject_id}/data",
+    response_model=ReadResult,
+    responses=problems.responses(400, 401, 403, 404, 410, 422, 503),
+)
 def read(
     subject_id: SubjectIdPath,
     purpose: Purpose,
@@ -108,7 +125,12 @@ def read(
     return access.read(session, policy, secrets, caller, subject_id, purpose, wanted)
 
 
-@router.post("/disclosures", status_code=201, response_model=Disclosed)
+@router.post(
+    "/disclosures",
+    status_code=201,
+    response_model=Disclosed,
+    responses=problems.responses(400, 401, 403, 404, 410, 413, 422, 503),
+)
 def disclose(
     body: DisclosureRequest,
     session: SessionDep,
@@ -122,7 +144,11 @@ def disclose(
     )
 
 
-@router.get("/subjects/{subject_id}/disclosures", response_model=DisclosureRegister)
+@router.get(
+    "/subjects/{subject_id}/disclosures",
+    response_model=DisclosureRegister,
+    responses=problems.responses(400, 401, 403, 404, 410, 422, 503),
+)
 def disclosures(
     subject_id: SubjectIdPath,
     purpose: Purpose,
@@ -138,7 +164,11 @@ def disclosures(
     )
 
 
-@router.delete("/subjects/{subject_id}", response_model=Erased)
+@router.delete(
+    "/subjects/{subject_id}",
+    response_model=Erased,
+    responses=problems.responses(401, 403, 404, 410, 422, 503),
+)
 def erase(
     subject_id: SubjectIdPath, session: SessionDep, policy: PolicyDep, caller: CallerDep
 ) -> Erased:
