@@ -22,9 +22,9 @@ class InvalidEvent(AvowalError):
 
 
 class UnknownSite(AvowalError):
-    """No declared site matches the event's domain."""
+    """No counted site has this domain (an event's, a dashboard's, a share link's)."""
 
-    status_code = 400
+    status_code = 404
     error = "unknown_site"
 
 

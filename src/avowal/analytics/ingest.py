@@ -2,6 +2,12 @@
 
 The IP address and user agent travel with a pending event only as far as the transaction that
 hashes them under the day's salt (see :mod:`avowal.analytics.store`); they are never stored.
+
+Text that cannot be stored (a lone surrogate sent as ``"\\ud800"``, which browsers'
+``JSON.stringify`` writes for a broken string, a noncharacter, NUL) is cleaned here, on every
+field: analytics keep a lossy copy, and one bad character must not cost the page view nor fail
+the other events committed with it. Nesting deeper than :data:`avowal.lib.text.MAX_DEPTH` is
+refused (``too_deeply_nested``).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import SplitResult, unquote, urlencode, urlsplit
 
 from pydantic import ValidationError
@@ -21,6 +27,7 @@ from avowal.analytics.exceptions import InvalidEvent, MalformedPayload
 from avowal.analytics.schemas import EventIn
 from avowal.analytics.sites import SiteConfig, variants
 from avowal.analytics.useragent import Agent
+from avowal.lib import text
 
 MAX_PROPS = 30
 MAX_PROP_KEY = 300
@@ -63,20 +70,65 @@ def parse_payload(body: bytes) -> EventIn:
     try:
         return EventIn.model_validate_json(body)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        first = errors[0]
-        if first["type"] in ("json_invalid", "model_type") or not first["loc"]:
-            raise MalformedPayload(
-                "the body must be a JSON object such as "
-                '{"name": "pageview", "url": "https://example.com/", "domain": "example.com"}'
-            ) from None
-        name = str(first["loc"][0])
-        raise InvalidEvent(f"{name}: {first['msg']}", field=name) from None
+        first = exc.errors(include_url=False, include_input=False)[0]
+        if first["type"] != "json_invalid":
+            _refuse(exc)
+    # Off the fast path: JSON that pydantic's parser refuses may still be an event whose text
+    # holds a lone surrogate (cleaned later), or may be nested too deeply (refused).
+    return _parse_leniently(body)
 
 
-def clean(text: str) -> str:
-    """Remove control characters (PostgreSQL refuses NUL; none belongs in a label)."""
-    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+def _parse_leniently(body: bytes) -> EventIn:
+    if text.json_too_deep(body):
+        raise _too_deep("the body")
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _malformed() from None
+    try:
+        return EventIn.model_validate(_cleaned(decoded))
+    except ValidationError as exc:
+        _refuse(exc)
+
+
+def _cleaned(value: Any) -> Any:
+    """Return decoded JSON with unstorable characters replaced (its depth is already bounded)."""
+    if isinstance(value, str):
+        return text.clean(value)
+    if isinstance(value, dict):
+        return {text.clean(k): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value
+
+
+def _refuse(exc: ValidationError) -> NoReturn:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] in ("json_invalid", "model_type", "model_attributes_type") or not first["loc"]:
+        raise _malformed() from None
+    name = str(first["loc"][0])
+    raise InvalidEvent(f"{name}: {first['msg']}", field=name) from None
+
+
+def _malformed() -> MalformedPayload:
+    return MalformedPayload(
+        "the body must be a JSON object such as "
+        '{"name": "pageview", "url": "https://example.com/", "domain": "example.com"}'
+    )
+
+
+def _too_deep(where: str) -> text.TooDeep:
+    return text.TooDeep(
+        f"{where} is nested deeper than {text.MAX_DEPTH} levels; nothing was stored",
+        field="props" if where == "props" else "body",
+    )
+
+
+def clean(value: str) -> str:
+    """Remove control characters (none belongs in a label) and replace unstorable ones by U+FFFD."""
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    return text.clean(value) if text.first_bad(value) is not None else value
 
 
 def page_url(url: str) -> SplitResult:
@@ -101,7 +153,7 @@ def _scalar(key: str, value: Any) -> str:
     if isinstance(value, int | float | str):
         return str(value)
     raise InvalidEvent(
-        f"props.{key[:40]}: property values must be strings, numbers or booleans",
+        f"props.{clean(key[:40])}: property values must be strings, numbers or booleans",
         field="props",
     )
 
@@ -111,9 +163,11 @@ def props_of(raw: dict[str, Any] | str | None, counts: Counter[str]) -> dict[str
     if raw is None:
         return None
     if isinstance(raw, str):
+        if text.json_too_deep(raw):
+            raise _too_deep("props")
         try:
             raw = json.loads(raw) if raw.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidEvent("props must be an object", field="props") from None
         if raw is None:
             return None
@@ -124,15 +178,15 @@ def props_of(raw: dict[str, Any] | str | None, counts: Counter[str]) -> dict[str
         raise InvalidEvent(f"at most {MAX_PROPS} properties per event", field="props")
     props: dict[str, str] = {}
     for key, value in items:
-        text = _scalar(key, value)
+        scalar = _scalar(key, value)
         if not key or len(key) > MAX_PROP_KEY:
             raise InvalidEvent(f"property names are 1 to {MAX_PROP_KEY} characters", field="props")
-        if len(text) > MAX_PROP_VALUE:
+        if len(scalar) > MAX_PROP_VALUE:
             raise InvalidEvent(
-                f"props.{key[:40]}: values are at most {MAX_PROP_VALUE} characters",
+                f"props.{clean(key[:40])}: values are at most {MAX_PROP_VALUE} characters",
                 field="props",
             )
-        props[scrub.scrub_text(clean(key), counts)] = scrub.scrub_text(clean(text), counts)
+        props[scrub.scrub_text(clean(key), counts)] = scrub.scrub_text(clean(scalar), counts)
     return props or None
 
 
@@ -157,7 +211,7 @@ def build(
 
     Every rule is checked here, so a refused event is refused whoever sent it (bot or not).
     """
-    parts = page_url(event.url)
+    parts = page_url(clean(event.url))
     name_counts: Counter[str] = Counter()
     name = scrub.scrub_text(clean(event.name).strip(), name_counts)
     if not name:
@@ -165,7 +219,7 @@ def build(
     props = props_of(event.props, name_counts)
     raw_path = _path_of(parts, bool(event.hash_mode))
     decoded = unquote(raw_path)
-    ref_domain = scrub.referrer_domain(event.referrer)
+    ref_domain = scrub.referrer_domain(clean(event.referrer) if event.referrer else None)
     pending: list[PendingEvent] = []
     for site in sites:
         if site.exclude_paths and (

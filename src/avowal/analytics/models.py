@@ -8,6 +8,7 @@ hashes to each other.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -134,3 +135,25 @@ class ScrubCounter(Base):
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class QuarantinedEvent(Base):
+    """A stored event the worker could not read or roll up, set aside so the rest goes on.
+
+    ``record`` keeps what could be read of it, unstorable characters replaced by U+FFFD (never
+    the visitor hash); it is deleted with the raw events of its day. The review shows only the
+    count, the site, the day, the field and the reason, never the record.
+    """
+
+    __tablename__ = "analytics_quarantine"
+    __table_args__ = (Index("ix_analytics_quarantine_site_day", "site_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[dt.date] = mapped_column()
+    event_id: Mapped[int] = mapped_column(BigInteger, doc="Its id in analytics_events (gone).")
+    stage: Mapped[str] = mapped_column(String(16), doc="What failed on it: rollup.")
+    field: Mapped[str | None] = mapped_column(String(40), doc="The column at fault, if known.")
+    reason: Mapped[str] = mapped_column(String(200), doc="Why, without any of its values.")
+    record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    quarantined_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

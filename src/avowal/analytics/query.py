@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+# Re-exported for callers that catch it with the query's own refusals; defined once there.
+from avowal.analytics.exceptions import UnknownSite as UnknownSite
 from avowal.analytics.models import Site
 from avowal.analytics.rollup import VisitFilter
 from avowal.lib.errors import AvowalError
@@ -22,11 +24,6 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 FILTER_KINDS = ("page", "source")
 RETENTION_RULE = "analytics.raw_retention_days"
-
-
-class UnknownSite(AvowalError):
-    status_code = 404
-    error = "unknown_site"
 
 
 class InvalidQuery(AvowalError):

@@ -106,6 +106,7 @@ _EPOCH_NAIVE = dt.datetime(1970, 1, 1)
 _MICRO = dt.timedelta(microseconds=1)
 # Streamed in chunks: a large day never sits in memory whole.
 CHUNK = 5000
+MAX_VALUE = 2000  # analytics_daily.value
 
 
 def micros(ts: dt.datetime) -> int:
@@ -257,7 +258,8 @@ class DayFigures:
         for ts, name, props in visit.customs:
             named = [("event", name)]
             if props:
-                named += [("prop", f"{k}={v}") for k, v in props.items()]
+                # A 300-character name and a 2000-character value fit no rollup row whole.
+                named += [("prop", f"{k}={v}"[:MAX_VALUE]) for k, v in props.items()]
             for key in named:
                 daily[key].events += 1
             fired.update(named)

@@ -14,7 +14,7 @@ from avowal.analytics.exceptions import (
 )
 from avowal.analytics.schemas import EventAccepted, EventPayload
 from avowal.analytics.service import Analytics
-from avowal.lib import problems
+from avowal.lib import problems, text
 from avowal.lib.errors import AvowalError
 
 router = APIRouter(tags=["analytics"])
@@ -141,12 +141,14 @@ EVENT_BODY = {
     responses=problems.responses(
         400,
         403,
+        404,
         413,
         415,
         503,
-        s400="Refused: not a JSON object, a field breaks a rule, or no counted site has this "
-        "domain; nothing was stored.",
+        s400="Refused: not a JSON object, a field breaks a rule, or nested deeper than "
+        f"{text.MAX_DEPTH} levels (`too_deeply_nested`); nothing was stored.",
         s403="The policy counts no site (analytics are disabled).",
+        s404="No counted site has this domain (`unknown_site`); nothing was stored.",
         s413=f"The body is over {MAX_EVENT_BYTES} bytes; nothing was stored.",
         s503="The event could not be committed; send it again (see `Retry-After`).",
     ),

@@ -103,10 +103,11 @@ class Analytics:
         domains = event.domain.split(",")
         targets = await self.registry.find(domains)
         if not targets:
+            domain = ingest.clean(event.domain[:253])
             raise UnknownSite(
-                f"no site {event.domain!r} is counted here: declare it in the policy's "
+                f"no site {domain!r} is counted here: declare it in the policy's "
                 "analytics section or add it with `avowal analytics site add`",
-                domain=event.domain[:253],
+                domain=domain,
             )
         pending = ingest.build(event, targets, ip=ip, user_agent=user_agent, now=self.clock())
         # Like Plausible, bots get a 202 too (retrying would gain them nothing); nothing is kept.

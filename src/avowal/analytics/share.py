@@ -13,8 +13,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from avowal.analytics.exceptions import UnknownSite
 from avowal.analytics.models import Site
-from avowal.analytics.query import UnknownSite
 from avowal.lib.errors import AvowalError
 
 

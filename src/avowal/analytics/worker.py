@@ -6,6 +6,11 @@ transaction per day; then delete the raw events of
 days older than the policy's ``analytics.raw_retention_days``, one transaction per site-day, and
 only for days whose rollup is final (rollups stay; nothing else needs the raw events).
 
+One record never stalls a pass: a day whose rollup fails has the events it cannot use set aside
+(:mod:`avowal.analytics.quarantine`) and is rolled up again without them; whatever else fails
+for one site or one day is logged, reported in ``PassReport.failed`` and retried at the next
+pass, while every other site and day, and the purge, go on.
+
 Embedded (SQLite) servers run the loop inside the application; with PostgreSQL and several
 server processes, each process may run it too: a PostgreSQL advisory lock makes concurrent
 rollups of the same day wait for each other, and both replace the day whole.
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import rollup
+from avowal.analytics import quarantine, rollup
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
@@ -38,6 +43,22 @@ class PassReport:
 
     rolled: list[tuple[str, dt.date]] = field(default_factory=list)
     purged: list[tuple[str, dt.date, int]] = field(default_factory=list)
+    # Events set aside because a rollup could not use them, per site-day.
+    quarantined: list[tuple[str, dt.date, int]] = field(default_factory=list)
+    # What failed and will be tried again: (site, day or None for the whole site, error class).
+    failed: list[tuple[str, dt.date | None, str]] = field(default_factory=list)
+    purged_quarantined: int = 0
+
+    def fail(self, domain: str, day: dt.date | None, exc: BaseException, doing: str) -> None:
+        """Record and log a failure (its class only: the message may quote stored values)."""
+        self.failed.append((domain, day, type(exc).__name__))
+        log.error(
+            "analytics %s of %s%s failed: %s; the rest goes on",
+            doing,
+            domain,
+            f" on {day}" if day is not None else "",
+            type(exc).__name__,
+        )
 
     @property
     def purged_events(self) -> int:
@@ -135,18 +156,53 @@ def roll_pending(
 ) -> None:
     """Roll up every pending day of every site that may have changed, one transaction per day."""
     for site_id, domain in _sites(factory):
-        with factory() as session:
-            days = [
-                day
-                for day in pending_days(session, site_id, now.date())
-                if not unchanged_since_rollup(session, site_id, day, now)
-            ]
+        try:
+            with factory() as session:
+                days = [
+                    day
+                    for day in pending_days(session, site_id, now.date())
+                    if not unchanged_since_rollup(session, site_id, day, now)
+                ]
+        except Exception as exc:
+            report.fail(domain, None, exc, "rollup")
+            continue
         for day in days:
-            with transaction(factory) as session:
-                rollup.roll_day(
-                    session, site_id, day, now=now, visit_minutes=settings.analytics_visit_minutes
-                )
-            report.rolled.append((domain, day))
+            _roll_or_isolate(factory, settings, site_id, domain, day, now, report)
+
+
+def _roll(
+    factory: sessionmaker[Session], settings: Settings, site_id: int, day: dt.date, now: dt.datetime
+) -> None:
+    with transaction(factory) as session:
+        rollup.roll_day(
+            session, site_id, day, now=now, visit_minutes=settings.analytics_visit_minutes
+        )
+
+
+def _roll_or_isolate(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    site_id: int,
+    domain: str,
+    day: dt.date,
+    now: dt.datetime,
+    report: PassReport,
+) -> None:
+    """Roll up one day; if that fails, set aside the events at fault and roll up the rest."""
+    try:
+        _roll(factory, settings, site_id, day, now)
+    except Exception as first:
+        try:
+            isolated = quarantine.isolate(factory, site_id, domain, day, now)
+            if isolated:
+                report.quarantined.append((domain, day, isolated))
+                _roll(factory, settings, site_id, day, now)
+            else:
+                raise first
+        except Exception as exc:
+            report.fail(domain, day, exc, "rollup")
+            return
+    report.rolled.append((domain, day))
 
 
 def purge(
@@ -155,33 +211,52 @@ def purge(
     """Delete raw events of days before the retention cutoff whose rollups are final."""
     cutoff = retention_cutoff(policy, now.date())
     for site_id, domain in _sites(factory):
-        with factory() as session:
-            first = first_event_day(session, site_id)
-            if first is None or first >= cutoff:
-                continue
-            finals = set(
-                session.scalars(
-                    select(RollupState.day).where(
-                        RollupState.site_id == site_id,
-                        RollupState.final.is_(True),
-                        RollupState.day >= first,
-                        RollupState.day < cutoff,
+        try:
+            with factory() as session:
+                first = first_event_day(session, site_id)
+                if first is None or first >= cutoff:
+                    continue
+                finals = set(
+                    session.scalars(
+                        select(RollupState.day).where(
+                            RollupState.site_id == site_id,
+                            RollupState.final.is_(True),
+                            RollupState.day >= first,
+                            RollupState.day < cutoff,
+                        )
                     )
                 )
-            )
+        except Exception as exc:
+            report.fail(domain, None, exc, "purge")
+            continue
         day = first
         while day < cutoff:
             if day in finals:
-                with transaction(factory) as session:
-                    result = session.execute(
-                        delete(Event).where(Event.site_id == site_id, Event.day == day)
-                    )
-                    count = getattr(result, "rowcount", 0) or 0
-                if count:
-                    report.purged.append((domain, day, count))
+                _purge_day(factory, site_id, domain, day, report)
             else:
                 log.warning("raw events of %s on %s kept: the day is not rolled up", domain, day)
             day += dt.timedelta(days=1)
+    try:
+        with transaction(factory) as session:
+            report.purged_quarantined = quarantine.purge(session, cutoff)
+    except Exception as exc:
+        report.fail("(quarantine)", None, exc, "purge")
+
+
+def _purge_day(
+    factory: sessionmaker[Session], site_id: int, domain: str, day: dt.date, report: PassReport
+) -> None:
+    try:
+        with transaction(factory) as session:
+            result = session.execute(
+                delete(Event).where(Event.site_id == site_id, Event.day == day)
+            )
+            count = getattr(result, "rowcount", 0) or 0
+    except Exception as exc:
+        report.fail(domain, day, exc, "purge")
+        return
+    if count:
+        report.purged.append((domain, day, count))
 
 
 def run_pass(

@@ -179,6 +179,25 @@ class AuditCheck(BaseModel):
     checkpoint_problems: list[str]
 
 
+class QuarantineExample(BaseModel):
+    """An analytics event set aside: where and why, never a value it held."""
+
+    site: str
+    day: dt.date
+    stage: str
+    field: str | None
+    reason: str
+    quarantined_at: dt.datetime
+
+
+class AnalyticsQuarantine(BaseModel):
+    """Stored analytics events the worker could not roll up, set aside so the rest went on."""
+
+    total: int
+    by_site: dict[str, int]
+    examples: list[QuarantineExample]
+
+
 class CookieScan(BaseModel):
     at: dt.datetime
     undeclared: list[str]
@@ -200,5 +219,6 @@ class Review(BaseModel):
     accounts: Accounts
     overdue: Overdue
     audit: AuditCheck
+    analytics_quarantine: AnalyticsQuarantine
     last_cookie_scan: CookieScan | None
     notes: list[str]

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from avowal.analytics import quarantine
 from avowal.audit import checkpoints
 from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
@@ -341,6 +342,16 @@ def audit_check(
     )
 
 
+def analytics_quarantine(session: Session, since: dt.date | None) -> s.AnalyticsQuarantine:
+    """Count the analytics events set aside in the period, with a few examples (no values)."""
+    found = quarantine.summary(session, since)
+    return s.AnalyticsQuarantine(
+        total=found.total,
+        by_site=found.by_site,
+        examples=[s.QuarantineExample(**vars(e)) for e in found.examples],
+    )
+
+
 def build(
     session: Session,
     loaded: LoadedPolicy,
@@ -366,6 +377,7 @@ def build(
         accounts=accounts(session, loaded, now),
         overdue=overdue(session, now),
         audit=audit_check(session, settings, public_key),
+        analytics_quarantine=analytics_quarantine(session, since),
         # No cookie scanner exists yet; say so rather than report an empty scan.
         last_cookie_scan=None,
         notes=[],
@@ -378,6 +390,11 @@ def _notes(review: s.Review) -> list[str]:
     notes = []
     if review.last_cookie_scan is None:
         notes.append(NO_COOKIE_SCAN)
+    if review.analytics_quarantine.total:
+        notes.append(
+            f"{review.analytics_quarantine.total} analytics event(s) could not be rolled up and "
+            "are kept in quarantine until their day's raw events are purged"
+        )
     if not review.audit.checkpoints_checked:
         notes.append("the audit chain was verified without its signed checkpoints")
     silent = [d.reference for d in review.legal_disclosures if d.never_notify]
