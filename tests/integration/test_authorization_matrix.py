@@ -512,6 +512,7 @@ CASES: tuple[Case, ...] = (
     get("/docs", PUBLIC),
     get("/docs/assets/{name}", PUBLIC, "/docs/assets/docs.js"),
     get("/healthz", PUBLIC),
+    get("/readyz", PUBLIC),
     get("/v1/policy", PUBLIC),
     get("/privacy", PUBLIC),
     get("/privacy.md", PUBLIC),

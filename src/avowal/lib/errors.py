@@ -80,12 +80,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if exc.status_code == 400:
+            # Starlette's own words name no cause: a body that is not UTF-8 or not parseable.
+            message = "the request body could not be read (not UTF-8 or not well-formed)"
         return JSONResponse(
-            {"error": code, "message": str(exc.detail)},
+            {"error": code, "message": message},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+_HTTP_CODES = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}
 
 
 class StorageUnavailable(AvowalError):

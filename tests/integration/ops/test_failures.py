@@ -237,3 +237,15 @@ def test_a_chunked_body_within_the_limit_is_served(
     )
     assert response.status_code == 201, response.text
     assert subjects(app) == 1
+
+
+def test_a_body_that_is_not_utf8_gets_a_named_400(client: TestClient) -> None:
+    answer = client.post(
+        "/v1/collect/registration",
+        content=b'{"notice_id": "\xff\xfe"}',
+        headers={"content-type": "application/json", "Authorization": "Bearer avw_x"},
+    )
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert body["error"] == "invalid_body"
+    assert "not UTF-8" in body["message"]
