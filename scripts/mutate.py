@@ -47,10 +47,17 @@ MODULES = (
 PROTECTED = {
     "purpose": (
         "avowal.policy.taxonomy.x_is_within__*",
+        "avowal.policy.taxonomy.xǁTaxonomyǁis_within__*",
         "avowal.callers.service.xǁCallerǁgrants__*",
     ),
     "notice": ("avowal.vault.notices.*",),
-    "csrf": ("avowal.console.deps.x_check_csrf__*", "avowal.console.deps.x_check_origin__*"),
+    "csrf": (
+        "avowal.console.deps.x_check_csrf__*",
+        "avowal.console.deps.x_form_csrf_token__*",
+        "avowal.console.deps.x_check_origin__*",
+        "avowal.console.deps.x_origin_of__*",
+        "avowal.console.deps.x_allowed_origins__*",
+    ),
     "erasure": ("avowal.vault.access.x_erase__*",),
     "scrubbing": ("avowal.analytics.scrub.*",),
 }
