@@ -34,7 +34,9 @@ def test_check_lists_every_problem_with_location_and_promise(tmp_path: Path) -> 
     assert "recipients.ad_network.kind: a recipient of kind 'partner'" in err
     assert "[breaks the promise: information is never shared, rented or sold" in err
     assert "cookies[2]: cookie 'cm_content' has no category" in err
-    assert err.rstrip().endswith("2 problems")
+    # Announced at purchase but declared for none of its data categories or purposes.
+    assert "recipient 'ad_network' is announced here but declared for none of the data" in err
+    assert err.rstrip().endswith("4 problems")
 
 
 def test_check_reports_malformed_yaml_without_traceback(tmp_path: Path) -> None:
