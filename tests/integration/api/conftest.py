@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,36 +16,13 @@ from fastapi.testclient import TestClient
 from avowal.analytics import share
 from avowal.callers import service as callers
 from avowal.lib.errors import AvowalError
-from avowal.settings import Settings
-from tests.factories import REGISTRATION, write_policy
+from tests.factories import REGISTRATION
 
 SITE = "www.contactmonkey.com"
-# The example policy's back end, and a reporting service added to it (the example gives the
-# analytics purpose to human roles only, and service tokens are for service roles).
+# The example policy's two service roles the contract needs: the site's back end and the
+# reporting service that reads analytics figures (service tokens are for service roles only).
 BACKEND = "web_backend"
-ANALYST = "reporting"
-REPORTING_ROLE = {
-    "title": "Reporting service",
-    "description": "Reads the analytics figures for the site's own dashboards.",
-    "purposes": ["analytics.reporting"],
-    "kinds": ["employee"],
-    "service": True,
-}
-
-
-def _with_reporting(data: dict[str, Any]) -> None:
-    data["staff"]["roles"][ANALYST] = REPORTING_ROLE
-
-
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    """Return test settings enforcing the example policy plus a reporting service role."""
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        database_url=db_url,
-        policy_file=write_policy(tmp_path, _with_reporting),
-    )
+ANALYST = "reporting_service"
 
 
 @dataclass
@@ -82,7 +58,7 @@ def _token(app: FastAPI, role: str) -> str | None:
 def world(app: FastAPI, client: TestClient) -> Iterator[World]:
     """Populate the server: tokens, every point's current notice, one registered person."""
     tokens = {role: t for role in (BACKEND, ANALYST) if (t := _token(app, role)) is not None}
-    assert BACKEND in tokens
+    assert set(tokens) == {BACKEND, ANALYST}
     points = app.state.policy.policy.collection_points
     notices = {p: client.get(f"/v1/notices/{p}").json()["notice_id"] for p in points}
     answer: dict[str, Any] = client.post(
