@@ -10,22 +10,14 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from avowal.analytics.models import Salt
+from avowal.db.upsert import dialect_insert
 
 LIFETIME = dt.timedelta(hours=48)
-
-
-def dialect_insert(session: Session, table: Any) -> Any:
-    """Return an INSERT for ``table`` in the session's dialect (for ON CONFLICT clauses)."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
 
 
 def salt_for(session: Session, day: dt.date, now: dt.datetime) -> bytes:

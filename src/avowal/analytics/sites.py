@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from avowal.analytics import models
 from avowal.analytics.exceptions import InvalidDomain, SiteExists, SiteInPolicy, SiteNotFound
 from avowal.analytics.models import Site
+from avowal.db import upsert
 from avowal.policy.schemas import AnalyticsSite, Policy
 
 POLICY = "policy"
@@ -58,10 +59,12 @@ def declared(policy: Policy) -> dict[str, AnalyticsSite]:
 def sync_policy_sites(session: Session, policy: Policy, now: dt.datetime) -> None:
     """Write the policy's sites into ``analytics_sites`` (existing rows are left as they are)."""
     existing = set(session.scalars(select(Site.domain)))
-    for domain in declared(policy):
-        if domain not in existing:
-            session.add(Site(domain=domain, source=POLICY, added_at=now))
-    session.flush()
+    rows = [
+        {"domain": domain, "source": POLICY, "added_at": now}
+        for domain in declared(policy)
+        if domain not in existing
+    ]
+    upsert.insert_missing(session, Site, rows, Site.domain)
 
 
 def add_site(session: Session, domain: str, now: dt.datetime) -> Site:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from avowal.analytics import salts
 from avowal.analytics.ingest import PendingEvent
 from avowal.analytics.models import Event, ScrubCounter
+from avowal.db.upsert import dialect_insert
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 SCRUBBED: Table = ScrubCounter.__table__  # type: ignore[assignment]
@@ -59,7 +60,7 @@ def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datet
             {"site_id": site, "day": day, "kind": kind, "count": count}
             for (site, day, kind), count in sorted(scrubbed.items())
         ]
-        upsert = salts.dialect_insert(session, SCRUBBED).values(values)
+        upsert = dialect_insert(session, SCRUBBED).values(values)
         session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[SCRUBBED.c.site_id, SCRUBBED.c.day, SCRUBBED.c.kind],
