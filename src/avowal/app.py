@@ -19,6 +19,7 @@ from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
 from avowal.db.engine import make_engine, make_sessionmaker, transaction
 from avowal.lib import errors, openapi
+from avowal.lib.bodies import JsonDepthGuard
 from avowal.lib.limits import BodyLimit
 from avowal.lib.proxy import ProxyHeaders, parse_networks
 from avowal.lib.security import (
@@ -103,7 +104,9 @@ def create_app(
     errors.install(app)
     # The last added runs first: proxy headers, then security headers (so refusals get them
     # too), then the JSON answer to any failure, then known hosts only, then the TLS rule, then
-    # the body limit, then the analytics event endpoint.
+    # the body limit, then the analytics event endpoint (which checks its own body), then the
+    # nesting of every other JSON body.
+    app.add_middleware(JsonDepthGuard)
     app.add_middleware(analytics_routes.EventFastPath)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if production:

@@ -67,6 +67,9 @@ class PendingEvent:
 
 def parse_payload(body: bytes) -> EventIn:
     """Parse the body (JSON, whatever content type announced it) into an event."""
+    # Two byte counts for an ordinary event (a few brackets at most), before any parser.
+    if text.json_too_deep(body):
+        raise _too_deep("body", body)
     try:
         return EventIn.model_validate_json(body)
     except ValidationError as exc:
@@ -79,8 +82,6 @@ def parse_payload(body: bytes) -> EventIn:
 
 
 def _parse_leniently(body: bytes) -> EventIn:
-    if text.json_too_deep(body):
-        raise _too_deep("the body")
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError):
@@ -117,11 +118,8 @@ def _malformed() -> MalformedPayload:
     )
 
 
-def _too_deep(where: str) -> text.TooDeep:
-    return text.TooDeep(
-        f"{where} is nested deeper than {text.MAX_DEPTH} levels; nothing was stored",
-        field="props" if where == "props" else "body",
-    )
+def _too_deep(where: str, data: bytes | str) -> text.TooDeep:
+    return text.too_deep_at(data, where)
 
 
 def clean(value: str) -> str:
@@ -164,7 +162,7 @@ def props_of(raw: dict[str, Any] | str | None, counts: Counter[str]) -> dict[str
         return None
     if isinstance(raw, str):
         if text.json_too_deep(raw):
-            raise _too_deep("props")
+            raise _too_deep("props", raw)
         try:
             raw = json.loads(raw) if raw.strip() else None
         except (ValueError, RecursionError):

@@ -101,6 +101,50 @@ def json_too_deep(data: bytes | str, max_depth: int = MAX_DEPTH) -> bool:
     return max(accumulate(steps), default=0) > max_depth
 
 
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]', re.DOTALL)
+
+
+def too_deep_at(data: bytes | str, where: str, max_depth: int = MAX_DEPTH) -> TooDeep:
+    """Return the refusal of JSON text too deep, naming where it crosses ``max_depth``.
+
+    For the refusal only (after :func:`json_too_deep`): a light scan of strings and
+    punctuation follows the keys and indexes down to the first container past the limit.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    # One frame per open container: its index (None in an object), its key, a key expected.
+    frames: list[list[Any]] = []
+    path = where
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        if token in (b"{", b"["):
+            if len(frames) >= max_depth:
+                path = where + "".join(
+                    f".{key}" if index is None else f"[{index}]" for index, key, _ in frames
+                )
+                break
+            frames.append([0 if token == b"[" else None, "", token == b"{"])
+        elif not frames:
+            continue
+        elif token in (b"]", b"}"):
+            frames.pop()
+        elif token == b",":
+            if frames[-1][0] is None:
+                frames[-1][2] = True
+            else:
+                frames[-1][0] += 1
+        elif token == b":":
+            frames[-1][2] = False
+        elif frames[-1][0] is None and frames[-1][2]:
+            frames[-1][1] = clean(token[1:-1].decode("utf-8", "replace"))[:40]
+    if len(path) > 200:
+        path = path[:200] + "..."
+    return TooDeep(
+        f"{path}: nested deeper than {max_depth} levels; nothing was stored",
+        field=path,
+        limit=max_depth,
+    )
+
+
 def _validate(value: str) -> str:
     reason = problem(value)
     if reason is not None:
