@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from avowal.analytics import cli as analytics_cli
-from avowal.analytics import report_cli as analytics_report_cli
 from avowal.audit import cli as audit_cli
 from avowal.callers import cli as token_cli
 from avowal.cli_support import fail, load_policy, load_secrets
@@ -37,11 +36,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
 app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
-app.add_typer(analytics_cli.app, name="analytics")
-analytics_cli.app.command("share")(analytics_report_cli.share_site)
-analytics_cli.app.command("unshare")(analytics_report_cli.unshare_site)
-analytics_cli.app.command("rollup")(analytics_report_cli.rollup_now)
-app.command("worker")(analytics_report_cli.run_worker)
+analytics_cli.install(app)
 
 STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 

@@ -1,20 +1,30 @@
-"""`avowal analytics`: the sites whose page views are counted."""
+"""`avowal analytics site|share|unshare|rollup` and `avowal worker`: counted sites, share links,
+rollups and purges. :func:`install` adds them to the ``avowal`` command line."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from typing import Annotated
 
 import typer
 
-from avowal.analytics import sites
+from avowal.analytics import query, rollup, share, sites, worker
 from avowal.analytics.exceptions import SiteError
 from avowal.cli_support import database, fail, load_policy
 from avowal.lib import clock
+from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
 
 app = typer.Typer(help="Cookie-less page analytics.", no_args_is_help=True)
 site_app = typer.Typer(help="Add, list and remove counted sites.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
+
+
+def install(root: typer.Typer) -> None:
+    """Add ``avowal analytics ...`` and ``avowal worker`` to the command line ``root``."""
+    root.add_typer(app, name="analytics")
+    root.command("worker")(run_worker)
 
 
 @site_app.command("add")
@@ -63,3 +73,124 @@ def remove(
         except SiteError as exc:
             raise fail(exc.message) from None
     typer.echo(f"site {sites.normalise_domain(domain)} removed with its {removed} events")
+
+
+@app.command("share")
+def share_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+) -> None:
+    """Create a read-only share link of a site's dashboard (replacing any previous one)."""
+    settings = Settings()
+    with database(settings) as sessions, sessions() as session, session.begin():
+        try:
+            token = share.create(session, domain)
+        except AvowalError as exc:
+            raise fail(exc.message) from None
+    typer.echo(share.url(settings.public_url, token))
+    typer.echo(
+        f"anyone with this link sees the dashboard of {domain}; "
+        f"`avowal analytics unshare {domain}` ends it",
+        err=True,
+    )
+
+
+@app.command("unshare")
+def unshare_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+) -> None:
+    """End a site's share link at once."""
+    with database() as sessions, sessions() as session, session.begin():
+        try:
+            had = share.revoke(session, domain)
+        except AvowalError as exc:
+            raise fail(exc.message) from None
+    typer.echo(f"share link of {domain} ended" if had else f"{domain} had no share link")
+
+
+def _day(name: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--{name} must be a date as YYYY-MM-DD, not '{value}'") from None
+
+
+@app.command("rollup")
+def rollup_now(
+    site: Annotated[
+        str | None, typer.Option(help="Recompute this site's days --from/--to, even final ones.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First UTC day to recompute.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last UTC day to recompute.")] = None,
+) -> None:
+    """Roll up pending days and purge raw events past retention (one worker pass).
+
+    With --site, recompute the given days from the raw events instead (only days within the
+    raw-event retention: older days keep their rollups).
+    """
+    settings = Settings()
+    policy = load_policy(settings.policy_file)
+    now = clock.now()
+    with database(settings) as sessions:
+        if site is None:
+            if start or end:
+                raise fail("--from and --to need --site")
+            report = worker.run_pass(sessions, settings, policy, now)
+            for domain, day in report.rolled:
+                typer.echo(f"rolled up {domain} {day}")
+            for domain, day, count in report.purged:
+                typer.echo(f"purged {count} raw events of {domain} {day}")
+            for domain, day, count in report.quarantined:
+                typer.echo(f"set aside {count} events of {domain} {day} that cannot be rolled up")
+            for domain, failed_day, error in report.failed:
+                typer.echo(f"failed: {domain} {failed_day or ''} ({error}); tried again next pass")
+            if not (report.rolled or report.purged or report.quarantined or report.failed):
+                typer.echo("nothing to roll up or purge")
+            if report.failed:
+                raise typer.Exit(1)
+            return
+        first, last = _day("from", start) or now.date(), _day("to", end) or now.date()
+        if first > last or (last - first).days >= query.MAX_DAYS:
+            raise fail(f"--from/--to: give 1 to {query.MAX_DAYS} days, oldest first")
+        kept = worker.retention_cutoff(policy, now.date())
+        if first < kept:
+            # Its raw events are purged: recomputing would replace its figures by nothing.
+            raise fail(
+                f"--from: raw events before {kept} are purged; their rollups stay as they are"
+            )
+        with sessions() as session:
+            try:
+                site_id, domain = query.site(session, site)
+            except AvowalError as exc:
+                raise fail(exc.message) from None
+        day = first
+        while day <= last:
+            with sessions() as session, session.begin():
+                rollup.roll_day(
+                    session, site_id, day, now=now, visit_minutes=settings.analytics_visit_minutes
+                )
+            typer.echo(f"rolled up {domain} {day}")
+            day += dt.timedelta(days=1)
+
+
+def run_worker() -> None:
+    """Run background work until stopped: analytics rollups and raw-event purges."""
+    settings = Settings()
+    policy = load_policy(settings.policy_file)
+
+    def said(report: worker.PassReport) -> None:
+        if report.purged:
+            typer.echo(f"purged {report.purged_events} raw events", err=True)
+        if report.quarantined:
+            count = sum(n for _, _, n in report.quarantined)
+            typer.echo(f"set aside {count} events that cannot be rolled up", err=True)
+
+    with database(settings) as sessions:
+        typer.echo(
+            f"worker: analytics rollups every {settings.analytics_rollup_seconds} s", err=True
+        )
+        try:
+            asyncio.run(worker.run_forever(sessions, settings, policy, first_delay=0, on_pass=said))
+        except KeyboardInterrupt:
+            typer.echo("worker stopped", err=True)

@@ -21,12 +21,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from avowal.analytics import ingest, quarantine, worker
 from avowal.analytics.exceptions import IngestUnavailable
 from avowal.analytics.models import DailyRollup, Event, QuarantinedEvent
 from avowal.analytics.service import Analytics
+from avowal.cli import app as cli_app
 from avowal.db.engine import make_sessionmaker
+from avowal.lib import clock
 from avowal.lib import text as storable
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.review import render
@@ -51,7 +54,7 @@ def policy(settings: Settings) -> LoadedPolicy:
 
 
 @pytest.fixture
-def clock(app: FastAPI) -> Iterator[None]:
+def noon(app: FastAPI) -> Iterator[None]:
     app.state.analytics.clock = lambda: NOON
     yield
 
@@ -128,7 +131,7 @@ EDGE_CASES: dict[str, tuple[bytes, dict[str, Any]]] = {
 
 @pytest.mark.parametrize("case", list(EDGE_CASES))
 def test_unstorable_text_is_cleaned_at_the_edge(
-    client: TestClient, engine: Engine, clock: None, case: str
+    client: TestClient, engine: Engine, noon: None, case: str
 ) -> None:
     body, expected = EDGE_CASES[case]
     response = post(client, body)
@@ -351,3 +354,25 @@ def test_the_longest_property_an_event_may_have_rolls_up(
     with sessions() as session:
         label = session.scalar(select(DailyRollup.value).where(DailyRollup.dimension == "prop"))
     assert label == f"{key}={value}"[:2000]
+
+
+def test_the_rollup_command_says_what_it_set_aside(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with sessions.begin() as session:
+        site_id = add_site(session)
+        poison(session, site_id, invalid_utf8=False)
+    monkeypatch.setenv("AVOWAL_ENV", "test")
+    monkeypatch.setenv("AVOWAL_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("AVOWAL_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("AVOWAL_POLICY_FILE", str(settings.policy_file))
+    now = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(9), tzinfo=dt.UTC)
+    monkeypatch.setattr(clock, "now", lambda: now)
+    done = CliRunner().invoke(cli_app, ["analytics", "rollup"])
+    assert done.exit_code == 0, done.output
+    assert f"set aside 1 events of www.example.com {DAY}" in done.output
+    assert f"rolled up www.example.com {DAY}" in done.output
+    assert CANARY not in done.output
