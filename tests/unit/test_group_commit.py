@@ -87,6 +87,15 @@ def test_one_bad_event_does_not_sink_the_others() -> None:
     assert store.committed == set(range(50)) - {13}
 
 
+def test_a_bad_event_costs_a_few_transactions_not_one_per_event() -> None:
+    store = Store(poison=150)
+    results = run(store, 200)
+    assert [i for i, r in enumerate(results) if r is not None] == [150]
+    assert store.committed == set(range(200)) - {150}
+    # The good events of the failed batch are committed in halves, not each alone.
+    assert len(store.transactions) < 30
+
+
 def test_a_failed_commit_is_never_acknowledged() -> None:
     store = Store(fail_all=True)
     results = run(store, 20)

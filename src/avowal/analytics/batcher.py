@@ -99,14 +99,11 @@ class GroupCommit(Generic[T]):
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
                 return
-            # One bad submission must not sink the others: commit each on its own.
-            for submission, future in batch:
-                try:
-                    await asyncio.to_thread(self.write, submission)
-                except Exception as alone:
-                    _settle(future, alone)
-                else:
-                    _settle(future, None)
+            # One bad submission must not sink the others: commit each half on its own, and so
+            # on down to the bad one (a few transactions more, not one per submission).
+            half = len(batch) // 2
+            await self._commit(batch[:half])
+            await self._commit(batch[half:])
             return
         self.batches += 1
         for _, future in batch:
