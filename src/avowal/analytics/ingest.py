@@ -36,6 +36,7 @@ MAX_PATH = 2000
 MAX_UTM = 200
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNWANTED = re.compile(f"[\x00-\x1f\x7f{text.UNSTORABLE}]")
 
 
 @dataclass(slots=True)
@@ -124,9 +125,11 @@ def _too_deep(where: str, data: bytes | str) -> text.TooDeep:
 
 def clean(value: str) -> str:
     """Remove control characters (none belongs in a label) and replace unstorable ones by U+FFFD."""
-    if _CONTROL.search(value):
-        value = _CONTROL.sub("", value)
-    return text.clean(value) if text.first_bad(value) is not None else value
+    if value.isascii():  # the hot path: only control characters to look for
+        return _CONTROL.sub("", value) if _CONTROL.search(value) else value
+    if _UNWANTED.search(value) is None:
+        return value
+    return text.clean(_CONTROL.sub("", value))
 
 
 def page_url(url: str) -> SplitResult:

@@ -30,11 +30,13 @@ KINDS = (EMAIL, PHONE, CARD, ID, TOKEN)
 
 # One alternation, tried left to right at each position: the first kind that matches wins, so
 # an e-mail is never half-eaten as a token and a card number never read as a phone number.
-# An e-mail's "@" and "." also as the spellings people use to hide them from harvesters.
+# An e-mail's "@" and "." also as the spellings people use to hide them from harvesters. The
+# local part starts a word and is never given back (it cannot hold "@", "(" or a space): one try
+# per word, not one per character.
 _AT = r"(?:@|\s*[(\[{<]\s*(?i:at)\s*[)\]}>]\s*)"
 _DOT = r"(?:\.|\s*[(\[{<]\s*(?i:dot)\s*[)\]}>]\s*)"
 _PATTERN = re.compile(
-    rf"(?P<email>[\w.%+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}})"
+    rf"(?P<email>(?<![\w.%+-])[\w.%+-]++{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}})"
     r"|(?P<id>(?<![A-Za-z0-9])[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}(?![A-Za-z0-9]))"
     r"|(?P<digits>(?<![\w+])(?:\+|\(\+?)?\d[\d ().-]{4,}\d\)?(?!\w))"
     r"|(?P<word>(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-]))"
@@ -146,6 +148,8 @@ def scrub_text(text: str, counts: Counter[str]) -> str:
         counts[kind] += 1
         return f":{kind}"
 
+    if plain is text:  # ASCII, the usual case: nothing was normalised
+        return _PATTERN.sub(replace, text)
     before = sum(counts.values())
     scrubbed = _PATTERN.sub(replace, plain)
     # Text without identifiers is kept as written; with one, the normalised text is kept.

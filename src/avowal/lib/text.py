@@ -17,12 +17,12 @@ from pydantic import AfterValidator
 
 from avowal.lib.errors import AvowalError
 
-# NUL, the surrogate block (only ever alone in a Python str), and the Unicode noncharacters.
-_BAD = re.compile(
-    "[\x00\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    + "".join(f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17))
-    + "]"
+# NUL, the surrogate block (only ever alone in a Python str), and the Unicode noncharacters, as
+# the inside of a regular-expression character class (for callers that add to it).
+UNSTORABLE = "\x00\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff" + "".join(
+    f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17)
 )
+_BAD = re.compile(f"[{UNSTORABLE}]")
 MAX_DEPTH = 32
 # A JSON string (escapes included); brackets as +1 (opening) and -1 (closing), the rest dropped.
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
