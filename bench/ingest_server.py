@@ -4,7 +4,8 @@
 route, ``POST /bench/bare``, that reads the body and answers 202 with the event endpoint's small
 JSON and does nothing else: the same process, middlewares and HTTP stack, without the ingest.
 ``trivial``: a bare ASGI callable answering 202 to everything, to show how fast the HTTP server
-and the load generator go on their own.
+and the load generator go on their own. ``GET /bench/stats`` tells how many group commits the
+ingest has made (the benchmark asks before it kills the server with SIGKILL).
 
 Both run under uvicorn as ``avowal serve`` runs it: one worker, no access log, no proxy headers.
 The database must already be migrated (``bench_ingest`` does it).
@@ -19,12 +20,12 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 BARE_PATH = "/bench/bare"
 BARE_FAST_PATH = "/bench/bare-fast"
+STATS_PATH = "/bench/stats"
 ACCEPTED = {"stored": 1}
-COMMITS_LINE = "group commits: "
 
 
 def real_app(data_dir: Path, database_url: str | None, policy_file: Path) -> FastAPI:
@@ -34,6 +35,10 @@ def real_app(data_dir: Path, database_url: str | None, policy_file: Path) -> Fas
 
     settings = Settings(data_dir=data_dir, database_url=database_url, policy_file=policy_file)
     app = create_app(settings)
+
+    @app.get(STATS_PATH, include_in_schema=False)
+    async def stats() -> dict[str, int]:
+        return {"group_commits": app.state.analytics.batcher.batches}
 
     @app.post(BARE_PATH, status_code=202, include_in_schema=False)
     async def bare(request: Request) -> JSONResponse:
@@ -84,7 +89,7 @@ async def trivial_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def main() -> None:
-    """Serve until SIGTERM (uvicorn then finishes the requests and runs the lifespan's end)."""
+    """Serve until killed (the benchmark sends SIGKILL: nothing may depend on a clean stop)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["app", "trivial"])
     parser.add_argument("--port", type=int, required=True)
@@ -93,7 +98,7 @@ def main() -> None:
     parser.add_argument("--policy", type=Path)
     args = parser.parse_args()
     if args.mode == "app":
-        application = reporting(real_app(args.data_dir, args.database_url, args.policy))
+        application: ASGIApp = real_app(args.data_dir, args.database_url, args.policy)
     else:
         application = trivial_app
     uvicorn.run(
@@ -105,27 +110,6 @@ def main() -> None:
         server_header=False,
         log_level="warning",
     )
-
-
-def reporting(app: FastAPI) -> ASGIApp:
-    """Wrap ``app`` to print, once its lifespan has ended, how many group commits it made.
-
-    Uvicorn re-raises SIGTERM after its shutdown, so nothing runs after ``uvicorn.run``.
-    """
-
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await app(scope, receive, send)
-            return
-
-        async def report(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                print(f"{COMMITS_LINE}{app.state.analytics.batcher.batches}", flush=True)
-            await send(message)
-
-        await app(scope, receive, report)
-
-    return wrapper
 
 
 if __name__ == "__main__":
