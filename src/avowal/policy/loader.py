@@ -4,8 +4,9 @@ A policy file may come from anyone who can open a pull request, so it is read de
 at most ``MAX_POLICY_BYTES``, UTF-8 text with only storable characters (no NUL, lone surrogate
 or noncharacter), nested at most ``MAX_DEPTH`` levels, with at most ``MAX_ALIASES`` aliases and
 at most ``MAX_NODES`` nodes once every alias is expanded ("billion laughs"). These limits are
-checked on YAML's event stream (no recursion, nothing expanded) before the document is built;
-a file over them gets one problem with its line and column, in milliseconds.
+checked on YAML's events as the document is built (before any alias is expanded, before the
+composer recurses past the limit); a file over them gets one problem with its line and column,
+in milliseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ruamel.yaml.events import (
     Event,
     ScalarEvent,
 )
+from ruamel.yaml.parser import RoundTripParser
 
 from avowal.lib import text as storable
 from avowal.policy import checks
@@ -99,12 +101,10 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 def parse_text(text: str, filename: str = "<policy>") -> LoadedPolicy:
     """Parse and check policy text; raise :class:`PolicyInvalid` listing every problem."""
     _check_text(text, filename)
-    yaml = YAML(typ="rt")
     try:
-        _check_shape(yaml.parse(text), filename)
-        tree = yaml.load(text)
+        tree = _limited_yaml(filename).load(text)
     except RecursionError:
-        # Not expected after _check_shape; a traceback is never the answer to a bad file.
+        # Not expected within the limits; a traceback is never the answer to a bad file.
         raise PolicyInvalid(
             [Problem("", f"nested deeper than {MAX_DEPTH} levels")], filename
         ) from None
@@ -223,54 +223,73 @@ def _refuse_scalar(tree: Any, loc: tuple[str | int, ...], value: str, filename: 
     raise PolicyInvalid([Problem(where, reason, line=line, column=column)], filename)
 
 
-def _refuse_at(event: Event, message: str, filename: str) -> PolicyInvalid:
-    mark = event.start_mark
-    line = mark.line + 1 if mark is not None else None
-    column = mark.column + 1 if mark is not None else None
-    return PolicyInvalid([Problem("", message, line=line, column=column)], filename)
+class _Shape:
+    """Refuse YAML nested too deeply or expanding to too many nodes, event by event.
 
-
-def _check_shape(events: Any, filename: str) -> None:
-    """Refuse YAML nested too deeply or expanding to too many nodes, before it is built.
-
-    Walks the parser's events (iterative, nothing expanded): each anchored node's expanded size
-    is recorded, each alias adds its anchor's size, so a "billion laughs" file is refused at the
-    alias that crosses ``MAX_NODES`` after reading a few hundred bytes.
+    Fed each event as the composer takes it (nothing expanded yet): each anchored node's
+    expanded size is recorded, each alias adds its anchor's size, so a "billion laughs" file is
+    refused at the alias that crosses ``MAX_NODES``, and deep nesting at its 33rd level, before
+    the composer recurses any further.
     """
-    sizes: dict[str, int] = {}
-    # One [size, anchor] per open collection; the bottom one counts the documents' roots.
-    open_: list[list[Any]] = [[0, None]]
-    aliases = 0
-    for event in events:
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.sizes: dict[str, int] = {}
+        # One [size, anchor] per open collection; the bottom one counts the documents' roots.
+        self.open: list[list[Any]] = [[0, None]]
+        self.aliases = 0
+
+    def see(self, event: Event) -> None:
+        """Account for one event; raise :class:`PolicyInvalid` past a limit."""
         if isinstance(event, CollectionStartEvent):
-            if len(open_) > MAX_DEPTH:
-                raise _refuse_at(event, f"nested deeper than {MAX_DEPTH} levels", filename)
-            open_.append([1, event.anchor])
-            continue
+            if len(self.open) > MAX_DEPTH:
+                raise self._refuse(event, f"nested deeper than {MAX_DEPTH} levels")
+            self.open.append([1, event.anchor])
+            return
         if isinstance(event, CollectionEndEvent):
-            size, anchor = open_.pop()
+            size, anchor = self.open.pop()
             if anchor is not None:
-                sizes[anchor] = size
+                self.sizes[anchor] = size
             added = size
         elif isinstance(event, AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _refuse_at(event, f"more than {MAX_ALIASES} aliases (*name)", filename)
-            added = sizes.get(event.anchor, 1)
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise self._refuse(event, f"more than {MAX_ALIASES} aliases (*name)")
+            added = self.sizes.get(event.anchor, 1)
         elif isinstance(event, ScalarEvent):
             if event.anchor is not None:
-                sizes[event.anchor] = 1
+                self.sizes[event.anchor] = 1
             added = 1
         else:
-            continue
-        total = open_[-1][0] = open_[-1][0] + added
+            return
+        total = self.open[-1][0] = self.open[-1][0] + added
         if total > MAX_NODES:
-            raise _refuse_at(
+            raise self._refuse(
                 event,
                 f"expands to more than {MAX_NODES} values once its aliases (*name) are "
                 "replaced by what they name",
-                filename,
             )
+
+    def _refuse(self, event: Event, message: str) -> PolicyInvalid:
+        mark = event.start_mark
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        return PolicyInvalid([Problem("", message, line=line, column=column)], self.filename)
+
+
+def _limited_yaml(filename: str) -> YAML:
+    """Return a round-trip YAML loader whose parser shows every event to a :class:`_Shape`."""
+    shape = _Shape(filename)
+
+    class LimitedParser(RoundTripParser):
+        def get_event(self) -> Any:
+            event = super().get_event()
+            shape.see(event)
+            return event
+
+    yaml = YAML(typ="rt")
+    yaml.Parser = LimitedParser
+    return yaml
 
 
 def _split(location: str) -> tuple[str | int, ...]:
