@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from avowal.callers.deps import CallerDep
 from avowal.crypto import signing
-from avowal.crypto.service import Secrets
 from avowal.lib import problems
-from avowal.lib.deps import PolicyDep, SessionDep
+from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep
 from avowal.vault import access, collection, notices
 from avowal.vault.schemas import (
     Collected,
@@ -31,15 +30,6 @@ router = APIRouter(prefix="/v1", tags=["vault"])
 PointName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 SubjectIdPath = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 Purpose = Annotated[str, Query(min_length=1, max_length=200, description="A fideslang data use.")]
-
-
-def get_secrets(request: Request) -> Secrets:
-    """Return the server's keys."""
-    secrets: Secrets = request.app.state.secrets
-    return secrets
-
-
-SecretsDep = Annotated[Secrets, Depends(get_secrets)]
 
 
 @router.get("/notices/{point}", response_model=Notice, responses=problems.responses(404, 422))
@@ -93,7 +83,7 @@ def get_receipt(
 @router.get(
     "/subjects/lookup", response_model=Found, responses=problems.responses(400, 401, 403, 422, 503)
 )
-def lookup(
+def lookup_subjects(
     field: Annotated[str, Query(min_length=1, max_length=64)],
     value: Annotated[str, Query(min_length=1, max_length=500)],
     purpose: Purpose,
@@ -111,7 +101,7 @@ def lookup(
     response_model=ReadResult,
     responses=problems.responses(400, 401, 403, 404, 410, 422, 503),
 )
-def read(
+def read_subject_data(
     subject_id: SubjectIdPath,
     purpose: Purpose,
     session: SessionDep,
@@ -131,7 +121,7 @@ def read(
     response_model=Disclosed,
     responses=problems.responses(400, 401, 403, 404, 410, 413, 422, 503),
 )
-def disclose(
+def disclose_values(
     body: DisclosureRequest,
     session: SessionDep,
     policy: PolicyDep,
@@ -149,7 +139,7 @@ def disclose(
     response_model=DisclosureRegister,
     responses=problems.responses(400, 401, 403, 404, 410, 422, 503),
 )
-def disclosures(
+def list_disclosures(
     subject_id: SubjectIdPath,
     purpose: Purpose,
     session: SessionDep,
@@ -169,7 +159,7 @@ def disclosures(
     response_model=Erased,
     responses=problems.responses(401, 403, 404, 410, 422, 503),
 )
-def erase(
+def erase_subject(
     subject_id: SubjectIdPath, session: SessionDep, policy: PolicyDep, caller: CallerDep
 ) -> Erased:
     """Erase a person: destroy their data key and lookup rows, keep a tombstone."""

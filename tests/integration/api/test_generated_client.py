@@ -94,7 +94,7 @@ def test_generated_client_goes_from_notice_to_erasure(
     collected = vault.collect(config, point="registration", data=request)
     subject_id = field(collected, "subject_id")
 
-    read = vault.read(config, subject_id=subject_id, purpose=NOTIFY)
+    read = vault.read_subject_data(config, subject_id=subject_id, purpose=NOTIFY)
     assert field(read, "values")["email"]["value"] == REGISTRATION["email"], read
 
     def refusal(call: Any, status: int, **kwargs: Any) -> Any:
@@ -103,7 +103,7 @@ def test_generated_client_goes_from_notice_to_erasure(
             call(config, **kwargs)
         assert raised.value.status_code == status
         # The generated functions raise with the status only: parse the same answer's body.
-        path = {"read": f"/v1/subjects/{subject_id}/data"}[call.__name__]
+        path = {"read_subject_data": f"/v1/subjects/{subject_id}/data"}[call.__name__]
         params = {k: v for k, v in kwargs.items() if k != "subject_id"}
         answer = httpx.get(
             running.url + path, params=params, headers={"Authorization": f"Bearer {token}"}
@@ -112,14 +112,17 @@ def test_generated_client_goes_from_notice_to_erasure(
         return models.Problem.model_validate(answer.json())
 
     refused = refusal(
-        vault.read, 403, subject_id=subject_id, purpose="marketing.communications.email"
+        vault.read_subject_data,
+        403,
+        subject_id=subject_id,
+        purpose="marketing.communications.email",
     )
     assert refused.error == "purpose_not_granted"
     assert refused.message
 
-    erased = vault.erase(config, subject_id=subject_id)
+    erased = vault.erase_subject(config, subject_id=subject_id)
     assert field(erased, "subject_id") == subject_id
-    gone = refusal(vault.read, 410, subject_id=subject_id, purpose=NOTIFY)
+    gone = refusal(vault.read_subject_data, 410, subject_id=subject_id, purpose=NOTIFY)
     assert gone.error == "subject_erased"
 
     invalid = httpx.get(

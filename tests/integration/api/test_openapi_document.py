@@ -45,7 +45,15 @@ def test_operation_ids_are_readable_and_unique(client: TestClient) -> None:
     ids = [operation["operationId"] for _, _, operation in operations(document)]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z][a-z_]*[a-z]", i) for i in ids), ids
-    assert {"collect", "get_notice", "get_policy", "record_event", "site_summary"} <= set(ids)
+    assert {
+        "collect",
+        "get_notice",
+        "read_subject_data",
+        "erase_subject",
+        "get_policy",
+        "record_event",
+        "site_summary",
+    } <= set(ids)
 
 
 def test_every_json_answer_is_typed(client: TestClient) -> None:
