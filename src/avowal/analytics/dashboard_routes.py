@@ -14,108 +14,21 @@ routes are defined twice by :func:`_install`, with a dependency local to each ca
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from avowal.analytics import dashboard, query, share
 from avowal.analytics.dashboard_schemas import Breakdown, Realtime, SiteList, Summary, Timeseries
+from avowal.analytics.deps import ParamsDep, export_csv, parse
 from avowal.analytics.models import Site
-from avowal.analytics.readers import Reader
 from avowal.callers.deps import CallerDep
 from avowal.lib import clock, problems
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
-from avowal.policy.loader import LoadedPolicy
-from avowal.settings import Settings
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
-
-MAX_FILTERS = 4
-
-
-@dataclass(frozen=True)
-class Params:
-    """The range, comparison and filters of a request, as given."""
-
-    start: str | None
-    end: str | None
-    compare: str | None
-    filters: list[str]
-
-
-def params(
-    start: Annotated[
-        str | None, Query(alias="from", max_length=40, description="First UTC day, YYYY-MM-DD.")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", max_length=40, description="Last UTC day, YYYY-MM-DD.")
-    ] = None,
-    compare: Annotated[
-        str | None, Query(max_length=40, description="`previous`: compare with the period before.")
-    ] = None,
-    filters: Annotated[
-        list[str] | None,
-        Query(
-            alias="filter",
-            max_length=MAX_FILTERS,
-            description="`page:/path` or `source:Name`; repeat to combine (all must hold).",
-        ),
-    ] = None,
-) -> Params:
-    """Collect the common dashboard parameters."""
-    return Params(start, end, compare, list(filters or []))
-
-
-ParamsDep = Annotated[Params, Depends(params)]
-
-
-def parse(
-    session: Session, settings: Settings, policy: LoadedPolicy, domain: str, given: Params
-) -> tuple[query.Query, Reader]:
-    """Parse a request for ``domain`` and return it with the reader of its figures."""
-    parsed = query.parse(
-        session,
-        domain,
-        start=given.start,
-        end=given.end,
-        compare=given.compare,
-        filters=given.filters,
-        today=clock.now().date(),
-        retention_days=policy.policy.analytics.raw_retention_days,
-    )
-    return parsed, dashboard.reader(session, parsed, visit_minutes=settings.analytics_visit_minutes)
-
-
-def csv_response(text: str, filename: str) -> Response:
-    """Answer CSV text as a download."""
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def export_csv(
-    session: Session,
-    settings: Settings,
-    policy: LoadedPolicy,
-    domain: str,
-    given: Params,
-    table: str,
-) -> Response:
-    """Answer one table (or the time series) of a site's dashboard as CSV."""
-    parsed, source = parse(session, settings, policy, domain, given)
-    if table not in dashboard.TABLES:
-        raise query.InvalidQuery(
-            f"no table '{table[:40]}' to export", field="table", known=list(dashboard.TABLES)
-        )
-    r = parsed.range
-    name = f"{parsed.domain}-{table}-{r.start}-{r.end}.csv"
-    return csv_response(dashboard.export(source, parsed, table), name)
 
 
 def authorised_site(

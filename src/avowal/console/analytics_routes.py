@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from avowal.analytics import share
-from avowal.analytics.dashboard_routes import ParamsDep, export_csv
+from avowal.analytics.deps import ParamsDep, export_csv
 from avowal.analytics.models import Site
 from avowal.analytics.query import InvalidQuery, UnknownSite
 from avowal.analytics.share import ShareLinkInvalid

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from avowal.analytics import dashboard
-from avowal.analytics.dashboard_routes import Params, parse
+from avowal.analytics.deps import Params, parse
 from avowal.analytics.query import RETENTION_RULE, InvalidQuery
 from avowal.console import analytics_chart
 from avowal.lib import clock
