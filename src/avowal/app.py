@@ -17,7 +17,7 @@ from avowal.analytics import worker as analytics_worker
 from avowal.analytics.service import Analytics
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
-from avowal.db.engine import make_engine, make_sessionmaker, transaction
+from avowal.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
 from avowal.lib import errors, openapi
 from avowal.lib.bodies import JsonDepthGuard
 from avowal.lib.limits import BodyLimit
@@ -98,6 +98,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions
+    app.state.read_sessionmaker = make_read_sessionmaker(engine)
     app.state.policy = loaded
     app.state.secrets = secrets
     app.state.analytics = analytics

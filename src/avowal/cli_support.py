@@ -13,7 +13,7 @@ from avowal.crypto import service as crypto
 from avowal.crypto.exceptions import KeyError_
 from avowal.crypto.service import Secrets
 from avowal.db import migrate
-from avowal.db.engine import make_engine, make_sessionmaker
+from avowal.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from avowal.policy.exceptions import PolicyInvalid
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.settings import Settings
@@ -45,13 +45,18 @@ def load_secrets(settings: Settings) -> Secrets:
 
 
 @contextmanager
-def database(settings: Settings | None = None) -> Iterator[sessionmaker[Session]]:
-    """Yield a session factory on the migrated database, or exit 1 saying to migrate."""
+def database(
+    settings: Settings | None = None, *, read_only: bool = False
+) -> Iterator[sessionmaker[Session]]:
+    """Yield a session factory on the migrated database, or exit 1 saying to migrate.
+
+    ``read_only`` sessions never hold up the server's writers (see make_read_sessionmaker).
+    """
     settings = settings or Settings()
     engine = make_engine(settings)
     try:
         if migrate.current(engine) != migrate.head(engine):
             raise fail("the database schema is not current: run `avowal db upgrade` first")
-        yield make_sessionmaker(engine)
+        yield make_read_sessionmaker(engine) if read_only else make_sessionmaker(engine)
     finally:
         engine.dispose()

@@ -24,29 +24,29 @@ from avowal.analytics import dashboard, query, share
 from avowal.analytics.dashboard_schemas import Breakdown, Realtime, SiteList, Summary, Timeseries
 from avowal.analytics.deps import ParamsDep, export_csv, parse
 from avowal.analytics.models import Site
-from avowal.callers.deps import CallerDep
+from avowal.callers.deps import ReadCallerDep
 from avowal.lib import clock, problems
-from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
+from avowal.lib.deps import PolicyDep, ReadSessionDep, SettingsDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 
 def authorised_site(
-    domain: Annotated[str, Path(max_length=253)], caller: CallerDep, policy: PolicyDep
+    domain: Annotated[str, Path(max_length=253)], caller: ReadCallerDep, policy: PolicyDep
 ) -> str:
     """Return the site's domain if the caller's role grants the analytics purpose."""
     caller.require(policy.policy.analytics.purpose)
     return domain
 
 
-def shared_site(token: Annotated[str, Path(max_length=64)], session: SessionDep) -> str:
+def shared_site(token: Annotated[str, Path(max_length=64)], session: ReadSessionDep) -> str:
     """Return the domain of a share link's site."""
     return share.resolve(session, token)
 
 
 @router.get("/sites", response_model=SiteList, responses=problems.responses(401, 403, 503))
 def list_analytics_sites(
-    session: SessionDep, caller: CallerDep, policy: PolicyDep
+    session: ReadSessionDep, caller: ReadCallerDep, policy: PolicyDep
 ) -> dict[str, Any]:
     """List the analytics sites."""
     caller.require(policy.policy.analytics.purpose)
@@ -72,7 +72,7 @@ def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int
     )
     def summary(
         domain: Domain,
-        session: SessionDep,
+        session: ReadSessionDep,
         settings: SettingsDep,
         policy: PolicyDep,
         given: ParamsDep,
@@ -92,7 +92,7 @@ def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int
     def breakdown(
         domain: Domain,
         dimension: Annotated[str, Path(max_length=24)],
-        session: SessionDep,
+        session: ReadSessionDep,
         settings: SettingsDep,
         policy: PolicyDep,
         given: ParamsDep,
@@ -110,7 +110,7 @@ def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int
     )
     def timeseries(
         domain: Domain,
-        session: SessionDep,
+        session: ReadSessionDep,
         settings: SettingsDep,
         policy: PolicyDep,
         given: ParamsDep,
@@ -125,7 +125,7 @@ def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int
         response_model=Realtime,
         responses=problems.responses(*sorted({404, 422, 503, *errors})),
     )
-    def realtime(domain: Domain, session: SessionDep) -> dict[str, Any]:
+    def realtime(domain: Domain, session: ReadSessionDep) -> dict[str, Any]:
         """Return the visitors of the last 30 minutes."""
         site_id, _ = query.site(session, domain)
         return dashboard.realtime(session, site_id, clock.now())
@@ -144,7 +144,7 @@ def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int
     )
     def export(
         domain: Domain,
-        session: SessionDep,
+        session: ReadSessionDep,
         settings: SettingsDep,
         policy: PolicyDep,
         given: ParamsDep,

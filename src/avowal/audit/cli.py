@@ -24,7 +24,7 @@ def verify() -> None:
     )
     for problem in problems:
         typer.echo(f"checkpoint problem: {problem}", err=True)
-    with database(settings) as sessions, sessions() as session:
+    with database(settings, read_only=True) as sessions, sessions() as session:
         result = parallel.verify(
             session, [(c.seq, c.hash) for c in marks], workers=os.cpu_count() or 1
         )
@@ -49,7 +49,7 @@ def checkpoint() -> None:
     """Write a signed checkpoint of the chain head to the checkpoint folder."""
     settings = Settings()
     secrets = load_secrets(settings)
-    with database(settings) as sessions, sessions() as session:
+    with database(settings, read_only=True) as sessions, sessions() as session:
         result = audit.verify(session)
         if not result.ok:
             raise fail(

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from avowal.callers import service
 from avowal.callers.service import Caller
-from avowal.lib.deps import PolicyDep, SessionDep
+from avowal.lib.deps import PolicyDep, ReadSessionDep, SessionDep
 
 _bearer = HTTPBearer(auto_error=False, description="A service token from `avowal token create`.")
 
@@ -23,4 +23,14 @@ def get_caller(
     return service.authenticate(session, policy, credentials.credentials if credentials else None)
 
 
+def get_read_caller(
+    session: ReadSessionDep,
+    policy: PolicyDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Authenticate the bearer token of a request that only reads, on its read-only session."""
+    return service.authenticate(session, policy, credentials.credentials if credentials else None)
+
+
 CallerDep = Annotated[Caller, Depends(get_caller)]
+ReadCallerDep = Annotated[Caller, Depends(get_read_caller)]

@@ -51,12 +51,32 @@ def _sqlite_begin(conn: Connection) -> None:
     # transaction's reads and writes see one state (a row read and re-checked cannot change
     # before it is written, as SELECT ... FOR UPDATE gives on PostgreSQL), and a deferred
     # transaction that read first would fail at once when another wrote meanwhile.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session (dashboards, exports, `audit verify`) begins deferred instead: in WAL
+    # mode it reads one snapshot and never holds up a writer, however long it reads.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+# Execution option of the read-only engine: set by make_read_sessionmaker, read at BEGIN.
+READ_ONLY = "avowal_read_only"
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return a session factory that keeps loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Return a session factory for work that only reads.
+
+    On SQLite its transactions never take the write lock, so a long dashboard query or chain
+    walk never makes a collection or an analytics commit wait; on PostgreSQL they are READ ONLY
+    transactions, so a write slipped into one fails instead of being committed.
+    """
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 @contextmanager

@@ -46,6 +46,12 @@ def get_session(request: Request) -> Iterator[Session]:
         session.commit()
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """Open a session for a request that only reads; it writes nothing and commits nothing."""
+    with request.app.state.read_sessionmaker() as session:
+        yield session
+
+
 def get_policy(request: Request) -> LoadedPolicy:
     """Return the policy this server enforces."""
     policy: LoadedPolicy = request.app.state.policy
@@ -66,6 +72,7 @@ def get_secrets(request: Request) -> Secrets:
 
 # scope="function": commit before the response is sent, so a 2xx always means committed.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 PolicyDep = Annotated[LoadedPolicy, Depends(get_policy)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SecretsDep = Annotated[Secrets, Depends(get_secrets)]
