@@ -33,6 +33,7 @@ from avowal.analytics.rollup import (
     compute_day,
     hour_start,
 )
+from avowal.lib import clock
 
 
 def _tally(row: Any) -> Tally:
@@ -51,10 +52,6 @@ def merge(into: Tally, other: Tally) -> None:
 def _rank(item: tuple[str, Tally]) -> tuple[int, int, int, str]:
     value, t = item
     return (-t.visitors, -t.pageviews, -t.events, value)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Reader(Protocol):
@@ -163,7 +160,7 @@ class RollupReader:
                 row.pageviews,
                 row.events,
             )
-            found[_aware(row.hour)] = t
+            found[clock.aware(row.hour)] = t
         return found
 
 

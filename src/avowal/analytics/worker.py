@@ -136,7 +136,7 @@ def unchanged_since_rollup(session: Session, site_id: int, day: dt.date, now: dt
     state = session.get(RollupState, (site_id, day))
     if state is None or state.final or rollup.is_final(day, now):
         return False
-    rolled = state.rolled_at if state.rolled_at.tzinfo else state.rolled_at.replace(tzinfo=dt.UTC)
+    rolled = clock.aware(state.rolled_at)
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
     newer = session.scalar(

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from avowal.console import pages
 from avowal.console.deps import StaffAccess, StaffAccessForm, StaffContext
 from avowal.legal import break_glass
-from avowal.legal import service as legal
 from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 
 router = APIRouter(prefix="/console/break-glass", tags=["console"], include_in_schema=False)
 
@@ -47,7 +47,7 @@ def _page(
     rule = break_glass.rule(policy)
     grant = break_glass.active_grant(session, ctx.account, now)
     pending = break_glass.pending_grant(session, ctx.account, now)
-    officer = ctx.caller.grants(legal.LEGAL_PURPOSE)
+    officer = ctx.caller.grants(LEGAL_OBLIGATION)
     approver = ctx.account.role in rule.approvers
     overseer = officer or approver or ctx.account.role in rule.notify
     grants = break_glass.list_grants(session, now)

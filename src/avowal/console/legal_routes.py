@@ -24,6 +24,7 @@ from avowal.legal.schemas import LegalRequestCreate
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 
 router = APIRouter(prefix="/console/legal", tags=["console"], include_in_schema=False)
 
@@ -37,9 +38,9 @@ NOTIFY = ("now", "later", "never")
 
 def require_officer(ctx: StaffContext) -> None:
     """Refuse (403 page) a staff member whose role does not handle legal requests."""
-    if ctx.caller is None or not ctx.caller.grants(legal.LEGAL_PURPOSE):
+    if ctx.caller is None or not ctx.caller.grants(LEGAL_OBLIGATION):
         raise AccessDenied(
-            f"the role '{ctx.account.role}' does not grant {legal.LEGAL_PURPOSE}: only a "
+            f"the role '{ctx.account.role}' does not grant {LEGAL_OBLIGATION}: only a "
             "privacy officer handles legal requests"
         )
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from avowal.console import pages
 from avowal.console.deps import AccessDenied, ConsoleRefusal, StaffAccess, StaffContext
 from avowal.crypto.service import Secrets
-from avowal.legal import service as legal
 from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
 from avowal.policy.loader import LoadedPolicy
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 from avowal.review import render
 from avowal.review import service as review_service
 from avowal.review.schemas import Review
@@ -39,9 +39,9 @@ class InvalidSince(ConsoleRefusal):
 
 
 def _require_reviewer(ctx: StaffContext) -> None:
-    if ctx.caller is None or not ctx.caller.grants(legal.LEGAL_PURPOSE):
+    if ctx.caller is None or not ctx.caller.grants(LEGAL_OBLIGATION):
         raise AccessDenied(
-            f"the role '{ctx.account.role}' does not grant {legal.LEGAL_PURPOSE}: the internal "
+            f"the role '{ctx.account.role}' does not grant {LEGAL_OBLIGATION}: the internal "
             "review is the privacy officers' work"
         )
 

@@ -36,12 +36,12 @@ from avowal.legal.exceptions import (
 )
 from avowal.legal.models import BreakGlass
 from avowal.legal.schemas import BreakGlassRead
-from avowal.legal.service import LEGAL_PURPOSE
 from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import BREAK_GLASS_GROUNDS
 from avowal.policy.schemas import BreakGlass as BreakGlassRule
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 from avowal.staff import service as staff
 from avowal.staff.models import StaffAccount
 
@@ -380,7 +380,7 @@ def may_end(loaded: LoadedPolicy, account: StaffAccount, grant: BreakGlass) -> b
     """Tell whether an account may end a grant: its holder, a privacy officer or an approver."""
     return (
         grant.account_id == account.id
-        or staff.caller(loaded, account).grants(LEGAL_PURPOSE)
+        or staff.caller(loaded, account).grants(LEGAL_OBLIGATION)
         or account.role in rule(loaded).approvers
     )
 

@@ -38,7 +38,6 @@ from avowal.staff.models import StaffAccount
 from avowal.vault import subjects
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 
-LEGAL_PURPOSE = LEGAL_OBLIGATION  # the one constant, under the name the console imports
 MAX_SUBJECTS = 1000
 
 
@@ -50,7 +49,7 @@ def deny(session: Session, caller: Caller, action: str, exc: AvowalError, **even
         actor=caller.name,
         role=caller.role,
         action=action,
-        purpose=LEGAL_PURPOSE,
+        purpose=LEGAL_OBLIGATION,
         **event,
     )
 
@@ -61,12 +60,12 @@ def officer(
     """Return the account's caller, refusing (audited) anyone who is not a privacy officer."""
     staff.require_active(account, now)
     caller = staff.caller(loaded, account)
-    if not caller.grants(LEGAL_PURPOSE):
+    if not caller.grants(LEGAL_OBLIGATION):
         exc = NotPrivacyOfficer(
-            f"role '{account.role}' does not grant {LEGAL_PURPOSE}: only a privacy officer "
+            f"role '{account.role}' does not grant {LEGAL_OBLIGATION}: only a privacy officer "
             "handles legal requests",
             role=account.role,
-            purpose=LEGAL_PURPOSE,
+            purpose=LEGAL_OBLIGATION,
         )
         deny(session, caller, action, exc)
         raise exc
@@ -199,7 +198,7 @@ def create_request(
             role=caller.role,
             action="legal_request",
             fields=fields,
-            purpose=LEGAL_PURPOSE,
+            purpose=LEGAL_OBLIGATION,
             reason=f"request {row.id}: {body.authority}, reference {body.reference}, "
             f"{len(subject_ids)} person(s), deadline {body.deadline.isoformat()}",
         ),
@@ -275,7 +274,7 @@ def _decide(
             role=caller.role,
             action=action,
             fields=row.fields,
-            purpose=LEGAL_PURPOSE,
+            purpose=LEGAL_OBLIGATION,
             reason=reason,
         ),
     )

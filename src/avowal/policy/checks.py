@@ -13,7 +13,7 @@ from avowal.policy.schemas import (
     RecipientKind,
     Storage,
 )
-from avowal.policy.taxonomy import Node, Taxonomy, default_taxonomy
+from avowal.policy.taxonomy import Node, Taxonomy, default_taxonomy, is_within
 
 # The promise each commitment stands for, in the words a reader of the policy knows.
 PROMISES = {
@@ -61,7 +61,7 @@ class _Checker:
                     self.add(f"{loc}.key", f"'{item.key}' is already a key of the taxonomy")
                 elif item.parent not in known:
                     self.add(f"{loc}.parent", f"unknown parent key '{item.parent}' in {group}")
-                elif not item.key.startswith(item.parent + "."):
+                elif item.key == item.parent or not is_within(item.key, item.parent):
                     self.add(
                         f"{loc}.key", f"a custom key must start with its parent, '{item.parent}.'"
                     )

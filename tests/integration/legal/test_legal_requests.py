@@ -27,6 +27,7 @@ from avowal.legal.models import LegalRequest, SubjectNotice
 from avowal.legal.schemas import LegalRequestCreate
 from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy, parse_text
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 from avowal.vault.models import Disclosure
 from tests.factories import REGISTRATION, policy_text
@@ -105,7 +106,7 @@ def test_an_approved_request_is_exported_once_whatever_the_purposes_of_collectio
         disclosures = list(session.scalars(select(Disclosure)))
     assert len(disclosures) == 1
     d = disclosures[0]
-    assert (d.subject_id, d.recipient, d.purpose) == (sid, "authorities", legal.LEGAL_PURPOSE)
+    assert (d.subject_id, d.recipient, d.purpose) == (sid, "authorities", LEGAL_OBLIGATION)
     assert d.fields == ["birth_date", "card", "email", "name"]
     assert sorted(d.receipt_ids) == sorted(
         [
@@ -117,7 +118,7 @@ def test_an_approved_request_is_exported_once_whatever_the_purposes_of_collectio
     assert (logged.actor, logged.subject_id, logged.purpose) == (
         "olivia@example.com",
         sid,
-        legal.LEGAL_PURPOSE,
+        LEGAL_OBLIGATION,
     )
     assert req.id in (logged.reason or "")
 
@@ -135,7 +136,7 @@ def test_the_disclosure_register_shows_the_legal_disclosure(
         app,
         lambda s: legal_export.export(s, app.state.policy, app.state.secrets, staff.second, req.id),
     )
-    register = as_staff("privacy_officer").disclosures(sid, purpose=legal.LEGAL_PURPOSE)
+    register = as_staff("privacy_officer").disclosures(sid, purpose=LEGAL_OBLIGATION)
     assert [(r["recipient"], r["purpose"], r["fields"], r["actor"]) for r in register] == [
         ("authorities", "essential.legal_obligation", ["email"], "oscar@example.com")
     ]
