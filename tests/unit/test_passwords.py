@@ -93,9 +93,22 @@ def test_hashes_are_argon2id_and_verify() -> None:
     assert not passwords.verify("not a hash", "quiet-Lantern-47-orbit")
 
 
-def test_no_hash_never_verifies_but_does_the_work() -> None:
+def test_no_hash_never_verifies_but_does_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    verified: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            verified.append(str(hash))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(passwords, "HASHER", Counting(time_cost=1, memory_cost=1024, parallelism=1))
+    # Even the dummy's own password never verifies without a stored hash ...
     assert not passwords.verify(None, "avowal: no such account")
-    assert passwords._DUMMIES  # a dummy hash was verified, so the time taken is the same
+    assert not passwords.verify(None, "quiet-Lantern-47-orbit")
+    # ... yet each call ran one real Argon2id verification, so an unknown account costs the
+    # same time as a known one.
+    assert len(verified) == 2
+    assert all(h.startswith("$argon2id$v=19$m=1024,t=1,p=1$") for h in verified)
 
 
 def test_a_hash_made_with_other_parameters_needs_rehashing(
