@@ -262,3 +262,105 @@ def test_identifiers_in_props_sent_as_a_json_string_are_scrubbed() -> None:
     )
     assert ingest.props_of(raw, seen) == {"contact": ":email", "phone": ":phone"}
     assert seen == {"email": 1, "phone": 1}
+
+
+# --- the edges of each rule (kill the mutants `make mutate` found) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("4111111111111111", True),
+        ("378282246310005", True),  # 15 digits: the first digit is not doubled
+        ("6011111111111117", True),
+        ("5105105105105100", True),
+        ("4012888888881881", True),
+        ("79927398713", True),  # every doubled digit from 1 to 9 once
+        ("4111111111111112", False),
+        ("79927398710", False),
+        ("79927398717", False),
+        ("378282246310006", False),
+    ],
+)
+def test_luhn_doubles_every_second_digit_from_the_right(number: str, valid: bool) -> None:
+    assert scrub.luhn(number) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "kind"),
+    [
+        ("4222222222222", ":card", "card"),  # 13 digits: the shortest card number
+        ("4242424242424242006", ":card", "card"),  # 19 digits: the longest
+        ("42424242424242420000", ":token", "token"),  # 20 digits pass Luhn, yet no card
+        ("378282246310005", ":card", "card"),
+        ("424242424242425", ":phone", "phone"),  # 15 digits, not Luhn: a phone number
+        ("4242424242424241", ":token", "token"),  # 16 digits, not Luhn: too long for a phone
+        ("5550100100", ":phone", "phone"),  # passes Luhn, but too short for a card
+        ("555010019", ":phone", "phone"),  # a bare run of 9 digits is a phone number
+        ("tel+4242424242424242", "tel+:card", "card"),  # digits read as a word after a "+"
+    ],
+)
+def test_digit_runs_are_told_apart_by_length_and_luhn(value: str, expected: str, kind: str) -> None:
+    seen: Counter[str] = Counter()
+    assert scrub.scrub_text(value, seen) == expected
+    assert seen == {kind: 1}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "order 12345678",  # a bare run of 8 digits is a count or a product number
+        "windows10professionaledition",  # a long word with two letter/digit changes: a slug
+    ],
+)
+def test_what_is_not_an_identifier_is_kept(value: str) -> None:
+    seen: Counter[str] = Counter()
+    assert scrub.scrub_text(value, seen) == value
+    assert not seen
+
+
+def test_a_long_word_with_three_letter_digit_changes_is_a_token() -> None:
+    seen: Counter[str] = Counter()
+    assert scrub.scrub_text("/release2024candidate2build", seen) == "/:token"
+    assert seen == {"token": 1}
+
+
+def test_the_shortest_email_address_is_scrubbed() -> None:
+    # Six characters (.zz is a user-assigned ISO code, never a real top-level domain).
+    seen: Counter[str] = Counter()
+    assert scrub.scrub_text("x@y.zz", seen) == ":email"
+    assert seen == {"email": 1}
+
+
+def test_a_path_is_scrubbed_segment_by_segment_and_kept_as_written_elsewhere() -> None:
+    seen: Counter[str] = Counter()
+    # Arabic-Indic page number and a literal space stay as sent; only the address goes.
+    assert scrub.scrub_path("/page/\u0663/ada@example.com", seen) == "/page/\u0663/:email"
+    assert scrub.scrub_path("/my files/ada@example.com", seen) == "/my files/:email"
+    assert seen == {"email": 2}
+
+
+def test_kept_query_parameters_without_a_value_are_kept() -> None:
+    seen: Counter[str] = Counter()
+    kept = scrub.keep_params("utm_source=&page=2&utm_medium", ["utm_*", "page"], seen)
+    assert kept == [("utm_source", ""), ("page", "2"), ("utm_medium", "")]
+
+
+@pytest.mark.parametrize(
+    ("referrer", "domain"),
+    [
+        ("https://www.example.com./pricing", "example.com"),  # a fully qualified name
+        ("https://news.example.com../", "news.example.com"),
+        ("https://exa mple.com/", None),
+        ("https://<b>.example.com/", None),
+        (
+            "https://" + ".".join(["a" * 63] * 3 + ["b" * 61]) + "/",
+            ".".join(["a" * 63] * 3 + ["b" * 61]),
+        ),
+        ("https://" + ".".join(["a" * 63] * 3 + ["b" * 62]) + "/", None),  # 254 characters
+    ],
+)
+def test_a_referrer_host_is_a_host_name_of_at_most_253_characters(
+    referrer: str, domain: str | None
+) -> None:
+    assert scrub.referrer_domain(referrer) == domain

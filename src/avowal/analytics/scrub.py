@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from itertools import pairwise
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 EMAIL = "email"
@@ -69,15 +70,10 @@ def normalise(text: str) -> str:
 
 def luhn(digits: str) -> bool:
     """Say whether a digit string passes the Luhn check of payment card numbers."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    # From the right, every second digit is doubled and the digits of the double are added.
+    values = [ord(ch) - 48 for ch in reversed(digits)]
+    doubled = [sum(divmod(2 * d, 10)) for d in values[1::2]]
+    return (sum(values[::2]) + sum(doubled)) % 10 == 0
 
 
 def _digits_kind(text: str) -> str | None:
@@ -99,14 +95,12 @@ def _digits_kind(text: str) -> str | None:
 
 
 def _transitions(text: str) -> int:
-    count = 0
-    previous = ""
-    for ch in text:
-        kind = "d" if ch.isdigit() else "a" if ch.isalpha() else ""
-        if kind and previous and kind != previous:
-            count += 1
-        previous = kind
-    return count
+    # How often a letter is next to a digit.
+    return sum(
+        1
+        for a, b in pairwise(text)
+        if (a.isdigit() and b.isalpha()) or (a.isalpha() and b.isdigit())
+    )
 
 
 def _word_kind(text: str) -> str | None:
@@ -136,8 +130,8 @@ def scrub_text(text: str, counts: Counter[str]) -> str:
         elif group == ID:
             kind = ID
         elif group == "digits":
-            # Separators at the edges ("(555) 0123 ") are not part of the number.
-            kind = _digits_kind(value.strip(" .-"))
+            # The match starts with a digit, "+" or "(" and ends with a digit or ")".
+            kind = _digits_kind(value)
         else:
             kind = _word_kind(value)
             if kind is None:
@@ -217,7 +211,8 @@ SOURCES: dict[str, str] = {
     "chatgpt.com": "ChatGPT",
     "perplexity.ai": "Perplexity",
 }
-_HOST = re.compile(r"^[a-z0-9._:-]+$")
+# A host name, and the same without the trailing dots of a fully qualified name.
+_HOST = re.compile(r"^([a-z0-9._:-]*?)\.*$")
 _GOOGLE = re.compile(r"^(?:[a-z0-9-]+\.)*google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
 
 
@@ -229,9 +224,10 @@ def referrer_domain(referrer: str | None) -> str | None:
         host = urlsplit(referrer.strip()).hostname
     except ValueError:
         return None
-    if not host or len(host) > 253 or not _HOST.match(host):
+    found = _HOST.match(host) if host and len(host) <= 253 else None
+    if found is None:
         return None
-    host = host.rstrip(".")
+    host = found[1]
     return host[4:] if host.startswith("www.") else host or None
 
 
@@ -241,9 +237,9 @@ def source_name(domain: str | None) -> str | None:
         return None
     if _GOOGLE.match(domain):
         return "Google"
+    # The domain, then each parent domain: "old.reddit.com", "reddit.com", "com".
     labels = domain.split(".")
-    for i in range(len(labels) - 1):
-        name = SOURCES.get(".".join(labels[i:]))
-        if name:
-            return name
+    for suffix in (".".join(labels[i:]) for i in range(len(labels))):
+        if suffix in SOURCES:
+            return SOURCES[suffix]
     return domain

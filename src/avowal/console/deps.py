@@ -147,7 +147,9 @@ def allowed_origins(request: Request, settings: Settings) -> set[str]:
     found = {origin_of(settings.public_url)}
     default = Settings.model_fields["public_url"].default
     if settings.env != "production" and settings.public_url == default:
-        found.add(origin_of(f"{request.url.scheme}://{request.headers.get('host', '')}"))
+        # No mutation here: header names are case-insensitive, so "HOST" is the same header.
+        host = request.headers.get("host")  # pragma: no mutate
+        found.add(origin_of(f"{request.url.scheme}://{host or ''}"))
     return {o for o in found if o is not None}
 
 
@@ -155,11 +157,11 @@ def check_origin(request: Request, settings: Settings) -> None:
     """Refuse (403) a POST whose Origin, or else Referer, is not the console's own origin."""
     if request.method in SAFE_METHODS:
         return
-    given = request.headers.get("origin")
-    header = "Origin"
-    if given is None:
-        given, header = request.headers.get("referer"), "Referer"
-    if given is None:
+    for header in ("Origin", "Referer"):  # the Origin header, or else the Referer
+        given = request.headers.get(header)
+        if given is not None:
+            break
+    else:
         return  # no browser omits both on a form POST; the CSRF token still decides
     allowed = allowed_origins(request, settings)
     if origin_of(given) not in allowed:

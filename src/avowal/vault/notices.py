@@ -17,10 +17,9 @@ _cache: dict[tuple[str, str], Notice] = {}
 def notice(loaded: LoadedPolicy, point: str) -> Notice:
     """Return the notice of a collection point, with ``notice_id`` hashing exactly its content."""
     key = (loaded.version_id, point)
-    cached = _cache.get(key)
-    if cached is None:
-        cached = _cache[key] = _build(loaded, point)
-    return cached
+    if key not in _cache:
+        _cache[key] = _build(loaded, point)
+    return _cache[key]
 
 
 def content(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def content(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
     uses = sorted({u for f in fields for u in f["purposes"]})
     categories = {f.category for f in cp.fields.values()}
     retention = [
-        r.model_dump(mode="json", exclude_none=True)
+        r.model_dump(exclude_none=True)  # text and numbers only: as JSON reads them
         for r in p.retention
         if (r.category is not None and any(tax.is_within(c, r.category) for c in categories))
         or (r.purpose is not None and r.purpose in uses)
