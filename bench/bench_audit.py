@@ -17,6 +17,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, t
 from avowal.audit import parallel
 from avowal.audit import service as audit
 from avowal.audit.service import Event
+from avowal.db.engine import purge_wal
 from bench.timing import compare
 from bench.world import rate_line, world
 
@@ -127,8 +128,7 @@ def run() -> None:
         for start in range(have, CHAIN, 20_000):
             with sessions() as s, s.begin():
                 audit.append_many(s, _events(min(20_000, CHAIN - start)))
-        with w.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        purge_wal(w.engine)
 
         def verify() -> None:
             with sessions() as s:

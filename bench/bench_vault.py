@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.audit.service import now_iso
 from avowal.crypto import cipher
-from avowal.db.engine import make_engine, make_sessionmaker
+from avowal.db.engine import make_engine, make_sessionmaker, purge_wal
 from avowal.vault import access, collection, notices
 from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
 from avowal.vault.schemas import CollectRequest
@@ -226,8 +226,7 @@ def _erase_contenders(w: World) -> dict[str, Callable[[], object]]:
 
 def _checkpoint(w: World) -> None:
     """Fold the set-up's writes into the database, so the first timed commit does not pay it."""
-    with w.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    purge_wal(w.engine)
 
 
 def _verdict(ratio: float, target: float) -> str:
