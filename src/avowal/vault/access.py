@@ -94,7 +94,8 @@ def _authorise(
 
 
 def _when(collected: dt.datetime | str) -> str:
-    return collected.isoformat() if isinstance(collected, dt.datetime) else str(collected)
+    # SQLite hands the stored UTC time back naive: say it is UTC on both databases.
+    return clock.iso(collected) if isinstance(collected, dt.datetime) else str(collected)
 
 
 def read(

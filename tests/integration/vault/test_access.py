@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ def test_read_returns_only_values_collected_for_the_purpose(
     assert data["values"]["card"]["value"] == "4242"
     assert data["values"]["email"]["value"] == "ada.billing@example.com"
     assert data["values"]["email"]["point"] == "purchase"
+    # When it was collected, as UTC on both databases (SQLite hands back naive times).
+    collected = dt.datetime.fromisoformat(data["values"]["email"]["collected_at"])
+    assert collected.utcoffset() == dt.timedelta(0)
+    assert abs(dt.datetime.now(dt.UTC) - collected) < dt.timedelta(minutes=5)
     withheld = {w["field"]: w for w in data["withheld"]}
     assert set(withheld) == {"phone", "birth_date"}
     assert withheld["phone"]["reason"] == "purpose_not_allowed"
