@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, func, make_url, select
+from sqlalchemy import Engine, func, make_url, select
 
 from avowal.app import create_app
 from avowal.db.engine import make_engine
@@ -34,23 +34,6 @@ def collect(client: TestClient, token: str, ref: str = "user-1") -> Any:
 def subjects(app: FastAPI) -> int:
     with app.state.sessionmaker() as session:
         return int(session.scalar(select(func.count()).select_from(Subject)) or 0)
-
-
-@pytest.fixture
-def fail_inserts(app: FastAPI) -> Iterator[list[Exception]]:
-    """Make every INSERT fail with the exception appended to the list, until it is emptied."""
-    engine: Engine = app.state.engine
-    failure: list[Exception] = []
-
-    def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if failure and statement.lstrip().upper().startswith("INSERT"):
-            raise failure[0]
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield failure
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def driver_error(engine: Engine, kind: str, message: str) -> Exception:

@@ -13,15 +13,13 @@ import logging.config
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, exc, insert
+from sqlalchemy import Engine, exc, insert
 from sqlalchemy.orm import Session
 
 from avowal.callers import service as callers
@@ -124,28 +122,11 @@ def error_paths(http: TestClient | httpx.Client, auth: dict[str, str]) -> list[i
 # --- in process, on both databases -------------------------------------------------------
 
 
-@pytest.fixture
-def inject(app: FastAPI) -> Iterator[list[Exception]]:
-    """Make every INSERT raise the exception appended to the list."""
-    engine: Engine = app.state.engine
-    failure: list[Exception] = []
-
-    def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if failure and statement.lstrip().upper().startswith("INSERT"):
-            raise failure[0]
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield failure
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 def test_no_canary_reaches_the_log_on_any_error_path(
     app: FastAPI,
     client: TestClient,
     tokens: dict[str, str],
-    inject: list[Exception],
+    fail_inserts: list[Exception],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -158,7 +139,7 @@ def test_no_canary_reaches_the_log_on_any_error_path(
         (dbapi.IntegrityError(f"duplicate key: (ref)=({REF})"), 500),
         (ValueError(f"unexpected value {NAME}"), 500),
     ]:
-        inject[:] = [failure]
+        fail_inserts[:] = [failure]
         answer = client.post("/v1/collect/registration", json=body, headers=auth)
         assert answer.status_code == status
         assert_clean(answer.text)
