@@ -12,24 +12,17 @@ from avowal.callers.service import Caller
 from avowal.lib.deps import PolicyDep, ReadSessionDep, SessionDep
 
 _bearer = HTTPBearer(auto_error=False, description="A service token from `avowal token create`.")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_caller(
-    session: SessionDep,
-    policy: PolicyDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+def get_caller(session: SessionDep, policy: PolicyDep, credentials: Bearer) -> Caller:
     """Authenticate the request's bearer token."""
     return service.authenticate(session, policy, credentials.credentials if credentials else None)
 
 
-def get_read_caller(
-    session: ReadSessionDep,
-    policy: PolicyDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+def get_read_caller(session: ReadSessionDep, policy: PolicyDep, credentials: Bearer) -> Caller:
     """Authenticate the bearer token of a request that only reads, on its read-only session."""
-    return service.authenticate(session, policy, credentials.credentials if credentials else None)
+    return get_caller(session, policy, credentials)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
