@@ -179,6 +179,25 @@ def test_a_notice_lists_the_retention_of_its_categories_and_purposes_only() -> N
     assert told("contact") == [("user.contact", None, 400), ("user.content", None, 365)]
 
 
+def test_a_retention_rule_for_a_purpose_covers_the_uses_within_it() -> None:
+    def with_service_rule(data: dict[str, Any]) -> None:
+        data["retention"].append({"purpose": "essential.service", "days": 365})
+
+    policy = loaded(with_service_rule)
+    # Registration collects for essential.service.authentication and other uses within
+    # essential.service, so the person is told how long essential.service keeps them.
+    for point in ("registration", "purchase", "contact"):
+        rules = [(r.purpose, r.days) for r in notices.notice(policy, point).retention]
+        assert ("essential.service", 365) in rules, point
+
+    # The reverse does not hold: a rule for a child use says nothing of its parent's values.
+    def with_child_rule(data: dict[str, Any]) -> None:
+        data["retention"].append({"purpose": "essential.service.security", "days": 30})
+
+    rules = [r.purpose for r in notices.notice(loaded(with_child_rule), "registration").retention]
+    assert "essential.service.security" not in rules
+
+
 def expected_id(shown: Notice) -> str:
     """Hash what the person reads: the notice but its id and version, absent details left out."""
     what = shown.model_dump(mode="json", exclude={"notice_id", "policy_version"})

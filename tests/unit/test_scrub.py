@@ -332,6 +332,13 @@ def test_the_shortest_email_address_is_scrubbed() -> None:
     assert seen == {"email": 1}
 
 
+def test_a_short_text_that_normalises_to_an_email_address_is_scrubbed() -> None:
+    # Five characters as written; "\u33c4" (SQUARE CC) reads "cc" once normalised.
+    seen: Counter[str] = Counter()
+    assert scrub.scrub_text("a@b.\u33c4", seen) == ":email"
+    assert seen == {"email": 1}
+
+
 def test_a_path_is_scrubbed_segment_by_segment_and_kept_as_written_elsewhere() -> None:
     seen: Counter[str] = Counter()
     # Arabic-Indic page number and a literal space stay as sent; only the address goes.

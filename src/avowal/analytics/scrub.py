@@ -118,9 +118,11 @@ def _word_kind(text: str) -> str | None:
 
 def scrub_text(text: str, counts: Counter[str]) -> str:
     """Return ``text`` with identifiers replaced by placeholders, counting each kind."""
-    if len(text) < 6:
+    if len(text) < 6 and text.isascii():
         return text
     plain = normalise(text)
+    if len(plain) < 6:  # checked after NFKC: "a@b.\u33c4" normalises to an e-mail address
+        return text
 
     def replace(match: re.Match[str]) -> str:
         group = match.lastgroup

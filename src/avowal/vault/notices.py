@@ -52,7 +52,8 @@ def content(loaded: LoadedPolicy, point: str) -> dict[str, Any]:
         r.model_dump(exclude_none=True)  # text and numbers only: as JSON reads them
         for r in p.retention
         if (r.category is not None and any(tax.is_within(c, r.category) for c in categories))
-        or (r.purpose is not None and r.purpose in uses)
+        # A rule for a purpose covers the values collected for it or for a use within it.
+        or (r.purpose is not None and any(tax.is_within(u, r.purpose) for u in uses))
     ]
     return {
         "organisation": p.organisation.name,
