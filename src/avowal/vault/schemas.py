@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 SubjectId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
@@ -97,6 +105,13 @@ class NoticeRetention(Answer):
     days: int
     after: str
     reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A rule names a category or a purpose, not both: the notice shows (and its id hashes)
+        # only what the rule says, so the published JSON hashes to its notice_id.
+        shown: dict[str, Any] = handler(self)
+        return {k: v for k, v in shown.items() if v is not None}
 
 
 class Notice(Answer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from avowal.client import Client, InvalidData, NotAuthenticated, NotFound, StaleNotice
+from avowal.crypto.signing import canonical
 from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
 from tests.factories import PURCHASE, REGISTRATION
 
@@ -177,3 +179,12 @@ def test_subject_must_be_ref_or_existing_id(client: TestClient, backend: Client)
         backend.collect(
             "registration", REGISTRATION, subject_id="00000000-0000-0000-0000-000000000000"
         )
+
+
+def test_a_published_notice_hashes_to_its_own_id(client: TestClient) -> None:
+    """Anyone can check a notice id: the SHA-256 of the notice as served, minus id and version."""
+    for point in ("registration", "purchase", "contact"):
+        shown = client.get(f"/v1/notices/{point}").json()
+        notice_id = shown.pop("notice_id")
+        shown.pop("policy_version")
+        assert hashlib.sha256(canonical(shown)).hexdigest() == notice_id, point
