@@ -10,11 +10,9 @@ event endpoint checks its own body the same way on its fast path (answered befor
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from avowal.lib import text
+from avowal.lib import errors, text
 from avowal.lib.errors import AvowalError
 
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,11 +51,13 @@ class JsonDepthGuard:
                 more = message.get("more_body", False)
         except AvowalError as exc:
             # E.g. the body limit counting a chunked body: answered here, as the app would.
-            await _answer(send, exc)
+            await errors.send_problem(scope, receive, send, exc)
             return
         body = b"".join(chunks)
         if text.json_too_deep(body, self.max_depth):
-            await _answer(send, text.too_deep_at(body, "body", self.max_depth))
+            await errors.send_problem(
+                scope, receive, send, text.too_deep_at(body, "body", self.max_depth)
+            )
             return
         replayed = False
 
@@ -69,14 +69,3 @@ class JsonDepthGuard:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-async def _answer(send: Send, exc: AvowalError) -> None:
-    content = json.dumps(exc.body()).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(content)).encode()),
-    ]
-    headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": content})

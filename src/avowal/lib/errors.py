@@ -46,6 +46,12 @@ class AvowalError(Exception):
         return {"error": self.error, "message": self.message, **self.details}
 
 
+async def send_problem(scope: Scope, receive: Receive, send: Send, exc: AvowalError) -> None:
+    """Answer ``exc`` from ASGI middleware, before any route runs, in the one Problem shape."""
+    response = JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+    await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``.
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from avowal.lib import errors
 from avowal.lib.errors import AvowalError
 
 
 class BodyTooLarge(AvowalError):
     status_code = 413
     error = "body_too_large"
+    # The rest of the body is never read: the connection cannot be reused.
+    headers = {"connection": "close"}  # noqa: RUF012 (read only)
 
 
 class BodyLimit:
@@ -35,7 +36,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > self.limit:
-                await self._refuse(send)
+                await errors.send_problem(scope, receive, send, self._refusal())
                 return
             await self.app(scope, self._counted(receive), send)
             return
@@ -48,7 +49,7 @@ class BodyLimit:
                 break
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                await self._refuse(send)
+                await errors.send_problem(scope, receive, send, self._refusal())
                 return
             if not message.get("more_body", False):
                 break
@@ -74,22 +75,6 @@ class BodyLimit:
             return message
 
         return counted
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(self._refusal().body()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    # The rest of the body is never read: the connection cannot be reused.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
     def _refusal(self) -> BodyTooLarge:
         return BodyTooLarge(f"request bodies are limited to {self.limit} bytes", limit=self.limit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
@@ -10,6 +9,8 @@ from urllib.parse import quote, urlsplit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from avowal.lib import errors
+from avowal.lib.errors import AvowalError
 from avowal.settings import Settings
 
 CSP = (
@@ -150,7 +151,7 @@ class TLSRequired:
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         if has_credentials(headers) or scope["method"] not in SAFE_METHODS:
-            await refuse(send)
+            await errors.send_problem(scope, receive, send, TLSRequiredRefusal())
             return
         if scope["path"] in PLAIN_HTTP_PATHS:
             await self.app(scope, receive, send)
@@ -218,25 +219,7 @@ class TrustedHosts:
         if self.allows(host):
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {
-                "error": "unknown_host",
-                "message": "this server does not answer for the host name this request was sent "
-                "to; use the address in its published policy (operators: add other names to "
-                "AVOWAL_ALLOWED_HOSTS)",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await errors.send_problem(scope, receive, send, UnknownHost())
 
 
 def target(scope: Scope) -> str:
@@ -262,25 +245,29 @@ def cookie_names(header: str) -> set[str]:
     return {part.split("=", 1)[0].strip() for part in header.split(";")}
 
 
-async def refuse(send: Send) -> None:
-    """Answer 403 tls_required, naming the promise it protects."""
-    body = json.dumps(
-        {
-            "error": "tls_required",
-            "message": "credentials and changes are accepted only over HTTPS; this request came "
-            "over plain HTTP and was not processed. Send it again to the https:// address and "
-            "consider the credential it carried exposed.",
-            "promise": "passwords travel over TLS",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+class UnknownHost(AvowalError):
+    """A request sent to a host name this server does not answer for."""
+
+    status_code = 400
+    error = "unknown_host"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this server does not answer for the host name this request was sent to; use the "
+            "address in its published policy (operators: add other names to AVOWAL_ALLOWED_HOSTS)"
+        )
+
+
+class TLSRequiredRefusal(AvowalError):
+    """Credentials or a change sent over plain HTTP: refused, never processed."""
+
+    status_code = 403
+    error = "tls_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "credentials and changes are accepted only over HTTPS; this request came over plain "
+            "HTTP and was not processed. Send it again to the https:// address and consider the "
+            "credential it carried exposed.",
+            promise="passwords travel over TLS",
+        )
