@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_POLICY = Path("examples/contactmonkey-2017/policy.yaml")
@@ -119,6 +119,69 @@ class Settings(BaseSettings):
     analytics_max_batch: int = Field(
         500, ge=1, le=10000, description="Most events committed in one ingest transaction."
     )
+
+    policy_refresh_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="How often a server looks for newly published policy versions (0: on every "
+        "request). A version switches in at its effective time whatever this says, once seen.",
+    )
+    evidence_cache_seconds: int = Field(
+        300, ge=0, le=86400, description="How long the page's evidence lines are reused."
+    )
+
+    # -- mail ---------------------------------------------------------------------------------
+    mail_transport: Literal["auto", "smtp", "files", "none"] = Field(
+        "auto",
+        description="Where mail goes: smtp (AVOWAL_SMTP_HOST), files (`.eml` files in the data "
+        "folder's outbox), none (mail is not configured: promises needing it are not kept). "
+        "auto: smtp when a host is set, else files outside production and none in production.",
+    )
+    mail_from: str = Field(
+        "avowal@localhost",
+        description="The From address of every message (production needs a real one).",
+    )
+    smtp_host: str | None = Field(None, description="SMTP server host name.")
+    smtp_port: int | None = Field(
+        None, ge=1, le=65535, description="SMTP port; 587 for starttls, 465 for tls, 25 for none."
+    )
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls (upgrade a plain connection), tls (implicit TLS from the start) or "
+        "none (plain text; refused in production).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP user name, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout_seconds: float = Field(
+        30.0, gt=0, le=300, description="Give up on one SMTP conversation after this long."
+    )
+    smtp_ca_file: Path | None = Field(
+        None, description="CA bundle to verify the SMTP server with (default: the system's)."
+    )
+    mail_max_attempts: int = Field(
+        8, ge=1, le=50, description="Delivery attempts before a message is finally failed."
+    )
+    mail_retry_seconds: int = Field(
+        60, ge=1, le=86400, description="First retry delay; each further retry doubles it."
+    )
+    mail_interval_seconds: float = Field(
+        5.0, gt=0, le=3600, description="How often the in-process mail worker looks for mail."
+    )
+
+    @property
+    def mail_outbox_path(self) -> Path:
+        """Return the folder of `.eml` copies (the embedded default's outbox)."""
+        return self.data_dir / "outbox"
+
+    @property
+    def effective_mail_transport(self) -> Literal["smtp", "files", "none"]:
+        """Return where mail actually goes (resolving ``auto``)."""
+        if self.mail_transport != "auto":
+            return self.mail_transport
+        if self.smtp_host:
+            return "smtp"
+        return "none" if self.env == "production" else "files"
 
     @property
     def master_key_path(self) -> Path:

@@ -9,21 +9,27 @@ from avowal.analytics.models import (
     ScrubCounter,
     Site,
 )
-from avowal.audit.models import AuditEntry, AuditHead
+from avowal.audit.models import AuditEntry, AuditHead, AuditVerification
 from avowal.callers.models import ServiceToken
 from avowal.db.base import Base
 from avowal.legal.models import BreakGlass, LegalRequest, SubjectNotice
-from avowal.lifecycle.models import PolicyVersion
+from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersion
+from avowal.mail.models import OutboxMessage
+from avowal.promises.models import Attestation
 from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
 
 __all__ = [
+    "Acceptance",
     "Acknowledgement",
+    "Attestation",
     "AuditEntry",
     "AuditHead",
+    "AuditVerification",
     "Base",
     "BlindIndex",
     "BreakGlass",
+    "ChangeNotification",
     "DailyRollup",
     "Disclosure",
     "Enrolment",
@@ -31,6 +37,7 @@ __all__ = [
     "HourlyRollup",
     "LegalRequest",
     "LoginAttempt",
+    "OutboxMessage",
     "PersonalValue",
     "PolicyVersion",
     "Receipt",

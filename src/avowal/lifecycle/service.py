@@ -19,7 +19,10 @@ def record(session: Session, loaded: LoadedPolicy) -> PolicyVersion:
     version = PolicyVersion(
         version_id=loaded.version_id,
         effective=loaded.policy.policy.effective,
+        effective_at=clock.now(),
         published_at=clock.now(),
+        published_by="server start",
+        changes=[],
         source=loaded.source,
         document=loaded.as_json(),
     )

@@ -31,8 +31,18 @@ class Organisation(Strict):
     postal_address: Text | None = None
 
 
+class Language(StrEnum):
+    """Languages avowal writes in (the page, mail, the banner); the policy picks one."""
+
+    en = "en"
+    fr = "fr"
+
+
 class PolicyMeta(Strict):
     title: Text = "Privacy Policy"
+    language: Language = Field(
+        Language.en, description="The language of the policy's own text, mail and banner."
+    )
     effective: dt.date
     introduction: Text | None = Field(
         None,

@@ -1,0 +1,1 @@
+"""Mail: a durable, encrypted outbox delivered to SMTP or to `.eml` files."""

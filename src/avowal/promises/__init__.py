@@ -1,0 +1,1 @@
+"""The promise ledger: every promise the page can state, the mechanism keeping it, its evidence."""
