@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,47 @@ def get(session: Session, version_id: str) -> PolicyVersion | None:
 
 
 def all_versions(session: Session) -> list[PolicyVersion]:
-    """Return every recorded version, newest first."""
-    stmt = select(PolicyVersion).order_by(PolicyVersion.published_at.desc())
+    """Return every recorded version, newest first (by effective time, then publication)."""
+    stmt = select(PolicyVersion).order_by(
+        PolicyVersion.effective_at.desc(), PolicyVersion.published_at.desc()
+    )
     return list(session.scalars(stmt))
+
+
+def in_effect(session: Session, now: dt.datetime) -> PolicyVersion | None:
+    """Return the version in effect at ``now``: the latest to take effect by then."""
+    stmt = (
+        select(PolicyVersion)
+        .where(PolicyVersion.effective_at <= now)
+        .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.published_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def upcoming(session: Session, now: dt.datetime) -> list[PolicyVersion]:
+    """Return the versions announced to take effect after ``now``, soonest first."""
+    stmt = (
+        select(PolicyVersion)
+        .where(PolicyVersion.effective_at > now)
+        .order_by(PolicyVersion.effective_at, PolicyVersion.published_at)
+    )
+    return list(session.scalars(stmt))
+
+
+def latest(session: Session) -> PolicyVersion | None:
+    """Return the last version in order of taking effect (in effect, or the last announced)."""
+    stmt = (
+        select(PolicyVersion)
+        .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.published_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def schedule(session: Session) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    """Return (version id, effective time, publication time) of every version, cheaply."""
+    stmt = select(
+        PolicyVersion.version_id, PolicyVersion.effective_at, PolicyVersion.published_at
+    ).order_by(PolicyVersion.effective_at, PolicyVersion.published_at)
+    return [(v, e, p) for v, e, p in session.execute(stmt)]
