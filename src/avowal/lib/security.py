@@ -91,6 +91,23 @@ def check_production(settings: Settings) -> None:
             "people reach this server at (e.g. https://privacy.example.com): links and redirects "
             "are built from it, and only its host name is answered"
         )
+    _check_mail(settings)
+
+
+def _check_mail(settings: Settings) -> None:
+    """Refuse production mail that travels in clear text or comes from a local address."""
+    transport = settings.effective_mail_transport
+    if transport == "smtp" and settings.smtp_security == "none":
+        raise InsecureConfiguration(
+            "AVOWAL_SMTP_SECURITY is 'none'; production refuses to send mail, which carries "
+            "people's addresses and enrolment links, in clear text: use 'starttls' or 'tls'"
+        )
+    domain = settings.mail_from.rpartition("@")[2].strip().rstrip(">").lower()
+    if transport != "none" and domain in ("localhost", "localhost.localdomain", "127.0.0.1"):
+        raise InsecureConfiguration(
+            f"AVOWAL_MAIL_FROM is {settings.mail_from!r}; production mail needs a real From "
+            "address that replies can reach (e.g. privacy@example.com)"
+        )
 
 
 class SecurityHeaders:
