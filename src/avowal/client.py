@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from avowal.vault.schemas import (
     Collected,
+    Consented,
     Disclosed,
     DisclosureEntry,
     DisclosureRegister,
@@ -29,12 +30,15 @@ __all__ = [
     "AvowalError",
     "Client",
     "Collected",
+    "ConsentRequired",
+    "Consented",
     "Disclosed",
     "DisclosureEntry",
     "Erased",
     "InvalidData",
     "NotAuthenticated",
     "NotFound",
+    "NothingToConsent",
     "Notice",
     "PurposeNotAllowed",
     "ReadResult",
@@ -82,6 +86,15 @@ class RecipientNotDeclared(AvowalError):
     """The policy does not declare the recipient for the purpose or the values' categories."""
 
 
+class ConsentRequired(AvowalError):
+    """The recipient or purpose was added after the values were collected; ``consent_endpoint``
+    says where to record the person's explicit consent to the current notice."""
+
+
+class NothingToConsent(AvowalError):
+    """No value held at the point is under an earlier notice."""
+
+
 class StaleNotice(AvowalError):
     """The notice shown is not current; ``current_notice_id`` says which is."""
 
@@ -103,6 +116,8 @@ _BY_ERROR: dict[str, type[AvowalError]] = {
     "purpose_not_granted": PurposeNotAllowed,
     "recipient_not_announced": RecipientNotAnnounced,
     "recipient_not_declared": RecipientNotDeclared,
+    "consent_required": ConsentRequired,
+    "nothing_to_consent": NothingToConsent,
     "notice_not_current": StaleNotice,
     "unknown_field": InvalidData,
     "missing_field": InvalidData,
@@ -173,6 +188,15 @@ class Client:
             "POST",
             f"/v1/collect/{point}",
             json={"notice_id": notice_id, "subject": subject, "values": values},
+        )
+
+    def consent(self, subject_id: str, point: str, notice_id: str) -> Consented:
+        """Record a person's explicit consent to a point's current notice (shown to them)."""
+        return self._parse(
+            Consented,
+            "POST",
+            f"/v1/subjects/{subject_id}/consents",
+            json={"point": point, "notice_id": notice_id},
         )
 
     def receipt(self, receipt_id: str) -> SignedReceipt:

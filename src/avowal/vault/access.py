@@ -19,7 +19,7 @@ from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
-from avowal.vault import repository, values
+from avowal.vault import repository, terms, values
 from avowal.vault.exceptions import (
     ErasureNotAllowed,
     LookupNotAllowed,
@@ -44,11 +44,6 @@ from avowal.vault.subjects import living_subject, living_values
 # The use under which the site's own back end serves the person, and so relays their request
 # to be erased; the other erasers answer for legal obligations (LEGAL_OBLIGATION).
 ON_THE_PERSONS_REQUEST = "essential.service"
-
-
-def _covers(granted: list[str], purpose: str) -> bool:
-    """Tell whether a value collected for ``granted`` may be used for ``purpose``."""
-    return any(is_within(purpose, g) for g in granted)
 
 
 def _refuse(
@@ -117,16 +112,9 @@ def read(
     for row in rows:
         if wanted is not None and row.field not in wanted:
             continue
-        if not _covers(row.purposes, purpose):
-            withheld.append(
-                Withheld(
-                    field=row.field,
-                    point=row.point,
-                    reason="purpose_not_allowed",
-                    detail=f"collected under notice {row.notice_id[:16]} "
-                    f"for {', '.join(row.purposes)} only",
-                )
-            )
+        term = terms.for_purpose(loaded, row.point, row.field, row.purposes, purpose)
+        if term is not terms.Term.allowed:
+            withheld.append(terms.withheld(loaded, subject_id, row, purpose, term))
             continue
         if data_key is None:
             data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
@@ -196,11 +184,15 @@ def lookup(
         values.lookup_form(specs[0], values.normalise(field, specs[0], value)),
     )
     hits = repository.find_by_digest(session, field, digest)
-    found = sorted({h.subject_id for h in hits if _covers(h.purposes, purpose)})
+    found = sorted({h.subject_id for h in hits if terms.covers(h.purposes, purpose)})
     withheld: dict[str, set[str]] = {}
+    # Added to the point's notice later: refused all the same until the person consents.
+    pending: set[str] = set()
     for h in hits:
         if h.subject_id not in found:
             withheld.setdefault(h.subject_id, set()).update(h.purposes)
+            if terms.for_purpose(loaded, h.point, field, h.purposes, purpose).needs_consent:
+                pending.add(h.subject_id)
     events = [
         audit.Event(
             actor=caller.name,
@@ -224,7 +216,8 @@ def lookup(
             fields=[field],
             purpose=purpose,
             reason=f"answered as unknown: {field} was collected for {', '.join(sorted(uses))} "
-            f"only, not for {purpose}",
+            f"only, not for {purpose}"
+            + ("; added later, it needs the person's explicit consent" if s in pending else ""),
         )
         for s, uses in sorted(withheld.items())
     ]
@@ -268,10 +261,12 @@ def disclose(
     chosen: dict[str, repository.ValueRow] = {}
     refused: dict[str, list[str]] = {}
     undeclared: dict[str, str] = {}
+    pending: dict[str, list[repository.ValueRow]] = {}
     for row in rows:
         if row.field not in fields:
             continue
-        if recipient not in row.recipients or not _covers(row.purposes, purpose):
+        term = terms.for_disclosure(loaded, row, recipient, purpose)
+        if term is terms.Term.not_announced:
             refused.setdefault(row.field, []).append(row.notice_id)
             continue
         spec = points[row.point].fields.get(row.field) if row.point in points else None
@@ -279,8 +274,11 @@ def disclose(
         if not any(is_within(category, c) for c in rec.categories):
             undeclared[row.field] = category
             continue
+        if term is terms.Term.consent_required:
+            pending.setdefault(row.field, []).append(row)
+            continue
         chosen[row.field] = row
-    not_announced = sorted(f for f in fields if f not in chosen and f not in undeclared)
+    not_announced = sorted(f for f in fields if f not in {*chosen, *undeclared, *pending})
     if not_announced:
         exc = RecipientNotAnnounced(
             f"'{recipient}' was not announced for {purpose} when "
@@ -304,6 +302,10 @@ def disclose(
             categories=[undeclared[f] for f in named],
             declared_categories=list(rec.categories),
         )
+        raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, exc)
+    pending = {f: r for f, r in pending.items() if f not in chosen}
+    if pending:
+        exc = terms.consent_required(loaded, subject_id, recipient, purpose, pending)
         raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, exc)
     data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
     disclosed = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -11,12 +10,12 @@ from sqlalchemy.orm import Session
 from avowal.audit import service as audit
 from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
-from avowal.crypto import cipher, signing
+from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.lib import clock, text
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
-from avowal.vault import notices, repository, values
+from avowal.vault import notices, receipts, repository, values
 from avowal.vault.exceptions import (
     InvalidValue,
     MissingField,
@@ -24,17 +23,16 @@ from avowal.vault.exceptions import (
     StaleNotice,
     UnknownField,
 )
-from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
+from avowal.vault.models import BlindIndex, PersonalValue, Subject
 from avowal.vault.schemas import Collected, CollectRequest, Notice, SignedReceipt
 from avowal.vault.subjects import living_subject
 
 
-def _check(
-    loaded: LoadedPolicy, point: str, body: CollectRequest, caller: Caller
-) -> tuple[Notice, dict[str, str]]:
-    """Validate everything before anything is written; return the notice and normalised values."""
-    # Text that cannot be stored, or nesting past any sane depth, is refused naming the field.
-    text.check_tree(body.values, "values")
+def shown_notice(
+    loaded: LoadedPolicy, caller: Caller, point: str, notice_id: str, then: str
+) -> Notice:
+    """Return the point's current notice, refusing a caller granted none of its purposes, or a
+    notice shown that is not the current one (``then`` says what to do after showing it)."""
     note = notices.notice(loaded, point)
     point_purposes = [p.key for p in note.purposes]
     if not any(caller.grants(p) for p in point_purposes):
@@ -44,14 +42,24 @@ def _check(
             point=point,
             purposes=point_purposes,
         )
-    if body.notice_id != note.notice_id:
+    if notice_id != note.notice_id:
         raise StaleNotice(
             "the notice shown is not the current notice of this collection point; show the "
-            "current one and collect again",
+            f"current one and {then}",
             point=point,
-            notice_id=body.notice_id,
+            notice_id=notice_id,
             current_notice_id=note.notice_id,
         )
+    return note
+
+
+def _check(
+    loaded: LoadedPolicy, point: str, body: CollectRequest, caller: Caller
+) -> tuple[Notice, dict[str, str]]:
+    """Validate everything before anything is written; return the notice and normalised values."""
+    # Text that cannot be stored, or nesting past any sane depth, is refused naming the field.
+    text.check_tree(body.values, "values")
+    note = shown_notice(loaded, caller, point, body.notice_id, "collect again")
     specs = loaded.policy.collection_points[point].fields
     unknown = sorted(set(body.values) - set(specs))
     if unknown:
@@ -121,32 +129,7 @@ def collect(
     field_purposes = {f.name: f.purposes for f in note.fields if f.name in normalised}
     recipients = [r.key for r in note.recipients]
     issued = clock.now()
-    doc: dict[str, Any] = {
-        "receipt_id": str(uuid.uuid4()),
-        "subject_id": subj.id,
-        "organisation": note.organisation,
-        "point": point,
-        "notice_id": note.notice_id,
-        "policy_version": loaded.version_id,
-        "fields": sorted(normalised),
-        "field_purposes": field_purposes,
-        "purposes": sorted({u for us in field_purposes.values() for u in us}),
-        "recipients": recipients,
-        "issued_at": issued.isoformat().replace("+00:00", "Z"),
-        "key_id": secrets.signing_key_id,
-    }
-    signature = signing.sign(secrets.signing_key, doc)
-    session.add(
-        Receipt(
-            id=doc["receipt_id"],
-            subject_id=subj.id,
-            point=point,
-            notice_id=note.notice_id,
-            policy_version=loaded.version_id,
-            document=doc,
-            signature=signature,
-        )
-    )
+    doc, signature = receipts.issue(session, loaded, secrets, subj.id, note, field_purposes, issued)
     repository.replace_values(session, subj.id, point, list(normalised))
     for name, value in normalised.items():
         spec = specs[name]

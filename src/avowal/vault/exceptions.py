@@ -83,3 +83,18 @@ class RecipientNotDeclared(AvowalError):
     status_code = 403
     error = "recipient_not_declared"
     keep_audit = True
+
+
+class ConsentRequired(AvowalError):
+    """The use or the recipient was added to the notice after the values were collected."""
+
+    status_code = 403
+    error = "consent_required"
+    keep_audit = True
+
+
+class NothingToExtend(AvowalError):
+    """No value held at the point is under an earlier notice: there is nothing to consent to."""
+
+    status_code = 409
+    error = "nothing_to_consent"

@@ -115,6 +115,16 @@ def replace_values(session: Session, subject_id: str, point: str, fields: Sequen
     )
 
 
+def values_at(session: Session, subject_id: str, point: str) -> list[PersonalValue]:
+    """Return a person's values held at a point, to change the terms they are held under."""
+    stmt = (
+        select(PersonalValue)
+        .where(PersonalValue.subject_id == subject_id, PersonalValue.point == point)
+        .order_by(PersonalValue.field)
+    )
+    return list(session.scalars(stmt))
+
+
 class IndexHit(NamedTuple):
     """A living person whose lookup field has the digest, and what that value was collected for."""
 

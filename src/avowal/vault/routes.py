@@ -1,4 +1,5 @@
-"""The vault API: notices, collection, receipts, purpose-bound reads, disclosures, erasure."""
+"""The vault API: notices, collection, consents, receipts, purpose-bound reads, disclosures,
+erasure."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from avowal.callers.deps import CallerDep
 from avowal.crypto import signing
 from avowal.lib import problems
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep
-from avowal.vault import access, collection, notices
+from avowal.vault import access, collection, consents, notices
 from avowal.vault.schemas import (
     Collected,
     CollectRequest,
+    Consented,
+    ConsentRequest,
     Disclosed,
     DisclosureRegister,
     DisclosureRequest,
@@ -119,7 +122,21 @@ def read_subject_data(
     "/disclosures",
     status_code=201,
     response_model=Disclosed,
-    responses=problems.responses(400, 401, 403, 404, 410, 413, 422, 503),
+    responses=problems.responses(
+        400,
+        401,
+        403,
+        404,
+        410,
+        413,
+        422,
+        503,
+        s403="Forbidden: the caller's role does not grant the purpose, the recipient was not "
+        "announced when the values were collected (`recipient_not_announced`) or is not declared "
+        "for them (`recipient_not_declared`), or it or the purpose was added to the notice later "
+        "and the person must consent first (`consent_required`, naming `consent_endpoint`). "
+        "Refusals are audited.",
+    ),
 )
 def disclose_values(
     body: DisclosureRequest,
@@ -132,6 +149,37 @@ def disclose_values(
     return access.disclose(
         session, policy, secrets, caller, body.subject_id, body.recipient, body.fields, body.purpose
     )
+
+
+@router.post(
+    "/subjects/{subject_id}/consents",
+    status_code=201,
+    response_model=Consented,
+    # 400: a body that is not JSON text (not UTF-8).
+    responses=problems.responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        410,
+        413,
+        422,
+        503,
+        s409="Conflict: the notice given is not the point's current one (`notice_not_current`), "
+        "or no value of the person held there is under an earlier notice (`nothing_to_consent`).",
+    ),
+)
+def record_consent(
+    subject_id: SubjectIdPath,
+    body: ConsentRequest,
+    session: SessionDep,
+    policy: PolicyDep,
+    secrets: SecretsDep,
+    caller: CallerDep,
+) -> Consented:
+    """Record a person's explicit consent to a point's changed notice; return a signed receipt."""
+    return consents.consent(session, policy, secrets, caller, subject_id, body)
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -54,6 +54,17 @@ class DisclosureRequest(BaseModel):
         min_length=1
     )
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ConsentRequest(BaseModel):
+    """A person's explicit consent to the current notice of a point, for the values held there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    notice_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="The notice the person was shown and agreed to: the point's current one."
+    )
 
 
 # -- Answers ------------------------------------------------------------------------------------
@@ -168,6 +179,22 @@ class Collected(SignedReceipt):
     subject_id: str
 
 
+class ConsentReceiptDocument(ReceiptDocument):
+    """A receipt for consent to a changed notice: the values it extends now hold its terms."""
+
+    basis: Literal["consent_to_change"]
+    extends_notice_ids: list[str] = Field(description="The earlier notices the values were under.")
+    extends_receipt_ids: list[str] = Field(description="The receipts of those earlier notices.")
+
+
+class Consented(Answer):
+    """The answer to a consent: the signed receipt extending the values to the current notice."""
+
+    subject_id: str
+    receipt: ConsentReceiptDocument
+    signature: str
+
+
 class ReceiptKey(Answer):
     """The public key that verifies receipts."""
 
@@ -192,7 +219,8 @@ class ReadValue(Answer):
 
 
 class Withheld(Answer):
-    """A value not returned, and why (``purpose_not_allowed`` or ``not_collected``)."""
+    """A value not returned, and why: ``purpose_not_allowed``, ``consent_required`` (the purpose
+    was added to the point's notice after the value was collected) or ``not_collected``."""
 
     field: str
     point: str | None
