@@ -30,6 +30,7 @@ from avowal.lib.security import (
     check_production,
 )
 from avowal.lifecycle import service as lifecycle
+from avowal.lifecycle.holder import PolicyHolder
 from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.settings import Settings
@@ -70,7 +71,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with transaction(sessions) as session:
-            lifecycle.record(session, loaded)
+            lifecycle.start(session, loaded, production=production)
+        policies.refresh()
         # Syncs the policy's analytics sites and starts the ingest's group-commit writer.
         await analytics.start()
         rollups = None
@@ -100,6 +102,12 @@ def create_app(
     app.state.sessionmaker = sessions
     app.state.read_sessionmaker = make_read_sessionmaker(engine)
     app.state.policy = loaded
+    # What requests enforce: the version in effect, which may change while serving.
+    policies = app.state.policies = PolicyHolder(
+        make_read_sessionmaker(engine),
+        loaded,
+        refresh_seconds=settings.policy_refresh_seconds,
+    )
     app.state.secrets = secrets
     app.state.analytics = analytics
     errors.install(app)

@@ -19,6 +19,7 @@ from avowal.db.engine import make_engine
 from avowal.lib import logs
 from avowal.lib.proxy import ProxyConfigError, parse_networks
 from avowal.lib.security import InsecureConfiguration, check_production
+from avowal.lifecycle import publish_cli
 from avowal.policy import render
 from avowal.review import cli as review_cli
 from avowal.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(keys_cli.app, name="keys")
 app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
 analytics_cli.install(app)
+policy_app.command("publish")(publish_cli.publish)
 
 STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 

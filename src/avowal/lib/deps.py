@@ -53,8 +53,8 @@ def get_read_session(request: Request) -> Iterator[Session]:
 
 
 def get_policy(request: Request) -> LoadedPolicy:
-    """Return the policy this server enforces."""
-    policy: LoadedPolicy = request.app.state.policy
+    """Return the policy this server enforces now: the published version in effect."""
+    policy: LoadedPolicy = request.app.state.policies.current()
     return policy
 
 
