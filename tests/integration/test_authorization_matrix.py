@@ -95,6 +95,8 @@ GRANT_SUPPORT = {"support", "privacy_officer", "web_backend"}  # essential.servi
 GRANT_PAYMENT = {"billing", "web_backend"}
 ERASERS = {"web_backend", "privacy_officer"}  # a service role, or essential.legal_obligation
 GRANT_MARKETING = {"marketing", "newsletter_service"}
+# Any purpose of registration: the e-mail given there is for marketing e-mails too.
+GRANT_REGISTRATION = {"web_backend", "newsletter_service"}
 GRANT_ANALYTICS = {"marketing", "privacy_officer", "reporting_service"}
 OFFICERS = {"privacy_officer"}
 BREAK_GLASS = {"engineering"}
@@ -336,6 +338,7 @@ def _populate(app: FastAPI, client: TestClient) -> World:
         "version": tracker.SCRIPT.version,
         "enrol": newcomer.link.rsplit("/", 1)[1],
         "contact_notice": notices.notice(state.policy, "contact")["notice_id"],
+        "registration_notice": notices.notice(state.policy, "registration")["notice_id"],
     }
     world.params["request"] = new_request(world)
     return world
@@ -596,6 +599,14 @@ CASES: tuple[Case, ...] = (
             "purpose": PAYMENT,
         },
         reveals=frozenset({"card"}),
+    ),
+    # Ada's values are all under the current notice: an allowed caller learns there is nothing
+    # to consent to (and sees no value).
+    post(
+        "/v1/subjects/{subject_id}/consents",
+        api(GRANT_REGISTRATION, "409 json"),
+        "/v1/subjects/{sid}/consents",
+        body=lambda p: {"point": "registration", "notice_id": p["registration_notice"]},
     ),
     # The register, for a purpose the role grants (no values); only the back end or the privacy
     # officer erases.
