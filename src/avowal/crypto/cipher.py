@@ -35,6 +35,17 @@ def decrypt(data_key: bytes, subject_id: str, point: str, field: str, blob: byte
     return aes.decrypt(blob[:NONCE], blob[NONCE:], _aad(subject_id, point, field)).decode()
 
 
+def seal(key: bytes, aad: bytes, plaintext: bytes) -> bytes:
+    """Encrypt bytes under ``key`` bound to ``aad`` (AES-256-GCM, random nonce)."""
+    nonce = secrets.token_bytes(NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def unseal(key: bytes, aad: bytes, blob: bytes) -> bytes:
+    """Decrypt what :func:`seal` made; raises ``InvalidTag`` if it was altered or moved."""
+    return AESGCM(key).decrypt(blob[:NONCE], blob[NONCE:], aad)
+
+
 def blind_index(index_key: bytes, field: str, normalised: str) -> bytes:
     """Return the lookup digest of a normalised value (HMAC-SHA256 with the index key)."""
     msg = f"lookup\0{field}\0{normalised}".encode()

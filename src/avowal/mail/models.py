@@ -15,8 +15,9 @@ class OutboxMessage(Base):
 
     A message to a person (``subject_id`` set) is sealed under that person's own data key, so
     erasing them shreds it; any other message (to staff) carries its own data key, wrapped by the
-    master keyring. Once delivered or finally failed, ``envelope`` and ``wrapped_key`` are
-    cleared: only kind, purpose, times and status remain.
+    master keyring. Once delivered, ``envelope`` and ``wrapped_key`` are cleared: only kind,
+    purpose, times and status remain. A finally failed message keeps its ciphertext so that an
+    operator can retry it; erasing its person shreds it like a queued one.
     """
 
     __tablename__ = "mail_outbox"

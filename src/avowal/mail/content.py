@@ -1,0 +1,95 @@
+"""What avowal writes: one typed content per kind of message, rendered in the policy's language.
+
+Each kind has three templates under ``mail/templates/<language>/``: ``<kind>.subject.txt`` (one
+line), ``<kind>.txt`` (plain text) and ``<kind>.html`` (autoescaped). Every template also gets
+``organisation``, the name of the organisation whose policy avowal enforces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from typing import ClassVar
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from avowal.policy.schemas import Language
+
+
+@dataclass(frozen=True)
+class StaffEnrolment:
+    """A staff member's single-use enrolment link."""
+
+    KIND: ClassVar[str] = "staff_enrolment"
+    link: str
+    hours: int
+    role: str
+
+
+@dataclass(frozen=True)
+class LegalNotice:
+    """What a person is told after their data was disclosed to answer a legal request."""
+
+    KIND: ClassVar[str] = "legal_notice"
+    message: str
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """A new version of the policy, told to the people it applies to.
+
+    ``material``: the change needs the person's explicit consent before it reaches data they
+    gave earlier. ``diff_url`` is built with :func:`diff_link`.
+    """
+
+    KIND: ClassVar[str] = "change_notice"
+    effective: dt.date
+    diff_url: str
+    material: bool
+    summary: str | None = None
+    changes: list[str] = field(default_factory=list)
+
+
+Content = StaffEnrolment | LegalNotice | ChangeNotice
+KINDS = (StaffEnrolment.KIND, LegalNotice.KIND, ChangeNotice.KIND)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message's subject line and bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def diff_link(public_url: str, old_version: str, new_version: str) -> str:
+    """Return the public page showing what changed between two policy versions."""
+    query = urlencode({"from": old_version, "to": new_version})
+    return f"{public_url.rstrip('/')}/privacy/diff?{query}"
+
+
+@cache
+def _environment() -> Environment:
+    # HTML templates are autoescaped (messages quote text typed by people); plain text is not.
+    return Environment(
+        loader=PackageLoader("avowal.mail", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(content: Content, language: Language, organisation: str) -> Rendered:
+    """Render a message's subject line, plain text and HTML in ``language``."""
+    env = _environment()
+    context = {**asdict(content), "organisation": organisation, "language": language.value}
+    base = f"{language.value}/{content.KIND}"
+    subject = env.get_template(f"{base}.subject.txt").render(context)
+    return Rendered(
+        subject=" ".join(subject.split()),
+        text=env.get_template(f"{base}.txt").render(context),
+        html=env.get_template(f"{base}.html").render(context),
+    )

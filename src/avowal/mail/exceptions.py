@@ -1,0 +1,24 @@
+"""Refusals of the mail domain: each names the message or rule concerned."""
+
+from __future__ import annotations
+
+from avowal.lib.errors import AvowalError
+
+
+class MailError(AvowalError):
+    """A mail request that breaks a rule (an unknown purpose, a message that cannot be retried)."""
+
+    status_code = 400
+    error = "invalid_mail_request"
+
+
+class UnknownMessage(MailError):
+    status_code = 404
+    error = "unknown_message"
+
+
+class NotRetryable(MailError):
+    """Only a finally failed message (which still holds its ciphertext) can be retried."""
+
+    status_code = 409
+    error = "message_not_retryable"
