@@ -60,3 +60,14 @@ def schedule(session: Session) -> list[tuple[str, dt.datetime, dt.datetime]]:
         PolicyVersion.version_id, PolicyVersion.effective_at, PolicyVersion.published_at
     ).order_by(PolicyVersion.effective_at, PolicyVersion.published_at)
     return [(v, e, p) for v, e, p in session.execute(stmt)]
+
+
+def by_prefix(session: Session, prefix: str, limit: int = 2) -> list[PolicyVersion]:
+    """Return up to ``limit`` versions whose id starts with ``prefix`` (hex digits only)."""
+    stmt = (
+        select(PolicyVersion)
+        .where(PolicyVersion.version_id.startswith(prefix, autoescape=True))
+        .order_by(PolicyVersion.version_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
