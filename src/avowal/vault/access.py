@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from avowal.crypto.service import Secrets
 from avowal.db import engine as db
 from avowal.lib import clock, text
 from avowal.lib.errors import AvowalError
+from avowal.mail import erasure as mail_erasure
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
@@ -388,8 +390,18 @@ def may_erase(caller: Caller) -> bool:
     return caller.grants(ON_THE_PERSONS_REQUEST) or caller.grants(LEGAL_OBLIGATION)
 
 
-def erase(session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str) -> Erased:
+def erase(
+    session: Session,
+    loaded: LoadedPolicy,
+    caller: Caller,
+    subject_id: str,
+    *,
+    outbox: Path | None = None,
+) -> Erased:
     """Destroy a person's data key and lookup rows (crypto-shredding); keep a tombstone.
+
+    Their undelivered mail is shredded too, and their `.eml` copies in ``outbox`` (the
+    settings' ``mail_outbox_path``) deleted after commit; without it the mail worker does that.
 
     Only the site's own back end (serving the person, acting on their request) or a role that
     answers for legal obligations (the privacy officer) may erase someone.
@@ -409,6 +421,7 @@ def erase(session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: st
     subj.key_id = None
     subj.ref = None
     erased_at = subj.erased_at = clock.now()
+    mail_erasure.shred(session, subject_id, outbox)
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))

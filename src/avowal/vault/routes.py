@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from avowal.callers.deps import CallerDep
 from avowal.crypto import signing
 from avowal.lib import problems
-from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep
+from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep
 from avowal.vault import access, collection, consents, notices
 from avowal.vault.schemas import (
     Collected,
@@ -208,7 +208,11 @@ def list_disclosures(
     responses=problems.responses(401, 403, 404, 410, 422, 503),
 )
 def erase_subject(
-    subject_id: SubjectIdPath, session: SessionDep, policy: PolicyDep, caller: CallerDep
+    subject_id: SubjectIdPath,
+    session: SessionDep,
+    policy: PolicyDep,
+    caller: CallerDep,
+    settings: SettingsDep,
 ) -> Erased:
     """Erase a person: destroy their data key and lookup rows, keep a tombstone."""
-    return access.erase(session, policy, caller, subject_id)
+    return access.erase(session, policy, caller, subject_id, outbox=settings.mail_outbox_path)
