@@ -20,6 +20,7 @@ from avowal.lib import logs
 from avowal.lib.proxy import ProxyConfigError, parse_networks
 from avowal.lib.security import InsecureConfiguration, check_production
 from avowal.lifecycle import publish_cli
+from avowal.mail import cli as mail_cli
 from avowal.policy import render
 from avowal.review import cli as review_cli
 from avowal.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
 app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
+app.add_typer(mail_cli.app, name="mail")
 analytics_cli.install(app)
 policy_app.command("publish")(publish_cli.publish)
 

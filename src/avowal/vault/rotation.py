@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.audit import service as audit
 from avowal.crypto.keyring import Keyring
+from avowal.mail import keys as mail_keys
 from avowal.vault.models import Subject
 
 
@@ -28,6 +29,8 @@ def rotate(
     sessions: sessionmaker[Session], keyring: Keyring, actor: str, batch: int = 500
 ) -> Rotation:
     """Make a new master key current, rewrap every data key in batches, then drop the old keys.
+
+    Every data key: people's, and the own keys of queued mail to staff.
 
     Running servers re-read the keyring file when it changes, so they wrap new people's keys under
     the new master key and can still unwrap keys not yet rewrapped; no restart is needed.
@@ -49,8 +52,10 @@ def rotate(
                 assert subj.key_id is not None and subj.wrapped_key is not None
                 data_key = keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id)
                 subj.key_id, subj.wrapped_key = keyring.wrap(data_key, subj.id)
-            total += len(rows)
-        quiet_sweeps = quiet_sweeps + 1 if not rows else 0
+            # Queued mail to staff carries a key of its own, wrapped by the master key too.
+            messages = mail_keys.rewrap(session, keyring, new_id, batch)
+            total += len(rows) + messages
+        quiet_sweeps = quiet_sweeps + 1 if not rows and not messages else 0
     with sessions() as session, session.begin():
         audit.append(
             session,
