@@ -31,6 +31,7 @@ from avowal.lib.security import (
 )
 from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.holder import PolicyHolder
+from avowal.mail import worker as mail_worker
 from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.settings import Settings
@@ -49,8 +50,8 @@ def create_app(
 ) -> FastAPI:
     """Build the application for ``settings``; the policy is loaded and checked before serving.
 
-    The analytics rollup worker runs in-process for the embedded SQLite database (not in tests);
-    with PostgreSQL run `avowal worker` beside the servers.
+    The analytics rollup worker and the mail worker run in-process for the embedded SQLite
+    database (not in tests); with PostgreSQL run `avowal worker` beside the servers.
     """
     settings = settings or Settings()
     # Fail here, under any ASGI server, rather than on the first request.
@@ -75,16 +76,19 @@ def create_app(
         policies.refresh()
         # Syncs the policy's analytics sites and starts the ingest's group-commit writer.
         await analytics.start()
-        rollups = None
+        background = []
         if in_process:
-            rollups = asyncio.create_task(analytics_worker.run_forever(sessions, settings, loaded))
+            background = [
+                asyncio.create_task(analytics_worker.run_forever(sessions, settings, loaded)),
+                asyncio.create_task(mail_worker.run_forever(sessions, settings, secrets, loaded)),
+            ]
         yield
         # Uvicorn has answered every request by now; commit whatever is still queued.
         await analytics.stop()
-        if rollups is not None:
-            rollups.cancel()
+        for task in background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await rollups
+                await task
 
     app = FastAPI(
         title="avowal",
