@@ -8,12 +8,14 @@ import datetime as dt
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics import query, rollup, share, sites, worker
 from avowal.analytics.exceptions import SiteError
-from avowal.cli_support import database, fail, load_policy
+from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
 from avowal.lib.errors import AvowalError
+from avowal.mail import worker as mail_worker
 from avowal.settings import Settings
 
 app = typer.Typer(help="Cookie-less page analytics.", no_args_is_help=True)
@@ -175,9 +177,10 @@ def rollup_now(
 
 
 def run_worker() -> None:
-    """Run background work until stopped: analytics rollups and raw-event purges."""
+    """Run background work until stopped: analytics rollups and purges, and mail delivery."""
     settings = Settings()
     policy = load_policy(settings.policy_file)
+    secrets = load_secrets(settings)
 
     def said(report: worker.PassReport) -> None:
         if report.purged:
@@ -186,11 +189,25 @@ def run_worker() -> None:
             count = sum(n for _, _, n in report.quarantined)
             typer.echo(f"set aside {count} events that cannot be rolled up", err=True)
 
+    def mailed(report: mail_worker.PassReport) -> None:
+        if report.sent or report.failed:
+            typer.echo(f"mail: {len(report.sent)} sent, {len(report.failed)} failed", err=True)
+
+    async def both(sessions: sessionmaker[Session]) -> None:
+        await asyncio.gather(
+            worker.run_forever(sessions, settings, policy, first_delay=0, on_pass=said),
+            mail_worker.run_forever(
+                sessions, settings, secrets, policy, first_delay=0, on_pass=mailed
+            ),
+        )
+
     with database(settings) as sessions:
         typer.echo(
-            f"worker: analytics rollups every {settings.analytics_rollup_seconds} s", err=True
+            f"worker: analytics rollups every {settings.analytics_rollup_seconds} s, mail "
+            f"({settings.effective_mail_transport}) every {settings.mail_interval_seconds} s",
+            err=True,
         )
         try:
-            asyncio.run(worker.run_forever(sessions, settings, policy, first_delay=0, on_pass=said))
+            asyncio.run(both(sessions))
         except KeyboardInterrupt:
             typer.echo("worker stopped", err=True)

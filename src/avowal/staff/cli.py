@@ -11,7 +11,9 @@ import typer
 from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
 from avowal.lib.errors import AvowalError
+from avowal.mail import service as mail
 from avowal.settings import Settings
+from avowal.staff import repository
 from avowal.staff import service as staff
 
 app = typer.Typer(help="Add, list, disable and re-enrol staff accounts.", no_args_is_help=True)
@@ -65,10 +67,18 @@ def add(
         except AvowalError as exc:
             raise fail(exc.message) from None
         address = added.account.email
+        mailed = mail.queue_enrolment(
+            session, settings, secrets, policy, email=address, role=role, link=added.link
+        )
     typer.echo(added.link)
     typer.echo(
-        f"account {address} ({kind.value}, role {role}) created; send the link above to them "
-        f"only: it works once, within {settings.enrolment_hours} hours",
+        f"account {address} ({kind.value}, role {role}) created; "
+        + (
+            f"the link above was mailed to them (message {mailed})"
+            if mailed
+            else "send the link above to them only"
+        )
+        + f": it works once, within {settings.enrolment_hours} hours",
         err=True,
     )
 
@@ -98,11 +108,21 @@ def disable(email: Annotated[str, typer.Argument(help="The account's e-mail addr
 def relink(email: Annotated[str, typer.Argument(help="The account's e-mail address.")]) -> None:
     """Reset an account's password and authenticator (e.g. a lost phone); print a new link."""
     settings = Settings()
+    policy = load_policy(settings.policy_file)
     secrets = load_secrets(settings)
     with database(settings) as sessions, sessions() as session, session.begin():
         try:
             link = staff.relink(session, settings, secrets, email, now=clock.now())
         except AvowalError as exc:
             raise fail(exc.message) from None
+        account = repository.account_by_email(session, email.strip().lower())
+        assert account is not None
+        mailed = mail.queue_enrolment(
+            session, settings, secrets, policy, email=account.email, role=account.role, link=link
+        )
     typer.echo(link)
-    typer.echo("password and authenticator reset, sessions ended; the link works once", err=True)
+    typer.echo(
+        "password and authenticator reset, sessions ended; the link works once"
+        + (f" and was mailed to {account.email} (message {mailed})" if mailed else ""),
+        err=True,
+    )
