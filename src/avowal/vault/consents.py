@@ -82,6 +82,8 @@ def extend(
         extends_notice_ids=old_notices,
         extends_receipt_ids=sorted({v.receipt_id for v in earlier}),
     )
+    # The values are updated to point at the receipt: it must be written first.
+    session.flush()
     for value in earlier:
         value.purposes = field_purposes[value.field]
         value.recipients = list(doc["recipients"])
