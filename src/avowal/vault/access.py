@@ -17,6 +17,7 @@ from avowal.crypto.service import Secrets
 from avowal.db import engine as db
 from avowal.lib import clock, text
 from avowal.lib.errors import AvowalError
+from avowal.lifecycle import acceptance
 from avowal.mail import erasure as mail_erasure
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
@@ -149,6 +150,7 @@ def read(
             else None,
         ),
     )
+    acceptance.after_read(session, loaded, caller, subject_id, purpose)
     return ReadResult(subject_id=subject_id, purpose=purpose, values=out, withheld=withheld)
 
 
@@ -422,6 +424,7 @@ def erase(
     subj.ref = None
     erased_at = subj.erased_at = clock.now()
     mail_erasure.shred(session, subject_id, outbox)
+    acceptance.forget(session, subject_id)
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))

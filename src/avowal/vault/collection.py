@@ -13,6 +13,7 @@ from avowal.callers.service import Caller
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.lib import clock, text
+from avowal.lifecycle import acceptance
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.vault import notices, receipts, repository, values
@@ -163,6 +164,7 @@ def collect(
             reason=f"point {point}, notice {note.notice_id[:16]}",
         ),
     )
+    acceptance.after_collect(session, caller, subj.id)
     return Collected.model_validate({"subject_id": subj.id, "receipt": doc, "signature": signature})
 
 
