@@ -214,9 +214,16 @@ def notify_pass(
     *,
     batch: int = BATCH,
 ) -> NoticeReport:
-    """Run one round of change notices in its own transaction (the mail worker calls this)."""
-    with transaction(factory) as session:
-        report = notify_upcoming(session, cached_loaded, secrets, settings, now, batch=batch)
+    """Run one round of change notices in its own transaction (the mail worker calls this).
+
+    A failure is logged and left to the next round: the worker still delivers the mail due.
+    """
+    try:
+        with transaction(factory) as session:
+            report = notify_upcoming(session, cached_loaded, secrets, settings, now, batch=batch)
+    except Exception:
+        log.exception("change notices not queued this round")
+        return NoticeReport(configured=mail.mail_configured(settings))
     if report.queued:
         log.info("queued %d change notice(s)", len(report.queued))
     return report

@@ -28,6 +28,7 @@ from avowal.db.engine import transaction
 from avowal.legal import service as legal
 from avowal.legal.models import SubjectNotice
 from avowal.lib import clock
+from avowal.lifecycle import notices as change_notices
 from avowal.mail import content, erasure, keys, service, transport
 from avowal.mail.models import OutboxMessage
 from avowal.mail.transport import Transport
@@ -259,6 +260,7 @@ def run_pass(
         report.configured = False
         return report
     queue_due_notices(factory, secrets, loaded, now, report)
+    change_notices.notify_pass(factory, settings, secrets, now)
     deliver(factory, settings, secrets, sender, now, report)
     return report
 
