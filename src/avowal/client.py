@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from avowal.lifecycle.acceptance_schemas import AcceptanceList, AcceptanceRead
 from avowal.vault.schemas import (
     Collected,
     Consented,
@@ -27,6 +28,8 @@ from avowal.vault.schemas import (
 )
 
 __all__ = [
+    "AcceptanceRead",
+    "AlreadyAccepted",
     "AvowalError",
     "Client",
     "Collected",
@@ -111,7 +114,13 @@ class SubjectErased(AvowalError):
     """The person was erased."""
 
 
+class AlreadyAccepted(AvowalError):
+    """The person accepted that version already; ``method`` and ``accepted_at`` say how, when."""
+
+
 _BY_ERROR: dict[str, type[AvowalError]] = {
+    "already_accepted": AlreadyAccepted,
+    "unknown_version": NotFound,
     "not_authenticated": NotAuthenticated,
     "purpose_not_granted": PurposeNotAllowed,
     "recipient_not_announced": RecipientNotAnnounced,
@@ -253,3 +262,20 @@ class Client:
     def erase(self, subject: str) -> Erased:
         """Erase a person (crypto-shredding)."""
         return self._parse(Erased, "DELETE", f"/v1/subjects/{subject}")
+
+    def acceptances(self, subject: str, *, purpose: str) -> list[AcceptanceRead]:
+        """Return a person's acceptances of policy versions (a purpose serving them is needed)."""
+        found = self._parse(
+            AcceptanceList,
+            "GET",
+            f"/v1/subjects/{subject}/acceptances",
+            params={"purpose": purpose},
+        )
+        return found.acceptances
+
+    def accept(self, subject: str, version_id: str, *, shown: str | None = None) -> AcceptanceRead:
+        """Record a person's explicit acceptance of a version in effect or announced."""
+        body: dict[str, str] = {"version_id": version_id}
+        if shown is not None:
+            body["shown"] = shown
+        return self._parse(AcceptanceRead, "POST", f"/v1/subjects/{subject}/acceptances", json=body)
