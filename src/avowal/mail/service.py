@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -275,3 +275,21 @@ def list_outbox(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The outbox in figures: messages by status, and every finally failed one."""
+
+    by_status: dict[str, int]
+    failed: list[OutboxEntry]
+
+
+def summary(session: Session, settings: Settings) -> Summary:
+    """Count the outbox by status and list the failed messages (for the review)."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return Summary(by_status=counts, failed=list_outbox(session, settings, "failed"))

@@ -198,6 +198,25 @@ class AnalyticsQuarantine(BaseModel):
     examples: list[QuarantineExample]
 
 
+class FailedMail(BaseModel):
+    """A message that failed for good: it needs an operator (`avowal mail retry ID`)."""
+
+    id: str
+    kind: str
+    purpose: str | None
+    attempts: int
+    last_error: str | None
+    failed_at: dt.datetime | None
+
+
+class Mail(BaseModel):
+    """The mail outbox: where mail goes, messages by status, the failed ones."""
+
+    transport: str
+    by_status: dict[str, int]
+    failed: list[FailedMail]
+
+
 class CookieScan(BaseModel):
     at: dt.datetime
     undeclared: list[str]
@@ -220,5 +239,6 @@ class Review(BaseModel):
     overdue: Overdue
     audit: AuditCheck
     analytics_quarantine: AnalyticsQuarantine
+    mail: Mail
     last_cookie_scan: CookieScan | None
     notes: list[str]

@@ -24,6 +24,7 @@ from avowal.legal import service as legal
 from avowal.legal.export import notice_id
 from avowal.legal.models import SubjectNotice
 from avowal.lib import clock
+from avowal.mail import service as outbox
 from avowal.policy.loader import LoadedPolicy
 from avowal.review import schemas as s
 from avowal.settings import Settings
@@ -352,6 +353,26 @@ def analytics_quarantine(session: Session, since: dt.date | None) -> s.Analytics
     )
 
 
+def mail(session: Session, settings: Settings) -> s.Mail:
+    """Count the outbox by status and list the messages that failed for good."""
+    found = outbox.summary(session, settings)
+    return s.Mail(
+        transport=settings.effective_mail_transport,
+        by_status=found.by_status,
+        failed=[
+            s.FailedMail(
+                id=m.id,
+                kind=m.kind,
+                purpose=m.purpose,
+                attempts=m.attempts,
+                last_error=m.last_error,
+                failed_at=m.failed_at,
+            )
+            for m in found.failed
+        ],
+    )
+
+
 def build(
     session: Session,
     loaded: LoadedPolicy,
@@ -378,6 +399,7 @@ def build(
         overdue=overdue(session, now),
         audit=audit_check(session, settings, public_key),
         analytics_quarantine=analytics_quarantine(session, since),
+        mail=mail(session, settings),
         # No cookie scanner exists yet; say so rather than report an empty scan.
         last_cookie_scan=None,
         notes=[],
@@ -395,6 +417,7 @@ def _notes(review: s.Review) -> list[str]:
             f"{review.analytics_quarantine.total} analytics event(s) could not be rolled up and "
             "are kept in quarantine until their day's raw events are purged"
         )
+    notes.extend(_mail_notes(review.mail))
     if not review.audit.checkpoints_checked:
         notes.append("the audit chain was verified without its signed checkpoints")
     silent = [d.reference for d in review.legal_disclosures if d.never_notify]
@@ -409,4 +432,17 @@ def _notes(review: s.Review) -> list[str]:
             f"{len(self_approved)} legal request(s) were decided by their own requester: "
             f"{', '.join(self_approved)}"
         )
+    return notes
+
+
+def _mail_notes(found: s.Mail) -> list[str]:
+    notes = []
+    if found.failed:
+        notes.append(
+            f"{len(found.failed)} message(s) failed for good and need attention "
+            "(`avowal mail outbox --status failed`, then `avowal mail retry ID`)"
+        )
+    waiting = found.by_status.get("queued", 0)
+    if found.transport == "none" and waiting:
+        notes.append(f"mail is not configured: {waiting} message(s) wait in the outbox")
     return notes

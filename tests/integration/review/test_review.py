@@ -171,6 +171,7 @@ def test_the_review_reports_the_known_figures(
         "overdue",
         "audit",
         "analytics_quarantine",
+        "mail",
         "last_cookie_scan",
         "notes",
     ]
