@@ -30,6 +30,7 @@ from avowal.lib.security import (
     check_production,
 )
 from avowal.lifecycle import acceptance_routes
+from avowal.lifecycle import routes as lifecycle_routes
 from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.holder import PolicyHolder
 from avowal.mail import worker as mail_worker
@@ -133,6 +134,7 @@ def create_app(
     if not production:
         app.include_router(web_docs.router)
     app.include_router(policy_routes.router)
+    app.include_router(lifecycle_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(acceptance_routes.router)
     app.include_router(analytics_routes.router)

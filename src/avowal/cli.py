@@ -19,6 +19,7 @@ from avowal.db.engine import make_engine
 from avowal.lib import logs
 from avowal.lib.proxy import ProxyConfigError, parse_networks
 from avowal.lib.security import InsecureConfiguration, check_production
+from avowal.lifecycle import cli as lifecycle_cli
 from avowal.lifecycle import publish_cli
 from avowal.mail import cli as mail_cli
 from avowal.policy import render
@@ -41,6 +42,7 @@ app.add_typer(staff_cli.app, name="staff")
 app.add_typer(mail_cli.app, name="mail")
 analytics_cli.install(app)
 policy_app.command("publish")(publish_cli.publish)
+policy_app.command("diff")(lifecycle_cli.policy_diff)
 
 STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 

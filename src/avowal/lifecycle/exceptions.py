@@ -28,3 +28,23 @@ class UnpublishedPolicy(AvowalError):
 class UnknownVersion(AvowalError):
     status_code = 404
     error = "unknown_version"
+
+
+class MalformedVersionId(AvowalError):
+    status_code = 422
+    error = "malformed_version_id"
+
+
+class AmbiguousVersion(AvowalError):
+    status_code = 400
+    error = "ambiguous_version"
+
+
+class SameVersion(AvowalError):
+    status_code = 400
+    error = "same_version"
+
+
+class MissingVersion(AvowalError):
+    status_code = 422
+    error = "missing_version"
