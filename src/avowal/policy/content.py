@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from avowal.promises.ids import Tag
+
 
 @dataclass(frozen=True)
 class Strong:
@@ -38,9 +40,13 @@ Inline = str | Strong | Code | Link
 Line = tuple[Inline, ...]
 
 
+# Every block says what it is: a promise of the registry (avowal.promises.registry) or "info".
+
+
 @dataclass(frozen=True)
 class Paragraph:
     parts: Line
+    promise: Tag
     kind: Literal["paragraph"] = "paragraph"
 
 
@@ -49,12 +55,14 @@ class Quote:
     """Text quoted verbatim from the policy file, such as the confidentiality agreement."""
 
     parts: Line
+    promise: Tag
     kind: Literal["quote"] = "quote"
 
 
 @dataclass(frozen=True)
 class Bullets:
     items: tuple[Line, ...]
+    promises: tuple[Tag, ...]
     kind: Literal["bullets"] = "bullets"
 
 
@@ -63,6 +71,7 @@ class Table:
     caption: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Line, ...], ...]
+    promise: Tag
     kind: Literal["table"] = "table"
 
 
@@ -103,22 +112,33 @@ class Blocks:
     def __init__(self) -> None:
         self.items: list[Block] = []
 
-    def para(self, *parts: Inline) -> None:
-        """Add a paragraph."""
-        self.items.append(Paragraph(tuple(parts)))
+    def para(self, *parts: Inline, promise: Tag) -> None:
+        """Add a paragraph stating ``promise`` (or ``"info"``)."""
+        self.items.append(Paragraph(tuple(parts), promise))
 
-    def quote(self, *parts: Inline) -> None:
-        """Add a verbatim quotation."""
-        self.items.append(Quote(tuple(parts)))
+    def quote(self, *parts: Inline, promise: Tag) -> None:
+        """Add a verbatim quotation stating ``promise`` (or ``"info"``)."""
+        self.items.append(Quote(tuple(parts), promise))
 
-    def bullets(self, items: list[Line]) -> None:
-        """Add a bullet list; an empty list adds nothing."""
+    def bullets(self, items: list[Line], *, promise: Tag) -> None:
+        """Add a bullet list whose items all state ``promise``; an empty list adds nothing."""
+        self.tagged_bullets([(promise, item) for item in items])
+
+    def tagged_bullets(self, items: list[tuple[Tag, Line]]) -> None:
+        """Add a bullet list whose items each state their own promise; empty adds nothing."""
         if items:
-            self.items.append(Bullets(tuple(items)))
+            self.items.append(Bullets(tuple(i for _, i in items), tuple(t for t, _ in items)))
 
-    def table(self, caption: str, columns: tuple[str, ...], rows: list[tuple[Line, ...]]) -> None:
-        """Add a table with a caption and column headings."""
-        self.items.append(Table(caption, columns, tuple(rows)))
+    def table(
+        self,
+        caption: str,
+        columns: tuple[str, ...],
+        rows: list[tuple[Line, ...]],
+        *,
+        promise: Tag,
+    ) -> None:
+        """Add a table with a caption and column headings, stating ``promise``."""
+        self.items.append(Table(caption, columns, tuple(rows), promise))
 
     def done(self) -> tuple[Block, ...]:
         """Return the blocks collected so far."""

@@ -17,6 +17,7 @@ from avowal.policy.content import (
 )
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.practices import Practices
+from avowal.promises.ids import INFO, PromiseId
 
 # Every section a policy can have, in reading order; absent parts of a policy omit a few.
 SECTION_IDS = (
@@ -51,18 +52,21 @@ class Clauses(Practices):
         b = Blocks()
         org = self.p.organisation
         name: Inline = Link(org.name, str(org.website)) if org.website else org.name
-        b.para("This is the privacy policy of ", name, ".")
+        b.para("This is the privacy policy of ", name, ".", promise=INFO)
         if self.p.policy.introduction:
-            b.para(self.p.policy.introduction)
+            b.para(self.p.policy.introduction, promise=INFO)
         b.para(
             f"This version takes effect on {w.date(self.p.policy.effective)}. Its version id is ",
             Code(short_version(self.loaded.version_id)),
             "; every earlier version stays on record.",
+            promise=PromiseId.versions_kept,
         )
         if self.p.policy.use_constitutes_consent:
+            # What using the site means for the visitor, not something avowal does.
             b.para(
                 "By using this site, you consent to the collection of information in "
-                "accordance with the terms of this privacy policy."
+                "accordance with the terms of this privacy policy.",
+                promise=INFO,
             )
         return Section("introduction", "About this policy", b.done())
 
@@ -75,12 +79,19 @@ class Clauses(Practices):
                 "We do not collect any personally identifying information about you unless you "
                 "knowingly and specifically give it to us. Personal data reaches us only through "
                 "the forms described below; anything a form does not list is refused and not "
-                "stored."
+                "stored.",
+                promise=PromiseId.knowing_collection,
             )
         if c.purpose_limitation:
-            b.para("What you give us is used only for the purposes listed with it.")
+            b.para(
+                "What you give us is used only for the purposes listed with it.",
+                promise=PromiseId.purpose_bound_reads,
+            )
         if not self.p.collection_points:
-            b.para("We do not collect personal data through any form.")
+            b.para(
+                "We do not collect personal data through any form.",
+                promise=PromiseId.knowing_collection,
+            )
         subs = [self.collection_point(name) for name in self.p.collection_points]
         return Section("collection", "What we collect and why", b.done(), tuple(subs))
 
@@ -89,10 +100,10 @@ class Clauses(Practices):
         point = self.p.collection_points[name]
         b = Blocks()
         if point.description:
-            b.para(w.sentence(point.description))
+            b.para(w.sentence(point.description), promise=INFO)
         subjects = [self.t.label("data_subjects", s) for s in point.subjects]
-        b.para(f"Filled in by: {w.joined(subjects, 'or')}.")
-        b.para("What you give us here:")
+        b.para(f"Filled in by: {w.joined(subjects, 'or')}.", promise=INFO)
+        b.para("What you give us here:", promise=INFO)
         items: list[Line] = []
         for field_name, field in point.fields.items():
             line: list[Inline] = [
@@ -108,23 +119,34 @@ class Clauses(Practices):
                 line.append(f". Also used {w.joined([self.purpose(u) for u in extra])}")
             line.append(".")
             items.append(tuple(line))
-        b.bullets(items)
-        b.para("We use everything you give here:")
-        b.bullets([(self.purpose(u),) for u in point.purposes])
+        b.bullets(items, promise=PromiseId.storage_rules)
+        b.para("We use everything you give here:", promise=PromiseId.purpose_bound_reads)
+        b.bullets(
+            [(self.purpose(u),) for u in point.purposes], promise=PromiseId.purpose_bound_reads
+        )
         if point.recipients:
             names = [(self.p.recipients[r].name, f"#recipient-{r}") for r in point.recipients]
-            b.para("What you give here is also passed to: ", *_links(names), ".")
+            b.para(
+                "What you give here is also passed to: ",
+                *_links(names),
+                ".",
+                promise=PromiseId.announced_recipients,
+            )
         else:
-            b.para("Nothing you give here goes to any outside party.")
+            b.para(
+                "Nothing you give here goes to any outside party.",
+                promise=PromiseId.announced_recipients,
+            )
         kids = self.p.children
         if kids is not None and point.admits_minors:
             b.para(
                 f"If you are under {kids.under}, your parent or guardian must agree first (see ",
                 Link("Children", "#children"),
                 ").",
+                promise=PromiseId.parental_consent,
             )
         elif kids is not None:
-            b.para(f"Only for people aged {kids.under} or over.")
+            b.para(f"Only for people aged {kids.under} or over.", promise=PromiseId.age_gate)
         return Subsection(f"collect-{name}", point.title, b.done())
 
     def recipients(self) -> Section:
@@ -134,39 +156,56 @@ class Clauses(Practices):
             b.para(
                 "We will not disclose personal information about you to any outside party unless "
                 "we told you of it before you gave us that information: each form above names "
-                "the parties that will receive what you give there."
+                "the parties that will receive what you give there.",
+                promise=PromiseId.announced_recipients,
             )
         if self.p.commitments.never_sold:
             b.para(
                 "Information collected from individual site visitors is never shared, "
-                "rented or sold."
+                "rented or sold.",
+                promise=PromiseId.never_sold,
             )
         if not self.p.recipients:
-            b.para("No outside party receives personal data from us.")
+            b.para(
+                "No outside party receives personal data from us.",
+                promise=PromiseId.announced_recipients,
+            )
         subs = []
         for name, rec in self.p.recipients.items():
             r = Blocks()
-            r.para(f"What it is: {w.RECIPIENT_KINDS[rec.kind]}. Based in {w.country(rec.country)}.")
+            r.para(
+                f"What it is: {w.RECIPIENT_KINDS[rec.kind]}. Based in {w.country(rec.country)}.",
+                promise=INFO,
+            )
             if rec.description:
-                r.para(w.sentence(rec.description))
+                r.para(w.sentence(rec.description), promise=INFO)
             points = [
                 (p.title, f"#collect-{n}")
                 for n, p in self.p.collection_points.items()
                 if name in p.recipients
             ]
             if points:
-                r.para("Receives data you give at: ", *_links(points), ", as you are told there.")
+                r.para(
+                    "Receives data you give at: ",
+                    *_links(points),
+                    ", as you are told there.",
+                    promise=PromiseId.announced_recipients,
+                )
             if name in self.p.legal_disclosures.recipients:
                 r.para(
                     "Receives data only in the ",
                     Link("disclosures required by law", "#legal-disclosures"),
                     " described below.",
+                    promise=PromiseId.legal_disclosures,
                 )
             if not points and name not in self.p.legal_disclosures.recipients:
-                r.para("No form names it, so it receives no personal data.")
+                r.para(
+                    "No form names it, so it receives no personal data.",
+                    promise=PromiseId.announced_recipients,
+                )
             if rec.purposes:
                 uses = w.joined([self.purpose(u) for u in rec.purposes], "or")
-                r.para(f"It may use the data only {uses}.")
+                r.para(f"It may use the data only {uses}.", promise=PromiseId.recipient_purposes)
             subs.append(Subsection(f"recipient-{name}", rec.name, r.done()))
         return Section("recipients", "Who receives your data", b.done(), tuple(subs))
 
@@ -177,17 +216,24 @@ class Clauses(Practices):
         if not ld.grounds:
             b.para(
                 "We reserve no right to disclose personal information beyond what this "
-                "policy announces."
+                "policy announces.",
+                promise=PromiseId.legal_disclosures,
             )
             return Section("legal-disclosures", "Disclosures required by law", b.done())
-        b.para("We reserve the right to access and disclose individually identifiable information:")
-        b.bullets([(w.GROUNDS[g],) for g in ld.grounds])
+        b.para(
+            "We reserve the right to access and disclose individually identifiable information:",
+            promise=PromiseId.legal_disclosures,
+        )
+        b.bullets([(w.GROUNDS[g],) for g in ld.grounds], promise=PromiseId.legal_disclosures)
         if ld.recipients:
             names = [
                 f"{self.p.recipients[r].name} ({w.country(self.p.recipients[r].country)})"
                 for r in ld.recipients
             ]
-            b.para(f"Such disclosures go only to: {w.joined(names)}.")
+            b.para(
+                f"Such disclosures go only to: {w.joined(names)}.",
+                promise=PromiseId.legal_disclosures,
+            )
         check = (
             ", and a second privacy officer must approve it before anything is disclosed"
             if ld.four_eyes
@@ -195,7 +241,8 @@ class Clauses(Practices):
         )
         b.para(
             "Each request is registered with the authority that made it, its reference, its "
-            f"legal basis and the data it covers{check}. Every disclosure is recorded."
+            f"legal basis and the data it covers{check}. Every disclosure is recorded.",
+            promise=PromiseId.legal_four_eyes if ld.four_eyes else PromiseId.legal_disclosures,
         )
         return Section("legal-disclosures", "Disclosures required by law", b.done())
 
@@ -228,14 +275,21 @@ class Clauses(Practices):
                     )
                 )
         if not items:
-            b.para("We do not use your data to send you news or service updates.")
+            b.para(
+                "We do not use your data to send you news or service updates.",
+                promise=PromiseId.purpose_bound_reads,
+            )
         else:
-            b.para("We use some of what you give us to write to you:")
-            b.bullets(items)
+            b.para(
+                "We use some of what you give us to write to you:",
+                promise=PromiseId.purpose_bound_reads,
+            )
+            b.bullets(items, promise=PromiseId.purpose_bound_reads)
             b.para(
                 "You can unsubscribe at any time: every such message has a link that "
                 "unsubscribes you in one click, and we then stop writing to you for this "
-                "purpose."
+                "purpose.",
+                promise=PromiseId.one_click_unsubscribe,
             )
         return Section("communications", "Service updates and news", b.done())
 
@@ -249,9 +303,10 @@ class Clauses(Practices):
             "e-mail at ",
             Link(address, f"mailto:{address}"),
             ".",
+            promise=INFO,
         )
         if org.postal_address:
-            b.para(f"Or write to us by post: {org.postal_address}")
+            b.para(f"Or write to us by post: {org.postal_address}", promise=INFO)
         return Section("contact", "Questions", b.done())
 
 

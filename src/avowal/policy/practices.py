@@ -7,8 +7,15 @@ from avowal.policy import wording as w
 from avowal.policy.content import Blocks, Code, Inline, Line, Section, Strong
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import CookieCategory, StaffKind
+from avowal.promises.ids import INFO, PromiseId, Tag
 
 HASHING = {"argon2id": "Argon2id"}
+# How a change is announced (changes.notify_by), and the promise each way makes.
+NOTIFY_PROMISES = {
+    "posting": PromiseId.change_posting,
+    "banner": PromiseId.change_notice_banner,
+    "email": PromiseId.change_notice_email,
+}
 
 
 class Practices:
@@ -33,37 +40,46 @@ class Practices:
         b = Blocks()
         a = self.p.analytics
         if not a.enabled:
-            b.para("We do not collect information about which pages you visit.")
+            b.para(
+                "We do not collect information about which pages you visit.",
+                promise=PromiseId.analytics_off,
+            )
             return Section("analytics", "Which pages you visit", b.done())
         where = f" on {w.joined([s.domain for s in a.sites])}" if a.sites else ""
-        b.para(f"We collect general information on what pages visitors view{where}.")
-        b.para(f"We use it {self.purpose(a.purpose)}.")
+        b.para(f"We collect general information on what pages visitors view{where}.", promise=INFO)
+        b.para(f"We use it {self.purpose(a.purpose)}.", promise=INFO)
         if a.description:
-            b.para(w.sentence(a.description))
+            b.para(w.sentence(a.description), promise=INFO)
         if a.cookieless:
             b.para(
                 "This counting sets no cookie and stores nothing on your device. It holds no "
                 "personal data: no IP address, no name, no e-mail address. Visitors are told "
                 f"apart by a code that changes every {a.salt_rotation_hours} hours and cannot "
-                "be traced back to you."
+                "be traced back to you.",
+                promise=PromiseId.analytics_cookieless,
             )
         else:
             b.para(
                 "This counting uses the analytics cookie listed under Cookies, which you may "
-                "refuse."
+                "refuse.",
+                promise=PromiseId.cookie_refusal,
             )
         kept: list[Inline] = ["Of each page address we keep only the page itself"]
         for i, param in enumerate(sorted({q for s in a.sites for q in s.keep_query_params})):
             kept.append(" and the campaign tags " if i == 0 else ", ")
             kept.append(Code(param))
         kept.append("; anything that could identify you, such as an e-mail address, is removed.")
-        b.para(*kept)
+        b.para(*kept, promise=PromiseId.analytics_scrubbing)
         excluded = sorted({x for s in a.sites for x in s.exclude_paths})
         if excluded:
-            b.para(f"We do not count visits to: {w.joined(excluded)}.")
+            b.para(
+                f"We do not count visits to: {w.joined(excluded)}.",
+                promise=PromiseId.analytics_scrubbing,
+            )
         b.para(
             f"We keep the record of individual page visits for {w.days(a.raw_retention_days)}; "
-            "after that only totals remain."
+            "after that only totals remain.",
+            promise=PromiseId.analytics_retention,
         )
         return Section("analytics", "Which pages you visit", b.done())
 
@@ -76,26 +92,36 @@ class Practices:
         b.para(
             f"If you are under {kids.under}, be sure to obtain your parent's or guardian's "
             "permission before you send any personal information to us or anyone else over "
-            "the Internet."
+            "the Internet.",
+            promise=INFO,
         )
-        b.para(f"How we ask for their permission: {w.CONSENT_METHODS[kids.consent_method]}.")
+        b.para(
+            f"How we ask for their permission: {w.CONSENT_METHODS[kids.consent_method]}.",
+            promise=PromiseId.parental_consent,
+        )
         b.para(
             "Until your parent or guardian agrees, what you gave us stays locked: we use it "
             "for nothing and disclose it to no one. If they refuse, or do not answer within "
             f"{w.days(kids.wait_days)}, we erase it. They can also withdraw their permission "
-            "later."
+            "later.",
+            promise=PromiseId.parental_consent,
         )
         points = self.p.collection_points.values()
         open_ = [p.title for p in points if p.admits_minors]
         adults = [p.title for p in points if not p.admits_minors]
         if open_:
             b.para(
-                f"Forms open to people under {kids.under}, with that permission: {w.joined(open_)}."
+                f"Forms open to people under {kids.under}, with that permission: "
+                f"{w.joined(open_)}.",
+                promise=PromiseId.age_gate,
             )
         if adults:
-            b.para(f"Forms only for people aged {kids.under} or over: {w.joined(adults)}.")
+            b.para(
+                f"Forms only for people aged {kids.under} or over: {w.joined(adults)}.",
+                promise=PromiseId.age_gate,
+            )
         if kids.guidance:
-            b.para(w.sentence(kids.guidance))
+            b.para(w.sentence(kids.guidance), promise=INFO)
         return Section("children", "Children", b.done())
 
     def cookies(self) -> Section:
@@ -103,10 +129,11 @@ class Practices:
         b = Blocks()
         b.para(
             "A cookie is a small piece of information that is sent to your browser from a web "
-            "server and stored on your device."
+            "server and stored on your device.",
+            promise=INFO,
         )
         if not self.p.cookies:
-            b.para("We use no cookies.")
+            b.para("We use no cookies.", promise=PromiseId.cookies_declared)
             return Section("cookies", "Cookies", b.done())
         rows: list[tuple[Line, ...]] = []
         for c in self.p.cookies:
@@ -115,26 +142,34 @@ class Practices:
             rows.append(
                 ((Code(c.name),), (c.provider,), (category,), (w.lifetime(c.lifetime),), (why,))
             )
-        b.table("Cookies we use", ("Name", "Provider", "Category", "Lifetime", "Purpose"), rows)
+        b.table(
+            "Cookies we use",
+            ("Name", "Provider", "Category", "Lifetime", "Purpose"),
+            rows,
+            promise=PromiseId.cookies_declared,
+        )
         rules = self.p.cookie_rules
         if rules.can_refuse:
             needed = any(c.category is CookieCategory.strictly_necessary for c in self.p.cookies)
             but = ", except those strictly necessary for the site to work" if needed else ""
             b.para(
                 f"You may refuse cookies, category by category{but}. The site keeps working "
-                "when you do."
+                "when you do.",
+                promise=PromiseId.cookie_refusal,
             )
             if rules.refusal_consequence:
-                b.para(w.sentence(rules.refusal_consequence))
+                b.para(w.sentence(rules.refusal_consequence), promise=INFO)
         else:
             b.para(
                 "This site does not offer a choice about its cookies; your browser may still "
-                "block them."
+                "block them.",
+                promise=INFO,
             )
         if rules.honour_global_privacy_control:
             b.para(
                 "If your browser sends the Global Privacy Control signal, we take it as your "
-                "refusal of every cookie that is not strictly necessary, without asking."
+                "refusal of every cookie that is not strictly necessary, without asking.",
+                promise=PromiseId.global_privacy_control,
             )
         return Section("cookies", "Cookies", b.done())
 
@@ -144,47 +179,63 @@ class Practices:
         s = self.p.security
         b.para(
             "We take appropriate security measures to protect against unauthorized access to "
-            "or unauthorized alteration, disclosure or destruction of data:"
+            "or unauthorized alteration, disclosure or destruction of data:",
+            promise=INFO,
         )
-        items: list[Line] = []
+        items: list[tuple[Tag, Line]] = []
         if s.tls_required:
             items.append(
                 (
-                    "Passwords and personal data travel only over secure connections "
-                    "encrypted with TLS (the successor of SSL).",
+                    PromiseId.tls,
+                    (
+                        "Passwords and personal data travel only over secure connections "
+                        "encrypted with TLS (the successor of SSL).",
+                    ),
                 )
             )
         common = " and common passwords are refused" if s.password.reject_common else ""
         items.append(
             (
-                f"Passwords are stored only as {HASHING[s.password.hashing]} hashes, never "
-                f"as themselves. A password needs at least {s.password.min_length} "
-                f"characters{common}.",
+                PromiseId.password_hashing,
+                (
+                    f"Passwords are stored only as {HASHING[s.password.hashing]} hashes, never "
+                    f"as themselves. A password needs at least {s.password.min_length} "
+                    f"characters{common}.",
+                ),
             )
         )
         if s.encryption_at_rest:
             items.append(
                 (
-                    "The personal data we keep is encrypted on disk with a key of its own "
-                    "for each person; erasing your data destroys its key.",
+                    PromiseId.encryption_at_rest,
+                    (
+                        "The personal data we keep is encrypted on disk with a key of its own "
+                        "for each person; erasing your data destroys its key.",
+                    ),
                 )
             )
         if s.mfa_for_personal_data:
             items.append(
                 (
-                    "Staff who can see personal data sign in with a second factor as well "
-                    "as their password.",
+                    PromiseId.staff_mfa,
+                    (
+                        "Staff who can see personal data sign in with a second factor as well "
+                        "as their password.",
+                    ),
                 )
             )
         items.append(
             (
-                "We review our data collection, storage and processing practices and our "
-                f"security measures internally every {w.days(s.internal_review_days)}.",
+                PromiseId.internal_review,
+                (
+                    "We review our data collection, storage and processing practices and our "
+                    f"security measures internally every {w.days(s.internal_review_days)}.",
+                ),
             )
         )
         if s.physical_security:
-            items.append((w.sentence(s.physical_security),))
-        b.bullets(items)
+            items.append((PromiseId.physical_security, (w.sentence(s.physical_security),)))
+        b.tagged_bullets(items)
         return Section("security", "How we protect your data", b.done())
 
     def staff_access(self) -> Section:
@@ -200,25 +251,50 @@ class Practices:
                 f"We restrict access to personal information to {org} {who} who need to know "
                 "that information for their work. Each role below sees only the data "
                 "collected for the purposes listed with it; someone without a role sees "
-                "nothing."
+                "nothing.",
+                promise=PromiseId.staff_need_to_know,
             )
-        b.bullets([self.role_line(r.title, r.description, r.purposes, r.kinds) for r in people])
+        b.bullets(
+            [self.role_line(r.title, r.description, r.purposes, r.kinds) for r in people],
+            promise=PromiseId.staff_need_to_know,
+        )
         services = [r for r in st.roles.values() if r.service]
         if services:
-            b.para("Our own systems use data within the same limits:")
-            b.bullets([self.role_line(r.title, r.description, r.purposes, []) for r in services])
+            b.para(
+                "Our own systems use data within the same limits:", promise=PromiseId.service_roles
+            )
+            b.bullets(
+                [self.role_line(r.title, r.description, r.purposes, []) for r in services],
+                promise=PromiseId.service_roles,
+            )
         if any(k in kinds for k in (StaffKind.contractor, StaffKind.agent)):
             b.para(
                 "Access for contractors and agents ends after at most "
-                f"{w.days(st.max_contractor_days)} unless it is renewed."
+                f"{w.days(st.max_contractor_days)} unless it is renewed.",
+                promise=PromiseId.contractor_expiry,
+            )
+        bg = st.break_glass
+        if bg.roles:
+            holders = w.joined([st.roles[r].title for r in bg.roles if r in st.roles], "or")
+            approval = ", approved by a second person," if bg.approval_required else ""
+            b.para(
+                f"In an emergency, to operate our systems, {holders} staff may open access to "
+                f"more data{approval} for at most {bg.max_minutes} minutes, stating why; "
+                "every such access is recorded and flagged in our internal reviews.",
+                promise=PromiseId.break_glass,
             )
         b.para(
-            "These individuals are bound by confidentiality obligations: before anyone can "
-            "see personal data, they must accept our confidentiality agreement (version ",
+            "These individuals are bound by confidentiality obligations.",
+            promise=PromiseId.confidentiality_contract,
+        )
+        b.para(
+            "Before anyone can see personal data, they must accept our confidentiality "
+            "agreement (version ",
             Code(st.confidentiality.version),
             "), which reads:",
+            promise=PromiseId.confidentiality_acknowledged,
         )
-        b.quote(st.confidentiality.text)
+        b.quote(st.confidentiality.text, promise=PromiseId.confidentiality_acknowledged)
         return Section("staff-access", f"Who at {org} can see your data", b.done())
 
     def role_line(
@@ -241,7 +317,7 @@ class Practices:
     def retention(self) -> Section:
         """State each retention rule in plain words."""
         b = Blocks()
-        items: list[Line] = []
+        items: list[tuple[Tag, Line]] = []
         for rule in self.p.retention:
             if rule.category is not None:
                 cat = rule.category
@@ -255,51 +331,52 @@ class Practices:
             else:
                 what = f"Data collected {self.purpose(rule.purpose or '')}"
             reason = f" — {rule.reason.rstrip('.')}" if rule.reason else ""
-            items.append((f"{what}: erased {w.days(rule.days)} {w.AFTER[rule.after]}{reason}.",))
+            line = f"{what}: erased {w.days(rule.days)} {w.AFTER[rule.after]}{reason}."
+            items.append((PromiseId.retention, (line,)))
         a = self.p.analytics
         if a.enabled:
-            items.append(
-                (
-                    "Records of individual page visits: erased after "
-                    f"{w.days(a.raw_retention_days)}; only totals remain.",
-                )
+            visits = (
+                "Records of individual page visits: erased after "
+                f"{w.days(a.raw_retention_days)}; only totals remain.",
             )
+            items.append((PromiseId.analytics_retention, visits))
         if items:
-            b.para("We keep personal data only as long as these rules allow, then erase it:")
-            b.bullets(items)
+            b.para(
+                "We keep personal data only as long as these rules allow, then erase it:",
+                promise=PromiseId.retention if self.p.retention else items[0][0],
+            )
+            b.tagged_bullets(items)
         else:
-            b.para("This policy sets no fixed retention periods.")
+            b.para("This policy sets no fixed retention periods.", promise=INFO)
         return Section("retention", "How long we keep your data", b.done())
 
     def changes(self) -> Section:
         """Explain how changes are announced and accepted."""
         b = Blocks()
         ch = self.p.changes
-        b.para(
-            "We may change this privacy policy from time to time. Each version is kept with "
-            "its effective date, and the changes between versions can be compared."
-        )
-        how = w.joined([w.NOTIFY_BY[n] for n in ch.notify_by])
-        when = "when it takes effect"
+        b.para("We may change this privacy policy from time to time.", promise=INFO)
+        b.para("Each version is kept with its effective date.", promise=PromiseId.versions_kept)
         if ch.notice_days:
-            when = f"{w.days(ch.notice_days)} before it takes effect"
-        b.para(
-            f"We announce a change {when}, by {how}. Please check this page periodically for "
-            "changes."
-        )
-        material = (
-            "A material change, one that adds a new purpose for your data or a new party "
-            "that receives it, applies to data you gave us earlier only if you explicitly "
-            "agree to it."
-        )
+            b.para(
+                f"We announce a change {w.days(ch.notice_days)} before it takes effect:",
+                promise=PromiseId.change_notice_period,
+            )
+        else:
+            b.para("We announce a change when it takes effect:", promise=PromiseId.change_posting)
+        b.tagged_bullets([(NOTIFY_PROMISES[n], (f"By {w.NOTIFY_BY[n]}.",)) for n in ch.notify_by])
+        b.para("Please check this page periodically for changes.", promise=INFO)
         if ch.continued_use_accepts:
             other = " of changes that are not material" if ch.material_requires_explicit else ""
             b.para(
                 "Your continued use of this site following the posting of changes constitutes "
-                f"your acceptance{other}."
+                f"your acceptance{other}; we record it.",
+                promise=PromiseId.acceptance_recorded,
             )
         if ch.material_requires_explicit:
-            b.para(material)
-        if not ch.continued_use_accepts and not ch.material_requires_explicit:
-            b.para("We ask for your acceptance of each change.")
+            b.para(
+                "A material change, one that adds a new purpose for your data or a new party "
+                "that receives it, applies to data you gave us earlier only if you explicitly "
+                "agree to it.",
+                promise=PromiseId.material_change_consent,
+            )
         return Section("changes", "Changes to this policy", b.done())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from urllib.parse import quote
 
@@ -12,6 +13,13 @@ from avowal.lib.assets import Stylesheet
 from avowal.policy import document
 from avowal.policy.content import Block, Document, Inline, Line, Section, Subsection
 from avowal.policy.loader import LoadedPolicy
+from avowal.promises import registry
+from avowal.promises.evidence import EvidenceLine
+from avowal.promises.ids import PromiseId
+
+Evidence = Mapping[PromiseId, tuple[EvidenceLine, ...]]
+# Where a promise's evidence goes: after a block (its id), or after one bullet item.
+Spot = tuple[int, int | None]
 
 STYLESHEET = Stylesheet("avowal.policy", "static/privacy.css", "/assets/privacy.css")
 
@@ -27,12 +35,54 @@ def _environment() -> Environment:
     )
 
 
-def render_html(loaded: LoadedPolicy, *, stylesheet_href: str | None = None) -> str:
-    """Render the policy as an HTML5 page linking the served stylesheet, or ``stylesheet_href``."""
+def render_html(
+    loaded: LoadedPolicy,
+    *,
+    stylesheet_href: str | None = None,
+    evidence: Evidence | None = None,
+) -> str:
+    """Render the policy as an HTML5 page linking the served stylesheet, or ``stylesheet_href``.
+
+    ``evidence`` puts lines from avowal's records under the promises they are about (the served
+    page); without it the page is static, as `avowal policy render` writes it.
+    """
     doc = document.build(loaded)
+    spots = _place(doc, evidence or {})
     template = _environment().get_template("privacy.html")
     href = stylesheet_href or STYLESHEET.href
-    return template.render(doc=doc, stylesheet=href)
+
+    def lines_at(block: Block, item: int | None = None) -> tuple[tuple[str, EvidenceLine], ...]:
+        return spots.get((id(block), item), ())
+
+    return template.render(doc=doc, stylesheet=href, evidence_at=lines_at)
+
+
+def _containers(doc: Document, first: str | None) -> list[tuple[Block, ...]]:
+    ordered = sorted(doc.sections, key=lambda s: s.id != first)
+    out: list[tuple[Block, ...]] = []
+    for section in ordered:
+        out.append(section.blocks)
+        out.extend(sub.blocks for sub in section.subsections)
+    return out
+
+
+def _place(doc: Document, evidence: Evidence) -> dict[Spot, tuple[tuple[str, EvidenceLine], ...]]:
+    """Put each promise's lines after the last block stating it, in its own section first."""
+    spots: dict[Spot, tuple[tuple[str, EvidenceLine], ...]] = {}
+    for promise, lines in evidence.items():
+        for blocks in _containers(doc, registry.REGISTRY[promise].section):
+            spot: Spot | None = None
+            for block in blocks:
+                if block.kind == "bullets":
+                    for i, tag in enumerate(block.promises):
+                        if tag == promise:
+                            spot = (id(block), i)
+                elif block.promise == promise:
+                    spot = (id(block), None)
+            if spot is not None:
+                spots[spot] = spots.get(spot, ()) + tuple((str(promise), ln) for ln in lines)
+                break
+    return spots
 
 
 # -- Markdown ---------------------------------------------------------------------------------

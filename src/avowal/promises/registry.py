@@ -1,0 +1,487 @@
+"""Every promise the policy page can state: the mechanism that keeps it, the tests that prove it.
+
+Declared once, as a table; the page, `avowal promises`, the production check, the evidence lines
+and the internal review all iterate it. A promise is kept by software (``enforced``: a mechanism
+and its tests) or by people (``organisational``: attested in the internal review).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from avowal.policy.loader import LoadedPolicy
+from avowal.policy.schemas import StaffKind
+from avowal.promises import evidence as ev
+from avowal.promises.conditions import (
+    always,
+    announces_recipients,
+    four_eyes,
+    knowing,
+    needs_mail,
+    needs_tls,
+    people_kinds,
+    posting,
+    refusable_cookies,
+    writes_news,
+)
+from avowal.promises.ids import PromiseId as P
+from avowal.promises.promise import Kind, Promise
+
+E, O = Kind.enforced, Kind.organisational  # noqa: E741
+# Organisational measures are kept by people; the mechanism is their attestation.
+ATTEST_MECHANISM = "avowal.promises.service.attest"
+
+# Mechanisms being built now (issue 9); the registry test skips importing only these. The lead
+# empties this set once they land: then every registered mechanism must import.
+PENDING = frozenset(
+    {
+        "avowal.lifecycle.service.publish",
+        "avowal.lifecycle.notices.send_change_notices",
+        "avowal.lifecycle.acceptance.accept",
+        "avowal.lifecycle.material.requires_explicit_consent",
+    }
+)
+
+VAULT = "tests/integration/vault"
+LEGAL = "tests/integration/legal/test_legal_requests.py"
+SIGNIN = "tests/integration/staff/test_staff_signin.py"
+ANALYTICS = "tests/integration/analytics"
+ATTESTED = ("tests/integration/promises/test_ledger.py::test_attest_records_audits_and_refuses",)
+
+
+PROMISES = (
+    Promise(
+        P.versions_kept,
+        "every version is kept with its effective date",
+        "changes",
+        E,
+        always,
+        "avowal.lifecycle.service.record",
+        ("tests/integration/db/test_migrations.py::test_app_records_policy_version_on_startup",),
+    ),
+    Promise(
+        P.knowing_collection,
+        "personal data only through declared forms; unknown fields refused",
+        "collection",
+        E,
+        knowing,
+        "avowal.vault.collection.collect",
+        (
+            f"{VAULT}/test_collection.py::test_bad_values_are_refused_and_nothing_is_stored",
+            f"{VAULT}/test_collection.py::test_unknown_point_is_404",
+        ),
+    ),
+    Promise(
+        P.storage_rules,
+        "each field kept only as the policy says (in full, last 4, hashed, not at all)",
+        "collection",
+        E,
+        lambda lp: bool(lp.policy.collection_points),
+        "avowal.vault.collection.collect",
+        (f"{VAULT}/test_collection.py::test_storage_rules_keep_only_what_the_policy_says",),
+    ),
+    Promise(
+        P.purpose_bound_reads,
+        "data is read only for the purposes it was collected for",
+        "collection",
+        E,
+        always,
+        "avowal.vault.access.read",
+        (
+            f"{VAULT}/test_access.py::test_read_returns_only_values_collected_for_the_purpose",
+            f"{VAULT}/test_enforcement.py::"
+            "test_a_value_collected_for_a_child_purpose_is_withheld_for_its_parent",
+        ),
+    ),
+    Promise(
+        P.announced_recipients,
+        "disclosure only to recipients announced before collection",
+        "recipients",
+        E,
+        announces_recipients,
+        "avowal.vault.access.disclose",
+        (
+            f"{VAULT}/test_access.py::"
+            "test_disclosure_of_values_whose_notice_did_not_announce_the_recipient_is_403",
+            f"{VAULT}/test_access.py::test_disclosure_to_an_undeclared_recipient_is_refused",
+        ),
+        evidence=ev.disclosures,
+    ),
+    Promise(
+        P.recipient_purposes,
+        "a recipient gets data only for its declared purposes and categories",
+        "recipients",
+        E,
+        lambda lp: any(r.purposes for r in lp.policy.recipients.values()),
+        "avowal.vault.access.disclose",
+        (
+            f"{VAULT}/test_enforcement.py::"
+            "test_a_purpose_the_recipient_is_not_declared_for_is_403_naming_it",
+        ),
+    ),
+    Promise(
+        P.never_sold,
+        "never shared, rented or sold",
+        "recipients",
+        E,
+        lambda lp: lp.policy.commitments.never_sold,
+        "avowal.policy.checks.check",
+        (
+            "tests/unit/test_policy_check.py::test_sale_or_sharing_recipient_breaks_never_sold",
+            "tests/unit/test_policy_check.py::test_sharing_use_breaks_never_sold",
+        ),
+        evidence=ev.never_sold,
+    ),
+    Promise(
+        P.legal_disclosures,
+        "disclosures by law only on the grounds and to the authorities named",
+        "legal-disclosures",
+        E,
+        always,
+        "avowal.legal.service.create_request",
+        (
+            f"{LEGAL}::test_a_request_goes_only_to_an_authority_the_policy_names",
+            f"{LEGAL}::test_a_policy_reserving_no_legal_disclosure_refuses_every_request",
+        ),
+        evidence=ev.legal_requests,
+    ),
+    Promise(
+        P.legal_four_eyes,
+        "a second privacy officer approves each legal disclosure",
+        "legal-disclosures",
+        E,
+        four_eyes,
+        "avowal.legal.service.approve",
+        (
+            f"{LEGAL}::test_the_requester_can_neither_approve_nor_reject_their_own_request",
+            f"{LEGAL}::test_nothing_is_exported_before_approval_or_after_rejection",
+        ),
+    ),
+    Promise(
+        P.analytics_off,
+        "no page analytics",
+        "analytics",
+        E,
+        lambda lp: not lp.policy.analytics.enabled,
+        "avowal.analytics.sites.sync_policy_sites",
+        (f"{ANALYTICS}/test_sites_race.py::test_two_starts_at_once_record_each_policy_site_once",),
+    ),
+    Promise(
+        P.analytics_cookieless,
+        "cookie-less analytics; salts destroyed after 48 hours",
+        "analytics",
+        E,
+        lambda lp: lp.policy.analytics.enabled and lp.policy.analytics.cookieless,
+        "avowal.analytics.salts.destroy_expired",
+        (
+            f"{ANALYTICS}/test_ingest.py::test_salts_are_destroyed_48_hours_after_their_day_began",
+            f"{ANALYTICS}/test_ingest.py::test_no_ip_and_no_user_agent_anywhere",
+        ),
+        evidence=ev.salts,
+    ),
+    Promise(
+        P.analytics_scrubbing,
+        "identifiers removed from page addresses",
+        "analytics",
+        E,
+        lambda lp: lp.policy.analytics.enabled,
+        "avowal.analytics.scrub.scrub_path",
+        (
+            f"{ANALYTICS}/test_ingest.py::"
+            "test_identifiers_in_paths_and_props_are_scrubbed_and_counted",
+        ),
+    ),
+    Promise(
+        P.analytics_retention,
+        "raw page visits purged after the stated days",
+        "analytics",
+        E,
+        lambda lp: lp.policy.analytics.enabled,
+        "avowal.analytics.worker.purge",
+        (
+            f"{ANALYTICS}/test_rollup.py::"
+            "test_worker_rolls_pending_days_then_purges_raw_events_and_keeps_rollups",
+        ),
+    ),
+    Promise(
+        P.one_click_unsubscribe,
+        "one-click unsubscribe from news",
+        "communications",
+        E,
+        writes_news,
+        None,
+        missing="one-click unsubscribe and the privacy center (issue 12)",
+    ),
+    Promise(
+        P.parental_consent,
+        "a minor's data stays locked until a parent agrees",
+        "children",
+        E,
+        lambda lp: lp.policy.children is not None,
+        None,
+        missing="the parental consent lock (issue 11)",
+    ),
+    Promise(
+        P.age_gate,
+        "forms check age against the children threshold",
+        "children",
+        E,
+        lambda lp: lp.policy.children is not None and bool(lp.policy.collection_points),
+        None,
+        missing="the age gate at collection points (issue 11)",
+    ),
+    Promise(
+        P.cookies_declared,
+        "the site sets only the cookies declared (attested until the scanner of issue 10)",
+        "cookies",
+        O,
+        always,
+        ATTEST_MECHANISM,
+        ATTESTED,
+    ),
+    Promise(
+        P.cookie_refusal,
+        "cookies may be refused category by category",
+        "cookies",
+        E,
+        refusable_cookies,
+        None,
+        missing="the cookie consent banner with refusal by category (issue 10)",
+    ),
+    Promise(
+        P.global_privacy_control,
+        "Global Privacy Control honoured",
+        "cookies",
+        E,
+        lambda lp: bool(lp.policy.cookies) and lp.policy.cookie_rules.honour_global_privacy_control,
+        None,
+        missing="Global Privacy Control in the consent banner (issue 10)",
+    ),
+    Promise(
+        P.tls,
+        "passwords and personal data only over TLS",
+        "security",
+        E,
+        lambda lp: lp.policy.security.tls_required,
+        "avowal.lib.security.TLSRequired",
+        (
+            "tests/integration/web/test_security.py::"
+            "test_credentials_over_plain_http_are_refused_and_nothing_is_processed",
+            "tests/integration/web/test_security.py::"
+            "test_create_app_refuses_production_without_tls_or_a_trusted_proxy",
+        ),
+        needs=needs_tls,
+    ),
+    Promise(
+        P.password_hashing,
+        "Argon2id password hashes; minimum length and common passwords refused",
+        "security",
+        E,
+        always,
+        "avowal.staff.passwords.hash_password",
+        (
+            "tests/unit/test_passwords.py::test_hashes_are_argon2id_and_verify",
+            "tests/unit/test_passwords.py::test_the_policy_minimum_applies",
+            "tests/unit/test_passwords.py::test_common_passwords_are_refused",
+        ),
+    ),
+    Promise(
+        P.encryption_at_rest,
+        "encrypted at rest with a key per person, shredded on erasure",
+        "security",
+        E,
+        lambda lp: lp.policy.security.encryption_at_rest,
+        "avowal.vault.access.erase",
+        (
+            f"{VAULT}/test_collection.py::test_collect_stores_encrypted_values_and_returns_a_receipt",
+            f"{VAULT}/test_access.py::"
+            "test_erasure_shreds_the_key_and_the_index_and_later_reads_are_410",
+        ),
+    ),
+    Promise(
+        P.staff_mfa,
+        "staff who see personal data sign in with a second factor",
+        "security",
+        E,
+        lambda lp: lp.policy.security.mfa_for_personal_data,
+        "avowal.staff.signin.sign_in",
+        (
+            f"{SIGNIN}::test_the_right_password_and_code_open_a_session",
+            f"{SIGNIN}::test_wrong_password_wrong_code_and_unknown_email_get_the_same_answer",
+        ),
+    ),
+    Promise(
+        P.internal_review,
+        "internal reviews at the stated interval",
+        "security",
+        O,
+        always,
+        ATTEST_MECHANISM,
+        ATTESTED,
+        evidence=ev.audit_chain,
+    ),
+    Promise(
+        P.physical_security,
+        "physical security of the premises",
+        "security",
+        O,
+        lambda lp: bool(lp.policy.security.physical_security),
+        ATTEST_MECHANISM,
+        ATTESTED,
+    ),
+    Promise(
+        P.staff_need_to_know,
+        "staff see only what their role's purposes allow",
+        "staff-access",
+        E,
+        lambda lp: lp.policy.commitments.staff_need_to_know or bool(people_kinds(lp)),
+        "avowal.staff.service.caller",
+        (
+            "tests/integration/console/test_people.py::"
+            "test_a_purpose_the_role_does_not_grant_is_refused_and_the_refusal_audited",
+            "tests/integration/console/test_people.py::"
+            "test_marketing_sees_only_the_address_given_for_its_purpose",
+        ),
+    ),
+    Promise(
+        P.service_roles,
+        "the site's own systems read within their role's purposes",
+        "staff-access",
+        E,
+        lambda lp: any(r.service for r in lp.policy.staff.roles.values()),
+        "avowal.callers.service.authenticate",
+        (f"{VAULT}/test_access.py::test_a_purpose_the_role_does_not_grant_is_403_and_audited",),
+    ),
+    Promise(
+        P.contractor_expiry,
+        "contractors' and agents' access expires",
+        "staff-access",
+        E,
+        lambda lp: bool(people_kinds(lp) & {StaffKind.contractor, StaffKind.agent}),
+        "avowal.staff.service.add",
+        (
+            "tests/integration/staff/test_staff_cli.py::"
+            "test_list_shows_state_expiry_and_acknowledged_version",
+            f"{SIGNIN}::test_disabled_and_expired_accounts_cannot_sign_in",
+        ),
+    ),
+    Promise(
+        P.break_glass,
+        "time-boxed emergency access, recorded and flagged",
+        "staff-access",
+        E,
+        lambda lp: bool(lp.policy.staff.break_glass.roles),
+        "avowal.legal.break_glass.start",
+        (
+            "tests/integration/legal/test_break_glass.py::"
+            "test_a_grant_reads_for_any_purpose_and_flags_every_entry",
+            "tests/integration/legal/test_break_glass.py::test_a_grant_is_refused_after_it_expires",
+        ),
+    ),
+    Promise(
+        P.confidentiality_contract,
+        "staff are bound by confidentiality obligations (their contracts)",
+        "staff-access",
+        O,
+        always,
+        ATTEST_MECHANISM,
+        ATTESTED,
+    ),
+    Promise(
+        P.confidentiality_acknowledged,
+        "the confidentiality agreement is accepted before any access",
+        "staff-access",
+        E,
+        always,
+        "avowal.staff.service.must_acknowledge",
+        (
+            "tests/integration/staff/test_staff_access.py::"
+            "test_access_needs_the_acknowledgement_of_the_agreement",
+            "tests/integration/staff/test_staff_access.py::"
+            "test_a_new_agreement_version_needs_a_new_acknowledgement_and_a_gone_role_no_access",
+        ),
+        evidence=ev.acknowledgements,
+    ),
+    Promise(
+        P.retention,
+        "personal data erased when its retention rule says",
+        "retention",
+        E,
+        lambda lp: bool(lp.policy.retention),
+        None,
+        missing="retention enforcement in the vault by the worker (issue 12)",
+    ),
+    Promise(
+        P.change_posting,
+        "changes are posted on this page",
+        "changes",
+        E,
+        posting,
+        "avowal.policy.routes.get_privacy_page",
+        (
+            "tests/integration/policy/test_render.py::"
+            "test_privacy_routes_serve_page_markdown_and_stylesheet",
+        ),
+    ),
+    Promise(
+        P.change_notice_period,
+        "changes announced the stated days before they apply",
+        "changes",
+        E,
+        lambda lp: lp.policy.changes.notice_days > 0,
+        "avowal.lifecycle.service.publish",
+        missing="published versions with effective dates and a notice period (issue 9)",
+    ),
+    Promise(
+        P.change_notice_email,
+        "changes announced by e-mail",
+        "changes",
+        E,
+        lambda lp: "email" in lp.policy.changes.notify_by,
+        "avowal.lifecycle.notices.send_change_notices",
+        missing="change notices by e-mail (issue 9)",
+        needs=needs_mail,
+    ),
+    Promise(
+        P.change_notice_banner,
+        "changes announced by a notice on the site",
+        "changes",
+        E,
+        lambda lp: "banner" in lp.policy.changes.notify_by,
+        None,
+        missing="the site banner that shows change notices (issue 10)",
+    ),
+    Promise(
+        P.acceptance_recorded,
+        "acceptance by continued use is recorded",
+        "changes",
+        E,
+        lambda lp: lp.policy.changes.continued_use_accepts,
+        "avowal.lifecycle.acceptance.accept",
+        missing="acceptance records (issue 9)",
+    ),
+    Promise(
+        P.material_change_consent,
+        "material changes reach earlier data only with explicit consent",
+        "changes",
+        E,
+        lambda lp: lp.policy.changes.material_requires_explicit,
+        "avowal.lifecycle.material.requires_explicit_consent",
+        missing="explicit consent for material changes (issue 9)",
+    ),
+)
+
+REGISTRY: Mapping[P, Promise] = {p.id: p for p in PROMISES}
+
+
+def get(promise_id: str) -> Promise | None:
+    """Return the registered promise of this id, or None."""
+    try:
+        return REGISTRY[P(promise_id)]
+    except ValueError:
+        return None
+
+
+def stated(loaded: LoadedPolicy) -> list[Promise]:
+    """Return the promises the page states for this policy, in registry order."""
+    return [p for p in REGISTRY.values() if p.stated(loaded)]
