@@ -36,6 +36,7 @@ from avowal.lifecycle.holder import PolicyHolder
 from avowal.mail import worker as mail_worker
 from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
+from avowal.promises import service as promises
 from avowal.settings import Settings
 from avowal.vault import routes as vault_routes
 from avowal.web import docs as web_docs
@@ -62,6 +63,9 @@ def create_app(
     production = settings.env == "production"
     loaded = policy or load_file(settings.policy_file)
     engine = engine or make_engine(settings)
+    if production:
+        # Nothing is published that is not kept: every stated promise enforced or attested.
+        promises.check_kept(settings, loaded, promises.attestations_from(engine))
     secrets = secrets or crypto.load(settings)
     sessions = make_sessionmaker(engine)
     analytics = Analytics(settings, loaded.policy, engine, sessions)
@@ -116,6 +120,7 @@ def create_app(
     )
     app.state.secrets = secrets
     app.state.analytics = analytics
+    app.state.evidence_cache = promises.EvidenceCache(settings.evidence_cache_seconds)
     errors.install(app)
     # The last added runs first: proxy headers, then security headers (so refusals get them
     # too), then the JSON answer to any failure, then known hosts only, then the TLS rule, then

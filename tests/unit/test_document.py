@@ -203,11 +203,9 @@ def test_changes_without_notice_period_apply_when_posted() -> None:
         )
 
     words = text_of(section(build(change), "changes"))
-    assert (
-        "We announce a change when it takes effect, by posting the new version on this page."
-        in (words)
-    )
-    assert "constitutes your acceptance." in words
+    assert "We announce a change when it takes effect:" in words
+    assert "By posting the new version on this page." in words
+    assert "constitutes your acceptance; we record it." in words
     assert "explicitly" not in words
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from avowal.lib.deps import PolicyDep
+from avowal.lib.deps import PolicyDep, ReadSessionDep, SettingsDep
 from avowal.policy import render
 from avowal.policy.schemas import Policy
+from avowal.promises import service as promises
 
 router = APIRouter(tags=["policy"])
 
@@ -28,9 +29,18 @@ def get_policy(policy: PolicyDep, response: Response) -> PolicyDocument:
 
 
 @router.get("/privacy", response_class=HTMLResponse)
-def get_privacy_page(policy: PolicyDep) -> HTMLResponse:
-    """Show the human-readable privacy policy generated from the policy file."""
-    return HTMLResponse(render.render_html(policy), headers={"ETag": f'"{policy.version_id}"'})
+def get_privacy_page(
+    request: Request, policy: PolicyDep, settings: SettingsDep, session: ReadSessionDep
+) -> HTMLResponse:
+    """Show the privacy policy, with evidence from our own records under each promise."""
+    cache: promises.EvidenceCache = request.app.state.evidence_cache
+    evidence = cache.get(
+        policy.version_id, lambda: promises.evidence_lines(session, settings, policy)
+    )
+    # The evidence changes while the version does not: no ETag, revalidate every time.
+    return HTMLResponse(
+        render.render_html(policy, evidence=evidence), headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get(
