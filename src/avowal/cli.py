@@ -23,6 +23,7 @@ from avowal.lifecycle import cli as lifecycle_cli
 from avowal.lifecycle import publish_cli
 from avowal.mail import cli as mail_cli
 from avowal.policy import render
+from avowal.promises import cli as promises_cli
 from avowal.review import cli as review_cli
 from avowal.settings import Settings
 from avowal.staff import cli as staff_cli
@@ -39,6 +40,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
 app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
+app.add_typer(promises_cli.app, name="promises")
 app.add_typer(mail_cli.app, name="mail")
 analytics_cli.install(app)
 policy_app.command("publish")(publish_cli.publish)
@@ -150,6 +152,7 @@ def serve(
     if migrate.current(engine) != migrate.head(engine):
         engine.dispose()
         raise fail("the database schema is not current: run `avowal db upgrade` first")
+    promises_cli.check_before_serving(settings, loaded, engine)
     application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
     tls = settings.tls_cert_file is not None
     typer.echo(

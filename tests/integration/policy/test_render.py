@@ -242,7 +242,10 @@ def test_privacy_routes_serve_page_markdown_and_stylesheet(sqlite_client: TestCl
     page = sqlite_client.get("/privacy")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert page.headers["etag"].strip('"') == load_file(EXAMPLE_POLICY).version_id
+    # The tag names the version and the evidence shown with it.
+    version, _, evidence = page.headers["etag"].strip('"').partition(".")
+    assert version == load_file(EXAMPLE_POLICY).version_id
+    assert len(evidence) == 16
     assert 'id="cookies"' in page.text
 
     md = sqlite_client.get("/privacy.md")

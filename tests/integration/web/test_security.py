@@ -36,6 +36,7 @@ from avowal.policy import render
 from avowal.settings import EXAMPLE_POLICY, Settings
 from avowal.vault.models import Subject
 from tests.factories import REGISTRATION
+from tests.kept import attest_all, write_kept_policy
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 POLICY = REPO_ROOT / EXAMPLE_POLICY
@@ -123,13 +124,24 @@ def production_keys(folder: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def production(tmp_path: Path) -> Settings:
-    """Production settings on SQLite, behind a proxy in 10.0.0.0/8."""
-    return Settings(
+def production(tmp_path: Path) -> Iterator[Settings]:
+    """Production settings on a migrated SQLite database, behind a proxy in 10.0.0.0/8.
+
+    The policy states only promises this software keeps, its organisational measures attested.
+    """
+    kept = write_kept_policy(tmp_path / "policy")
+    database_url = f"sqlite:///{tmp_path / 'avowal.sqlite3'}"
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        migrate.upgrade(engine)
+        attest_all(engine, kept)
+    finally:
+        engine.dispose()
+    yield Settings(
         env="production",
         data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'avowal.sqlite3'}",
-        policy_file=POLICY,
+        database_url=database_url,
+        policy_file=kept,
         trusted_proxies=["10.0.0.0/8"],
         public_url="https://privacy.example.com",
         # The test client's host name; the public URL's host is answered anyway.
@@ -410,10 +422,12 @@ def free_port() -> int:
 def test_serve_terminates_tls_itself(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
     keys = production_keys(tmp_path)
+    kept = write_kept_policy(tmp_path / "policy")
     database_url = f"sqlite:///{tmp_path / 'avowal.sqlite3'}"
     engine = make_engine(Settings(database_url=database_url))
     try:
         migrate.upgrade(engine)
+        attest_all(engine, kept)
     finally:
         engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVOWAL_")}
@@ -421,7 +435,7 @@ def test_serve_terminates_tls_itself(tmp_path: Path) -> None:
         AVOWAL_ENV="production",
         AVOWAL_DATA_DIR=str(tmp_path),
         AVOWAL_DATABASE_URL=database_url,
-        AVOWAL_POLICY_FILE=str(POLICY),
+        AVOWAL_POLICY_FILE=str(kept),
         AVOWAL_MASTER_KEY_FILE=str(keys["master_key_file"]),
         AVOWAL_INDEX_KEY_FILE=str(keys["index_key_file"]),
         AVOWAL_SIGNING_KEY_FILE=str(keys["signing_key_file"]),

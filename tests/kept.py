@@ -1,0 +1,52 @@
+"""A production policy every promise of which this software keeps today, and its attestations.
+
+Production refuses to start while the page states a promise that is not kept (the promise
+ledger); production tests that are about something else use this policy and attest its
+organisational measures, rather than weakening the rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from avowal.db.engine import make_sessionmaker
+from avowal.policy.loader import load_file
+from avowal.promises import registry
+from avowal.promises import service as promises
+from avowal.promises.promise import Kind
+from tests.factories import write_policy
+
+
+def keep_only_what_is_built(d: dict[str, Any]) -> None:
+    """Drop from the example policy every promise whose mechanism is not built yet."""
+    d["commitments"].pop("parental_consent_under", None)
+    d.pop("children", None)
+    for point in d["collection_points"].values():
+        point["admits_minors"] = False
+        point.pop("field_purposes", None)
+    d["cookies"] = []
+    d["retention"] = []
+    d["changes"] = {
+        "notice_days": 0,
+        "notify_by": ["posting"],
+        "continued_use_accepts": False,
+        "material_requires_explicit": False,
+    }
+
+
+def write_kept_policy(folder: Path) -> Path:
+    """Write the kept policy into ``folder`` and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_policy(folder, keep_only_what_is_built)
+
+
+def attest_all(engine: Engine, policy_file: Path, by: str = "officer@example.com") -> None:
+    """Attest every organisational measure the policy states (the database is migrated)."""
+    loaded = load_file(policy_file)
+    with make_sessionmaker(engine).begin() as session:
+        for promise in registry.stated(loaded):
+            if promise.kind is Kind.organisational:
+                promises.attest(session, promise.id, by, "fixture")
