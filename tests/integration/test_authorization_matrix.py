@@ -93,6 +93,8 @@ CALLERS = (
 # Who the example policy lets do what, written out by hand (the oracle of this test).
 GRANT_SUPPORT = {"support", "privacy_officer", "web_backend"}  # essential.service covers it
 GRANT_PAYMENT = {"billing", "web_backend"}
+# A use within essential.service: the roles that may record a person's acceptance.
+SERVING_PEOPLE = {"support", "billing", "engineering", "privacy_officer", "web_backend"}
 ERASERS = {"web_backend", "privacy_officer"}  # a service role, or essential.legal_obligation
 GRANT_MARKETING = {"marketing", "newsletter_service"}
 # Any purpose of registration: the e-mail given there is for marketing e-mails too.
@@ -418,6 +420,11 @@ def throwaway_subject(world: World, who: Who) -> dict[str, str]:
     return {"victim": answer["subject_id"]}
 
 
+def accepting_subject(world: World, who: Who) -> dict[str, str]:
+    """A person of their own for each caller, so every allowed acceptance is a first one."""
+    return {**throwaway_subject(world, who), "version": world.app.state.policy.version_id}
+
+
 def own_session(world: World, who: Who) -> dict[str, str]:
     """A session of the caller's own, so signing it out leaves the matrix's session alive."""
     account = world.creds[who.name].account_id
@@ -520,8 +527,15 @@ CASES: tuple[Case, ...] = (
     get("/privacy", PUBLIC),
     get("/privacy.md", PUBLIC),
     get("/assets/privacy.css", PUBLIC),
+    get("/assets/versions.css", PUBLIC),
+    get("/privacy/versions", PUBLIC),
+    get("/privacy/versions/{version_id}", everyone("404 html"), "/privacy/versions/0123456789ab"),
+    get("/privacy/diff", everyone("404 html"), "/privacy/diff?from=0123456789abcdef&to=fedcba98"),
+    get("/v1/policy/versions", PUBLIC),
+    get("/v1/policy/diff", everyone("404 json"), "/v1/policy/diff?from=0123456789ab&to=fedcba98"),
     get("/assets/review.css", PUBLIC),
     get("/v1/notices/{point}", PUBLIC, "/v1/notices/registration"),
+    get("/v1/policy/changes", PUBLIC),
     get("/v1/receipts/key", PUBLIC),
     get("/v1/receipts/{receipt_id}", PUBLIC, "/v1/receipts/{receipt}"),
     get("/a.js", PUBLIC),
@@ -614,6 +628,20 @@ CASES: tuple[Case, ...] = (
         "/v1/subjects/{subject_id}/disclosures",
         api(GRANT_PAYMENT),
         f"/v1/subjects/{{sid}}/disclosures?purpose={PAYMENT}",
+    ),
+    # Acceptances of policy versions: read for a purpose serving the person, recorded by a role
+    # granting a use within essential.service.
+    get(
+        "/v1/subjects/{subject_id}/acceptances",
+        api(GRANT_SUPPORT),
+        f"/v1/subjects/{{sid}}/acceptances?purpose={SUPPORT}",
+    ),
+    post(
+        "/v1/subjects/{subject_id}/acceptances",
+        api(SERVING_PEOPLE, "201"),
+        "/v1/subjects/{victim}/acceptances",
+        body=lambda p: {"version_id": p["version"]},
+        prepare=accepting_subject,
     ),
     Case(
         "DELETE",
