@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import typer
 
@@ -24,10 +25,14 @@ def verify() -> None:
     )
     for problem in problems:
         typer.echo(f"checkpoint problem: {problem}", err=True)
+    started = time.perf_counter()
     with database(settings, read_only=True) as sessions, sessions() as session:
         result = parallel.verify(
             session, [(c.seq, c.hash) for c in marks], workers=os.cpu_count() or 1
         )
+    seconds = time.perf_counter() - started
+    with database(settings) as sessions, sessions.begin() as session:
+        audit.record_verification(session, result.count, seconds, result.ok and not problems)
     if not result.ok:
         raise fail(
             f"audit chain BROKEN at entry {result.first_bad}: {result.problem} "

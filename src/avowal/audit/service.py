@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import chain
 from avowal.audit.chain import clean
-from avowal.audit.models import AuditEntry
+from avowal.audit.models import AuditEntry, AuditVerification
 from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 
@@ -146,6 +146,13 @@ _WALK = text(
 _HEAD_IF_EMPTY = text(
     "SELECT seq, hash, EXISTS (SELECT 1 FROM audit_entries) FROM audit_head WHERE id = 1"
 )
+
+
+def record_verification(session: Session, entries: int, seconds: float, ok: bool) -> None:
+    """Record that the whole chain was verified now (the policy page shows the last one)."""
+    session.add(
+        AuditVerification(at=clock.now(), entries=entries, seconds=round(seconds, 3), ok=ok)
+    )
 
 
 def verify(session: Session, checkpoints: Iterable[tuple[int, str]] = ()) -> Verification:

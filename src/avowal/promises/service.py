@@ -22,6 +22,7 @@ from avowal.promises.evidence import EvidenceLine, day
 from avowal.promises.ids import PromiseId
 from avowal.promises.models import Attestation
 from avowal.promises.promise import AttestationRecord, Kind, Promise, State, Status
+from avowal.promises.schemas import PromiseReview
 from avowal.settings import Settings
 
 Attestations = Mapping[str, AttestationRecord]
@@ -119,6 +120,29 @@ def check_kept(
     ]
     if unkept:
         raise PromisesNotKept(unkept)
+
+
+def review_section(
+    session: Session, settings: Settings, loaded: LoadedPolicy, now: dt.datetime | None = None
+) -> list[PromiseReview]:
+    """Return the internal review's promises section: statuses, attestations, stale ones."""
+    rows = []
+    for e in ledger(settings, loaded, attestations(session), now):
+        a = e.status.attestation
+        rows.append(
+            PromiseReview(
+                id=e.promise.id,
+                statement=e.promise.statement,
+                kind=e.promise.kind,
+                status=e.status.state,
+                kept=e.status.kept,
+                flagged=e.status.flagged,
+                detail=e.status.detail or None,
+                attested_by=a.by if a else None,
+                attested_at=a.at if a else None,
+            )
+        )
+    return rows
 
 
 NOT_KEPT = "Not yet enforced by this site's software"

@@ -48,7 +48,8 @@ def review(
     settings = Settings()
     loaded = load_policy(settings.policy_file)
     secrets = load_secrets(settings)
-    with database(settings) as sessions, sessions() as session:
+    # Committed: the review's audit-chain check is recorded (the policy page shows the last).
+    with database(settings) as sessions, sessions.begin() as session:
         result = review_service.build(
             session, loaded, settings, public_key=secrets.signing_key.public_key(), since=start
         )

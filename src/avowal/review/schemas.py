@@ -9,6 +9,8 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from avowal.promises.schemas import PromiseReview
+
 
 class InventoryField(BaseModel):
     name: str
@@ -240,5 +242,6 @@ class Review(BaseModel):
     audit: AuditCheck
     analytics_quarantine: AnalyticsQuarantine
     mail: Mail
+    promises: list[PromiseReview] = []
     last_cookie_scan: CookieScan | None
     notes: list[str]

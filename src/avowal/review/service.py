@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import time
 from collections import defaultdict
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,6 +27,7 @@ from avowal.legal.models import SubjectNotice
 from avowal.lib import clock
 from avowal.mail import service as outbox
 from avowal.policy.loader import LoadedPolicy
+from avowal.promises import service as promises
 from avowal.review import schemas as s
 from avowal.settings import Settings
 from avowal.staff.models import Acknowledgement, StaffAccount
@@ -329,7 +331,11 @@ def audit_check(
     problems: list[str] = []
     if public_key is not None:
         marks, problems = checkpoints.read_all(settings.checkpoint_path, public_key)
+    started = time.perf_counter()
     result = audit.verify(session, [(c.seq, c.hash) for c in marks])
+    audit.record_verification(
+        session, result.count, time.perf_counter() - started, result.ok and not problems
+    )
     return s.AuditCheck(
         ok=result.ok and not problems,
         entries=result.count,
@@ -400,6 +406,7 @@ def build(
         audit=audit_check(session, settings, public_key),
         analytics_quarantine=analytics_quarantine(session, since),
         mail=mail(session, settings),
+        promises=promises.review_section(session, settings, loaded, now),
         # No cookie scanner exists yet; say so rather than report an empty scan.
         last_cookie_scan=None,
         notes=[],

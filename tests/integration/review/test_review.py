@@ -172,6 +172,7 @@ def test_the_review_reports_the_known_figures(
         "audit",
         "analytics_quarantine",
         "mail",
+        "promises",
         "last_cookie_scan",
         "notes",
     ]
