@@ -49,7 +49,8 @@ def list_acceptances(
     "/subjects/{subject_id}/acceptances",
     status_code=201,
     response_model=AcceptanceRead,
-    responses=problems.responses(401, 403, 404, 409, 410, 422, 503),
+    # 400: a body that is not JSON text (not UTF-8).
+    responses=problems.responses(400, 401, 403, 404, 409, 410, 413, 422, 503),
 )
 def accept_version(
     subject_id: SubjectIdPath, body: AcceptRequest, session: SessionDep, caller: CallerDep
