@@ -10,7 +10,7 @@ import pytest
 from avowal.lifecycle.diff import Area, Change, Kind, PolicyDiff, diff
 from avowal.lifecycle.material import RULE_CODES
 from avowal.policy.loader import LoadedPolicy, parse_text
-from tests.factories import policy_text
+from tests.factories import EXAMPLE_POLICY, policy_text
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -318,3 +318,16 @@ def test_material_changes_first_helpers(example: LoadedPolicy) -> None:
     areas = [area for area, _ in result.by_area()]
     assert areas == sorted(areas, key=list(Area).index)
     assert result.changes[0].as_json()["area"] == result.changes[0].area.value
+
+
+def test_a_collection_point_moved_on_the_page_is_no_change(example: LoadedPolicy) -> None:
+    # The file lists registration first; the YAML the tests write sorts the points by name.
+    as_written = parse_text(EXAMPLE_POLICY.read_text())
+    points = list(as_written.policy.collection_points)
+    assert points != list(example.policy.collection_points)
+    result = diff(as_written, example)
+    assert result.changes == []
+    # Subsections are matched by anchor and moved lines left out; only the sentence listing the
+    # points in their new order ("Questions about this policy and Registration") changes.
+    assert [t.section for t in result.text] == ["children"]
+    assert [line.op for line in result.text[0].lines] == ["removed", "added"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
@@ -50,15 +51,22 @@ def _block(block: Block) -> list[str]:
     return [header, *(" | ".join(_line(cell) for cell in row) for row in block.rows)]
 
 
+def _lines(blocks: tuple[Block, ...]) -> tuple[str, ...]:
+    return tuple(text for block in blocks for text in _block(block))
+
+
 def sections(loaded: LoadedPolicy) -> list[SectionText]:
-    """Return the page's sections as plain text lines."""
+    """Return the page's sections, and each subsection apart, as plain text lines.
+
+    A subsection (a collection point, a recipient...) is matched by its anchor, so one that only
+    moves on the page is no change of text.
+    """
     out: list[SectionText] = []
     for section in document.build(loaded).sections:
-        lines = [text for block in section.blocks for text in _block(block)]
+        out.append(SectionText(section.id, section.heading, _lines(section.blocks)))
         for sub in section.subsections:
-            lines.append(sub.heading)
-            lines.extend(text for block in sub.blocks for text in _block(block))
-        out.append(SectionText(section.id, section.heading, tuple(lines)))
+            heading = f"{section.heading}: {sub.heading}"
+            out.append(SectionText(sub.id, heading, _lines(sub.blocks)))
     return out
 
 
@@ -72,6 +80,35 @@ def _op(op: Op, lines: tuple[str, ...]) -> list[tuple[Op, str]]:
     return [(op, line) for line in lines]
 
 
+def _changed_lines(
+    was: SectionText, now: SectionText, old: LoadedPolicy, new: LoadedPolicy
+) -> list[tuple[Op, str]]:
+    """Return the lines removed and added, in reading order, leaving out lines that only moved."""
+    a, b = _normalised(was.lines, old), _normalised(now.lines, new)
+    hunks = [
+        (range(i1, i2), range(j1, j2))
+        for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        if op != "equal"
+    ]
+    # A line removed in one place and added in another only moved: no change of wording.
+    moved = Counter(a[i] for gone, _ in hunks for i in gone)
+    moved &= Counter(b[j] for _, came in hunks for j in came)
+    skip_removed, skip_added = Counter(moved), Counter(moved)
+    out: list[tuple[Op, str]] = []
+    for gone, came in hunks:
+        for i in gone:
+            if skip_removed[a[i]] > 0:
+                skip_removed[a[i]] -= 1
+            else:
+                out.append(("removed", was.lines[i]))
+        for j in came:
+            if skip_added[b[j]] > 0:
+                skip_added[b[j]] -= 1
+            else:
+                out.append(("added", now.lines[j]))
+    return out
+
+
 def text_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[SectionChange]:
     """List the sections whose text differs, with the lines removed and added."""
     before = {s.id: s for s in sections(old)}
@@ -83,13 +120,7 @@ def text_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[SectionChange]:
             lines = tuple(_op("added", section.lines))
             out.append(SectionChange(section.id, section.heading, "added", lines))
             continue
-        a, b = _normalised(was.lines, old), _normalised(section.lines, new)
-        changed: list[tuple[Op, str]] = []
-        for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-            if op == "equal":
-                continue
-            changed.extend(_op("removed", was.lines[i1:i2]))
-            changed.extend(_op("added", section.lines[j1:j2]))
+        changed = _changed_lines(was, section, old, new)
         if changed:
             out.append(SectionChange(section.id, section.heading, "changed", tuple(changed)))
     for section in before.values():
