@@ -177,7 +177,7 @@ def evidence_lines(
         head = _status_line(entry.promise, entry.status)
         if head is not None:
             lines.append(head)
-        if entry.status.kept and entry.promise.evidence is not None:
+        if entry.promise.evidence is not None:
             line = entry.promise.evidence(session, loaded, now)
             if line is not None:
                 lines.append(line)
