@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from avowal.db.engine import make_sessionmaker
+from avowal.lifecycle import repository as lifecycle_repository
+from avowal.lifecycle import service as lifecycle
 from avowal.policy.loader import load_file
 from avowal.promises import registry
 from avowal.promises import service as promises
@@ -50,3 +52,18 @@ def attest_all(engine: Engine, policy_file: Path, by: str = "officer@example.com
         for promise in registry.stated(loaded):
             if promise.kind is Kind.organisational:
                 promises.attest(session, promise.id, by, "fixture")
+
+
+def publish_kept(engine: Engine, folder: Path) -> Path:
+    """Write the kept policy, publish it (in effect now) and attest it; return its path.
+
+    A production server enforces only published versions, so a production test on a database
+    that already holds another version publishes this one first, as `avowal policy publish`
+    would.
+    """
+    path = write_kept_policy(folder)
+    with make_sessionmaker(engine).begin() as session:
+        if lifecycle_repository.get(session, load_file(path).version_id) is None:
+            lifecycle.publish(session, load_file(path), by="officer@example.com")
+    attest_all(engine, path)
+    return path

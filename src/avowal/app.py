@@ -111,7 +111,6 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.read_sessionmaker = make_read_sessionmaker(engine)
-    app.state.policy = loaded
     # What requests enforce: the version in effect, which may change while serving.
     policies = app.state.policies = PolicyHolder(
         make_read_sessionmaker(engine),

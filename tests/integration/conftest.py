@@ -30,7 +30,8 @@ def tokens(app: FastAPI) -> dict[str, str]:
     """Create one service token per service role; return role -> token."""
     with app.state.sessionmaker() as session, session.begin():
         return {
-            role: callers.create(session, app.state.policy, role, role) for role in SERVICE_ROLES
+            role: callers.create(session, app.state.policies.current(), role, role)
+            for role in SERVICE_ROLES
         }
 
 
@@ -50,7 +51,7 @@ class StaffDesk:
 
     def __init__(self, app: FastAPI, role: str) -> None:
         self.app = app
-        purposes = app.state.policy.policy.staff.roles[role].purposes
+        purposes = app.state.policies.current().policy.staff.roles[role].purposes
         self.caller = Caller(name=role, role=role, purposes=tuple(purposes))
 
     def _run(self, work: Callable[[Any], T]) -> T:
@@ -71,7 +72,7 @@ class StaffDesk:
         state = self.app.state
         return self._run(
             lambda s: access.read(
-                s, state.policy, state.secrets, self.caller, subject, purpose, fields
+                s, state.policies.current(), state.secrets, self.caller, subject, purpose, fields
             )
         )
 
@@ -79,7 +80,7 @@ class StaffDesk:
         state = self.app.state
         found = self._run(
             lambda s: access.lookup(
-                s, state.policy, state.secrets, self.caller, field, value, purpose
+                s, state.policies.current(), state.secrets, self.caller, field, value, purpose
             )
         )
         return found.subject_ids
@@ -90,18 +91,27 @@ class StaffDesk:
         state = self.app.state
         return self._run(
             lambda s: access.disclose(
-                s, state.policy, state.secrets, self.caller, subject, recipient, fields, purpose
+                s,
+                state.policies.current(),
+                state.secrets,
+                self.caller,
+                subject,
+                recipient,
+                fields,
+                purpose,
             )
         )
 
     def disclosures(self, subject: str, *, purpose: str) -> list[DisclosureEntry]:
         state = self.app.state
         return self._run(
-            lambda s: access.disclosures(s, state.policy, self.caller, subject, purpose)
+            lambda s: access.disclosures(s, state.policies.current(), self.caller, subject, purpose)
         )
 
     def erase(self, subject: str) -> Erased:
-        return self._run(lambda s: access.erase(s, self.app.state.policy, self.caller, subject))
+        return self._run(
+            lambda s: access.erase(s, self.app.state.policies.current(), self.caller, subject)
+        )
 
 
 @pytest.fixture

@@ -249,7 +249,7 @@ def _populate(app: FastAPI, client: TestClient) -> World:
     now = dt.datetime.now(dt.UTC)
     with state.sessionmaker() as session, session.begin():
         for role in SERVICE_ROLES:
-            token = callers.create(session, state.policy, f"matrix-{role}", role)
+            token = callers.create(session, state.policies.current(), f"matrix-{role}", role)
             world.creds[f"token:{role}"] = Credential(token=token)
         for role in set(ROLES) - set(SERVICE_ROLES):
             token = f"avw_matrix-{role}-{uuid.uuid4()}"
@@ -280,7 +280,7 @@ def _populate(app: FastAPI, client: TestClient) -> World:
         for name, email, role, kind, days, ack in members:
             added = staff.add(
                 session,
-                state.policy,
+                state.policies.current(),
                 state.settings,
                 state.secrets,
                 email=email,
@@ -293,7 +293,7 @@ def _populate(app: FastAPI, client: TestClient) -> World:
             link = added.link.rsplit("/", 1)[1]
             staff.complete_enrolment(
                 session,
-                state.policy,
+                state.policies.current(),
                 state.secrets,
                 link,
                 password=PASSWORD,
@@ -302,13 +302,15 @@ def _populate(app: FastAPI, client: TestClient) -> World:
                 now=now,
             )
             if ack:
-                version = state.policy.policy.staff.confidentiality.version
-                staff.acknowledge(session, state.policy, added.account, version, now=now)
+                version = state.policies.current().policy.staff.confidentiality.version
+                staff.acknowledge(
+                    session, state.policies.current(), added.account, version, now=now
+                )
             secrets[name] = secret
             world.creds[name] = Credential(account_id=added.account.id)
         newcomer = staff.add(
             session,
-            state.policy,
+            state.policies.current(),
             state.settings,
             state.secrets,
             email="newcomer@example.com",
@@ -339,8 +341,10 @@ def _populate(app: FastAPI, client: TestClient) -> World:
         "share": share_token,
         "version": tracker.SCRIPT.version,
         "enrol": newcomer.link.rsplit("/", 1)[1],
-        "contact_notice": notices.notice(state.policy, "contact")["notice_id"],
-        "registration_notice": notices.notice(state.policy, "registration")["notice_id"],
+        "contact_notice": notices.notice(state.policies.current(), "contact")["notice_id"],
+        "registration_notice": notices.notice(state.policies.current(), "registration")[
+            "notice_id"
+        ],
     }
     world.params["request"] = new_request(world)
     return world
@@ -387,13 +391,17 @@ def new_request(world: World, *, approved: bool = False) -> str:
     olivia, oscar = world.officers["olivia"], world.officers["oscar"]
 
     def register(s: Any) -> str:
-        return legal.create_request(s, app.state.policy, s.get(StaffAccount, olivia), body).id
+        return legal.create_request(
+            s, app.state.policies.current(), s.get(StaffAccount, olivia), body
+        ).id
 
     request_id = run(app, register)
     if approved:
         run(
             app,
-            lambda s: legal.approve(s, app.state.policy, s.get(StaffAccount, oscar), request_id),
+            lambda s: legal.approve(
+                s, app.state.policies.current(), s.get(StaffAccount, oscar), request_id
+            ),
         )
     return request_id
 
@@ -422,7 +430,10 @@ def throwaway_subject(world: World, who: Who) -> dict[str, str]:
 
 def accepting_subject(world: World, who: Who) -> dict[str, str]:
     """A person of their own for each caller, so every allowed acceptance is a first one."""
-    return {**throwaway_subject(world, who), "version": world.app.state.policy.version_id}
+    return {
+        **throwaway_subject(world, who),
+        "version": world.app.state.policies.current().version_id,
+    }
 
 
 def own_session(world: World, who: Who) -> dict[str, str]:

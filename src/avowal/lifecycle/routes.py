@@ -65,13 +65,6 @@ def _problem(policy: LoadedPolicy, exc: AvowalError) -> HTMLResponse:
     )
 
 
-def _html_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Declare a page's error answers: the same statuses as the API, as an HTML page."""
-    return {
-        s: {"description": problems.DESCRIPTIONS[s], "content": {"text/html": {}}} for s in statuses
-    }
-
-
 def diff_link(old: str, new: str) -> str:
     """Return the URL of the page showing the changes from ``old`` to ``new``."""
     return "/privacy/diff?" + urlencode({"from": old, "to": new})
@@ -145,7 +138,8 @@ def get_diff(
     return _diff(session, ref_from, to)
 
 
-@router.get("/privacy/versions", response_class=HTMLResponse, responses=_html_errors(503))
+# The pages answer errors as pages; their JSON twins under /v1/policy are the documented API.
+@router.get("/privacy/versions", response_class=HTMLResponse, include_in_schema=False)
 def versions_page(session: ReadSessionDep, policy: PolicyDep) -> HTMLResponse:
     """Show every published version, which is in effect, and links to each one's changes."""
     listing = _listing(session)
@@ -157,7 +151,7 @@ def versions_page(session: ReadSessionDep, policy: PolicyDep) -> HTMLResponse:
 @router.get(
     "/privacy/versions/{version_id}",
     response_class=HTMLResponse,
-    responses=_html_errors(400, 404, 422, 503),
+    include_in_schema=False,
 )
 def version_page(version_id: str, session: ReadSessionDep, policy: PolicyDep) -> HTMLResponse:
     """Show the human-readable page of one published version."""
@@ -170,9 +164,7 @@ def version_page(version_id: str, session: ReadSessionDep, policy: PolicyDep) ->
     )
 
 
-@router.get(
-    "/privacy/diff", response_class=HTMLResponse, responses=_html_errors(400, 404, 422, 503)
-)
+@router.get("/privacy/diff", response_class=HTMLResponse, include_in_schema=False)
 def diff_page(
     session: ReadSessionDep,
     policy: PolicyDep,

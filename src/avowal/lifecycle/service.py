@@ -87,8 +87,12 @@ def publish(
     summary: str | None = None,
     production: bool = False,
     now: dt.datetime | None = None,
+    audited: bool = True,
 ) -> PolicyVersion:
-    """Store a new immutable version; refuse one already published or announced too late."""
+    """Store a new immutable version; refuse one already published or announced too late.
+
+    A publication by a person is audited; a server recording the file it starts with is not.
+    """
     from avowal.lifecycle import diff as policy_diff
 
     now = clock.current(now)
@@ -123,6 +127,8 @@ def publish(
     )
     session.add(version)
     session.flush()
+    if not audited:
+        return version
     audit.append(
         session,
         audit.Event(
@@ -156,7 +162,9 @@ def start(session: Session, loaded: LoadedPolicy, *, production: bool) -> Policy
     try:
         # Another server process may publish the same version at the same moment.
         with session.begin_nested():
-            return publish(session, loaded, by=SERVER_START, production=False, now=clock.now())
+            return publish(
+                session, loaded, by=SERVER_START, production=False, now=clock.now(), audited=False
+            )
     except (IntegrityError, VersionExists):
         found = repository.get(session, loaded.version_id)
         assert found is not None

@@ -49,7 +49,7 @@ def _token(app: FastAPI, role: str) -> str | None:
     """Create a service token for ``role``; None where the policy gives that role none."""
     try:
         with app.state.sessionmaker() as session, session.begin():
-            return callers.create(session, app.state.policy, f"contract-{role}", role)
+            return callers.create(session, app.state.policies.current(), f"contract-{role}", role)
     except AvowalError:
         return None
 
@@ -59,7 +59,7 @@ def world(app: FastAPI, client: TestClient) -> Iterator[World]:
     """Populate the server: tokens, every point's current notice, one registered person."""
     tokens = {role: t for role in (BACKEND, ANALYST) if (t := _token(app, role)) is not None}
     assert set(tokens) == {BACKEND, ANALYST}
-    points = app.state.policy.policy.collection_points
+    points = app.state.policies.current().policy.collection_points
     notices = {p: client.get(f"/v1/notices/{p}").json()["notice_id"] for p in points}
     answer: dict[str, Any] = client.post(
         "/v1/collect/registration",

@@ -15,6 +15,7 @@ from avowal.legal.models import BreakGlass
 from avowal.policy.loader import parse_text
 from tests.factories import policy_text
 from tests.integration.console.conftest import Browser, audit_entries, options
+from tests.serving import enforce
 
 WHY = "Payments stuck since 09:00; checking the billing data of ticket OPS-118"
 BANNER = "Break-glass active — everything you see is flagged"
@@ -148,7 +149,7 @@ def test_with_approval_required_a_privacy_officer_approves_in_the_console(
     def approval(d: dict[str, Any]) -> None:
         d["staff"]["break_glass"].update(approval_required=True, approvers=["privacy_officer"])
 
-    app.state.policy = parse_text(policy_text(approval))
+    enforce(app, parse_text(policy_text(approval)))
     erin = staff_browser("erin@example.com", "engineering")
     olivia = staff_browser("olivia@example.com", "privacy_officer")
     asked = erin.post("/console/break-glass/start", {"justification": WHY, "minutes": "20"})

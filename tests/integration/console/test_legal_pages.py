@@ -131,7 +131,10 @@ def test_reject_with_a_reason_and_the_list_by_state(
         deadline=(past + dt.timedelta(days=5)).date(),
         may_notify=True,
     )
-    run(app, lambda s: legal.create_request(s, app.state.policy, requester, late, now=past))
+    run(
+        app,
+        lambda s: legal.create_request(s, app.state.policies.current(), requester, late, now=past),
+    )
 
     rejected = oscar.post(f"/console/legal/{ids['REF-B']}/reject", {"reason": "Order not signed"})
     assert rejected.status_code == 303

@@ -60,7 +60,9 @@ def test_analytics_figures_are_read_while_another_process_holds_the_write_lock(
     app: FastAPI, client: TestClient, engine: Engine
 ) -> None:
     with app.state.sessionmaker() as session, session.begin():
-        token = callers.create(session, app.state.policy, "figures", "reporting_service")
+        token = callers.create(
+            session, app.state.policies.current(), "figures", "reporting_service"
+        )
     # Hold SQLite's write lock in another connection, as a long commit of another process would.
     holder = engine.raw_connection()
     try:

@@ -37,13 +37,13 @@ WHY = "Payments stuck since 09:00; checking the billing data of ticket OPS-118"
 def started(
     app: FastAPI, settings: Settings, account: StaffAccount, minutes: int = 30
 ) -> BreakGlass:
-    return run(app, lambda s: bg.start(s, app.state.policy, account, WHY, minutes, NOW))
+    return run(app, lambda s: bg.start(s, app.state.policies.current(), account, WHY, minutes, NOW))
 
 
 def read_under(
     app: FastAPI, account: StaffAccount, grant_id: str, subject_id: str, purpose: str, **kw: Any
 ) -> dict[str, Any]:
-    loaded, secrets = app.state.policy, app.state.secrets
+    loaded, secrets = app.state.policies.current(), app.state.secrets
 
     def action(s: Any) -> dict[str, Any]:
         caller = bg.caller_for_break_glass(s, loaded, account, bg.get_grant(s, grant_id), **kw)
@@ -66,7 +66,7 @@ def test_a_grant_reads_for_any_purpose_and_flags_every_entry(
     app: FastAPI, settings: Settings, staff: Staff, registered: dict[str, Any]
 ) -> None:
     sid = registered["subject_id"]
-    loaded, secrets = app.state.policy, app.state.secrets
+    loaded, secrets = app.state.policies.current(), app.state.secrets
     # Without break-glass, engineering may not read for payments.
     with pytest.raises(PurposeNotGranted):
         run(
@@ -133,7 +133,7 @@ def test_a_grant_is_refused_after_it_expires(
 def test_an_ended_grant_is_refused_and_cannot_end_twice(
     app: FastAPI, settings: Settings, staff: Staff, registered: dict[str, Any]
 ) -> None:
-    loaded = app.state.policy
+    loaded = app.state.policies.current()
     grant = started(app, settings, staff.engineer)
     later = NOW + dt.timedelta(minutes=1)
     ended = run(app, lambda s: bg.end(s, loaded, staff.engineer, grant.id, later))
@@ -170,9 +170,9 @@ def test_a_grant_serves_only_its_holder(
             now=NOW,
         )
     with pytest.raises(BreakGlassRefused, match="only the holder"):
-        run(app, lambda s: bg.end(s, app.state.policy, staff.support, grant.id, NOW))
+        run(app, lambda s: bg.end(s, app.state.policies.current(), staff.support, grant.id, NOW))
     # A privacy officer may close someone else's grant.
-    run(app, lambda s: bg.end(s, app.state.policy, staff.officer, grant.id, NOW))
+    run(app, lambda s: bg.end(s, app.state.policies.current(), staff.officer, grant.id, NOW))
     [end] = [e for e in flagged(app, grant.id) if e.action == "break_glass_end"]
     assert (end.reason or "").startswith("ended by olivia@example.com")
 
@@ -191,7 +191,9 @@ def test_a_grant_needs_a_justification_and_a_time_limit(
     with pytest.raises(BreakGlassRefused, match=message):
         run(
             app,
-            lambda s: bg.start(s, app.state.policy, staff.engineer, justification, minutes),
+            lambda s: bg.start(
+                s, app.state.policies.current(), staff.engineer, justification, minutes
+            ),
         )
     with app.state.sessionmaker() as session:
         assert session.scalars(select(BreakGlass)).all() == []
@@ -222,7 +224,9 @@ def test_the_caller_grants_every_top_level_data_use(
 ) -> None:
     grant = started(app, settings, staff.engineer)
     with app.state.sessionmaker() as session:
-        caller = bg.caller_for_break_glass(session, app.state.policy, staff.engineer, grant, NOW)
+        caller = bg.caller_for_break_glass(
+            session, app.state.policies.current(), staff.engineer, grant, NOW
+        )
     uses: Callable[[str], bool] = caller.grants
     assert "essential" in caller.purposes and "marketing" in caller.purposes
     assert all("." not in p for p in caller.purposes)
@@ -255,7 +259,7 @@ def no_grants(app: FastAPI) -> bool:
 def test_only_the_roles_the_policy_names_may_open_break_glass_and_refusals_are_audited(
     app: FastAPI, staff: Staff
 ) -> None:
-    loaded = app.state.policy
+    loaded = app.state.policies.current()
     assert loaded.policy.staff.break_glass.roles == ["engineering"]
     for account in (staff.support, staff.officer):
         with pytest.raises(BreakGlassNotAllowed, match=r"only these roles .*: engineering") as info:
@@ -274,7 +278,7 @@ def test_contractors_and_agents_only_where_the_policy_says_so(app: FastAPI) -> N
     with edge(app) as session:
         hired = add_account(session, "cy@example.com", "engineering", kind="contractor")
     with pytest.raises(BreakGlassNotAllowed, match=r"kinds of staff .*: employee"):
-        run(app, lambda s: bg.start(s, app.state.policy, hired, WHY, 30, NOW))
+        run(app, lambda s: bg.start(s, app.state.policies.current(), hired, WHY, 30, NOW))
     assert no_grants(app)
     loaded = with_break_glass(kinds=["employee", "contractor"])
     grant = run(app, lambda s: bg.start(s, loaded, hired, WHY, 30, NOW))
@@ -338,7 +342,9 @@ def test_with_approval_a_second_person_of_a_named_role_opens_the_grant(
 def test_the_privacy_officer_is_told_at_once_with_a_durable_notice(
     app: FastAPI, staff: Staff
 ) -> None:
-    grant = run(app, lambda s: bg.start(s, app.state.policy, staff.engineer, WHY, 30, NOW))
+    grant = run(
+        app, lambda s: bg.start(s, app.state.policies.current(), staff.engineer, WHY, 30, NOW)
+    )
     assert grant.notified == ["privacy_officer"]
     [notice] = entries(app, "break_glass_notify")
     assert (notice.actor, notice.decision) == (bg.NOTIFIER, "allow")

@@ -63,7 +63,7 @@ def entries(app: FastAPI, **where: Any) -> list[AuditEntry]:
 
 
 def pending(app: FastAPI, staff: Staff, subject_id: str, **changes: Any) -> LegalRequest:
-    loaded = app.state.policy
+    loaded = app.state.policies.current()
     return run(
         app, lambda s: legal.create_request(s, loaded, staff.officer, body(subject_id, **changes))
     )
@@ -71,14 +71,14 @@ def pending(app: FastAPI, staff: Staff, subject_id: str, **changes: Any) -> Lega
 
 def approved(app: FastAPI, staff: Staff, subject_id: str, **changes: Any) -> LegalRequest:
     req = pending(app, staff, subject_id, **changes)
-    return run(app, lambda s: legal.approve(s, app.state.policy, staff.second, req.id))
+    return run(app, lambda s: legal.approve(s, app.state.policies.current(), staff.second, req.id))
 
 
 def test_an_approved_request_is_exported_once_whatever_the_purposes_of_collection(
     app: FastAPI, staff: Staff, registered: dict[str, Any]
 ) -> None:
     sid = registered["subject_id"]
-    loaded, secrets = app.state.policy, app.state.secrets
+    loaded, secrets = app.state.policies.current(), app.state.secrets
     req = approved(app, staff, sid)
     assert req.status == "approved"
     result = run(app, lambda s: legal_export.export(s, loaded, secrets, staff.officer, req.id))
@@ -134,7 +134,9 @@ def test_the_disclosure_register_shows_the_legal_disclosure(
     req = approved(app, staff, sid, fields=["email"])
     run(
         app,
-        lambda s: legal_export.export(s, app.state.policy, app.state.secrets, staff.second, req.id),
+        lambda s: legal_export.export(
+            s, app.state.policies.current(), app.state.secrets, staff.second, req.id
+        ),
     )
     register = as_staff("privacy_officer").disclosures(sid, purpose=LEGAL_OBLIGATION)
     assert [(r["recipient"], r["purpose"], r["fields"], r["actor"]) for r in register] == [
@@ -145,7 +147,7 @@ def test_the_disclosure_register_shows_the_legal_disclosure(
 def test_the_requester_can_neither_approve_nor_reject_their_own_request(
     app: FastAPI, staff: Staff, registered: dict[str, Any]
 ) -> None:
-    loaded = app.state.policy
+    loaded = app.state.policies.current()
     req = pending(app, staff, registered["subject_id"])
     with pytest.raises(FourEyesRequired, match="never the one who registered it"):
         run(app, lambda s: legal.approve(s, loaded, staff.officer, req.id))
@@ -185,7 +187,7 @@ def test_a_policy_without_four_eyes_lets_the_requester_decide(
 def test_only_a_privacy_officer_registers_or_decides(
     app: FastAPI, staff: Staff, registered: dict[str, Any]
 ) -> None:
-    loaded = app.state.policy
+    loaded = app.state.policies.current()
     sid = registered["subject_id"]
     with pytest.raises(NotPrivacyOfficer, match="role 'support' does not grant"):
         run(app, lambda s: legal.create_request(s, loaded, staff.support, body(sid)))
@@ -207,7 +209,7 @@ def test_only_a_privacy_officer_registers_or_decides(
 def test_nothing_is_exported_before_approval_or_after_rejection(
     app: FastAPI, staff: Staff, registered: dict[str, Any]
 ) -> None:
-    loaded, secrets = app.state.policy, app.state.secrets
+    loaded, secrets = app.state.policies.current(), app.state.secrets
     req = pending(app, staff, registered["subject_id"])
     with pytest.raises(LegalRequestState, match="is pending: only an approved request"):
         run(app, lambda s: legal_export.export(s, loaded, secrets, staff.second, req.id))
@@ -293,7 +295,7 @@ def test_people_are_told_now_from_a_date_or_never_as_the_authority_ordered(
     app: FastAPI, staff: Staff, registered: dict[str, Any]
 ) -> None:
     sid = registered["subject_id"]
-    loaded, secrets = app.state.policy, app.state.secrets
+    loaded, secrets = app.state.policies.current(), app.state.secrets
     until = TODAY + dt.timedelta(days=30)
     told_now = approved(app, staff, sid)
     told_later = approved(app, staff, sid, may_notify=False, confidential_until=until)
@@ -330,7 +332,9 @@ def test_a_person_erased_after_approval_is_left_out_of_the_export(
     backend.erase(sid)
     result = run(
         app,
-        lambda s: legal_export.export(s, app.state.policy, app.state.secrets, staff.second, req.id),
+        lambda s: legal_export.export(
+            s, app.state.policies.current(), app.state.secrets, staff.second, req.id
+        ),
     )
     assert result.bundle["subjects"] == [{"subject_id": sid, "erased": True}]
     with app.state.sessionmaker() as session:
@@ -342,7 +346,7 @@ def test_requests_past_their_deadline_are_listed_as_overdue(
     app: FastAPI, staff: Staff, registered: dict[str, Any]
 ) -> None:
     sid = registered["subject_id"]
-    loaded = app.state.policy
+    loaded = app.state.policies.current()
     past = NOW - dt.timedelta(days=10)
     late = run(
         app,

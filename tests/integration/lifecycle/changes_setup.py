@@ -70,7 +70,9 @@ def asker(backend: Client, ref: str) -> str:
 def mail_pass(app: FastAPI) -> PassReport:
     """Run one pass of the mail worker (change notices, then delivery to `.eml` files)."""
     state = app.state
-    return worker.run_pass(state.sessionmaker, state.settings, state.secrets, state.policy)
+    return worker.run_pass(
+        state.sessionmaker, state.settings, state.secrets, state.policies.current()
+    )
 
 
 def delivered(outbox: Path, subject_id: str) -> list[EmailMessage]:

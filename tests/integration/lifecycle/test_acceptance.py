@@ -160,7 +160,7 @@ def test_explicit_acceptance_and_its_refusals(
     moment: dict[str, dt.datetime],
 ) -> None:  # fmt: skip
     backend = as_role("web_backend")
-    first = app.state.policy.version_id
+    first = app.state.policies.current().version_id
     version = _announce(app, engine)
     # An announced version may be accepted before it takes effect.
     accepted = backend.accept(ada, version.version_id, shown="signup-banner-2027-02")

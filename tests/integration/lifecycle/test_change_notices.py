@@ -60,7 +60,7 @@ def _notifications(app: FastAPI) -> list[ChangeNotification]:
 def test_an_announced_version_mails_each_person_with_a_service_address_once(
     app: FastAPI, settings: Settings, engine: Engine, people: dict[str, str]
 ) -> None:
-    old = app.state.policy.version_id
+    old = app.state.policies.current().version_id
     version = publish(engine, v2())
     report = mail_pass(app)
     assert report.sent and not report.failed
@@ -108,7 +108,7 @@ def test_change_notices_are_batched_and_idempotent(
         row = s.get(type(version), version.version_id)
         assert row is not None
         assert notices._tell(
-            s, state.secrets, state.settings, state.policy, row, told.subject_id, T0
+            s, state.secrets, state.settings, state.policies.current(), row, told.subject_id, T0
         ) is None  # fmt: skip
     with state.sessionmaker() as s, s.begin():
         rest = notices.notify_upcoming(s, notices.cached_loaded, state.secrets, state.settings)
@@ -160,7 +160,7 @@ def test_the_promise_in_effect_is_kept_when_the_new_version_drops_email(
 def test_the_banner_endpoint_shows_the_announced_change(
     client: TestClient, engine: Engine, app: FastAPI, moment: dict[str, dt.datetime]
 ) -> None:
-    first = app.state.policy.version_id
+    first = app.state.policies.current().version_id
     quiet = client.get("/v1/policy/changes")
     assert quiet.status_code == 200
     assert quiet.json()["in_effect"] == first and quiet.json()["upcoming"] == []

@@ -67,7 +67,7 @@ def _insert(engine: Engine, *rows: PolicyVersion) -> None:
 def versions(client: TestClient, app: FastAPI, engine: Engine) -> Versions:
     """Publish an older version, the example (in effect since 2017), and an upcoming one."""
     now = clock.now()
-    current = app.state.policy.version_id
+    current = app.state.policies.current().version_id
     older, newer = parse_text(policy_text(_older)), parse_text(policy_text(_newer))
     _insert(
         engine,

@@ -198,4 +198,4 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> Frozen:
 def run_pass(app: FastAPI, settings: Settings) -> worker.PassReport:
     """Run one delivery pass as the in-process worker would, with ``settings``."""
     state = app.state
-    return worker.run_pass(state.sessionmaker, settings, state.secrets, state.policy)
+    return worker.run_pass(state.sessionmaker, settings, state.secrets, state.policies.current())

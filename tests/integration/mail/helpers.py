@@ -30,12 +30,12 @@ def queue_to_ada(app: FastAPI, subject_id: str) -> str:
     """Queue a change notice to a registered person at their service address."""
     state = app.state
     with transaction(state.sessionmaker) as session:
-        to = service.service_address(session, state.policy, state.secrets, subject_id)
+        to = service.service_address(session, state.policies.current(), state.secrets, subject_id)
         assert to is not None
         return service.queue_to_person(
             session,
             state.secrets,
-            state.policy,
+            state.policies.current(),
             subject_id,
             purpose=service.NOTIFICATIONS,
             to=to,

@@ -138,7 +138,7 @@ def test_retries_back_off_exponentially_then_fail_for_good_reported_and_retried(
         assert failed.failed_at is not None and failed.envelope is not None
         assert "example.com" not in (failed.last_error or "")
         with app.state.sessionmaker() as session:
-            built = review.build(session, app.state.policy, mail, public_key=None)
+            built = review.build(session, app.state.policies.current(), mail, public_key=None)
         (entry,) = built.mail.failed
         assert (entry.id, entry.kind, entry.attempts) == (message_id, "change_notice", 3)
         assert entry.last_error == "SMTPRecipientsRefused 451"

@@ -88,7 +88,7 @@ def test_erasure_shreds_queued_mail_and_deletes_the_eml_copies(
         service.queue_to_person(
             session,
             app.state.secrets,
-            app.state.policy,
+            app.state.policies.current(),
             subject_id,
             purpose=service.NOTIFICATIONS,
             to="ada@example.com",
@@ -157,7 +157,7 @@ def test_key_rotation_rewraps_the_own_keys_of_staff_mail(app: FastAPI, settings:
         message_id = service.queue_to_staff(
             session,
             state.secrets,
-            state.policy,
+            state.policies.current(),
             to="grace@example.com",
             content=content.StaffEnrolment(link="https://p.example.com/e/x", hours=72, role="s"),
         )

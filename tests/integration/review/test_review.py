@@ -69,7 +69,7 @@ def known(
     app: FastAPI, settings: Settings, backend: Client, as_staff: Callable[[str], Any]
 ) -> Known:
     """Three people (one erased), known reads, a refusal, break-glass, two legal requests."""
-    loaded, secrets = app.state.policy, app.state.secrets
+    loaded, secrets = app.state.policies.current(), app.state.secrets
     people = [
         backend.collect("registration", REGISTRATION, ref=f"user-{i}")["subject_id"]
         for i in (1, 2, 3)
@@ -141,7 +141,7 @@ def build(app: FastAPI, settings: Settings, since: dt.date | None = None) -> Rev
     with app.state.sessionmaker() as session:
         return review.build(
             session,
-            app.state.policy,
+            app.state.policies.current(),
             settings,
             public_key=app.state.secrets.signing_key.public_key(),
             since=since,

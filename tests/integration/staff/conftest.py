@@ -86,7 +86,7 @@ def make_member(app: FastAPI, clock: Clock) -> Callable[..., Member]:
         with state.sessionmaker() as session, session.begin():
             added = staff.add(
                 session,
-                state.policy,
+                state.policies.current(),
                 state.settings,
                 state.secrets,
                 email=email,
@@ -103,7 +103,7 @@ def make_member(app: FastAPI, clock: Clock) -> Callable[..., Member]:
                 # Confirmed with the previous step's code, so the current one is still unused.
                 staff.complete_enrolment(
                     session,
-                    state.policy,
+                    state.policies.current(),
                     state.secrets,
                     token,
                     password=PASSWORD,
@@ -112,8 +112,10 @@ def make_member(app: FastAPI, clock: Clock) -> Callable[..., Member]:
                     now=clock.now,
                 )
             if acknowledge:
-                version = state.policy.policy.staff.confidentiality.version
-                staff.acknowledge(session, state.policy, added.account, version, now=clock.now)
+                version = state.policies.current().policy.staff.confidentiality.version
+                staff.acknowledge(
+                    session, state.policies.current(), added.account, version, now=clock.now
+                )
             return Member(added.account.email, role, PASSWORD, secret, token, added.account.id)
 
     return make

@@ -16,6 +16,7 @@ from avowal.policy.loader import parse_text
 from avowal.staff.models import Acknowledgement
 from tests.factories import policy_text
 from tests.integration.staff.conftest import Clock, Member
+from tests.serving import enforce
 
 SignIn = Callable[..., httpx.Response]
 CsrfOf = Callable[[TestClient], str]
@@ -78,7 +79,7 @@ def test_a_new_agreement_version_needs_a_new_acknowledgement_and_a_gone_role_no_
         data["staff"]["confidentiality"]["version"] = "2018-01"
         data["staff"]["confidentiality"]["text"] += " I report any breach at once."
 
-    app.state.policy = parse_text(policy_text(new_version))
+    enforce(app, parse_text(policy_text(new_version)))
     probe = client.get("/console/probe", follow_redirects=False)
     assert (probe.status_code, probe.headers["location"]) == (303, "/console/acknowledge")
     csrf = csrf_of(client)
@@ -94,7 +95,7 @@ def test_a_new_agreement_version_needs_a_new_acknowledgement_and_a_gone_role_no_
     def drop_support(data: dict[str, Any]) -> None:
         del data["staff"]["roles"]["support"]
 
-    app.state.policy = parse_text(policy_text(drop_support))
+    enforce(app, parse_text(policy_text(drop_support)))
     page = client.get("/console/probe")
     assert page.status_code == 403
     assert page.headers["content-type"].startswith("text/html")

@@ -20,6 +20,7 @@ from avowal.settings import Settings
 from avowal.staff import service as staff
 from avowal.staff.models import StaffAccount, StaffSession
 from tests.integration.staff.conftest import Clock, Member
+from tests.kept import publish_kept
 
 SignIn = Callable[..., httpx.Response]
 
@@ -61,6 +62,7 @@ def test_production_cookies_are_secure(
             "signing_key_file": settings.signing_key_path,
             "trusted_proxies": ["127.0.0.1"],
             "public_url": "https://testserver",
+            "policy_file": publish_kept(engine, tmp_path / "kept"),
         }
     )
     with TestClient(create_app(production, engine=engine), base_url="https://testserver") as tls:

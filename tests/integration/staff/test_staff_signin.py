@@ -19,6 +19,7 @@ from avowal.staff import service as staff
 from avowal.staff.models import LoginAttempt, StaffAccount, StaffSession
 from tests.factories import policy_text
 from tests.integration.staff.conftest import PASSWORD, Clock, Member
+from tests.serving import enforce
 
 SignIn = Callable[..., httpx.Response]
 GENERIC = "e-mail, password or code is wrong"
@@ -123,7 +124,7 @@ def test_a_role_without_personal_data_may_sign_in_without_a_code(
     def add_role(data: dict[str, Any]) -> None:
         data["staff"]["roles"]["reception"] = {"title": "Reception", "purposes": []}
 
-    app.state.policy = parse_text(policy_text(add_role))
+    enforce(app, parse_text(policy_text(add_role)))
     receptionist = make_member("joan@example.com", role="reception")
     assert sign_in(receptionist, code="").status_code == 303
     wrong = "000000" if receptionist.code(clock.now) != "000000" else "111111"

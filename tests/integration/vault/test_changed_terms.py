@@ -120,7 +120,7 @@ def _consent(changed: Changed, subject_id: str) -> Any:
 
 
 def test_the_change_makes_a_new_notice(app: FastAPI, changed: Changed) -> None:
-    before = notices.notice(app.state.policy, "registration")
+    before = notices.notice(app.state.policies.current(), "registration")
     after = changed.backend.notice("registration")
     assert before.notice_id != after.notice_id
     assert IMPROVE in {p.key for p in after.purposes}
@@ -130,7 +130,7 @@ def test_the_change_makes_a_new_notice(app: FastAPI, changed: Changed) -> None:
 def test_a_purpose_added_later_is_withheld_as_consent_required(
     app: FastAPI, changed: Changed, ada: str
 ) -> None:
-    old_notice = notices.notice(app.state.policy, "registration").notice_id
+    old_notice = notices.notice(app.state.policies.current(), "registration").notice_id
     data = changed.backend.read(ada, purpose=IMPROVE)
     assert data.values == {}
     withheld = {w.field: w for w in data.withheld}
@@ -158,7 +158,7 @@ def test_a_purpose_no_notice_ever_included_is_still_purpose_not_allowed(
 def test_a_recipient_added_later_is_refused_and_audited(
     app: FastAPI, changed: Changed, ada: str
 ) -> None:
-    old_notice = notices.notice(app.state.policy, "registration").notice_id
+    old_notice = notices.notice(app.state.policies.current(), "registration").notice_id
     with pytest.raises(ConsentRequired) as info:
         changed.backend.disclose(ada, recipient="mailer", fields=["email"], purpose=NOTIFY)
     refusal = info.value
@@ -189,7 +189,7 @@ def test_a_lookup_for_a_purpose_added_later_answers_unknown(changed: Changed, ad
 
 
 def test_continued_use_never_stretches_old_data(app: FastAPI, changed: Changed, ada: str) -> None:
-    old_notice = notices.notice(app.state.policy, "registration").notice_id
+    old_notice = notices.notice(app.state.policies.current(), "registration").notice_id
     before = _values(app, ada)
     changed.backend.read(ada, purpose=IMPROVE)
     changed.backend.read(ada, purpose=NOTIFY)
@@ -222,7 +222,7 @@ def test_a_new_collection_under_the_new_notice_is_readable_for_the_new_purpose(
 def test_explicit_consent_extends_old_values_with_a_signed_receipt(
     app: FastAPI, changed: Changed, ada: str
 ) -> None:
-    old_notice = notices.notice(app.state.policy, "registration").notice_id
+    old_notice = notices.notice(app.state.policies.current(), "registration").notice_id
     before = _values(app, ada)
     answer = _consent(changed, ada)
     receipt = answer.receipt
@@ -234,7 +234,7 @@ def test_explicit_consent_extends_old_values_with_a_signed_receipt(
     assert receipt.fields == sorted(ADDED_ONLY)
     assert IMPROVE in receipt.purposes
     assert receipt.recipients == ["mailer"]
-    assert receipt.policy_version == changed.app.state.policy.version_id
+    assert receipt.policy_version == changed.app.state.policies.current().version_id
 
     # The receipt verifies with the published key, as kept and as fetched.
     key = changed.http.get("/v1/receipts/key").json()
@@ -275,7 +275,7 @@ def test_explicit_consent_extends_old_values_with_a_signed_receipt(
 
 
 def test_consent_to_a_stale_notice_is_409(app: FastAPI, changed: Changed, ada: str) -> None:
-    old_notice = notices.notice(app.state.policy, "registration").notice_id
+    old_notice = notices.notice(app.state.policies.current(), "registration").notice_id
     with pytest.raises(StaleNotice) as info:
         changed.backend.consent(ada, "registration", old_notice)
     assert info.value.status == 409
@@ -314,7 +314,7 @@ def test_consent_without_values_at_the_point_is_409(changed: Changed, ada: str) 
 def test_consent_by_a_caller_without_the_points_purposes_is_403(
     app: FastAPI, changed: Changed, ada: str
 ) -> None:
-    old_notice = notices.notice(app.state.policy, "registration").notice_id
+    old_notice = notices.notice(app.state.policies.current(), "registration").notice_id
     with pytest.raises(PurposeNotAllowed) as info:
         changed.as_role("reporting_service").consent(
             ada, "registration", changed.backend.notice("registration").notice_id

@@ -175,7 +175,7 @@ def test_no_token_for_a_role_of_people(app: FastAPI) -> None:
         session.begin(),
         pytest.raises(NotAServiceRole) as info,
     ):
-        callers.create(session, app.state.policy, "desk", "support")
+        callers.create(session, app.state.policies.current(), "desk", "support")
     assert "console" in info.value.message
     assert info.value.details["service_roles"] == [
         "newsletter_service",
@@ -210,10 +210,10 @@ def test_a_token_whose_role_is_not_a_service_role_is_refused(
                 name="old",
                 role="privacy_officer",
                 token_hash=callers._digest("avw_old-officer-token"),
-                created_at=app.state.policy.policy.policy.effective,
+                created_at=app.state.policies.current().policy.policy.effective,
             )
         )
-        token = callers.create(session, app.state.policy, "site", "web_backend")
+        token = callers.create(session, app.state.policies.current(), "site", "web_backend")
     url = "/v1/subjects/00000000-0000-0000-0000-000000000000/data?purpose=essential.service"
     old = client.get(url, headers={"Authorization": "Bearer avw_old-officer-token"})
     assert old.status_code == 401
@@ -327,7 +327,7 @@ def test_a_value_collected_for_a_parent_purpose_is_readable_for_a_child(
 ) -> None:
     app: FastAPI = parent_app.app  # type: ignore[assignment]
     with app.state.sessionmaker() as session, session.begin():
-        token = callers.create(session, app.state.policy, "site", "web_backend")
+        token = callers.create(session, app.state.policies.current(), "site", "web_backend")
     backend = Client("http://testserver", token, http=parent_app)  # type: ignore[arg-type]
     sid = backend.collect(
         "contact", {"email": "carol@example.com", "message": "A question."}, ref="carol"
@@ -360,7 +360,9 @@ def test_changing_a_collection_point_makes_its_old_notice_stale(
         app = create_app(changed, engine=engine)
         with TestClient(app) as client:
             with app.state.sessionmaker() as session, session.begin():
-                token = callers.create(session, app.state.policy, f"site-{n}", "web_backend")
+                token = callers.create(
+                    session, app.state.policies.current(), f"site-{n}", "web_backend"
+                )
             other = Client("http://testserver", token, http=client)  # type: ignore[arg-type]
             assert other.notice("registration").notice_id != old
             with pytest.raises(AvowalError) as info:

@@ -170,7 +170,9 @@ def over(app: FastAPI, base_url: str, **kwargs: object) -> TestClient:
 @pytest.fixture
 def token(prod_app: FastAPI) -> str:
     with prod_app.state.sessionmaker() as session, session.begin():
-        return callers.create(session, prod_app.state.policy, "web_backend", "web_backend")
+        return callers.create(
+            session, prod_app.state.policies.current(), "web_backend", "web_backend"
+        )
 
 
 def collect(http: TestClient, token: str, **headers: str) -> httpx.Response:
