@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,9 @@ from avowal.lifecycle.exceptions import (
     UnknownVersion,
 )
 from avowal.lifecycle.models import PolicyVersion
+from avowal.policy import wording
+from avowal.policy.content import History, VersionNote
+from avowal.policy.document import short_version
 
 MIN_PREFIX = 8
 VERSION_REF = re.compile(rf"^[0-9a-f]{{{MIN_PREFIX},64}}$")
@@ -104,3 +108,30 @@ def compare(
             version=old.version_id,
         )
     return old, new, diff(service.loaded_version(old), service.loaded_version(new))
+
+
+def _note(item: Listed) -> VersionNote:
+    row = item.row
+    changes = None
+    if item.predecessor is not None:
+        changes = "/privacy/diff?" + urlencode({"from": item.predecessor, "to": row.version_id})
+    return VersionNote(
+        short_id=short_version(row.version_id),
+        effective=wording.date(row.effective),
+        effective_iso=row.effective.isoformat(),
+        page=f"/privacy/versions/{row.version_id}",
+        changes=changes,
+        material=row.material,
+        summary=row.summary,
+    )
+
+
+def history(session: Session, now: dt.datetime) -> History:
+    """Return what the served page says of versions: in effect, announced, and earlier."""
+    items = listing(session, now)
+    current = [_note(i) for i in items if i.state is State.in_effect]
+    return History(
+        in_effect=current[0] if current else None,
+        upcoming=tuple(_note(i) for i in reversed(items) if i.state is State.upcoming),
+        earlier=tuple(_note(i) for i in items if i.state is State.superseded),
+    )

@@ -143,3 +143,25 @@ class Blocks:
     def done(self) -> tuple[Block, ...]:
         """Return the blocks collected so far."""
         return tuple(self.items)
+
+
+@dataclass(frozen=True)
+class VersionNote:
+    """A published version as the page mentions it."""
+
+    short_id: str
+    effective: str
+    effective_iso: str
+    page: str
+    changes: str | None
+    material: bool
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class History:
+    """The version in effect, the one announced (if any) and the earlier ones (served page)."""
+
+    in_effect: VersionNote | None
+    upcoming: tuple[VersionNote, ...]
+    earlier: tuple[VersionNote, ...]

@@ -4,7 +4,7 @@ security, staff access, retention and changes."""
 from __future__ import annotations
 
 from avowal.policy import wording as w
-from avowal.policy.content import Blocks, Code, Inline, Line, Section, Strong
+from avowal.policy.content import Blocks, Code, Inline, Line, Link, Section, Strong
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import CookieCategory, StaffKind
 from avowal.promises.ids import INFO, PromiseId, Tag
@@ -355,7 +355,13 @@ class Practices:
         b = Blocks()
         ch = self.p.changes
         b.para("We may change this privacy policy from time to time.", promise=INFO)
-        b.para("Each version is kept with its effective date.", promise=PromiseId.versions_kept)
+        b.para(
+            "Each version is kept with its effective date, and the changes between versions can "
+            "be compared on ",
+            Link("the list of versions", "/privacy/versions"),
+            ".",
+            promise=PromiseId.versions_kept,
+        )
         if ch.notice_days:
             b.para(
                 f"We announce a change {w.days(ch.notice_days)} before it takes effect:",

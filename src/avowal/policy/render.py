@@ -11,7 +11,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from avowal.lib.assets import Stylesheet
 from avowal.policy import document
-from avowal.policy.content import Block, Document, Inline, Line, Section, Subsection
+from avowal.policy.content import (
+    Block,
+    Document,
+    History,
+    Inline,
+    Line,
+    Section,
+    Subsection,
+)
 from avowal.policy.loader import LoadedPolicy
 from avowal.promises import registry
 from avowal.promises.evidence import EvidenceLine
@@ -40,11 +48,13 @@ def render_html(
     *,
     stylesheet_href: str | None = None,
     evidence: Evidence | None = None,
+    history: History | None = None,
 ) -> str:
     """Render the policy as an HTML5 page linking the served stylesheet, or ``stylesheet_href``.
 
     ``evidence`` puts lines from avowal's records under the promises they are about (the served
-    page); without it the page is static, as `avowal policy render` writes it.
+    page); without it the page is static, as `avowal policy render` writes it. ``history``
+    (served page) says which version is in effect, which is announced, and the earlier ones.
     """
     doc = document.build(loaded)
     spots = _place(doc, evidence or {})
@@ -54,7 +64,13 @@ def render_html(
     def lines_at(block: Block, item: int | None = None) -> tuple[tuple[str, EvidenceLine], ...]:
         return spots.get((id(block), item), ())
 
-    return template.render(doc=doc, stylesheet=href, evidence_at=lines_at)
+    return template.render(
+        doc=doc,
+        stylesheet=href,
+        evidence_at=lines_at,
+        history=history,
+        lang=loaded.policy.policy.language.value,
+    )
 
 
 def _containers(doc: Document, first: str | None) -> list[tuple[Block, ...]]:

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, ReadSessionDep, SettingsDep
+from avowal.lifecycle import versions
 from avowal.policy import render
 from avowal.policy.schemas import Policy
 from avowal.promises import service as promises
@@ -39,7 +41,9 @@ def get_privacy_page(
     evidence = cache.get(
         policy.version_id, lambda: promises.evidence_lines(session, settings, policy)
     )
-    page = render.render_html(policy, evidence=evidence)
+    page = render.render_html(
+        policy, evidence=evidence, history=versions.history(session, clock.now())
+    )
     # The evidence changes while the version does not: the tag names both.
     digest = hashlib.sha256(page.encode()).hexdigest()[:16]
     return HTMLResponse(page, headers={"ETag": f'"{policy.version_id}.{digest}"'})

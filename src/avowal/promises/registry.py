@@ -50,8 +50,13 @@ PROMISES = (
         "changes",
         E,
         always,
-        "avowal.lifecycle.service.record",
-        ("tests/integration/db/test_migrations.py::test_app_records_policy_version_on_startup",),
+        "avowal.lifecycle.versions.history",
+        (
+            "tests/integration/db/test_migrations.py::test_app_records_policy_version_on_startup",
+            f"{LIFECYCLE}/test_diff_pages.py::test_versions_page_lists_each_with_state_and_links",
+            f"{LIFECYCLE}/test_diff_pages.py::test_diff_page_flags_and_explains_material_changes",
+            f"{LIFECYCLE}/test_publish.py::test_the_served_page_shows_the_version_in_effect_and_the_announced_one",
+        ),
     ),
     Promise(
         P.knowing_collection,

@@ -166,3 +166,29 @@ def test_the_publish_command(
     )
     assert out.exit_code == 0, out.output
     assert "announced: servers switch to it at 2027-03-01" in out.output
+
+
+def test_the_served_page_shows_the_version_in_effect_and_the_announced_one(
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    app = create_app(settings.model_copy(update={"policy_refresh_seconds": 0}), engine=engine)
+    with TestClient(app) as client:
+        first = client.get("/v1/policy").json()["version_id"]
+        assert "A new version takes effect" not in client.get("/privacy").text
+        announced = _changed("2027-02-15")
+        with make_sessionmaker(engine)() as s, s.begin():
+            service.publish(
+                s, announced, by="officer@example.com", summary="A clearer title.",
+                production=True,
+            )  # fmt: skip
+        page = client.get("/privacy").text
+        assert "A new version takes effect on" in page and "15 February 2027" in page
+        assert "A clearer title." in page
+        assert f"/privacy/diff?from={first}&amp;to={announced.version_id}" in page
+        assert 'href="/privacy/versions"' in page
+        monkeypatch.setattr(clock, "now", lambda: dt.datetime(2027, 2, 16, tzinfo=dt.UTC))
+        page = client.get("/privacy").text
+        assert "A new version takes effect" not in page
+        assert "In effect since" in page and "15 February 2027" in page
+        assert f'href="/privacy/versions/{first}"' in page  # the earlier version
