@@ -101,6 +101,22 @@ def ads_cookie_becomes_functional(d: dict[str, Any]) -> None:
     d["cookies"][2]["category"] = "functional"
 
 
+def processor_for_improvement(d: dict[str, Any]) -> None:
+    d["recipients"]["payment_processor"]["purposes"].append("essential.service.operations.improve")
+
+
+def processor_gets_phone_numbers(d: dict[str, Any]) -> None:
+    d["recipients"]["payment_processor"]["categories"].append("user.contact.phone_number")
+
+
+def processor_becomes_controller(d: dict[str, Any]) -> None:
+    d["recipients"]["payment_processor"]["kind"] = "controller"
+
+
+def selling_no_longer_ruled_out(d: dict[str, Any]) -> None:
+    d["commitments"]["never_sold"] = False
+
+
 # (edit, rule, area, key): each material rule at least once.
 MATERIAL = [
     (marketing_for_registration, "point_gains_purpose", Area.purpose, "registration"),
@@ -121,6 +137,30 @@ MATERIAL = [
     (purchase_admits_minors, "point_admits_minors", Area.children, "purchase.admits_minors"),
     (functional_cookie, "cookie_category_added", Area.cookie, "ex_lang"),
     (ads_cookie_becomes_functional, "cookie_category_added", Area.cookie, "cm_content.category"),
+    (
+        processor_for_improvement,
+        "recipient_receives_more",
+        Area.recipient,
+        "payment_processor.purposes",
+    ),
+    (
+        processor_gets_phone_numbers,
+        "recipient_receives_more",
+        Area.recipient,
+        "payment_processor.categories",
+    ),
+    (
+        processor_becomes_controller,
+        "recipient_receives_more",
+        Area.recipient,
+        "payment_processor.kind",
+    ),
+    (
+        selling_no_longer_ruled_out,
+        "commitment_withdrawn",
+        Area.commitments,
+        "commitments.never_sold",
+    ),
 ]
 
 

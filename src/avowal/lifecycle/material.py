@@ -195,6 +195,35 @@ def cookie_category_added(delta: Delta, pair: Pair) -> Verdict | None:
     )
 
 
+# A recipient of these kinds uses what it receives for its own ends.
+OWN_ENDS = frozenset({"controller", "buyer", "partner"})
+
+
+def recipient_receives_more(delta: Delta, pair: Pair) -> Verdict | None:
+    """A declared recipient may use data for more purposes or categories, or for its own ends.
+
+    Its name on a notice stays the same, but what the person was told it receives grows.
+    """
+    path = delta.path
+    if path[0] != "recipients" or len(path) < 3:
+        return None
+    if path[2] in ("purposes", "categories") and delta.kind is Kind.added:
+        what = "purpose" if path[2] == "purposes" else "data category"
+        return Verdict(True, f"{path[1]} may receive data for the {what} {delta.after}: {EXPLICIT}")
+    if path[2] == "kind" and delta.after in OWN_ENDS and delta.before not in OWN_ENDS:
+        return Verdict(True, f"{path[1]} becomes a {delta.after}, using data for its own ends")
+    return None
+
+
+def commitment_withdrawn(delta: Delta, pair: Pair) -> Verdict | None:
+    """A promise the policy made (never sold, no undisclosed recipients, ...) is withdrawn."""
+    if delta.path[0] != "commitments" or delta.kind is not Kind.changed:
+        return None
+    if delta.before is True and delta.after is False:
+        return Verdict(True, f"the promise {delta.key} is withdrawn: {EXPLICIT}")
+    return None
+
+
 RULES: tuple[Rule, ...] = (
     Rule("point_gains_purpose", "A collection point gains a purpose", point_gains_purpose),
     Rule("point_gains_recipient", "A collection point gains a recipient", point_gains_recipient),
@@ -211,6 +240,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("point_admits_minors", "A collection point admits children", point_admits_minors),
     Rule("cookie_category_added", "A cookie category is added", cookie_category_added),
+    Rule("recipient_receives_more", "A recipient may receive more", recipient_receives_more),
+    Rule("commitment_withdrawn", "A promise is withdrawn", commitment_withdrawn),
 )
 RULE_CODES = frozenset(rule.code for rule in RULES)
 
