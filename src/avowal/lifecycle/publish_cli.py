@@ -13,6 +13,7 @@ from avowal.cli_support import database, fail, load_policy
 from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.lifecycle import service
+from avowal.promises import service as promises
 from avowal.settings import Settings
 
 
@@ -45,7 +46,14 @@ def publish(
     publisher = by or getpass.getuser()
     if summary is not None and not summary.strip():
         raise fail("--summary is empty; leave it out or say what changes")
+    production = settings.env == "production"
     with database(settings) as sessions, sessions() as session, session.begin():
+        if production:
+            # Nothing is published that this server does not keep (the promise ledger).
+            try:
+                promises.check_kept(settings, loaded, promises.attestations(session))
+            except promises.PromisesNotKept as exc:
+                raise fail(f"{file}: not published: {exc}") from None
         try:
             version = service.publish(
                 session,
@@ -53,7 +61,7 @@ def publish(
                 by=publisher,
                 effective=day,
                 summary=summary.strip() if summary else None,
-                production=settings.env == "production",
+                production=production,
             )
         except AvowalError as exc:
             raise fail(f"{file}: not published: {exc.message}") from None

@@ -192,3 +192,27 @@ def test_the_served_page_shows_the_version_in_effect_and_the_announced_one(
         assert "A new version takes effect" not in page
         assert "In effect since" in page and "15 February 2027" in page
         assert f'href="/privacy/versions/{first}"' in page  # the earlier version
+
+
+def test_production_publishes_no_promise_it_does_not_keep(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    for key, value in {
+        "AVOWAL_ENV": "production",
+        "AVOWAL_DATA_DIR": str(settings.data_dir),
+        "AVOWAL_DATABASE_URL": settings.effective_database_url,
+        "AVOWAL_SMTP_HOST": "mail.example.com",
+        "AVOWAL_MAIL_FROM": "privacy@example.com",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with make_sessionmaker(engine)() as s, s.begin():
+        service.publish(s, _example(), by="officer@example.com")
+    later = tmp_path / "later.yaml"
+    later.write_text(policy_text(lambda d: d["policy"].update(effective=dt.date(2027, 6, 1))))
+    out = CliRunner().invoke(cli, ["policy", "publish", str(later)])
+    # The example states promises this software does not keep yet (children, cookie banner).
+    assert out.exit_code == 1
+    assert "not published" in out.output and "parental_consent" in out.output
+    with make_sessionmaker(engine)() as s:
+        assert len(repository.all_versions(s)) == 1
