@@ -86,7 +86,9 @@ def create_app(
         if in_process:
             background = [
                 asyncio.create_task(analytics_worker.run_forever(sessions, settings, loaded)),
-                asyncio.create_task(mail_worker.run_forever(sessions, settings, secrets, loaded)),
+                asyncio.create_task(
+                    mail_worker.run_forever(sessions, settings, secrets, policies.current)
+                ),
             ]
         yield
         # Uvicorn has answered every request by now; commit whatever is still queued.

@@ -15,6 +15,7 @@ from avowal.analytics.exceptions import SiteError
 from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
 from avowal.lib.errors import AvowalError
+from avowal.lifecycle.holder import PolicyHolder
 from avowal.mail import worker as mail_worker
 from avowal.settings import Settings
 
@@ -194,10 +195,12 @@ def run_worker() -> None:
             typer.echo(f"mail: {len(report.sent)} sent, {len(report.failed)} failed", err=True)
 
     async def both(sessions: sessionmaker[Session]) -> None:
+        # Mail follows the published version in effect, as the servers do.
+        policies = PolicyHolder(sessions, policy, refresh_seconds=settings.policy_refresh_seconds)
         await asyncio.gather(
             worker.run_forever(sessions, settings, policy, first_delay=0, on_pass=said),
             mail_worker.run_forever(
-                sessions, settings, secrets, policy, first_delay=0, on_pass=mailed
+                sessions, settings, secrets, policies.current, first_delay=0, on_pass=mailed
             ),
         )
 

@@ -269,20 +269,22 @@ async def run_forever(
     factory: sessionmaker[Session],
     settings: Settings,
     secrets: Secrets,
-    loaded: LoadedPolicy,
+    loaded: LoadedPolicy | Callable[[], LoadedPolicy],
     *,
     first_delay: float | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
     """Run a pass every ``mail_interval_seconds`` in a thread, until cancelled.
 
-    A failing pass is logged and retried at the next tick: the worker never stops.
+    ``loaded`` may be the policy holder's ``current``, so each pass writes in the language and
+    name of the version in effect. A failing pass is logged and retried at the next tick.
     """
     interval = settings.mail_interval_seconds
     await asyncio.sleep(interval if first_delay is None else first_delay)
     while True:
         try:
-            report = await asyncio.to_thread(run_pass, factory, settings, secrets, loaded)
+            policy = loaded if isinstance(loaded, LoadedPolicy) else loaded()
+            report = await asyncio.to_thread(run_pass, factory, settings, secrets, policy)
         except Exception:
             log.exception("mail pass failed")
         else:
