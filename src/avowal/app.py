@@ -66,6 +66,9 @@ def create_app(
     if production:
         # Nothing is published that is not kept: every stated promise enforced or attested.
         promises.check_kept(settings, loaded, promises.attestations_from(engine))
+        # Before serving, not in the lifespan: a refusal is one clear error, not a traceback.
+        with make_read_sessionmaker(engine)() as session:
+            lifecycle.require_published(session, loaded)
     secrets = secrets or crypto.load(settings)
     sessions = make_sessionmaker(engine)
     analytics = Analytics(settings, loaded.policy, engine, sessions)

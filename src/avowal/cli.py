@@ -15,12 +15,14 @@ from avowal.callers import cli as token_cli
 from avowal.cli_support import fail, load_policy, load_secrets
 from avowal.crypto import cli as keys_cli
 from avowal.db import migrate
-from avowal.db.engine import make_engine
+from avowal.db.engine import make_engine, make_read_sessionmaker
 from avowal.lib import logs
 from avowal.lib.proxy import ProxyConfigError, parse_networks
 from avowal.lib.security import InsecureConfiguration, check_production
 from avowal.lifecycle import cli as lifecycle_cli
 from avowal.lifecycle import publish_cli
+from avowal.lifecycle import service as lifecycle
+from avowal.lifecycle.exceptions import UnpublishedPolicy
 from avowal.mail import cli as mail_cli
 from avowal.policy import render
 from avowal.promises import cli as promises_cli
@@ -153,6 +155,13 @@ def serve(
         engine.dispose()
         raise fail("the database schema is not current: run `avowal db upgrade` first")
     promises_cli.check_before_serving(settings, loaded, engine)
+    if settings.env == "production":
+        with make_read_sessionmaker(engine)() as session:
+            try:
+                lifecycle.require_published(session, loaded)
+            except UnpublishedPolicy as exc:
+                engine.dispose()
+                raise fail(exc.message) from None
     application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
     tls = settings.tls_cert_file is not None
     typer.echo(

@@ -19,7 +19,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
@@ -29,11 +28,12 @@ from avowal.crypto.service import Secrets
 from avowal.db.engine import transaction
 from avowal.lib import clock
 from avowal.lifecycle import repository
+from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.acceptance_schemas import PolicyChanges, UpcomingChange
 from avowal.lifecycle.models import ChangeNotification, PolicyVersion
 from avowal.mail import content as mail_content
 from avowal.mail import service as mail
-from avowal.policy.loader import LoadedPolicy, parse_text
+from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 from avowal.vault.models import Subject
@@ -47,17 +47,6 @@ BATCH = 100
 _MESSAGES = uuid.UUID("6f1d3c52-9a41-4d8e-b7a0-0c6e1f2a9b31")
 
 LoadedByVersion = Callable[[PolicyVersion], LoadedPolicy]
-
-
-@lru_cache(maxsize=16)
-def _parsed(version_id: str, source: str) -> LoadedPolicy:
-    # Published versions never change: parse each once per process.
-    return parse_text(source, f"version {version_id[:12]}")
-
-
-def cached_loaded(row: PolicyVersion) -> LoadedPolicy:
-    """Return a published version as a checked policy, parsed once per process."""
-    return _parsed(row.version_id, row.source)
 
 
 def message_id(version_id: str, subject_id: str) -> str:
@@ -220,7 +209,9 @@ def notify_pass(
     """
     try:
         with transaction(factory) as session:
-            report = notify_upcoming(session, cached_loaded, secrets, settings, now, batch=batch)
+            report = notify_upcoming(
+                session, lifecycle.loaded_version, secrets, settings, now, batch=batch
+            )
     except Exception:
         log.exception("change notices not queued this round")
         return NoticeReport(configured=mail.mail_configured(settings))

@@ -67,9 +67,11 @@ def publish(
             raise fail(f"{file}: not published: {exc.message}") from None
         at = clock.aware(version.effective_at)
         announced = at > clock.now()
-        kind = "material" if version.material else "non-material"
+        material = sum(1 for c in version.changes if c.get("material") is True)
         what = (
-            f"{len(version.changes)} {kind} change(s)" if version.previous_id else "first version"
+            f"{len(version.changes)} change(s), {material} material"
+            if version.previous_id
+            else "first version"
         )
         typer.echo(
             f"published version {version.version_id[:12]} ({what}); "

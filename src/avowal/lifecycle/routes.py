@@ -21,6 +21,7 @@ from avowal.lifecycle.version_schemas import VersionDiff, VersionList, VersionRe
 from avowal.policy import render, wording
 from avowal.policy.document import short_version
 from avowal.policy.loader import LoadedPolicy
+from avowal.policy.render import PAGE_LANGUAGE
 
 router = APIRouter(tags=["policy"])
 
@@ -51,7 +52,8 @@ def _page(
         .render(
             title=title,
             organisation=policy.policy.organisation.name,
-            lang=policy.policy.policy.language.value,
+            # The pages are written in English (a policy in French still has English pages).
+            lang=PAGE_LANGUAGE,
             stylesheets={"privacy": render.STYLESHEET.href, "versions": STYLESHEET.href},
             **values,
         )

@@ -8,6 +8,7 @@ time with no restart.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,9 +33,15 @@ def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
+@lru_cache(maxsize=16)
+def _parsed(version_id: str, source: str) -> LoadedPolicy:
+    # Published versions never change: each is parsed once per process.
+    return parse_text(source, f"version {version_id[:12]}")
+
+
 def loaded_version(row: PolicyVersion) -> LoadedPolicy:
-    """Return a published version as a checked policy (its text, parsed again)."""
-    return parse_text(row.source, f"version {row.version_id[:12]}")
+    """Return a published version as a checked policy (its text, parsed once per process)."""
+    return _parsed(row.version_id, row.source)
 
 
 def effective_time(
@@ -142,6 +149,16 @@ def publish(
     return version
 
 
+def require_published(session: Session, loaded: LoadedPolicy) -> None:
+    """Refuse (production) a policy file that was never published, when versions exist."""
+    if repository.get(session, loaded.version_id) is None and repository.latest(session):
+        raise UnpublishedPolicy(
+            f"the policy file (version {loaded.version_id[:12]}) was never published; run "
+            "`avowal policy publish FILE` to announce it with its notice period, then restart",
+            version_id=loaded.version_id,
+        )
+
+
 def start(session: Session, loaded: LoadedPolicy, *, production: bool) -> PolicyVersion:
     """Make sure the policy a server starts with is published.
 
@@ -153,12 +170,8 @@ def start(session: Session, loaded: LoadedPolicy, *, production: bool) -> Policy
     existing = repository.get(session, loaded.version_id)
     if existing is not None:
         return existing
-    if production and repository.latest(session) is not None:
-        raise UnpublishedPolicy(
-            f"the policy file (version {loaded.version_id[:12]}) was never published; run "
-            "`avowal policy publish FILE` to announce it with its notice period, then restart",
-            version_id=loaded.version_id,
-        )
+    if production:
+        require_published(session, loaded)
     try:
         # Another server process may publish the same version at the same moment.
         with session.begin_nested():

@@ -29,6 +29,9 @@ Evidence = Mapping[PromiseId, tuple[EvidenceLine, ...]]
 # Where a promise's evidence goes: after a block (its id), or after one bullet item.
 Spot = tuple[int, int | None]
 
+# avowal writes the page in English whatever policy.language says (mail follows it); the
+# page's lang attribute tells screen readers the truth about the words they read.
+PAGE_LANGUAGE = "en"
 STYLESHEET = Stylesheet("avowal.policy", "static/privacy.css", "/assets/privacy.css")
 
 
@@ -69,7 +72,7 @@ def render_html(
         stylesheet=href,
         evidence_at=lines_at,
         history=history,
-        lang=loaded.policy.policy.language.value,
+        lang=PAGE_LANGUAGE,
     )
 
 

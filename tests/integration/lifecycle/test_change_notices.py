@@ -15,6 +15,7 @@ from avowal.app import create_app
 from avowal.client import Client
 from avowal.lib import clock
 from avowal.lifecycle import notices
+from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.models import ChangeNotification
 from avowal.mail.models import OutboxMessage
 from avowal.settings import Settings
@@ -99,7 +100,7 @@ def test_change_notices_are_batched_and_idempotent(
     state = app.state
     with state.sessionmaker() as s, s.begin():
         first = notices.notify_upcoming(
-            s, notices.cached_loaded, state.secrets, state.settings, batch=1
+            s, lifecycle.loaded_version, state.secrets, state.settings, batch=1
         )
     assert len(first.queued) == 1 and first.versions == [version.version_id]
     # A process that read the same person as a candidate finds them told: it skips, sends nothing.
@@ -111,7 +112,7 @@ def test_change_notices_are_batched_and_idempotent(
             s, state.secrets, state.settings, state.policies.current(), row, told.subject_id, T0
         ) is None  # fmt: skip
     with state.sessionmaker() as s, s.begin():
-        rest = notices.notify_upcoming(s, notices.cached_loaded, state.secrets, state.settings)
+        rest = notices.notify_upcoming(s, lifecycle.loaded_version, state.secrets, state.settings)
     assert len(rest.queued) == 1 and rest.queued[0] != first.queued[0]
     with state.sessionmaker() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 2
@@ -141,7 +142,7 @@ def test_without_mail_nothing_is_queued(
     publish(engine, v2())
     off = settings.model_copy(update={"mail_transport": "none"})
     with app.state.sessionmaker() as s, s.begin():
-        report = notices.notify_upcoming(s, notices.cached_loaded, app.state.secrets, off)
+        report = notices.notify_upcoming(s, lifecycle.loaded_version, app.state.secrets, off)
     assert not report.configured and report.queued == []
     assert _notifications(app) == []
 
@@ -152,7 +153,7 @@ def test_the_promise_in_effect_is_kept_when_the_new_version_drops_email(
     state = app.state
     publish(engine, v2(notify_by=["posting", "banner"]))
     with state.sessionmaker() as s, s.begin():
-        report = notices.notify_upcoming(s, notices.cached_loaded, state.secrets, state.settings)
+        report = notices.notify_upcoming(s, lifecycle.loaded_version, state.secrets, state.settings)
     # People live under the policy in effect, which promised notice of changes by e-mail.
     assert len(report.queued) == 2
 

@@ -32,6 +32,7 @@ from avowal.crypto.keyring import Keyring
 from avowal.db import migrate
 from avowal.db.engine import make_engine
 from avowal.lib.security import CSP, DOCS_CSP, HSTS, InsecureConfiguration, TLSRequired
+from avowal.lifecycle.exceptions import UnpublishedPolicy
 from avowal.policy import render
 from avowal.settings import EXAMPLE_POLICY, Settings
 from avowal.vault.models import Subject
@@ -545,3 +546,23 @@ def test_outside_production_local_names_work_and_others_are_refused(
     with TestClient(wider) as other:
         assert other.get("/v1/policy", headers={"Host": "a.example.net"}).status_code == 200
         assert other.get("/v1/policy", headers={"Host": "example.net"}).status_code == 400
+
+
+def test_production_refuses_to_build_on_a_never_published_policy(production: Settings) -> None:
+    engine = make_engine(production)
+    try:
+        with TestClient(create_app(production, engine=engine), base_url="https://testserver"):
+            pass  # the first start publishes the kept policy
+        changed = production.policy_file.parent / "changed.yaml"
+        changed.write_text(
+            production.policy_file.read_text().replace(
+                "title: Privacy Policy", "title: Privacy Policy (changed)"
+            )
+        )
+        attest_all(engine, changed)
+        unpublished = production.model_copy(update={"policy_file": changed})
+        # Refused before serving (not in the lifespan), naming the command that publishes it.
+        with pytest.raises(UnpublishedPolicy, match="avowal policy publish"):
+            create_app(unpublished, engine=engine)
+    finally:
+        engine.dispose()
