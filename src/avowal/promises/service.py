@@ -4,6 +4,7 @@ check and the evidence lines of the page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -162,8 +163,16 @@ def _status_line(promise: Promise, status: Status) -> EvidenceLine | None:
         return EvidenceLine("An organisational measure, not attested yet.", flagged=True)
     if status.state is State.enforced:
         return None
-    what = promise.missing if status.state is State.not_available else status.detail
+    if status.state is State.not_available:
+        # Visitors read this line: the feature, not the tracker's issue number.
+        what = _ISSUE.sub("", promise.missing or "the mechanism that keeps it")
+    else:
+        # How to configure it is for the operator (`avowal promises`), not for visitors.
+        what = "the site's operator has not configured what keeps it"
     return EvidenceLine(f"{NOT_KEPT}: {what}.", flagged=True)
+
+
+_ISSUE = re.compile(r"\s*\(issue \d+\)$")
 
 
 def evidence_lines(

@@ -209,7 +209,15 @@ def test_evidence_lines_show_aggregates_below_and_above_the_threshold(
         (
             True,
             "Not yet enforced by this site's software: the cookie consent banner with refusal "
-            "by category (issue 10).",
+            "by category.",
+        )
+    ]
+    # What the operator must configure is said to the operator, not to visitors.
+    assert page["tls"] == [
+        (
+            True,
+            "Not yet enforced by this site's software: the site's operator has not configured "
+            "what keeps it.",
         )
     ]
     assert page["physical_security"] == [(True, "An organisational measure, not attested yet.")]
