@@ -37,6 +37,8 @@ MODULES = (
     "avowal.callers.service",
     "avowal.vault.notices",
     "avowal.vault.access",
+    "avowal.vault.erasure",
+    "avowal.vault.terms",
     "avowal.vault.collection",
     "avowal.audit.service",
     "avowal.console.deps",
@@ -58,7 +60,7 @@ PROTECTED = {
         "avowal.console.deps.x_origin_of__*",
         "avowal.console.deps.x_allowed_origins__*",
     ),
-    "erasure": ("avowal.vault.access.x_erase__*",),
+    "erasure": ("avowal.vault.erasure.x_erase__*",),
     "scrubbing": ("avowal.analytics.scrub.*",),
 }
 

@@ -14,7 +14,7 @@ from avowal.callers import service as callers
 from avowal.callers.service import Caller
 from avowal.client import Client
 from avowal.lib.errors import AvowalError
-from avowal.vault import access
+from avowal.vault import access, erasure
 from avowal.vault.schemas import Disclosed, DisclosureEntry, Erased, ReadResult
 from tests.factories import PURCHASE, REGISTRATION
 
@@ -110,7 +110,7 @@ class StaffDesk:
 
     def erase(self, subject: str) -> Erased:
         return self._run(
-            lambda s: access.erase(s, self.app.state.policies.current(), self.caller, subject)
+            lambda s: erasure.erase(s, self.app.state.policies.current(), self.caller, subject)
         )
 
 

@@ -290,7 +290,7 @@ PROMISES = (
         "security",
         E,
         lambda lp: lp.policy.security.encryption_at_rest,
-        "avowal.vault.access.erase",
+        "avowal.vault.erasure.erase",
         (
             f"{VAULT}/test_collection.py::test_collect_stores_encrypted_values_and_returns_a_receipt",
             f"{VAULT}/test_access.py::"

@@ -11,7 +11,7 @@ from avowal.callers.deps import CallerDep
 from avowal.crypto import signing
 from avowal.lib import problems
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep
-from avowal.vault import access, collection, consents, notices
+from avowal.vault import access, collection, consents, erasure, notices
 from avowal.vault.schemas import (
     Collected,
     CollectRequest,
@@ -215,4 +215,4 @@ def erase_subject(
     settings: SettingsDep,
 ) -> Erased:
     """Erase a person: destroy their data key and lookup rows, keep a tombstone."""
-    return access.erase(session, policy, caller, subject_id, outbox=settings.mail_outbox_path)
+    return erasure.erase(session, policy, caller, subject_id, outbox=settings.mail_outbox_path)

@@ -1,0 +1,82 @@
+"""Erasure: crypto-shredding of a person, by the back end serving them or the law's officer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from avowal.audit import service as audit
+from avowal.callers.service import Caller
+from avowal.db import engine as db
+from avowal.lib import clock
+from avowal.lifecycle import acceptance
+from avowal.mail import erasure as mail_erasure
+from avowal.policy.loader import LoadedPolicy
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
+from avowal.vault import repository
+from avowal.vault.exceptions import ErasureNotAllowed
+from avowal.vault.schemas import Erased
+from avowal.vault.subjects import living_subject
+
+# The use under which the site's own back end serves the person, and so relays their request
+# to be erased; the other erasers answer for legal obligations (LEGAL_OBLIGATION).
+ON_THE_PERSONS_REQUEST = "essential.service"
+
+
+def may_erase(caller: Caller) -> bool:
+    """Tell whether a caller may erase people: the back end serving them, or the law's officer."""
+    return caller.grants(ON_THE_PERSONS_REQUEST) or caller.grants(LEGAL_OBLIGATION)
+
+
+def erase(
+    session: Session,
+    loaded: LoadedPolicy,
+    caller: Caller,
+    subject_id: str,
+    *,
+    outbox: Path | None = None,
+) -> Erased:
+    """Destroy a person's data key and lookup rows (crypto-shredding); keep a tombstone.
+
+    Their undelivered mail is shredded too, and their `.eml` copies in ``outbox`` (the
+    settings' ``mail_outbox_path``) deleted after commit; without it the mail worker does that.
+
+    Only the site's own back end (serving the person, acting on their request) or a role that
+    answers for legal obligations (the privacy officer) may erase someone.
+    """
+    if not may_erase(caller):
+        exc = ErasureNotAllowed(
+            f"role '{caller.role}' may not erase people: only roles granting "
+            f"{ON_THE_PERSONS_REQUEST} (the site's back end) or {LEGAL_OBLIGATION} may",
+            role=caller.role,
+        )
+        raise audit.refuse(
+            session,
+            exc,
+            actor=caller.name,
+            role=caller.role,
+            action="erase",
+            subject_id=subject_id,
+            fields=[],
+            purpose=None,
+        )
+    # Locked and re-checked: of two erasures at once, the second finds a tombstone (410), and a
+    # collection or disclosure for the person either finishes first or finds the tombstone.
+    subj = living_subject(session, subject_id, lock=True)
+    repository.drop_index(session, subject_id)
+    subj.wrapped_key = None
+    subj.key_id = None
+    subj.ref = None
+    erased_at = subj.erased_at = clock.now()
+    mail_erasure.shred(session, subject_id, outbox)
+    acceptance.forget(session, subject_id)
+    engine = session.get_bind()
+    if isinstance(engine, Engine):
+        db.after_commit(session, lambda: db.purge_wal(engine))
+    audit.append(
+        session,
+        audit.Event(actor=caller.name, role=caller.role, action="erase", subject_id=subject_id),
+    )
+    return Erased(subject_id=subject_id, erased_at=erased_at.isoformat())
