@@ -40,6 +40,7 @@ from avowal.promises import service as promises
 from avowal.settings import Settings
 from avowal.vault import routes as vault_routes
 from avowal.web import docs as web_docs
+from avowal.web import metrics as web_metrics
 from avowal.web import routes as web_routes
 
 
@@ -140,6 +141,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, production=production)
     app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
     app.include_router(web_routes.router)
+    app.include_router(web_metrics.router)
     if not production:
         app.include_router(web_docs.router)
     app.include_router(policy_routes.router)

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         300, ge=0, le=86400, description="How long the page's evidence lines are reused."
     )
 
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token a Prometheus scraper sends to GET /metrics; without it /metrics "
+        "answers 404 (the figures are operational, never personal).",
+    )
+
     # -- mail ---------------------------------------------------------------------------------
     mail_transport: Literal["auto", "smtp", "files", "none"] = Field(
         "auto",

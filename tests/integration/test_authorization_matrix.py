@@ -534,6 +534,8 @@ CASES: tuple[Case, ...] = (
     get("/docs/assets/{name}", PUBLIC, "/docs/assets/docs.js"),
     get("/healthz", PUBLIC),
     get("/readyz", PUBLIC),
+    # Not served without AVOWAL_METRICS_TOKEN, to anyone (the token: web/test_metrics.py).
+    get("/metrics", everyone("404 json")),
     get("/v1/policy", PUBLIC),
     get("/privacy", PUBLIC),
     get("/privacy.md", PUBLIC),
