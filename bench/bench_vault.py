@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from avowal.audit.service import now_iso
 from avowal.crypto import cipher
 from avowal.db.engine import make_engine, make_sessionmaker, purge_wal
-from avowal.vault import access, collection, notices
+from avowal.vault import access, collection, erasure, notices
 from avowal.vault.models import BlindIndex, PersonalValue, Receipt, Subject
 from avowal.vault.schemas import CollectRequest
 from bench.timing import compare
@@ -217,7 +217,7 @@ def _erase_contenders(w: World) -> dict[str, Callable[[], object]]:
     def eraser(queue: Iterator[str]) -> Callable[[], object]:
         def erase() -> None:
             with w.sessions() as s, s.begin():
-                access.erase(s, w.loaded, officer, next(queue))
+                erasure.erase(s, w.loaded, officer, next(queue))
 
         return erase
 
