@@ -89,7 +89,9 @@ def create_app(
         background = []
         if in_process:
             background = [
-                asyncio.create_task(analytics_worker.run_forever(sessions, settings, loaded)),
+                asyncio.create_task(
+                    analytics_worker.run_forever(sessions, settings, policies.current)
+                ),
                 asyncio.create_task(
                     mail_worker.run_forever(sessions, settings, secrets, policies.current)
                 ),

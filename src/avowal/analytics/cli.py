@@ -195,10 +195,10 @@ def run_worker() -> None:
             typer.echo(f"mail: {len(report.sent)} sent, {len(report.failed)} failed", err=True)
 
     async def both(sessions: sessionmaker[Session]) -> None:
-        # Mail follows the published version in effect, as the servers do.
+        # Both follow the published version in effect, as the servers do.
         policies = PolicyHolder(sessions, policy, refresh_seconds=settings.policy_refresh_seconds)
         await asyncio.gather(
-            worker.run_forever(sessions, settings, policy, first_delay=0, on_pass=said),
+            worker.run_forever(sessions, settings, policies.current, first_delay=0, on_pass=said),
             mail_worker.run_forever(
                 sessions, settings, secrets, policies.current, first_delay=0, on_pass=mailed
             ),

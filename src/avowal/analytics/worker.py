@@ -31,6 +31,7 @@ from avowal.analytics import quarantine, rollup
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
+from avowal.lifecycle.holder import PolicySource, resolve
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 
@@ -276,20 +277,21 @@ def run_pass(
 async def run_forever(
     factory: sessionmaker[Session],
     settings: Settings,
-    policy: LoadedPolicy,
+    policy: PolicySource,
     *,
     first_delay: float | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
     """Run a pass every ``analytics_rollup_seconds`` in a thread, until cancelled.
 
-    A failing pass is logged and retried at the next tick: the worker never stops serving.
+    ``policy`` may be a holder's ``current``: each pass then purges by the retention of the
+    version in effect. A failing pass is logged and retried at the next tick.
     """
     interval = settings.analytics_rollup_seconds
     await asyncio.sleep(interval if first_delay is None else first_delay)
     while True:
         try:
-            report = await asyncio.to_thread(run_pass, factory, settings, policy)
+            report = await asyncio.to_thread(run_pass, factory, settings, resolve(policy))
         except Exception:
             log.exception("analytics rollup pass failed")
         else:

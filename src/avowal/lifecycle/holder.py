@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +18,15 @@ from avowal.lifecycle.service import loaded_version
 from avowal.policy.loader import LoadedPolicy
 
 log = logging.getLogger("avowal.lifecycle")
+
+# What a background worker is given: a fixed policy, or a holder's ``current`` to follow the
+# published version in effect.
+PolicySource = LoadedPolicy | Callable[[], LoadedPolicy]
+
+
+def resolve(source: PolicySource) -> LoadedPolicy:
+    """Return the policy a worker pass uses now."""
+    return source if isinstance(source, LoadedPolicy) else source()
 
 
 class PolicyHolder:

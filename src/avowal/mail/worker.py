@@ -29,6 +29,7 @@ from avowal.legal import service as legal
 from avowal.legal.models import SubjectNotice
 from avowal.lib import clock
 from avowal.lifecycle import notices as change_notices
+from avowal.lifecycle.holder import PolicySource, resolve
 from avowal.mail import content, erasure, keys, service, transport
 from avowal.mail.models import OutboxMessage
 from avowal.mail.transport import Transport
@@ -269,7 +270,7 @@ async def run_forever(
     factory: sessionmaker[Session],
     settings: Settings,
     secrets: Secrets,
-    loaded: LoadedPolicy | Callable[[], LoadedPolicy],
+    loaded: PolicySource,
     *,
     first_delay: float | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
@@ -283,8 +284,7 @@ async def run_forever(
     await asyncio.sleep(interval if first_delay is None else first_delay)
     while True:
         try:
-            policy = loaded if isinstance(loaded, LoadedPolicy) else loaded()
-            report = await asyncio.to_thread(run_pass, factory, settings, secrets, policy)
+            report = await asyncio.to_thread(run_pass, factory, settings, secrets, resolve(loaded))
         except Exception:
             log.exception("mail pass failed")
         else:

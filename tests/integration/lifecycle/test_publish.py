@@ -24,6 +24,7 @@ from avowal.lifecycle.exceptions import (
     UnpublishedPolicy,
     VersionExists,
 )
+from avowal.lifecycle.holder import resolve
 from avowal.policy.loader import LoadedPolicy, parse_text
 from avowal.settings import Settings
 from tests.factories import policy_text
@@ -129,9 +130,12 @@ def test_a_running_server_switches_at_the_effective_time_without_restart(
         # Announced, not enforced.
         assert client.get("/v1/policy").json()["version_id"] == first
         assert "Privacy Policy (2027)" not in client.get("/privacy").text
+        # The background workers (rollups and purges, mail) are handed the holder too.
+        assert resolve(app.state.policies.current).version_id == first
         moment["now"] = dt.datetime(2027, 2, 15, 0, 0, 1, tzinfo=dt.UTC)
         assert client.get("/v1/policy").json()["version_id"] == announced.version_id
         assert "Privacy Policy (2027)" in client.get("/privacy").text
+        assert resolve(app.state.policies.current).version_id == announced.version_id
 
 
 def test_the_publish_command(
