@@ -30,6 +30,7 @@ def keep_only_what_is_built(d: dict[str, Any]) -> None:
         point["admits_minors"] = False
         point.pop("field_purposes", None)
     d["cookies"] = []
+    d["cookie_rules"].pop("consent_cookie", None)
     d["retention"] = []
     d["changes"] = {
         "notice_days": 0,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from avowal.policy.exceptions import Problem
 from avowal.policy.schemas import (
     BREAK_GLASS_GROUNDS,
+    CookieCategory,
     CustomKey,
     FieldType,
     Policy,
@@ -256,6 +257,38 @@ class _Checker:
                     "cookie_choice",
                 )
             self.declared_purpose(cookie.purpose, f"{loc}.purpose", "purpose_limitation")
+        self.consent_cookie()
+
+    def consent_cookie(self) -> None:
+        rules = self.policy.cookie_rules
+        cookies = self.policy.cookies
+        name = rules.consent_cookie
+        optional = [
+            c for c in cookies if c.category not in (None, CookieCategory.strictly_necessary)
+        ]
+        if name is None:
+            if rules.can_refuse and optional:
+                self.add(
+                    "cookie_rules.consent_cookie",
+                    "cookies may be refused, so a strictly necessary cookie must remember the "
+                    "choice: declare it and name it here",
+                    "cookie_choice",
+                )
+            return
+        found = next((c for c in cookies if c.name == name), None)
+        if found is None:
+            self.add(
+                "cookie_rules.consent_cookie",
+                f"'{name}' is not a cookie declared under cookies",
+                "cookie_choice",
+            )
+        elif found.category is not CookieCategory.strictly_necessary or "*" in found.name:
+            self.add(
+                "cookie_rules.consent_cookie",
+                f"'{name}' must be declared strictly_necessary, with an exact name: it is set "
+                "before any choice",
+                "cookie_choice",
+            )
 
     def analytics(self) -> None:
         a = self.policy.analytics

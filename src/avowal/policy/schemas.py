@@ -196,9 +196,19 @@ class CookieCategory(StrEnum):
 
 
 class Cookie(Strict):
-    name: Text
+    name: Annotated[str, StringConstraints(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$")] = Field(
+        description="The cookie's name; `*` stands for any characters (`_ga_*`)."
+    )
     provider: Text
     category: CookieCategory | None = None
+    domain: Annotated[str, StringConstraints(pattern=r"^\.?[a-z0-9.-]+$")] | None = Field(
+        None,
+        description="The domain it is set on (`.example.com` for every subdomain); withdrawal "
+        "deletes it there. Default: the page's own host.",
+    )
+    path: Annotated[str, StringConstraints(pattern=r"^/[^;\s]*$")] = Field(
+        "/", description="The path it is set on; withdrawal deletes it there."
+    )
     lifetime: Annotated[
         str, StringConstraints(pattern=r"^(session|\d+ (minutes?|hours?|days?|months?|years?))$")
     ]
@@ -208,6 +218,16 @@ class Cookie(Strict):
 
 class CookieRules(Strict):
     can_refuse: bool = True
+    consent_cookie: Text | None = Field(
+        None,
+        description="The declared, strictly necessary cookie that remembers a visitor's choices "
+        "(the consent id); the banner and the middleware read it.",
+    )
+    google_consent_mode: bool = Field(
+        True,
+        description="Signal choices to Google's tags as Consent Mode v2 updates (denied by "
+        "default) when the page uses them.",
+    )
     refusal_consequence: Text | None = None
     honour_global_privacy_control: bool = True
 
