@@ -11,6 +11,7 @@ from avowal.analytics.models import (
 )
 from avowal.audit.models import AuditEntry, AuditHead, AuditVerification
 from avowal.callers.models import ServiceToken
+from avowal.consent.models import CookieConsent, CookieConsentLink, CookieScan
 from avowal.db.base import Base
 from avowal.legal.models import BreakGlass, LegalRequest, SubjectNotice
 from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersion
@@ -30,6 +31,9 @@ __all__ = [
     "BlindIndex",
     "BreakGlass",
     "ChangeNotification",
+    "CookieConsent",
+    "CookieConsentLink",
+    "CookieScan",
     "DailyRollup",
     "Disclosure",
     "Enrolment",
