@@ -13,6 +13,7 @@ from avowal.analytics import cli as analytics_cli
 from avowal.audit import cli as audit_cli
 from avowal.callers import cli as token_cli
 from avowal.cli_support import fail, load_policy, load_secrets
+from avowal.consent import scan_cli as cookies_cli
 from avowal.crypto import cli as keys_cli
 from avowal.db import migrate
 from avowal.db.engine import make_engine, make_read_sessionmaker
@@ -44,6 +45,7 @@ app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
 app.add_typer(promises_cli.app, name="promises")
 app.add_typer(mail_cli.app, name="mail")
+app.add_typer(cookies_cli.app, name="cookies")
 analytics_cli.install(app)
 policy_app.command("publish")(publish_cli.publish)
 policy_app.command("diff")(lifecycle_cli.policy_diff)
