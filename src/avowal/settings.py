@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         "requests for any other host get 400 unknown_host. Outside production localhost, "
         "127.0.0.1, ::1 and testserver are answered too.",
     )
+    consent_origins: list[str] = Field(
+        [],
+        description="Origins (`https://shop.example.com`) whose pages may send cookie choices "
+        "to /v1/consents/cookies, besides the policy's analytics sites and the public URL's.",
+    )
     trusted_proxies: list[str] = Field(
         [],
         description="Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed.",
