@@ -220,8 +220,13 @@ class Mail(BaseModel):
 
 
 class CookieScan(BaseModel):
+    """The last run of `avowal cookies scan`: when, which pages, and what it found."""
+
     at: dt.datetime
-    undeclared: list[str]
+    pages: list[str]
+    findings: int
+    by_kind: dict[str, int]  # undeclared, before_consent, after_rejection, no_banner
+    ok: bool
 
 
 class Review(BaseModel):

@@ -20,6 +20,7 @@ from avowal.analytics import quarantine
 from avowal.audit import checkpoints
 from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
+from avowal.consent import scan_store
 from avowal.legal import break_glass
 from avowal.legal import service as legal
 from avowal.legal.export import notice_id
@@ -407,18 +408,41 @@ def build(
         analytics_quarantine=analytics_quarantine(session, since),
         mail=mail(session, settings),
         promises=promises.review_section(session, settings, loaded, now),
-        # No cookie scanner exists yet; say so rather than report an empty scan.
-        last_cookie_scan=None,
+        last_cookie_scan=cookie_scan(session),
         notes=[],
     )
     review.notes.extend(_notes(review))
     return review
 
 
+def cookie_scan(session: Session) -> s.CookieScan | None:
+    """Return the last recorded cookie scan: when, its pages, its findings by kind, and ok."""
+    row = scan_store.last(session)
+    if row is None:
+        return None
+    by_kind: dict[str, int] = defaultdict(int)
+    for finding in row.findings:
+        by_kind[str(finding.get("kind"))] += 1
+    return s.CookieScan(
+        at=clock.aware(row.at),
+        pages=list(row.urls),
+        findings=len(row.findings),
+        by_kind=dict(by_kind),
+        ok=row.ok,
+    )
+
+
 def _notes(review: s.Review) -> list[str]:
     notes = []
-    if review.last_cookie_scan is None:
+    scan = review.last_cookie_scan
+    if scan is None:
         notes.append(NO_COOKIE_SCAN)
+    elif not scan.ok:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in scan.by_kind.items())
+        notes.append(
+            f"the last cookie scan ({clock.iso(scan.at)}) failed with {scan.findings} "
+            f"finding(s): {kinds} (`avowal cookies scan` lists them)"
+        )
     if review.analytics_quarantine.total:
         notes.append(
             f"{review.analytics_quarantine.total} analytics event(s) could not be rolled up and "

@@ -19,11 +19,14 @@ from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
 from avowal.cli import app as cli
 from avowal.client import Client, PurposeNotAllowed
+from avowal.consent import scan_store
+from avowal.consent.scan import Finding, FindingKind, Pass, ScanReport, Store
 from avowal.legal import break_glass as bg
 from avowal.legal import export as legal_export
 from avowal.legal import service as legal
 from avowal.legal.exceptions import FourEyesRequired
 from avowal.legal.schemas import LegalRequestCreate
+from avowal.policy.schemas import CookieCategory
 from avowal.review import render
 from avowal.review import service as review
 from avowal.review.schemas import Review
@@ -284,6 +287,55 @@ def test_the_review_reports_the_known_figures(
     assert review.NO_COOKIE_SCAN in data["notes"]
 
 
+def test_the_last_cookie_scan_appears_and_a_failed_one_is_flagged(
+    app: FastAPI, settings: Settings
+) -> None:
+    before = Finding(
+        kind=FindingKind.before_consent,
+        name="cm_usage",
+        store=Store.cookie,
+        category=CookieCategory.analytics,
+        pass_=Pass.before,
+        page="https://shop.example.com/",
+    )
+    undeclared = before.model_copy(
+        update={"kind": FindingKind.undeclared, "name": "tracker_x", "category": None}
+    )
+    pages = ["https://shop.example.com/", "https://shop.example.com/pricing"]
+    clean = ScanReport(urls=pages[:1], banner={}, findings=[])
+    failed = ScanReport(urls=pages, banner={}, findings=[before, undeclared, undeclared])
+    run(app, lambda s: scan_store.record(s, clean, NOW - dt.timedelta(days=2)))
+    run(app, lambda s: scan_store.record(s, failed, NOW - dt.timedelta(days=1)))
+
+    result = build(app, settings)
+    scan = result.last_cookie_scan
+    assert scan is not None
+    assert (scan.at, scan.pages, scan.findings, scan.ok) == (
+        NOW - dt.timedelta(days=1),
+        pages,
+        3,
+        False,
+    )
+    assert scan.by_kind == {"before_consent": 1, "undeclared": 2}
+    assert review.NO_COOKIE_SCAN not in result.notes
+    [note] = [n for n in result.notes if "cookie scan" in n]
+    assert "failed with 3 finding(s): 1 before_consent, 2 undeclared" in note
+    page = render.render_html(result)
+    assert "2 page(s)" in page and "<code>https://shop.example.com/pricing</code>" in page
+    assert (
+        '<strong class="alert">failed</strong>, 3 finding(s) (1 before consent, 2 undeclared)'
+        in page
+    )
+    assert "No cookie scan recorded yet" not in page
+
+    run(app, lambda s: scan_store.record(s, clean, NOW))
+    passed = build(app, settings)
+    assert passed.last_cookie_scan is not None and passed.last_cookie_scan.ok
+    assert passed.last_cookie_scan.pages == pages[:1]
+    assert not [n for n in passed.notes if "cookie scan" in n]
+    assert "passed, no finding." in render.render_html(passed)
+
+
 def test_since_limits_the_period_but_keeps_open_requests(
     app: FastAPI, settings: Settings, known: Known
 ) -> None:
@@ -334,7 +386,7 @@ def test_the_printable_page_has_every_section(
         assert caption in page
     assert "Payments stuck &lt;since 09:00&gt;" in page  # autoescaped
     assert '<strong class="alert">outlier</strong>' in page
-    assert "No cookie scan recorded yet." in page
+    assert "No cookie scan recorded yet: run <code>avowal cookies scan</code>" in page
     assert "The audit chain is intact" in page
     assert "style=" not in page and "<style" not in page and "<script" not in page
     assert '<link rel="stylesheet" href="/assets/review.css?v=' in page
