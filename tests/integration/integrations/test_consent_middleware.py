@@ -240,3 +240,10 @@ def test_the_policy_is_taken_as_a_path_a_string_or_a_loaded_policy(tmp_path: Pat
     for source in (EXAMPLE_POLICY, str(EXAMPLE_POLICY), loaded):
         middleware = ConsentCookiesWSGI(_wsgi_app([]), policy=source)
         assert middleware.enforcer.policy.cookie_rules.consent_cookie == "cm_consent"
+
+
+def test_starlette_add_middleware_as_documented() -> None:
+    app = _asgi_app([])
+    app.add_middleware(ConsentCookiesASGI, policy=EXAMPLE_POLICY)
+    response = TestClient(app).get("/", headers={"Cookie": consent(C.performance)})
+    assert _names(response.headers.get_list("set-cookie")) == ["cm_consent", "cm_perf", "tracker_x"]
