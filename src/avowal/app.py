@@ -15,6 +15,7 @@ from avowal.analytics import dashboard_routes as analytics_dashboard_routes
 from avowal.analytics import routes as analytics_routes
 from avowal.analytics import worker as analytics_worker
 from avowal.analytics.service import Analytics
+from avowal.consent import routes as consent_routes
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
 from avowal.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
@@ -152,5 +153,6 @@ def create_app(
     app.include_router(acceptance_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(analytics_dashboard_routes.router)
+    app.include_router(consent_routes.router)
     console.install(app)
     return app

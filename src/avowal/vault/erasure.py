@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
 from avowal.callers.service import Caller
+from avowal.consent import service as consent
 from avowal.db import engine as db
 from avowal.lib import clock
 from avowal.lifecycle import acceptance
@@ -72,6 +73,7 @@ def erase(
     erased_at = subj.erased_at = clock.now()
     mail_erasure.shred(session, subject_id, outbox)
     acceptance.forget(session, subject_id)
+    consent.forget(session, subject_id)
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))
