@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from avowal.consent.schemas import LinkedConsent, SubjectCookieConsents
 from avowal.lifecycle.acceptance_schemas import AcceptanceList, AcceptanceRead
 from avowal.vault.schemas import (
     Collected,
@@ -272,6 +273,25 @@ class Client:
             params={"purpose": purpose},
         )
         return found.acceptances
+
+    def link_cookie_consent(self, subject: str, consent_id: str) -> LinkedConsent:
+        """Attach a cookie consent id (from the visitor's consent cookie) to a person."""
+        return self._parse(
+            LinkedConsent,
+            "POST",
+            f"/v1/subjects/{subject}/cookie-consents",
+            json={"consent_id": consent_id},
+        )
+
+    def cookie_consents(self, subject: str, *, purpose: str) -> list[LinkedConsent]:
+        """Return a person's linked cookie consents with their histories, newest choice first."""
+        found = self._parse(
+            SubjectCookieConsents,
+            "GET",
+            f"/v1/subjects/{subject}/cookie-consents",
+            params={"purpose": purpose},
+        )
+        return found.consents
 
     def accept(self, subject: str, version_id: str, *, shown: str | None = None) -> AcceptanceRead:
         """Record a person's explicit acceptance of a version in effect or announced."""
