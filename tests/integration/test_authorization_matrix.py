@@ -42,6 +42,7 @@ from avowal.app import create_app
 from avowal.callers import service as callers
 from avowal.callers.models import ServiceToken
 from avowal.client import Client
+from avowal.consent import banner
 from avowal.db import migrate
 from avowal.db.engine import make_engine
 from avowal.legal import service as legal
@@ -436,6 +437,16 @@ def accepting_subject(world: World, who: Who) -> dict[str, str]:
     }
 
 
+def cookie_choice(world: World, who: Who) -> dict[str, str]:
+    """A choice recorded on the current banner, and its consent id."""
+    version = banner.version(world.app.state.policies.current())
+    answer = world.client.post(
+        "/v1/consents/cookies", json={"version": version, "granted": ["analytics"]}
+    )
+    assert answer.status_code == 201, answer.text
+    return {"banner": version, "consent": answer.json()["consent_id"]}
+
+
 def own_session(world: World, who: Who) -> dict[str, str]:
     """A session of the caller's own, so signing it out leaves the matrix's session alive."""
     account = world.creds[who.name].account_id
@@ -566,6 +577,29 @@ CASES: tuple[Case, ...] = (
         content=EVENT,
         headers={"Content-Type": "text/plain", "User-Agent": FIREFOX},
     ),
+    # The cookie banner, choices and their history (the consent id is the secret), GPC.
+    get("/c.js", PUBLIC),
+    get("/.well-known/gpc.json", PUBLIC),
+    Case(
+        "OPTIONS",
+        "/v1/consents/cookies",
+        "/v1/consents/cookies",
+        everyone("204"),
+        headers={"Origin": f"https://{SITE}", "Access-Control-Request-Method": "POST"},
+    ),
+    post(
+        "/v1/consents/cookies",
+        everyone("201"),
+        body=lambda p: {"version": p["banner"], "granted": ["advertising"]},
+        headers={"Origin": f"https://{SITE}"},
+        prepare=cookie_choice,
+    ),
+    get(
+        "/v1/consents/cookies/{consent_id}",
+        PUBLIC,
+        "/v1/consents/cookies/{consent}",
+        prepare=cookie_choice,
+    ),
     get("/share/{token}", PUBLIC, "/share/{share}"),
     get(f"{SHARE}/summary", PUBLIC, "/v1/analytics/share/{share}/summary"),
     get(f"{SHARE}/breakdown/{{dimension}}", PUBLIC, "/v1/analytics/share/{share}/breakdown/page"),
@@ -655,6 +689,20 @@ CASES: tuple[Case, ...] = (
         "/v1/subjects/{victim}/acceptances",
         body=lambda p: {"version_id": p["version"]},
         prepare=accepting_subject,
+    ),
+    # Cookie consents follow the person: attached by a role granting a use within
+    # essential.service, read for a purpose serving them.
+    post(
+        "/v1/subjects/{subject_id}/cookie-consents",
+        api(SERVING_PEOPLE, "201"),
+        "/v1/subjects/{sid}/cookie-consents",
+        body=lambda p: {"consent_id": p["consent"]},
+        prepare=cookie_choice,
+    ),
+    get(
+        "/v1/subjects/{subject_id}/cookie-consents",
+        api(GRANT_SUPPORT),
+        f"/v1/subjects/{{sid}}/cookie-consents?purpose={SUPPORT}",
     ),
     Case(
         "DELETE",
