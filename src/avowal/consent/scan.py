@@ -37,6 +37,7 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 WAIT_MS = 2000
+CLICK_MS = 10_000
 BUTTON = '[data-avowal-consent="{choice}"]'
 
 
@@ -282,11 +283,18 @@ def _settle(page: Page, wait_ms: int) -> None:
 def _click(page: Page, choice: str, wait_ms: int) -> bool:
     from playwright.sync_api import Error
 
-    button = page.locator(BUTTON.format(choice=choice)).first
+    selector = BUTTON.format(choice=choice)
+    button = page.locator(selector).first
     try:
-        button.click(timeout=max(wait_ms, 1))
+        button.wait_for(state="visible", timeout=max(wait_ms, 1))
     except Error:
         return False
+    # The banner is there: the click itself (waiting for the button to be stable and enabled)
+    # gets a generous timeout of its own, so a slow first frame is not taken for no banner.
+    try:
+        button.click(timeout=CLICK_MS)
+    except Error as exc:
+        raise ScanError(f"cannot click {selector} on {page.url}: {_first_line(exc)}") from None
     return True
 
 
