@@ -79,9 +79,9 @@ def _wait_healthy(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def running(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    """Start `avowal serve` on a free port; stop it (if still running) on leaving."""
-    port = free_port()
+def running(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[Server]:
+    """Start `avowal serve` on ``port`` (a free one if none); stop it (if running) on leaving."""
+    port = port or free_port()
     command = [sys.executable, "-c", "from avowal.cli import main; main()", "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("wb")

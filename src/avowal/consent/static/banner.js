@@ -75,28 +75,28 @@ function wipe(key) {
   });
 }
 
-function apply(g) {
+const apply = safe(g => {
   granted.filter(k => !g.includes(k)).forEach(k => { revoked[k] = 1; wipe(k); });
   granted = g.slice();
   signal("update", granted);
   scan(d);
   fns.forEach(f => safe(f)(granted.slice()));
-}
+});
 
-// Record a choice on the server; without an answer keep it locally and retry on the next page.
+// Record a choice on the server and return what it granted (Sec-GPC may have turned some off).
+// Without an answer the choice is kept in a cookie with a local id, and sent on the next page.
 async function record(body) {
-  let r;
+  let r, j;
   try {
     r = await fetch(C.endpoint, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), keepalive: true });
+    j = r.status == 201 && await r.json();
   } catch (e) { /* offline */ }
-  if (r && r.status == 409) return reprompted || (reprompted = 1, show());
-  const ok = r && r.status == 201;
-  const j = ok ? await r.json() : {};
-  if (r && r.status < 500 || ok) pend(null); else if (state) pend(body);
-  if (ok) {
-    state.id = j.consent_id;
-    store(j.value, j.max_age);
-  }
+  if (r && r.status == 409) return reprompted || (reprompted = 1, show()), null;
+  const s = j && parse(j.value);
+  if (s) state = s;
+  if (n.cookieEnabled !== false) s ? store(j.value, j.max_age) : store(format(state.id, body.granted), C.cookie.days ? C.cookie.days * 86400 : null);
+  pend(r && r.status < 500 ? null : Object.assign(body, { consent_id: state.id }));
+  return s ? s.granted : body.granted;
 }
 function pend(body) {
   try { body ? localStorage.setItem(PENDING, JSON.stringify(body)) : localStorage.removeItem(PENDING); } catch (e) { /* storage off */ }
@@ -108,16 +108,14 @@ const lang = () => {
   return l || C.default_language;
 };
 
-function choose(g, method) {
+async function choose(g, method) {
   g = g.filter(k => choosable.includes(k) && !(GPC && k == "advertising"));
-  const id = state && state.id || hex(16);
-  const body = { consent_id: state && state.id || null, version: C.version, granted: g, method: method, language: lang(), path: L.pathname };
-  state = { id: id, version: C.version, granted: g };
-  if (n.cookieEnabled !== false) store(format(id, g), C.cookie.days ? C.cookie.days * 86400 : null);
-  apply(g);
+  const known = state && state.id;
+  state = { id: known || hex(16), version: C.version, granted: g };
   if (method != "gpc") hide();
-  body.consent_id = body.consent_id || (parse(raw()) ? id : null);
-  return record(body);
+  const body = { consent_id: known || null, version: C.version, granted: g, method: method, language: lang(), path: L.pathname };
+  const got = await record(body).catch(() => g);
+  if (got) apply(got);
 }
 
 // The dialog.
@@ -173,16 +171,16 @@ function build() {
 }
 function show() {
   if (!root) build();
-  if (!root.hidden) return;
-  const g = state ? state.granted : [];
-  panel.querySelectorAll("input").forEach(i => {
-    const c = cats.find(x => x.key == i.name);
-    i.checked = c.required || (!(GPC && i.name == "advertising") && g.includes(i.name));
-  });
-  root.querySelector(".avc-x").hidden = !(state && state.version == C.version);
-  lastFocus = d.activeElement;
-  root.hidden = false;
-  view(0);
+  if (!root.contains(d.activeElement)) lastFocus = d.activeElement;
+  if (root.hidden) {
+    const g = state ? state.granted : [];
+    panel.querySelectorAll("input").forEach(i => {
+      i.checked = cats.find(x => x.key == i.name).required || (!(GPC && i.name == "advertising") && g.includes(i.name));
+    });
+    root.querySelector(".avc-x").hidden = !(state && state.version == C.version);
+    root.hidden = false;
+    view(0);
+  }
   root.focus({ preventScroll: true });
 }
 function hide() {
@@ -220,7 +218,7 @@ safe(() => {
     scan(d);
     d.addEventListener("click", safe(e => {
       const t = e.target.closest && e.target.closest("[data-avowal-consent-open]");
-      if (t) { e.preventDefault(); lastFocus = t; api.consent.open(); }
+      if (t) { e.preventDefault(); api.consent.open(); }
     }));
     if (ask) show();
   });

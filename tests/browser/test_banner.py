@@ -1,0 +1,474 @@
+"""A real Chromium on a site that loads avowal's consent banner (/c.js) from a real avowal serve.
+
+First visit, each kind of choice recorded on the server with the banner version shown, blocked
+scripts running only after consent and once, withdrawal deleting cookies, Global Privacy Control
+(header and navigator flag), cookies disabled, keyboard-only use, a phone-width layout, the
+re-prompt after a declaration change, Consent Mode updates and French.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from avowal.db import migrate
+from avowal.db.engine import make_engine, make_sessionmaker
+from avowal.lifecycle import service as lifecycle
+from avowal.policy.loader import parse_text
+from avowal.settings import Settings
+from tests import server
+from tests.browser import consent_site
+from tests.browser.consent_site import banner_version, consent_cookie, history
+from tests.browser.test_tracker import ARGS, CHROMIUM, chromium_or_skip
+from tests.conftest import REPO_ROOT
+from tests.factories import policy_text
+
+pytestmark = pytest.mark.browser
+
+POLICY = REPO_ROOT / "examples" / "contactmonkey-2017" / "policy.yaml"
+DIALOG = "[role=dialog]"
+ACCEPT = "[data-avowal-consent=accept-all]"
+REJECT = "[data-avowal-consent=reject-all]"
+CUSTOMISE = "[data-avowal-consent=customise]"
+SAVE = "[data-avowal-consent=save]"
+GPC_FLAG = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
+# A browser that ignores every cookie the page writes (and shows none).
+NO_COOKIES = """
+Object.defineProperty(Document.prototype, 'cookie', {
+  get: () => '', set: () => {}, configurable: true
+});
+"""
+CONSENT_CALLS = "(window.dataLayer || []).map(a => Array.from(a)).filter(a => a[0] === 'consent')"
+
+
+@dataclass
+class World:
+    avowal: str
+    site: consent_site.Site
+    browser: Any
+    database_url: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One avowal serve, one site on another port, one Chromium for every test here."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    tmp = tmp_path_factory.mktemp("banner")
+    database_url = f"sqlite:///{tmp / 'avowal.sqlite3'}"
+    engine = make_engine(Settings(database_url=database_url, data_dir=tmp))
+    migrate.upgrade(engine)
+    engine.dispose()
+    with consent_site.serving() as site:
+        env = server.serve_env(tmp, database_url, POLICY)
+        env["AVOWAL_CONSENT_ORIGINS"] = json.dumps([site.url])
+        env["AVOWAL_POLICY_REFRESH_SECONDS"] = "0"
+        port = server.free_port()  # the banner's links and endpoint name the public URL
+        env["AVOWAL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        with server.running(env, tmp / "serve.log", port) as avowal, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            try:
+                yield World(avowal.url, site, browser, database_url, tmp)
+            finally:
+                browser.close()
+
+
+def _open(world: World, path: str = "/shop/", lang: str = "en", **context: Any) -> Any:
+    ctx = world.browser.new_context(**context)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    page.goto(world.site.page(path, world.avowal, lang))
+    return page
+
+
+def _wait_cookie(page: Any, ending: str, version: str = "") -> str:
+    """Wait until the consent cookie grants ``ending`` (under ``version``, if given)."""
+    page.wait_for_function(
+        """([e, v]) => document.cookie.split('; ').some(c => {
+          const p = c.split('=')[0] === 'cm_consent' ? c.slice(11).split('.') : [];
+          return p.length === 4 && p[3] === e && (!v || p[2] === v);
+        })""",
+        arg=[ending, version],
+    )
+    value = consent_cookie(page.context)
+    assert value is not None
+    return value
+
+
+def _recorded(world: World, value: str, count: int = 1) -> list[dict[str, Any]]:
+    """Return the receipts under the cookie's consent id, once ``count`` are there."""
+    _, consent_id, _, _ = value.split(".")
+    receipts = history(world.avowal, consent_id)
+    assert len(receipts) == count, receipts
+    return receipts
+
+
+def test_first_visit_shows_the_banner_and_runs_nothing(world: World) -> None:
+    page = _open(world)
+    dialog = page.locator(DIALOG)
+    dialog.wait_for()
+    assert dialog.get_attribute("aria-modal") == "false"
+    title = page.locator("#" + str(dialog.get_attribute("aria-labelledby")))
+    assert title.inner_text() == "Cookies"
+    described = page.locator("#" + str(dialog.get_attribute("aria-describedby")))
+    assert "cookies" in described.inner_text()
+    assert page.evaluate("document.activeElement.closest('[role=dialog]') !== null")
+    link = dialog.get_by_role("link", name="Privacy policy")
+    assert link.get_attribute("href") == f"{world.avowal}/privacy"
+    # Accept all and Reject all: the same size and the same look, side by side.
+    accept, reject = page.locator(ACCEPT), page.locator(REJECT)
+    a, r = accept.bounding_box(), reject.bounding_box()
+    assert (a["width"], a["height"]) == (r["width"], r["height"])
+    assert a["y"] == r["y"]
+    look = "e => ['backgroundColor','color','fontSize','fontWeight','borderTopWidth']"
+    look += ".map(k => getComputedStyle(e)[k]).join()"
+    assert accept.evaluate(look) == reject.evaluate(look)
+    # Fixed at the bottom of the viewport: the page's content does not move.
+    assert dialog.evaluate("e => getComputedStyle(e).position") == "fixed"
+    box, height = dialog.bounding_box(), page.viewport_size["height"]
+    assert abs(box["y"] + box["height"] - height) <= 1
+    # Nothing blocked has run or loaded, no cookie is set, Consent Mode says denied.
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.ran") == []
+    assert page.locator("#ad").get_attribute("src") is None
+    assert page.context.cookies() == []
+    assert page.evaluate(CONSENT_CALLS) == [
+        [
+            "consent",
+            "default",
+            {
+                "ad_storage": "denied",
+                "analytics_storage": "denied",
+                "ad_user_data": "denied",
+                "ad_personalization": "denied",
+            },
+        ]
+    ]
+    assert page.errors == []
+    page.context.close()
+
+
+def test_accept_all_is_recorded_and_runs_each_script_once(world: World) -> None:
+    page = _open(world)
+    page.click(ACCEPT)
+    assert page.locator(DIALOG).is_hidden()
+    value = _wait_cookie(page, "analytics-advertising-performance")
+    version = banner_version(world.avowal)
+    (receipt,) = _recorded(world, value)
+    assert receipt["banner_version"] == version == value.split(".")[2]
+    assert receipt["method"] == "banner"
+    assert receipt["granted"] == ["analytics", "advertising", "performance"]
+    assert receipt["refused"] == []
+    assert receipt["path"] == "/shop/"
+    assert sorted(page.evaluate("window.ran")) == ["advertising", "analytics", "performance"]
+    page.wait_for_function("document.getElementById('ad').getAttribute('src') === '/frame.html'")
+    assert page.evaluate("avowal.consent.get()") == ["analytics", "advertising", "performance"]
+    assert page.evaluate(CONSENT_CALLS)[-1] == [
+        "consent",
+        "update",
+        {
+            "ad_storage": "granted",
+            "analytics_storage": "granted",
+            "ad_user_data": "granted",
+            "ad_personalization": "granted",
+        },
+    ]
+    # Choosing again runs nothing twice; a blocked script added later runs once.
+    page.evaluate("avowal.consent.open()")
+    page.click(ACCEPT)
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.type = 'text/plain';"
+        " s.dataset.category = 'analytics'; s.text = 'ran.push(\"late\")';"
+        " document.body.append(s); }"
+    )
+    page.wait_for_function("window.ran.includes('late')")
+    page.wait_for_timeout(100)
+    assert sorted(page.evaluate("window.ran")) == [
+        "advertising",
+        "analytics",
+        "late",
+        "performance",
+    ]
+    # The next page: no banner, the scripts run at once.
+    page.reload()
+    page.wait_for_function("window.ran.length === 3")
+    assert page.locator(DIALOG).count() == 0
+    assert page.errors == []
+    page.context.close()
+
+
+def test_reject_all_is_recorded_and_nothing_runs(world: World) -> None:
+    page = _open(world)
+    page.click(REJECT)
+    value = _wait_cookie(page, "none")
+    (receipt,) = _recorded(world, value)
+    assert receipt["banner_version"] == banner_version(world.avowal)
+    assert receipt["granted"] == []
+    assert receipt["refused"] == ["analytics", "advertising", "performance"]
+    page.reload()
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.ran") == []
+    assert page.locator(DIALOG).count() == 0
+    assert {c["name"] for c in page.context.cookies()} == {"cm_consent"}
+    assert page.evaluate(CONSENT_CALLS)[-1][1] == "default"
+    page.context.close()
+
+
+def test_per_category_choice_and_withdrawal_deletes_cookies(world: World) -> None:
+    page = _open(world)
+    page.click(CUSTOMISE)
+    panel = page.locator(DIALOG)
+    necessary = panel.get_by_role("switch", name="Strictly necessary")
+    assert necessary.is_checked() and necessary.is_disabled()
+    assert "Always on" in panel.inner_text()
+    panel.get_by_text("Cookies in this category").first.click()
+    assert panel.get_by_text("cm_consent").is_visible()
+    panel.get_by_role("switch", name="Analytics").check()
+    panel.get_by_role("switch", name="Advertising").check()
+    page.click(SAVE)
+    value = _wait_cookie(page, "analytics-advertising")
+    (receipt,) = _recorded(world, value)
+    assert receipt["method"] == "settings"
+    assert receipt["granted"] == ["analytics", "advertising"]
+    assert receipt["refused"] == ["performance"]
+    assert sorted(page.evaluate("window.ran")) == ["advertising", "analytics"]
+    names = {c["name"] for c in page.context.cookies()}
+    assert names == {"cm_consent", "cm_usage", "cm_content"}
+    # Withdraw analytics through the site's "Cookie settings" link: as easy as giving.
+    page.click("#settings")
+    page.click(CUSTOMISE)
+    assert page.get_by_role("switch", name="Analytics").is_checked()
+    page.get_by_role("switch", name="Analytics").uncheck()
+    page.click(SAVE)
+    value = _wait_cookie(page, "advertising")
+    receipts = _recorded(world, value, 2)
+    assert receipts[0]["granted"] == ["advertising"]
+    assert receipts[0]["refused"] == ["analytics", "performance"]
+    names = {c["name"] for c in page.context.cookies()}
+    assert names == {"cm_consent", "cm_content"}
+    # Granted again in the same page: analytics' elements do not run again.
+    page.evaluate("avowal.consent.open()")
+    page.click(ACCEPT)
+    _wait_cookie(page, "analytics-advertising-performance")
+    page.wait_for_function("window.ran.includes('performance')")
+    assert sorted(page.evaluate("window.ran")) == ["advertising", "analytics", "performance"]
+    assert page.errors == []
+    page.context.close()
+
+
+def test_navigator_gpc_turns_advertising_off_and_is_recorded(world: World) -> None:
+    ctx = world.browser.new_context()
+    ctx.add_init_script(GPC_FLAG)
+    page = ctx.new_page()
+    page.goto(world.site.page("/shop/", world.avowal))
+    dialog = page.locator(DIALOG)
+    assert "Global Privacy Control" in dialog.inner_text()
+    value = _wait_cookie(page, "none")
+    (receipt,) = _recorded(world, value)
+    assert (receipt["method"], receipt["gpc"], receipt["granted"]) == ("gpc", True, [])
+    page.click(CUSTOMISE)
+    assert page.get_by_role("switch", name="Advertising").is_disabled()
+    page.click(ACCEPT)
+    value = _wait_cookie(page, "analytics-performance")
+    receipts = _recorded(world, value, 2)
+    # The flag alone (no Sec-GPC header in this test) is the banner's to honour: it offers no
+    # advertising, so the server records a plain banner choice without it.
+    assert receipts[0]["method"] == "banner"
+    assert receipts[0]["granted"] == ["analytics", "performance"]
+    assert sorted(page.evaluate("window.ran")) == ["analytics", "performance"]
+    assert page.locator("#ad").get_attribute("src") is None
+    # Once per version: the next page records nothing more.
+    page.reload()
+    page.wait_for_timeout(300)
+    _recorded(world, value, 2)
+    ctx.close()
+
+
+def test_sec_gpc_header_keeps_advertising_off(world: World) -> None:
+    page = _open(world, extra_http_headers={"Sec-GPC": "1"})
+    page.click(ACCEPT)
+    value = _wait_cookie(page, "analytics-performance")
+    (receipt,) = _recorded(world, value)
+    assert (receipt["gpc"], receipt["refused"]) == (True, ["advertising"])
+    page.wait_for_timeout(100)
+    assert "advertising" not in page.evaluate("window.ran")
+    assert page.evaluate("avowal.consent.get()") == ["analytics", "performance"]
+    page.context.close()
+
+
+def test_cookies_disabled_the_banner_works_for_the_page(world: World) -> None:
+    ctx = world.browser.new_context()
+    ctx.add_init_script(NO_COOKIES)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    posts: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+    page.goto(world.site.page("/shop/", world.avowal))
+    page.click(ACCEPT)
+    page.wait_for_function("window.ran.length === 3")
+    page.wait_for_timeout(300)
+    assert page.locator(DIALOG).is_hidden()  # no loop: it stays closed
+    assert len(posts) == 1
+    assert ctx.cookies() == []
+    assert page.evaluate("avowal.consent.get()") == ["analytics", "advertising", "performance"]
+    assert errors == []
+    ctx.close()
+
+
+def test_keyboard_only(world: World) -> None:
+    page = _open(world)
+    page.locator(DIALOG).wait_for()
+    page.focus("#start")
+    page.evaluate("avowal.consent.open()")  # already open: nothing changes
+    page.click("#settings")  # a reader reaches "Cookie settings" and opens the banner anew
+    focused = "document.activeElement.closest('[role=dialog]') !== null"
+    assert page.evaluate(focused)
+    tabbed: list[str] = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        tabbed.append(
+            page.evaluate(
+                "document.activeElement.getAttribute('data-avowal-consent')"
+                " || document.activeElement.tagName"
+            )
+        )
+    assert tabbed == ["A", "accept-all", "reject-all", "customise"]
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    page.keyboard.press("Enter")  # Customise
+    assert page.evaluate("document.activeElement.getAttribute('role')") == "switch"
+    assert page.evaluate("document.activeElement.name") == "analytics"
+    page.keyboard.press("Space")
+    assert page.get_by_role("switch", name="Analytics").is_checked()
+    page.keyboard.press("Escape")  # back from the settings view
+    assert page.locator(SAVE).is_hidden()
+    assert page.evaluate("document.activeElement.dataset.avowalConsent") == "customise"
+    page.keyboard.press("Enter")
+    for _ in range(20):
+        if page.evaluate("document.activeElement.dataset.avowalConsent") == "save":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    value = _wait_cookie(page, "analytics")
+    assert _recorded(world, value)[0]["method"] == "settings"
+    assert page.evaluate("document.activeElement.id") == "settings"  # focus is back
+    # Reopened with a choice made: Escape closes it and focus returns again.
+    page.focus("#start")
+    page.evaluate("avowal.consent.open()")
+    assert page.evaluate(focused)
+    page.keyboard.press("Escape")
+    assert page.locator(DIALOG).is_hidden()
+    assert page.evaluate("document.activeElement.id") == "start"
+    assert page.errors == []
+    page.context.close()
+
+
+def test_phone_width_and_reduced_motion(world: World) -> None:
+    page = _open(world, viewport={"width": 390, "height": 844}, reduced_motion="reduce")
+    dialog = page.locator(DIALOG)
+    dialog.wait_for()
+    assert dialog.evaluate("e => getComputedStyle(e).animationName") == "none"
+    width = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(width), "the page scrolls sideways at 390 px"
+    for button in (ACCEPT, REJECT, CUSTOMISE):
+        box = page.locator(button).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert box["y"] + box["height"] <= 844 and box["height"] >= 44
+    page.click(CUSTOMISE)
+    assert page.evaluate(width)
+    box = dialog.bounding_box()
+    assert box["height"] <= 844 * 0.86
+    assert page.locator(SAVE).is_visible()
+    page.click(SAVE)
+    _wait_cookie(page, "none")
+    page.context.close()
+
+
+def test_french_from_the_page_language(world: World) -> None:
+    page = _open(world, path="/fr/", lang="fr", locale="en-US")
+    dialog = page.locator(DIALOG)
+    assert dialog.get_attribute("lang") == "fr"
+    assert page.locator(ACCEPT).inner_text() == "Tout accepter"
+    assert page.locator(REJECT).inner_text() == "Tout refuser"
+    page.click(REJECT)
+    value = _wait_cookie(page, "none")
+    assert _recorded(world, value)[0]["language"] == "fr"
+    page.context.close()
+
+
+def _publish_with_another_cookie(world: World) -> None:
+    """Publish, while the server runs, a version declaring one more analytics cookie."""
+
+    def change(d: dict[str, Any]) -> None:
+        d["cookies"].append(
+            {
+                "name": "_ga_*",
+                "provider": "Google",
+                "category": "analytics",
+                "lifetime": "13 months",
+                "purpose": "analytics.reporting",
+                "description": "Counts visits.",
+            }
+        )
+
+    engine = make_engine(Settings(database_url=world.database_url, data_dir=world.data_dir))
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            lifecycle.publish(
+                session,
+                parse_text(policy_text(change)),
+                by="officer@example.com",
+                summary="A Google Analytics cookie is declared.",
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_changed_declaration_asks_again(world: World) -> None:
+    """Runs last here: the version it publishes stays in effect."""
+    page = _open(world)
+    page.click(ACCEPT)
+    old = _wait_cookie(page, "analytics-advertising-performance")
+    before = banner_version(world.avowal)
+    _publish_with_another_cookie(world)
+    after = banner_version(world.avowal)
+    assert after != before
+    # The visitor comes back later (the browser's five-minute copy of /c.js has expired).
+    ctx = world.browser.new_context()
+    ctx.add_cookies(page.context.cookies())
+    page.context.close()
+    page = ctx.new_page()
+    page.goto(world.site.page("/shop/", world.avowal))
+    dialog = page.locator(DIALOG)
+    dialog.wait_for()
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.ran") == []  # the old consent does not cover the new cookie
+    page.click(CUSTOMISE)
+    assert page.get_by_role("switch", name="Analytics").is_checked()  # the old choice shown
+    assert dialog.get_by_text("_ga_*").count() == 1
+    page.click(ACCEPT)
+    value = _wait_cookie(page, "analytics-advertising-performance", after)
+    assert value.split(".")[1] == old.split(".")[1]  # the same consent id
+    receipts = _recorded(world, value, 2)
+    assert [r["banner_version"] for r in receipts] == [after, before]
+    # Withdrawal deletes cookies matching the declared pattern.
+    page.evaluate("document.cookie = '_ga_X1=1; path=/'; document.cookie = '_gaz=1; path=/'")
+    page.evaluate("avowal.consent.open()")
+    page.click(CUSTOMISE)
+    page.get_by_role("switch", name="Analytics").uncheck()
+    page.click(SAVE)
+    _wait_cookie(page, "advertising-performance")
+    names = {c["name"] for c in ctx.cookies()}
+    assert "_ga_X1" not in names and "cm_usage" not in names
+    assert "_gaz" in names
+    ctx.close()
