@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from avowal.cli import app as cli
 from avowal.consent.scan import (
     Finding,
     FindingKind,
@@ -156,3 +162,16 @@ def test_the_table_lists_every_finding_and_explains_its_kind() -> None:
     assert lines[2].split() == ["before_consent", "cookie", "cm_usage", "analytics", "before", HOME]
     assert "before_consent: not strictly necessary, yet stored before any choice" in text
     assert lines[-1] == "2 findings on 1 page"
+
+
+def test_without_playwright_the_cli_says_to_install_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # None in sys.modules makes the lazy import fail as if Playwright were not installed.
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
+    env = {"AVOWAL_DATA_DIR": str(tmp_path), "AVOWAL_DATABASE_URL": ""}
+    args = ["cookies", "scan", "--chromium", sys.executable, HOME]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert "install avowal[scan]" in result.stderr
+    assert CliRunner().invoke(cli, ["cookies", "scan", "--json"], env=env).exit_code == 2
