@@ -8,12 +8,14 @@ re-prompt after a declaration change, Consent Mode updates and French.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from avowal.db import migrate
@@ -394,6 +396,22 @@ def test_phone_width_and_reduced_motion(world: World) -> None:
     page.context.close()
 
 
+def test_offline_choice_is_kept_and_sent_on_the_next_page(world: World) -> None:
+    page = _open(world)
+    endpoint = f"{world.avowal}/v1/consents/cookies"
+    page.route(endpoint, lambda route: route.abort())
+    page.click(REJECT)
+    value = _wait_cookie(page, "none")  # a local id, kept while the server is out of reach
+    _, consent_id, _, _ = value.split(".")
+    assert httpx.get(f"{endpoint}/{consent_id}").status_code == 404
+    page.unroute(endpoint)
+    page.reload()
+    page.wait_for_function("localStorage.length === 0")
+    assert history(world.avowal, consent_id)[0]["granted"] == []
+    assert page.locator(DIALOG).count() == 0
+    page.context.close()
+
+
 def test_french_from_the_page_language(world: World) -> None:
     page = _open(world, path="/fr/", lang="fr", locale="en-US")
     dialog = page.locator(DIALOG)
@@ -406,21 +424,27 @@ def test_french_from_the_page_language(world: World) -> None:
     page.context.close()
 
 
-def _publish_with_another_cookie(world: World) -> None:
-    """Publish, while the server runs, a version declaring one more analytics cookie."""
+def _another_cookie(d: dict[str, Any]) -> None:
+    d["cookies"].append(
+        {
+            "name": "_ga_*",
+            "provider": "Google",
+            "category": "analytics",
+            "lifetime": "13 months",
+            "purpose": "analytics.reporting",
+            "description": "Counts visits.",
+        }
+    )
 
-    def change(d: dict[str, Any]) -> None:
-        d["cookies"].append(
-            {
-                "name": "_ga_*",
-                "provider": "Google",
-                "category": "analytics",
-                "lifetime": "13 months",
-                "purpose": "analytics.reporting",
-                "description": "Counts visits.",
-            }
-        )
 
+def _announced(d: dict[str, Any]) -> None:
+    _another_cookie(d)
+    d["policy"]["effective"] = dt.date.today() + dt.timedelta(days=730)
+    d["retention"][0]["days"] = 1095
+
+
+def _publish(world: World, change: Callable[[dict[str, Any]], None], summary: str = "") -> None:
+    """Publish a changed policy into the database while the server runs."""
     engine = make_engine(Settings(database_url=world.database_url, data_dir=world.data_dir))
     try:
         with make_sessionmaker(engine).begin() as session:
@@ -428,7 +452,7 @@ def _publish_with_another_cookie(world: World) -> None:
                 session,
                 parse_text(policy_text(change)),
                 by="officer@example.com",
-                summary="A Google Analytics cookie is declared.",
+                summary=summary or None,
             )
     finally:
         engine.dispose()
@@ -439,10 +463,15 @@ def test_a_changed_declaration_asks_again(world: World) -> None:
     page = _open(world)
     page.click(ACCEPT)
     old = _wait_cookie(page, "analytics-advertising-performance")
+    stale = _open(world)  # a page shown before the change
     before = banner_version(world.avowal)
-    _publish_with_another_cookie(world)
+    _publish(world, _another_cookie)
     after = banner_version(world.avowal)
     assert after != before
+    stale.click(ACCEPT)  # refused as stale (409): the banner asks again
+    stale.locator(DIALOG).wait_for()
+    assert stale.evaluate("window.ran") == []
+    stale.context.close()
     # The visitor comes back later (the browser's five-minute copy of /c.js has expired).
     ctx = world.browser.new_context()
     ctx.add_cookies(page.context.cookies())
@@ -472,3 +501,13 @@ def test_a_changed_declaration_asks_again(world: World) -> None:
     assert "_ga_X1" not in names and "cm_usage" not in names
     assert "_gaz" in names
     ctx.close()
+    # An announced change (two years ahead) is told in the banner, with its date and a link.
+    _publish(world, _announced, "Card data is kept three years.")
+    assert banner_version(world.avowal) == after  # what the banner shows has not changed
+    page = _open(world)
+    note = page.locator(DIALOG).get_by_text("Card data is kept three years.")
+    effective = (dt.date.today() + dt.timedelta(days=730)).isoformat()
+    assert effective in note.inner_text()
+    link = note.get_by_role("link", name="See what changes")
+    assert "/privacy/diff" in str(link.get_attribute("href"))
+    page.context.close()
