@@ -174,6 +174,9 @@ def test_accept_all_is_recorded_and_runs_each_script_once(world: World) -> None:
     assert sorted(page.evaluate("window.ran")) == ["advertising", "analytics", "performance"]
     page.wait_for_function("document.getElementById('ad').getAttribute('src') === '/frame.html'")
     assert page.evaluate("avowal.consent.get()") == ["analytics", "advertising", "performance"]
+    # The analytics tracker (a.js) loaded later replaces window.avowal: the API stays on it.
+    tracked = "window.avowal = function track() {}; avowal.name + ' ' + avowal.consent.get()"
+    assert page.evaluate(tracked) == "track analytics,advertising,performance"
     assert page.evaluate(CONSENT_CALLS)[-1] == [
         "consent",
         "update",

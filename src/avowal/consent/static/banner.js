@@ -190,7 +190,9 @@ function hide() {
   if (back && lastFocus && lastFocus.focus && d.contains(lastFocus) && lastFocus != d.body) lastFocus.focus();
 }
 
-const api = w.avowal = w.avowal || function () { (api.q = api.q || []).push(arguments); };
+let api = w.avowal || function () { (api.q = api.q || []).push(arguments); };
+// The analytics tracker (a.js) replaces window.avowal with itself: the consent API moves along.
+try { Object.defineProperty(w, "avowal", { configurable: true, get: () => api, set: v => { v && !v.consent && (v.consent = api.consent); api = v; } }); } catch (e) { w.avowal = api; }
 api.consent = {
   open: safe(() => d.body ? show() : d.addEventListener("DOMContentLoaded", api.consent.open)),
   get: () => granted.slice(),
