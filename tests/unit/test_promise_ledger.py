@@ -200,7 +200,8 @@ def test_check_kept_names_each_unkept_promise_and_what_to_do() -> None:
     with pytest.raises(promises.PromisesNotKept) as refused:
         promises.check_kept(settings, loaded, {}, NOW)
     message = str(refused.value)
-    assert "cookie_refusal" in message and "issue 10" in message
+    assert "parental_consent" in message and "issue 11" in message
+    assert "cookie_refusal" not in message
     assert "avowal promises attest internal_review --by NAME" in message
     assert {p.id for p, _ in refused.value.unkept} >= {PromiseId.parental_consent}
     kept = parse_text(policy_text(keep_only_what_is_built), "policy.yaml")

@@ -40,6 +40,8 @@ LEGAL = "tests/integration/legal/test_legal_requests.py"
 SIGNIN = "tests/integration/staff/test_staff_signin.py"
 ANALYTICS = "tests/integration/analytics"
 LIFECYCLE = "tests/integration/lifecycle"
+CONSENT = "tests/integration/consent"
+BANNER = "tests/browser/test_banner.py"
 ATTESTED = ("tests/integration/promises/test_ledger.py::test_attest_records_audits_and_refuses",)
 
 
@@ -244,8 +246,13 @@ PROMISES = (
         "cookies",
         E,
         refusable_cookies,
-        None,
-        missing="the cookie consent banner with refusal by category (issue 10)",
+        "avowal.consent.service.record",
+        (
+            f"{CONSENT}/test_choices.py::test_a_choice_is_recorded_with_a_verifiable_receipt",
+            f"{CONSENT}/test_choices.py::test_categories_the_banner_does_not_offer_are_refused",
+            f"{BANNER}::test_reject_all_is_recorded_and_nothing_runs",
+            f"{BANNER}::test_per_category_choice_and_withdrawal_deletes_cookies",
+        ),
     ),
     Promise(
         P.global_privacy_control,
@@ -253,8 +260,15 @@ PROMISES = (
         "cookies",
         E,
         lambda lp: bool(lp.policy.cookies) and lp.policy.cookie_rules.honour_global_privacy_control,
-        None,
-        missing="Global Privacy Control in the consent banner (issue 10)",
+        "avowal.consent.service.record",
+        (
+            f"{CONSENT}/test_choices.py::test_gpc_turns_advertising_off_and_is_recorded",
+            f"{CONSENT}/test_choices.py::"
+            "test_a_choice_made_for_gpc_never_turns_an_earlier_refusal_back_on",
+            f"{CONSENT}/test_banner.py::test_gpc_json_says_since_when_and_only_when_honoured",
+            f"{BANNER}::test_navigator_gpc_turns_advertising_off_and_is_recorded",
+            f"{BANNER}::test_sec_gpc_header_keeps_advertising_off",
+        ),
     ),
     Promise(
         P.tls,
@@ -455,8 +469,12 @@ PROMISES = (
         "changes",
         E,
         lambda lp: "banner" in lp.policy.changes.notify_by,
-        None,
-        missing="the site banner that shows change notices (issue 10)",
+        "avowal.consent.banner.upcoming",
+        (
+            f"{CONSENT}/test_banner.py::"
+            "test_an_announced_version_is_shown_without_a_new_banner_version",
+            f"{BANNER}::test_a_changed_declaration_asks_again",
+        ),
     ),
     Promise(
         P.acceptance_recorded,

@@ -89,8 +89,9 @@ def test_the_cli_lists_statuses_with_and_without_mail(monkeypatch: pytest.Monkey
 
     files, none = listed("files"), listed("none")
     assert files["never_sold"]["status"] == "enforced"
-    assert files["cookie_refusal"]["status"] == "not_available"
-    assert "issue 10" in str(files["cookie_refusal"]["detail"])
+    assert files["cookie_refusal"]["status"] == "enforced"
+    assert files["parental_consent"]["status"] == "not_available"
+    assert "issue 11" in str(files["parental_consent"]["detail"])
     assert files["physical_security"]["status"] == "not_attested"
     assert "AVOWAL_SMTP_HOST" not in str(files["change_notice_email"]["detail"])
     assert none["change_notice_email"]["kept"] is False
@@ -205,12 +206,8 @@ def test_evidence_lines_show_aggregates_below_and_above_the_threshold(
         "fewer than 5 of fewer than 5 active."
     )
     # Promises not kept by this server are stated, and marked; organisational ones not attested.
-    assert page["cookie_refusal"] == [
-        (
-            True,
-            "Not yet enforced by this site's software: the cookie consent banner with refusal "
-            "by category.",
-        )
+    assert page["parental_consent"] == [
+        (True, "Not yet enforced by this site's software: the parental consent lock.")
     ]
     # What the operator must configure is said to the operator, not to visitors.
     assert page["tls"] == [
