@@ -127,6 +127,7 @@ def test_first_visit_shows_the_banner_and_runs_nothing(world: World) -> None:
     link = dialog.get_by_role("link", name="Privacy policy")
     assert link.get_attribute("href") == f"{world.avowal}/privacy"
     # Accept all and Reject all: the same size and the same look, side by side.
+    dialog.evaluate("e => Promise.all(e.getAnimations().map(a => a.finished))")  # slid in
     accept, reject = page.locator(ACCEPT), page.locator(REJECT)
     a, r = accept.bounding_box(), reject.bounding_box()
     assert (a["width"], a["height"]) == (r["width"], r["height"])
