@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from avowal.analytics.models import Salt
 from avowal.audit.models import AuditVerification
+from avowal.consent import scan_store
 from avowal.legal.models import LegalRequest
 from avowal.lib import clock
 from avowal.policy import wording as w
@@ -132,4 +133,21 @@ def acknowledgements(
     return EvidenceLine(
         f"Staff accounts that accepted the current agreement (version {version}): "
         f"{count(acked)} of {count(total)} active."
+    )
+
+
+def cookie_scan(session: Session, _: LoadedPolicy, __: dt.datetime) -> EvidenceLine | None:
+    """Say when the site was last scanned for cookies, how many pages, and what it found."""
+    last = scan_store.last(session)
+    if last is None:
+        return EvidenceLine("No cookie scan of this site is recorded yet.", flagged=True)
+    if last.ok:
+        return EvidenceLine(
+            f"Last cookie scan on {day(last.at)}: {len(last.urls)} page(s) before any choice, "
+            "after refusing and after accepting; only declared cookies, none before consent."
+        )
+    return EvidenceLine(
+        f"Last cookie scan on {day(last.at)} found {len(last.findings)} cookie(s) or stored "
+        "item(s) this policy does not allow.",
+        flagged=True,
     )

@@ -233,12 +233,18 @@ PROMISES = (
     ),
     Promise(
         P.cookies_declared,
-        "the site sets only the cookies declared (attested until the scanner of issue 10)",
+        "the site sets only the cookies declared (the scanner gates it; the middleware drops "
+        "the server's unconsented ones)",
         "cookies",
-        O,
+        E,
         always,
-        ATTEST_MECHANISM,
-        ATTESTED,
+        "avowal.consent.scan.scan",
+        (
+            "tests/browser/test_cookie_scan.py::test_undeclared_cookies_and_storage_keys_fail_the_scan",
+            "tests/browser/test_cookie_scan.py::test_before_consent_after_rejection_and_http_only_cookies_are_found",
+            "tests/browser/test_consent_middleware.py::test_the_site_server_sets_only_consented_cookies",
+        ),
+        evidence=ev.cookie_scan,
     ),
     Promise(
         P.cookie_refusal,
