@@ -15,6 +15,7 @@ from avowal.analytics import dashboard_routes as analytics_dashboard_routes
 from avowal.analytics import routes as analytics_routes
 from avowal.analytics import worker as analytics_worker
 from avowal.analytics.service import Analytics
+from avowal.consent import banner
 from avowal.consent import routes as consent_routes
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
@@ -129,6 +130,7 @@ def create_app(
     app.state.secrets = secrets
     app.state.analytics = analytics
     app.state.evidence_cache = promises.EvidenceCache(settings.evidence_cache_seconds)
+    app.state.banner_scripts = banner.ScriptCache(settings.policy_refresh_seconds)
     errors.install(app)
     # The last added runs first: proxy headers, then security headers (so refusals get them
     # too), then the JSON answer to any failure, then known hosts only, then the TLS rule, then

@@ -405,12 +405,18 @@ def test_offline_choice_is_kept_and_sent_on_the_next_page(world: World) -> None:
     endpoint = f"{world.avowal}/v1/consents/cookies"
     page.route(endpoint, lambda route: route.abort())
     page.click(REJECT)
-    value = _wait_cookie(page, "none")  # a local id, kept while the server is out of reach
-    _, consent_id, _, _ = value.split(".")
+    # A local id, marked pending (".p") in the consent cookie itself while the server is out of
+    # reach: nothing else is stored (no undeclared storage key for the scanner to find).
+    page.wait_for_function("document.cookie.includes('.none.p')")
+    value = consent_cookie(page.context)
+    assert value is not None and value.endswith(".none.p")
+    _, consent_id, _, _, _ = value.split(".")
     assert httpx.get(f"{endpoint}/{consent_id}").status_code == 404
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     page.unroute(endpoint)
     page.reload()
-    page.wait_for_function("localStorage.length === 0")
+    value = _wait_cookie(page, "none")  # recorded now: the server's value, no longer pending
+    assert value.split(".")[1] == consent_id
     assert history(world.avowal, consent_id)[0]["granted"] == []
     assert page.locator(DIALOG).count() == 0
     page.context.close()

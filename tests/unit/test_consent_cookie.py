@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,10 @@ def test_a_value_round_trips_and_lists_only_choosable_categories() -> None:
     assert format_value(ID, VERSION, frozenset()) == f"v1.{ID}.{VERSION}.none"
     refused = parse_value(format_value(ID, VERSION, frozenset()))
     assert refused is not None and refused.granted == frozenset()
+    # A choice the banner could not record yet reads the same.
+    pending = parse_value(f"v1.{ID}.{VERSION}.analytics.p")
+    assert pending is not None and pending.granted == {C.analytics}
+    assert parse_value(f"v1.{ID}.{VERSION}.analytics.x") is None
 
 
 @pytest.mark.parametrize(
@@ -71,3 +76,19 @@ def test_refusable_cookies_need_a_declared_strictly_necessary_consent_cookie() -
     assert "must be declared strictly_necessary" in _problems(
         lambda d: d["cookie_rules"].update(consent_cookie="cm_usage")
     )
+
+
+def test_the_banner_offers_a_choice_only_when_there_is_one() -> None:
+    from avowal.consent import banner
+    from avowal.policy.loader import load_file
+    from avowal.settings import Settings
+
+    settings = Settings(env="test")
+    example = parse_text(policy_text())
+    assert banner.config(example, settings, None).choice
+    # The starter policy declares only a strictly necessary cookie: nothing to ask.
+    starter = load_file(Path(banner.__file__).parent.parent / "policy" / "starter.yaml")
+    assert not banner.config(starter, settings, None).choice
+    # A policy that offers no choice: the banner shows nothing, the declared cookies run.
+    no_choice = parse_text(policy_text(lambda d: d["cookie_rules"].update(can_refuse=False)))
+    assert not banner.config(no_choice, settings, None).choice

@@ -10,13 +10,19 @@ again; an announced policy change (``C.change``) is shown without changing the v
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.resources import files
 from urllib.parse import urlsplit
 
+import rcssmin
+import rjsmin
 from sqlalchemy.orm import Session
 
 from avowal.consent import texts
@@ -47,8 +53,9 @@ def _static(name: str) -> str:
     return files("avowal.consent").joinpath("static", name).read_text(encoding="utf-8")
 
 
-BANNER_JS = _static("banner.js")
-BANNER_CSS = _static("banner.css")
+# Served minified (rjsmin, rcssmin: the code as written, without comments and spaces).
+BANNER_JS = rjsmin.jsmin(_static("banner.js"))
+BANNER_CSS = rcssmin.cssmin(_static("banner.css"))
 
 
 def lifetime_days(lifetime: str) -> int | None:
@@ -169,6 +176,9 @@ def config(loaded: LoadedPolicy, settings: Settings, change: BannerChange | None
         cookie=shown.cookie,
         gpc=rules.honour_global_privacy_control,
         consent_mode=rules.google_consent_mode,
+        choice=rules.can_refuse
+        and rules.consent_cookie is not None
+        and any(not c.required for c in shown.categories),
         categories=shown.categories,
         texts=shown.texts,
         default_language=loaded.policy.policy.language.value,
@@ -183,12 +193,22 @@ class Script:
     body: bytes
     etag: str
 
+    @cached_property
+    def gzipped(self) -> bytes:
+        """Return the body compressed for clients that accept gzip (most of them)."""
+        return gzip.compress(self.body, compresslevel=9, mtime=0)
+
 
 def script(conf: BannerConfig) -> Script:
     """Wrap the banner script around its configuration, the styles included as ``C.css``."""
     data = {**conf.model_dump(mode="json"), "css": BANNER_CSS}
     # ASCII only (no U+2028 surprises), and no "<" that could close a <script> if inlined.
-    literal = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+    literal = (
+        json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
     body = f"(function(C){{{BANNER_JS}\n}})({literal});\n".encode()
     return Script(body, f'"{hashlib.sha256(body).hexdigest()[:16]}"')
 
@@ -197,3 +217,27 @@ def own_origin(settings: Settings) -> str:
     """Return the origin of the public URL."""
     public = urlsplit(settings.public_url)
     return f"{public.scheme}://{public.netloc}"
+
+
+class ScriptCache:
+    """Keep the served script a few seconds per policy version: /c.js is on every page view.
+
+    Building it reads the announced change from the database and serialises the configuration;
+    a visitor's page waits for it, so a busy site answers from memory (and its gzip, computed
+    once). A change announced meanwhile shows at most ``seconds`` later (the server's
+    ``policy_refresh_seconds``, the same delay as for a newly published version).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._kept: dict[str, tuple[float, Script]] = {}
+
+    def get(self, version_id: str, build: Callable[[], Script]) -> Script:
+        """Return the script for a policy version, building it when missing or too old."""
+        now = time.monotonic()
+        kept = self._kept.get(version_id)
+        if kept is not None and now - kept[0] < self.seconds:
+            return kept[1]
+        script = build()
+        self._kept = {version_id: (now, script)}  # one version is served at a time
+        return script

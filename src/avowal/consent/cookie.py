@@ -4,11 +4,12 @@ The banner (``/c.js``) writes the consent cookie in the site's pages; the server
 (:mod:`avowal.integrations`) reads it to decide which ``Set-Cookie`` headers may pass; the
 scanner reads the declaration to judge what it finds. The value's format is versioned:
 
-    v1.<consent id>.<banner version>.<granted categories, joined by "-", or "none">
+    v1.<consent id>.<banner version>.<granted categories, joined by "-", or "none">[.p]
 
 e.g. ``v1.3f9c…e1.a1b2c3d4e5f6.analytics-performance``. Strictly necessary cookies are always
-allowed and never listed. The JavaScript side mirrors :func:`format_value` and
-:func:`parse_value` (``src/avowal/consent/static/banner.js``).
+allowed and never listed. A trailing ``.p`` marks a choice made while the server could not be
+reached: the banner keeps it under a local id and sends it on the next page. The JavaScript
+side mirrors :func:`format_value` and :func:`parse_value` (``src/avowal/consent/static/banner.js``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from functools import cache
 from avowal.policy.schemas import Cookie, CookieCategory, Policy
 
 FORMAT = "v1"
+PENDING = "p"
 NECESSARY = CookieCategory.strictly_necessary
 # Categories a visitor chooses, in the order the banner shows them.
 CHOOSABLE = tuple(c for c in CookieCategory if c is not NECESSARY)
@@ -53,6 +55,9 @@ def parse_value(value: str | None) -> ConsentValue | None:
     if not value:
         return None
     parts = value.strip().strip('"').split(".")
+    # A fifth part "p" marks a choice the banner could not record yet (it sends it again).
+    if len(parts) == 5 and parts[4] == PENDING:
+        parts = parts[:4]
     if len(parts) != 4 or parts[0] != FORMAT:
         return None
     _, consent_id, version, listed = parts

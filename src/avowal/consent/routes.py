@@ -43,8 +43,11 @@ def banner_script(
     request: Request, session: ReadSessionDep, policy: PolicyDep, settings: SettingsDep
 ) -> Response:
     """Serve the cookie banner with its configuration from the policy in effect (5 minutes)."""
-    conf = banner.config(policy, settings, banner.upcoming(session, settings))
-    served = banner.script(conf)
+    scripts: banner.ScriptCache = request.app.state.banner_scripts
+    served = scripts.get(
+        policy.version_id,
+        lambda: banner.script(banner.config(policy, settings, banner.upcoming(session, settings))),
+    )
     headers = {
         "Cache-Control": banner.CACHE,
         "ETag": served.etag,
@@ -53,10 +56,15 @@ def banner_script(
     }
     if served.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    headers["Vary"] = "Accept-Encoding"
+    body = served.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = served.gzipped
+        headers["Content-Encoding"] = "gzip"
     if request.method == "HEAD":
-        headers["Content-Length"] = str(len(served.body))
+        headers["Content-Length"] = str(len(body))
         return Response(status_code=200, headers=headers, media_type=banner.MEDIA_TYPE)
-    return Response(served.body, headers=headers, media_type=banner.MEDIA_TYPE)
+    return Response(body, headers=headers, media_type=banner.MEDIA_TYPE)
 
 
 def _cors(request: Request, policy: PolicyDep, settings: SettingsDep) -> dict[str, str]:

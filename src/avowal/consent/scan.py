@@ -11,6 +11,7 @@ Playwright is imported only when a browser is driven, so judging needs no browse
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -231,7 +232,9 @@ def scan(
             for pass_ in Pass:
                 context = browser.new_context()
                 try:
-                    observations.append(_run_pass(context, pass_, urls, wait_ms))
+                    observations.append(
+                        _run_pass(context, pass_, urls, wait_ms, policy.cookie_rules.consent_cookie)
+                    )
                 finally:
                     context.close()
         finally:
@@ -240,7 +243,11 @@ def scan(
 
 
 def _run_pass(
-    context: BrowserContext, pass_: Pass, urls: Sequence[str], wait_ms: int
+    context: BrowserContext,
+    pass_: Pass,
+    urls: Sequence[str],
+    wait_ms: int,
+    consent_cookie: str | None,
 ) -> Observation:
     obs = Observation(pass_)
     seen: set[tuple[str, Store]] = set()
@@ -251,6 +258,7 @@ def _run_pass(
         if not obs.banner:
             # Without a banner this pass would repeat the first one.
             return obs
+        _await_choice(context, consent_cookie)
         _settle(page, wait_ms)
         _collect(context, page, urls[0], obs, seen)
     for url in urls:
@@ -278,6 +286,21 @@ def _settle(page: Page, wait_ms: int) -> None:
     # A page that keeps polling is judged on what it stored so far.
     with contextlib.suppress(Error):
         page.wait_for_load_state("networkidle", timeout=max(wait_ms, 1))
+
+
+def _await_choice(context: BrowserContext, consent_cookie: str | None) -> None:
+    """Wait until the banner has stored the choice (its consent cookie), at most CLICK_MS.
+
+    Reading cookies before the banner's answer came back would judge the page before the choice
+    took effect; a banner that never stores it is judged as it is once the time is up.
+    """
+    if consent_cookie is None:
+        return
+    deadline = time.monotonic() + CLICK_MS / 1000
+    while time.monotonic() < deadline:
+        if any(c["name"] == consent_cookie for c in context.cookies()):
+            return
+        time.sleep(0.05)
 
 
 def _click(page: Page, choice: str, wait_ms: int) -> bool:

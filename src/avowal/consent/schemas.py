@@ -90,6 +90,10 @@ class BannerConfig(BaseModel):
     cookie: ConsentCookieSettings
     gpc: bool
     consent_mode: bool
+    choice: bool = Field(
+        description="Visitors may refuse cookies (cookie_rules.can_refuse) and there is "
+        "something to choose; otherwise the banner shows nothing."
+    )
     categories: list[BannerCategory]
     texts: dict[str, BannerTexts]
     default_language: str

@@ -5,8 +5,7 @@ const w = window, d = document, n = navigator, L = location;
 const ORDER = ["functional", "analytics", "advertising", "performance"];
 const NEC = "strictly_necessary";
 const SEL = 'script[type="text/plain"][data-category],iframe[data-src][data-category],img[data-src][data-category]';
-const NAME = C.cookie.name || "avowal_consent";
-const PENDING = NAME + "_pending";
+const NAME = C.cookie.name;
 const GPC = C.gpc && n.globalPrivacyControl === true;
 const cats = C.categories || [];
 const choosable = cats.filter(c => !c.required).map(c => c.key);
@@ -25,13 +24,14 @@ function raw() {
   const m = d.cookie.match(RegExp("(?:^|;\\s*)" + esc(NAME) + "=([^;]*)"));
   return m ? m[1].replace(/"/g, "") : null;
 }
+// A fifth part "p" marks a choice not yet recorded on the server (sent again on the next page).
 function parse(v) {
   const p = (v || "").split(".");
-  if (p.length != 4 || p[0] != "v1" || !/^[0-9a-f]{32}$/.test(p[1]) || !/^[0-9a-f]{12}$/.test(p[2])) return null;
+  if (p.length < 4 || p.length > 5 || p[0] != "v1" || !/^[0-9a-f]{32}$/.test(p[1]) || !/^[0-9a-f]{12}$/.test(p[2]) || (p[4] && p[4] != "p")) return null;
   const g = p[3] == "none" ? [] : p[3].split("-");
-  return g.every(k => k == NEC || ORDER.includes(k)) ? { id: p[1], version: p[2], granted: g.filter(k => k != NEC) } : null;
+  return g.every(k => k == NEC || ORDER.includes(k)) ? { id: p[1], version: p[2], granted: g.filter(k => k != NEC), pending: !!p[4] } : null;
 }
-const format = (id, g) => "v1." + id + "." + C.version + "." + (ORDER.filter(k => g.includes(k)).join("-") || "none");
+const format = (id, g) => "v1." + id + "." + C.version + "." + (ORDER.filter(k => g.includes(k)).join("-") || "none") + ".p";
 function store(value, age) {
   const c = C.cookie;
   d.cookie = NAME + "=" + value + "; path=" + (c.path || "/") + (age != null ? "; max-age=" + age : "") +
@@ -84,7 +84,8 @@ const apply = safe(g => {
 });
 
 // Record a choice on the server and return what it granted (Sec-GPC may have turned some off).
-// Without an answer the choice is kept in a cookie with a local id, and sent on the next page.
+// Without an answer the choice is kept in the cookie with a local id, marked pending, and sent on
+// the next page. A refusal (a misconfigured site) keeps it for this page only, and says so.
 async function record(body) {
   let r, j;
   try {
@@ -92,14 +93,11 @@ async function record(body) {
     j = r.status == 201 && await r.json();
   } catch (e) { /* offline */ }
   if (r && r.status == 409) return reprompted || (reprompted = 1, show()), null;
+  if (r && !j && r.status < 500) return console.warn("avowal: the consent server refused this choice (" + r.status + ")"), body.granted;
   const s = j && parse(j.value);
   if (s) state = s;
   if (n.cookieEnabled !== false) s ? store(j.value, j.max_age) : store(format(state.id, body.granted), C.cookie.days ? C.cookie.days * 86400 : null);
-  pend(r && r.status < 500 ? null : Object.assign(body, { consent_id: state.id }));
   return s ? s.granted : body.granted;
-}
-function pend(body) {
-  try { body ? localStorage.setItem(PENDING, JSON.stringify(body)) : localStorage.removeItem(PENDING); } catch (e) { /* storage off */ }
 }
 
 const lang = () => {
@@ -201,8 +199,11 @@ api.consent = {
 
 safe(() => {
   signal("default", []);
-  const s = parse(raw());
-  let ask = true;
+  // Nothing to choose (no refusable cookie, or the policy offers no choice): no banner, and what
+  // the policy declares runs, since it cannot be refused.
+  let ask = !!C.choice;
+  const s = ask && parse(raw());
+  if (!ask && (granted = choosable.slice()).length) signal("update", granted);
   if (s) {
     state = s;
     if (s.version == C.version) {
@@ -211,10 +212,8 @@ safe(() => {
       if (granted.length) signal("update", granted);
     }
   }
-  let retry;
-  try { retry = JSON.parse(localStorage.getItem(PENDING)); } catch (e) { /* none */ }
-  if (GPC && (ask || granted.includes("advertising"))) choose(ask ? [] : granted, "gpc");
-  else if (retry && s && retry.consent_id == s.id) record(retry);
+  if (C.choice && GPC && (ask || granted.includes("advertising"))) choose(ask ? [] : granted, "gpc");
+  else if (s && s.pending && !ask) record({ consent_id: s.id, version: s.version, granted: s.granted, method: "banner", language: lang(), path: L.pathname });
   new MutationObserver(safe(ms => ms.forEach(m => m.addedNodes.forEach(scan)))).observe(d.documentElement, { childList: true, subtree: true });
   const ready = safe(() => {
     scan(d);
