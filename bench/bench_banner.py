@@ -3,7 +3,8 @@
 A real ``avowal serve`` (throwaway SQLite folder, the example policy) serves ``/c.js``; a tiny
 threaded HTTP server on another port serves a landing page (a header, a 1200x600 hero image,
 a heading and paragraphs) twice: ``plain`` as is, ``banner`` with
-``<script src="{avowal}/c.js"></script>`` in its head, the one tag a site adds. Debian's
+``<script async src="{avowal}/c.js"></script>`` in its head, the one tag a site adds
+(docs/consent.md). Debian's
 Chromium (headless, driven by Playwright) loads them ``LOADS`` times each, in alternation
 (ABBA, so neither always goes first), after ``WARM_UP`` loads of each that are not counted. Every
 load has a fresh browser context: an empty cache and no consent cookie, so ``/c.js`` is fetched
@@ -385,11 +386,11 @@ def run() -> None:
     html = "text/html; charset=utf-8"
     with _site(files) as site, _avowal(site) as avowal:
         files["/plain/"] = (html, PAGE.replace("{banner}", "").encode())
-        tag = f'<script src="{avowal}/c.js"></script>\n'
+        tag = f'<script async src="{avowal}/c.js"></script>\n'
         files["/banner/"] = (html, PAGE.replace("{banner}", tag).encode())
         files["/calibrate/"] = (html, CALIBRATE.encode())
         if CHROMIUM.exists():
-            print(f"  page: hero image {len(hero):,} bytes, 1200x600; /c.js in the head")
+            print(f"  page: hero image {len(hero):,} bytes, 1200x600; <script async src=/c.js> in the head")
 
             def measure(browser: Any) -> None:
                 _check_instrument(browser, site + "/calibrate/")

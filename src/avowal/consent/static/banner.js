@@ -221,7 +221,10 @@ safe(() => {
       const t = e.target.closest && e.target.closest("[data-avowal-consent-open]");
       if (t) { e.preventDefault(); api.consent.open(); }
     }));
-    if (ask) show();
+    // Shown once the page has loaded and painted, so that the banner never delays the page's
+    // own largest paint; nothing unconsented runs in the meantime.
+    const later = () => requestAnimationFrame(() => setTimeout(safe(() => root || show())));
+    if (ask) d.readyState == "complete" ? later() : w.addEventListener("load", later);
   });
   d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", ready) : ready();
 })();
