@@ -390,7 +390,7 @@ def run() -> None:
         files["/banner/"] = (html, PAGE.replace("{banner}", tag).encode())
         files["/calibrate/"] = (html, CALIBRATE.encode())
         if CHROMIUM.exists():
-            print(f"  page: hero image {len(hero):,} bytes, 1200x600; <script async src=/c.js> in the head")
+            print(f"  page: hero image {len(hero):,} bytes, 1200x600; async /c.js in the head")
 
             def measure(browser: Any) -> None:
                 _check_instrument(browser, site + "/calibrate/")
