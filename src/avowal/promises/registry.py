@@ -242,7 +242,7 @@ PROMISES = (
         (
             "tests/browser/test_cookie_scan.py::test_undeclared_cookies_and_storage_keys_fail_the_scan",
             "tests/browser/test_cookie_scan.py::test_before_consent_after_rejection_and_http_only_cookies_are_found",
-            "tests/browser/test_consent_middleware.py::test_the_site_server_sets_only_consented_cookies",
+            "tests/browser/test_site_cookies_middleware.py::test_the_site_server_sets_only_consented_cookies",
         ),
         evidence=ev.cookie_scan,
     ),
