@@ -43,17 +43,15 @@ from avowal.consent.schemas import (
 from avowal.crypto import signing
 from avowal.crypto.service import Secrets
 from avowal.lib import clock, text
-from avowal.lib.errors import AvowalError
 from avowal.lifecycle import repository as versions
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import CookieCategory
-from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
+from avowal.policy.taxonomy import SERVING_THE_PERSON, is_within
 from avowal.settings import Settings
-from avowal.vault.exceptions import UnknownPurpose
+from avowal.vault import records
 from avowal.vault.subjects import living_subject
 
 # The back end serving the person attaches their consent id and reads it back.
-SERVING_THE_PERSON = "essential.service"
 MAX_PATH = 300
 
 
@@ -188,25 +186,6 @@ def _linked(session: Session, row: CookieConsentLink) -> LinkedConsent:
     )
 
 
-def _refuse(
-    session: Session,
-    caller: Caller,
-    action: str,
-    subject_id: str,
-    exc: PurposeNotGranted | PurposeNotForCookieConsents,
-    purpose: str | None = None,
-) -> AvowalError:
-    return audit.refuse(
-        session,
-        exc,
-        actor=caller.name,
-        role=caller.role,
-        action=action,
-        subject_id=subject_id,
-        purpose=purpose,
-    )
-
-
 def link(session: Session, caller: Caller, subject_id: str, consent_id: str) -> LinkedConsent:
     """Attach a consent id to a living person, for the back end serving them (audited)."""
     if not any(is_within(p, SERVING_THE_PERSON) for p in caller.purposes):
@@ -217,7 +196,14 @@ def link(session: Session, caller: Caller, subject_id: str, consent_id: str) -> 
             role=caller.role,
             granted=list(caller.purposes),
         )
-        raise _refuse(session, caller, "link_cookie_consent", subject_id, exc)
+        raise audit.refuse(
+            session,
+            exc,
+            actor=caller.name,
+            role=caller.role,
+            action="link_cookie_consent",
+            subject_id=subject_id,
+        )
     living_subject(session, subject_id, lock=True)
     if repository.latest(session, consent_id) is None:
         raise ConsentNotFound("no choice was recorded under this consent id", field="consent_id")
@@ -245,29 +231,16 @@ def linked(
     session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str, purpose: str
 ) -> SubjectCookieConsents:
     """Return a person's linked consent ids and their histories, for a purpose serving them."""
-    if purpose not in loaded.taxonomy.data_uses:
-        raise UnknownPurpose(
-            f"'{text.clean(purpose)}' is not a data use of the taxonomy",
-            purpose=text.clean(purpose),
-        )
-    refusal: PurposeNotGranted | PurposeNotForCookieConsents | None = None
-    if not caller.grants(purpose):
-        refusal = PurposeNotGranted(
-            f"role '{caller.role}' does not grant the purpose '{purpose}'",
-            purpose=purpose,
-            role=caller.role,
-            granted=list(caller.purposes),
-        )
-    elif not (is_within(purpose, SERVING_THE_PERSON) or is_within(purpose, LEGAL_OBLIGATION)):
-        refusal = PurposeNotForCookieConsents(
-            f"cookie consents are read to serve the person ({SERVING_THE_PERSON}) or for "
-            f"{LEGAL_OBLIGATION}, not for {purpose}",
-            purpose=purpose,
-            allowed=[SERVING_THE_PERSON, LEGAL_OBLIGATION],
-        )
-    if refusal is not None:
-        raise _refuse(session, caller, "cookie_consents", subject_id, refusal, purpose)
-    living_subject(session, subject_id)
+    records.authorise_records(
+        session,
+        loaded,
+        caller,
+        subject_id,
+        purpose,
+        action="cookie_consents",
+        what="cookie consents",
+        refusal=PurposeNotForCookieConsents,
+    )
     consents = [_linked(session, row) for row in repository.links_of(session, subject_id)]
     audit.append(
         session,

@@ -37,13 +37,12 @@ from avowal.lifecycle.acceptance_schemas import AcceptanceList, AcceptanceRead, 
 from avowal.lifecycle.exceptions import UnknownVersion
 from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersion
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
-from avowal.vault.exceptions import UnknownPurpose
+from avowal.policy.taxonomy import SERVING_THE_PERSON, is_within
+from avowal.vault import records
 from avowal.vault.models import Subject
 from avowal.vault.subjects import living_subject
 
 # The back end serving the person relays their acceptance and reads their record of it.
-SERVING_THE_PERSON = "essential.service"
 # A read for this use means the person signed in: an interaction of their own.
 AUTHENTICATION = "essential.service.authentication"
 EXPLICIT = "explicit"
@@ -265,37 +264,16 @@ def acceptances(
     session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str, purpose: str
 ) -> AcceptanceList:
     """Return a person's acceptances, to a caller serving them or answering for the law."""
-    if purpose not in loaded.taxonomy.data_uses:
-        raise UnknownPurpose(
-            f"'{text.clean(purpose)}' is not a data use of the taxonomy",
-            purpose=text.clean(purpose),
-        )
-    refusal: PurposeNotGranted | PurposeNotForAcceptances | None = None
-    if not caller.grants(purpose):
-        refusal = PurposeNotGranted(
-            f"role '{caller.role}' does not grant the purpose '{purpose}'",
-            purpose=purpose,
-            role=caller.role,
-            granted=list(caller.purposes),
-        )
-    elif not (is_within(purpose, SERVING_THE_PERSON) or is_within(purpose, LEGAL_OBLIGATION)):
-        refusal = PurposeNotForAcceptances(
-            f"acceptances are read to serve the person ({SERVING_THE_PERSON}) or for "
-            f"{LEGAL_OBLIGATION}, not for {purpose}",
-            purpose=purpose,
-            allowed=[SERVING_THE_PERSON, LEGAL_OBLIGATION],
-        )
-    if refusal is not None:
-        raise audit.refuse(
-            session,
-            refusal,
-            actor=caller.name,
-            role=caller.role,
-            action="acceptances",
-            subject_id=subject_id,
-            purpose=purpose,
-        )
-    living_subject(session, subject_id)
+    records.authorise_records(
+        session,
+        loaded,
+        caller,
+        subject_id,
+        purpose,
+        action="acceptances",
+        what="acceptances",
+        refusal=PurposeNotForAcceptances,
+    )
     rows = session.scalars(
         select(Acceptance).where(Acceptance.subject_id == subject_id).order_by(Acceptance.at)
     ).all()

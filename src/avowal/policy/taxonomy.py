@@ -12,6 +12,9 @@ from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 # The data use under which the law reaches personal data: legal disclosures, erasure on an
 # authority's order, the disclosure register as a whole.
 LEGAL_OBLIGATION = "essential.legal_obligation"
+# The data use under which the site serves the person: its back end relays their requests
+# (erasure, acceptances, cookie consents) and reads their records for them.
+SERVING_THE_PERSON = "essential.service"
 
 
 def is_within(key: str, ancestor: str) -> bool:

@@ -15,15 +15,15 @@ from avowal.lib import clock
 from avowal.lifecycle import acceptance
 from avowal.mail import erasure as mail_erasure
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.taxonomy import LEGAL_OBLIGATION
+from avowal.policy.taxonomy import LEGAL_OBLIGATION, SERVING_THE_PERSON
 from avowal.vault import repository
 from avowal.vault.exceptions import ErasureNotAllowed
 from avowal.vault.schemas import Erased
 from avowal.vault.subjects import living_subject
 
-# The use under which the site's own back end serves the person, and so relays their request
-# to be erased; the other erasers answer for legal obligations (LEGAL_OBLIGATION).
-ON_THE_PERSONS_REQUEST = "essential.service"
+# The site's own back end serves the person, and so relays their request to be erased; the
+# other erasers answer for legal obligations (LEGAL_OBLIGATION).
+ON_THE_PERSONS_REQUEST = SERVING_THE_PERSON
 
 
 def may_erase(caller: Caller) -> bool:
