@@ -206,8 +206,9 @@ def record_continued_use(
     accepted it yet, and its policy says continued use accepts it. Returns the record, or None.
     """
     now = clock.current(now)
-    version = repository.in_effect(session, now)
-    if version is None or version.previous_id is None or not _accepts_continued_use(version):
+    # On every sign-in read: the cheap checks first, the version's document only when needed.
+    version = repository.in_effect_ref(session, now)
+    if version is None or version.previous_id is None:
         return None
     effective_at = clock.aware(version.effective_at)
     subject = session.get(Subject, subject_id)
@@ -228,7 +229,7 @@ def record_continued_use(
         .order_by(ChangeNotification.notified_at)
         .limit(1)
     ).first()
-    if told is None:
+    if told is None or not _accepts_continued_use(version):
         return None
     notice = f"email:{told.message_id}" if told.message_id else told.via
     row = Acceptance(
