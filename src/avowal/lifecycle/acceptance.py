@@ -206,8 +206,9 @@ def record_continued_use(
     accepted it yet, and its policy says continued use accepts it. Returns the record, or None.
     """
     now = clock.current(now)
-    # On every sign-in read: the cheap checks first, the version's document only when needed.
-    version = repository.in_effect_ref(session, now)
+    # On every sign-in read: the cheap checks first, the version's document (deferred) only when
+    # the person was notified.
+    version = repository.in_effect(session, now)
     if version is None or version.previous_id is None:
         return None
     effective_at = clock.aware(version.effective_at)

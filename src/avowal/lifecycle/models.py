@@ -32,8 +32,12 @@ class PolicyVersion(Base):
     changes: Mapped[list[dict[str, object]]] = mapped_column(
         JSON, doc="The structured changes against the previous version, classified."
     )
-    source: Mapped[str] = mapped_column(Text, doc="The YAML text as written.")
-    document: Mapped[dict[str, object]] = mapped_column(JSON, doc="The validated policy as JSON.")
+    # The two large columns load on first access only: listings, the page's version note and the
+    # schedule the servers poll never read them.
+    source: Mapped[str] = mapped_column(Text, deferred=True, doc="The YAML text as written.")
+    document: Mapped[dict[str, object]] = mapped_column(
+        JSON, deferred=True, doc="The validated policy as JSON."
+    )
 
 
 class ChangeNotification(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from avowal.lifecycle.models import PolicyVersion
 
@@ -27,28 +27,6 @@ def in_effect(session: Session, now: dt.datetime) -> PolicyVersion | None:
     """Return the version in effect at ``now``: the latest to take effect by then."""
     stmt = (
         select(PolicyVersion)
-        .where(PolicyVersion.effective_at <= now)
-        .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.published_at.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
-
-
-def in_effect_ref(session: Session, now: dt.datetime) -> PolicyVersion | None:
-    """Return the version in effect with only its id, times and predecessor loaded (hot paths).
-
-    Its text and document load on first access, for the rare caller that goes on to need them.
-    """
-    stmt = (
-        select(PolicyVersion)
-        .options(
-            load_only(
-                PolicyVersion.version_id,
-                PolicyVersion.effective_at,
-                PolicyVersion.published_at,
-                PolicyVersion.previous_id,
-            )
-        )
         .where(PolicyVersion.effective_at <= now)
         .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.published_at.desc())
         .limit(1)
