@@ -1,10 +1,9 @@
-"""Test helpers for TLS on loopback: a self-signed certificate, and a free port."""
+"""Test helper for TLS on loopback: a self-signed certificate (ports: tests.server.free_port)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
 from pathlib import Path
 
 from cryptography import x509
@@ -63,11 +62,3 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on just now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from avowal.lib import clock as avowal_clock
 from avowal.mail import worker
 from avowal.settings import Settings
-from tests.certs import free_port, self_signed
+from tests.certs import self_signed
+from tests.server import free_port
 
 USER, PASSWORD = "mailer", "s3cret-for-tests"
 

@@ -29,9 +29,10 @@ from avowal.lifecycle.exceptions import UnpublishedPolicy
 from avowal.policy import render
 from avowal.settings import EXAMPLE_POLICY, Settings
 from avowal.vault.models import Subject
-from tests.certs import free_port, self_signed
+from tests.certs import self_signed
 from tests.factories import REGISTRATION
 from tests.kept import attest_all, write_kept_policy
+from tests.server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 POLICY = REPO_ROOT / EXAMPLE_POLICY
