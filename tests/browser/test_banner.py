@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from avowal.consent import banner
 from avowal.db import migrate
 from avowal.db.engine import make_engine, make_sessionmaker
 from avowal.lifecycle import service as lifecycle
@@ -466,6 +467,71 @@ def _publish(world: World, change: Callable[[dict[str, Any]], None], summary: st
             )
     finally:
         engine.dispose()
+
+
+# Collects Content-Security-Policy violations and largest paints before the page's scripts run.
+VIOLATIONS = """
+window.__violations = [];
+addEventListener("securitypolicyviolation", e => __violations.push(e.violatedDirective));
+window.__lcp = [];
+new PerformanceObserver(l => l.getEntries().forEach(e => __lcp.push(e.startTime)))
+  .observe({ type: "largest-contentful-paint", buffered: true });
+"""
+LOADER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="script-src {csp} {avowal}">
+<title>Shop</title>
+{tag}
+</head><body><main><h1>Shop</h1><p>Fictional goods for fictional people.</p></main></body></html>
+"""
+
+
+def _loader_page(world: World, path: str, code: str) -> Any:
+    tag = f'<script data-avowal="{world.avowal}">{code}</script>'
+    csp = banner.LOADER_CSP
+    world.site.pages[path] = LOADER_PAGE.format(csp=csp, avowal=world.avowal, tag=tag)
+    page = world.browser.new_context().new_page()
+    page.add_init_script(VIOLATIONS)
+    page.goto(world.site.url + path)
+    return page
+
+
+def test_the_loader_tag_fetches_the_banner_after_the_largest_paint_under_a_strict_csp(
+    world: World,
+) -> None:
+    assert banner.loader_tag(world.avowal) == (
+        f'<script data-avowal="{world.avowal}">{banner.LOADER_JS}</script>'
+    )
+    page = _loader_page(world, "/loader/", banner.LOADER_JS)
+    page.locator(DIALOG).wait_for()
+    timing = page.evaluate(
+        """() => ({
+          load: performance.getEntriesByType("navigation")[0].loadEventStart,
+          banner: performance.getEntriesByType("resource")
+            .filter(e => e.name.endsWith("/c.js")).map(e => e.startTime),
+          lcp: window.__lcp,
+          violations: window.__violations,
+        })"""
+    )
+    assert timing["violations"] == []  # the hash in LOADER_CSP is the code's
+    assert len(timing["banner"]) == 1  # fetched once
+    assert timing["lcp"], "no largest-contentful-paint entry"
+    assert timing["banner"][0] >= timing["load"]  # never while the page loads
+    assert timing["banner"][0] >= timing["lcp"][-1]  # after the largest paint
+    page.click(REJECT)
+    value = _wait_cookie(page, "none")
+    receipt = _recorded(world, value)[0]
+    assert receipt["granted"] == [] and receipt["path"] == "/loader/"
+    page.context.close()
+
+
+def test_a_changed_loader_is_refused_by_the_csp_hash(world: World) -> None:
+    page = _loader_page(world, "/loader-changed/", banner.LOADER_JS.replace("500", "501"))
+    page.wait_for_function("window.__violations.length > 0")
+    assert page.evaluate("window.__violations") == ["script-src-elem"]
+    page.wait_for_timeout(1000)  # twice the loader's longest wait
+    assert page.locator(DIALOG).count() == 0
+    page.context.close()
 
 
 def test_a_changed_declaration_asks_again(world: World) -> None:

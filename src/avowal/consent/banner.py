@@ -10,8 +10,10 @@ again; an announced policy change (``C.change``) is shown without changing the v
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
+import html
 import json
 import re
 import time
@@ -56,6 +58,20 @@ def _static(name: str) -> str:
 # Served minified (rjsmin, rcssmin: the code as written, without comments and spaces).
 BANNER_JS = rjsmin.jsmin(_static("banner.js"))
 BANNER_CSS = rcssmin.cssmin(_static("banner.css"))
+# The inline loader (docs/consent.md): the same code for every site, so one CSP hash for all. On
+# one line, to copy: each line break rjsmin keeps follows a block's closing brace.
+LOADER_JS = rjsmin.jsmin(_static("loader.js")).strip().replace("\n", "")
+LOADER_CSP = f"'sha256-{base64.b64encode(hashlib.sha256(LOADER_JS.encode()).digest()).decode()}'"
+
+
+def loader_tag(public_url: str) -> str:
+    """Return the inline tag that loads ``/c.js`` once the page has shown its largest paint."""
+    return f'<script data-avowal="{html.escape(public_url.rstrip("/"))}">{LOADER_JS}</script>'
+
+
+def async_tag(public_url: str) -> str:
+    """Return the plain tag: ``/c.js`` fetched while the page loads (no inline script)."""
+    return f'<script async src="{html.escape(public_url.rstrip("/"))}/c.js"></script>'
 
 
 def lifetime_days(lifetime: str) -> int | None:

@@ -1,4 +1,5 @@
-"""`avowal cookies scan URL...`: the scanner for a site's CI (exit 1 on any finding)."""
+"""`avowal cookies tag`: the banner's tag for a site's pages; `avowal cookies scan URL...`: the
+scanner for a site's CI (exit 1 on any finding)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from avowal.cli_support import database, load_policy
+from avowal.consent import banner, scan_store
 from avowal.consent import scan as scanner
-from avowal.consent import scan_store
 from avowal.policy.schemas import Policy
 from avowal.settings import Settings
 
 app = typer.Typer(
-    help="Scan a site's cookies and storage against the policy.", no_args_is_help=True
+    help="The cookie banner's tag, and a scan of a site's cookies and storage against the policy.",
+    no_args_is_help=True,
 )
 USAGE = 2
 COLUMNS = ("kind", "store", "name", "category", "pass", "page")
@@ -27,6 +29,18 @@ def usage_error(message: str) -> typer.Exit:
     """Print a usage error and return the exit (2) to raise."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(USAGE)
+
+
+@app.command("tag")
+def tag() -> None:
+    """Print the tag to put in a site's pages for AVOWAL_PUBLIC_URL, and its CSP hash."""
+    url = Settings().public_url
+    typer.echo("Put this in the <head> of every page (it loads /c.js once the page has painted):")
+    typer.echo(f"  {banner.loader_tag(url)}")
+    typer.echo("Under a Content-Security-Policy, allow it and avowal's script with:")
+    typer.echo(f"  script-src {banner.LOADER_CSP} {banner.own_origin(Settings())}")
+    typer.echo("Or, with no inline script (it adds one request while the page loads):")
+    typer.echo(f"  {banner.async_tag(url)}")
 
 
 @app.command("scan")

@@ -223,7 +223,7 @@ safe(() => {
     }));
     // Shown once the page has loaded and painted, so that the banner never delays the page's
     // own largest paint; nothing unconsented runs in the meantime.
-    const later = () => requestAnimationFrame(() => setTimeout(safe(() => root || show())));
+    const later = () => setTimeout(() => (w.requestIdleCallback || setTimeout)(safe(() => root || show()), { timeout: 1000 }));
     if (ask) d.readyState == "complete" ? later() : w.addEventListener("load", later);
   });
   d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", ready) : ready();
