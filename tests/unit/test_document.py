@@ -125,8 +125,10 @@ def test_children_section_explains_consent_and_which_forms() -> None:
     words = text_of(section(build(), "children"))
     assert "If you are under 18, be sure to obtain your parent's or guardian's permission" in words
     assert "we send an e-mail to your parent or guardian" in words
-    assert "do not answer within 7 days, we erase it" in words
-    assert "Forms only for people aged 18 or over: Purchase." in words
+    assert "do not answer within 14 days, we erase it" in words
+    assert (
+        "Forms only for people aged 18 or over: Questions about this policy and Purchase." in words
+    )
     assert "We encourage parents to get involved" in words
 
 
@@ -187,6 +189,7 @@ def test_communications_name_the_fields_and_unsubscribe() -> None:
 
     def change(d: dict[str, Any]) -> None:
         d["collection_points"]["registration"]["field_purposes"] = {}
+        d["children"]["optional_purposes"] = []
         d["staff"]["roles"]["marketing"]["purposes"] = ["analytics.reporting"]
         d["retention"] = [r for r in d["retention"] if r.get("purpose") is None]
 

@@ -83,6 +83,12 @@ def parents_sign_a_form(d: dict[str, Any]) -> None:
 
 def purchase_admits_minors(d: dict[str, Any]) -> None:
     d["collection_points"]["purchase"]["admits_minors"] = True
+    # children.age_question is birth_date: a point open to minors asks it.
+    d["collection_points"]["purchase"]["fields"]["birth_date"] = {
+        "category": "user.demographic.date_of_birth",
+        "type": "date",
+        "required": True,
+    }
 
 
 def functional_cookie(d: dict[str, Any]) -> None:
@@ -368,6 +374,6 @@ def test_a_collection_point_moved_on_the_page_is_no_change(example: LoadedPolicy
     result = diff(as_written, example)
     assert result.changes == []
     # Subsections are matched by anchor and moved lines left out; only the sentence listing the
-    # points in their new order ("Questions about this policy and Registration") changes.
+    # points in their new order ("Questions about this policy and Purchase") changes.
     assert [t.section for t in result.text] == ["children"]
     assert [line.op for line in result.text[0].lines] == ["removed", "added"]

@@ -32,6 +32,7 @@ NOW = dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC)
 def _no_news(d: dict[str, Any]) -> None:
     for point in d["collection_points"].values():
         point.pop("field_purposes", None)
+    d["children"]["optional_purposes"] = []  # the news was the purpose a parent could refuse
 
 
 def _bare(d: dict[str, Any]) -> None:

@@ -7,14 +7,18 @@ from collections.abc import Iterable
 from avowal.policy.exceptions import Problem
 from avowal.policy.schemas import (
     BREAK_GLASS_GROUNDS,
+    AgeQuestion,
+    CollectedField,
     CookieCategory,
     CustomKey,
     FieldType,
+    ParentalConsentMethod,
     Policy,
     RecipientKind,
     Storage,
 )
 from avowal.policy.taxonomy import Node, Taxonomy, default_taxonomy, is_within
+from avowal.policy.wording import joined
 
 # The promise each commitment stands for, in the words a reader of the policy knows.
 PROMISES = {
@@ -36,6 +40,9 @@ PROMISES = {
 
 SALE_OR_SHARING_USES = ("third_party_sharing", "marketing.advertising.third_party")
 SALE_OR_SHARING_KINDS = (RecipientKind.buyer, RecipientKind.partner)
+# The field category a birth_date age question reads; the service itself, never optional.
+DATE_OF_BIRTH = "user.demographic.date_of_birth"
+ESSENTIAL = "essential"
 
 
 class _Checker:
@@ -311,6 +318,90 @@ class _Checker:
                 f"the threshold {p.children.under} differs from the promised {promised}",
                 "parental_consent_under",
             )
+        if p.children is not None:
+            self.children_email_plus()
+            self.children_age_question()
+            self.children_optional_purposes()
+
+    def children_email_plus(self) -> None:
+        """E-mail plus is enough consent only when children's data never leaves for an outside
+        party: a processor acts on our behalf, any other kind of recipient is that party."""
+        p = self.policy
+        if p.children is None or p.children.consent_method is not ParentalConsentMethod.email_plus:
+            return
+        for name, point in p.collection_points.items():
+            if not point.admits_minors:
+                continue
+            for rec_name in point.recipients:
+                rec = p.recipients.get(rec_name)
+                if rec is None or rec.kind is RecipientKind.processor:
+                    continue
+                self.add(
+                    "children.consent_method",
+                    f"collection point '{name}' admits minors and announces recipient "
+                    f"'{rec_name}' (kind {rec.kind.value}): e-mail plus is allowed only when "
+                    "children's data is never disclosed to outside parties (use signed_form, "
+                    f"or stop announcing '{rec_name}' at '{name}')",
+                    "parental_consent_under",
+                )
+
+    def children_age_question(self) -> None:
+        """Asking a date of birth needs a required, dated, fully kept date of birth field."""
+        p = self.policy
+        if p.children is None or p.children.age_question is not AgeQuestion.birth_date:
+            return
+        for name, point in p.collection_points.items():
+            if not point.admits_minors:
+                continue
+            births = {n: f for n, f in point.fields.items() if is_within(f.category, DATE_OF_BIRTH)}
+            if not births:
+                self.add(
+                    f"collection_points.{name}",
+                    "this collection point admits minors and children.age_question is "
+                    f"birth_date, but it has no field of category {DATE_OF_BIRTH}: add one "
+                    "(type date, required, stored full), or set age_question: declaration",
+                    "parental_consent_under",
+                )
+                continue
+            gaps = {n: _birth_date_gaps(f) for n, f in births.items()}
+            if all(gaps.values()):
+                field_name, missing = next(iter(gaps.items()))
+                self.add(
+                    f"collection_points.{name}.fields.{field_name}",
+                    f"field '{field_name}' asks the age of people under the children threshold "
+                    f"(children.age_question: birth_date) but is {joined(missing)}: it must be "
+                    "type date, required and stored full",
+                    "parental_consent_under",
+                )
+
+    def children_optional_purposes(self) -> None:
+        """A purpose a parent may refuse is one children's data is collected for, not the
+        service itself."""
+        p = self.policy
+        if p.children is None:
+            return
+        minors = {n: cp for n, cp in p.collection_points.items() if cp.admits_minors}
+        offered = {u for cp in minors.values() for u in cp.purposes} | {
+            u for cp in minors.values() for uses in cp.field_purposes.values() for u in uses
+        }
+        for i, key in enumerate(p.children.optional_purposes):
+            loc = f"children.optional_purposes[{i}]"
+            if is_within(key, ESSENTIAL):
+                self.add(
+                    loc,
+                    f"'{key}' is essential: the service itself cannot be optional; only a "
+                    "purpose outside essential may be refused by a parent",
+                    "parental_consent_under",
+                )
+            elif key not in offered:
+                where = ", ".join(sorted(minors)) or "none"
+                self.add(
+                    loc,
+                    f"'{key}' is not a purpose of any collection point that admits minors "
+                    f"(those points: {where}): a parent can refuse only a purpose children's "
+                    "data is collected for (in its purposes or field_purposes)",
+                    "parental_consent_under",
+                )
 
     def staff(self) -> None:
         for name, role in self.policy.staff.roles.items():
@@ -389,6 +480,18 @@ def check(policy: Policy) -> tuple[Taxonomy, list[Problem]]:
     """Check a schema-valid policy; return its taxonomy and every problem found."""
     checker = _Checker(policy)
     return checker.taxonomy, checker.run()
+
+
+def _birth_date_gaps(field: CollectedField) -> list[str]:
+    """Say what keeps a date of birth field from telling a child's age."""
+    gaps = []
+    if field.type is not FieldType.date:
+        gaps.append(f"of type {field.type.value}")
+    if not field.required:
+        gaps.append("not required")
+    if field.storage is not Storage.full:
+        gaps.append(f"stored {field.storage.value}")
+    return gaps
 
 
 def purposes_of(policy: Policy, point: str, field: str) -> list[str]:

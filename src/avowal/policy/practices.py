@@ -6,7 +6,7 @@ from __future__ import annotations
 from avowal.policy import wording as w
 from avowal.policy.content import Blocks, Code, Inline, Line, Link, Section, Strong
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.schemas import CookieCategory, StaffKind
+from avowal.policy.schemas import AgeQuestion, CookieCategory, ParentalConsentMethod, StaffKind
 from avowal.promises.ids import INFO, PromiseId, Tag
 
 HASHING = {"argon2id": "Argon2id"}
@@ -16,6 +16,19 @@ NOTIFY_PROMISES = {
     "banner": PromiseId.change_notice_banner,
     "email": PromiseId.change_notice_email,
 }
+
+# How forms open to children ask age, to know whether a parent must agree.
+AGE_QUESTIONS = {
+    AgeQuestion.birth_date: "we ask your date of birth",
+    AgeQuestion.declaration: "we ask whether you are under {under}",
+}
+
+
+def _delay(hours: int) -> str:
+    """Write a delay in hours, in days when it is whole days: 36 hours, 1 day, 2 days."""
+    if hours % 24 == 0:
+        return w.days(hours // 24)
+    return "1 hour" if hours == 1 else f"{hours} hours"
 
 
 class Practices:
@@ -99,6 +112,28 @@ class Practices:
             f"How we ask for their permission: {w.CONSENT_METHODS[kids.consent_method]}.",
             promise=PromiseId.parental_consent,
         )
+        link = (
+            " They answer with a link in it."
+            if kids.consent_method is ParentalConsentMethod.email_plus
+            else ""
+        )
+        b.para(
+            "Your parent or guardian gets an e-mail that says exactly what you gave us, why we "
+            f"want it and how long we would keep it.{link}",
+            promise=PromiseId.parental_consent,
+        )
+        b.para(
+            "After they agree, a second message confirms it "
+            f"{_delay(kids.confirm_after_hours)} later. Only then do we use your data, and only "
+            "for the purposes they agreed to.",
+            promise=PromiseId.parental_consent,
+        )
+        if kids.optional_purposes:
+            uses = w.joined([self.purpose(u) for u in kids.optional_purposes], "or")
+            b.para(
+                f"They may agree to the rest and still say no to our using your data {uses}.",
+                promise=PromiseId.parental_consent,
+            )
         b.para(
             "Until your parent or guardian agrees, what you gave us stays locked: we use it "
             "for nothing and disclose it to no one. If they refuse, or do not answer within "
@@ -114,6 +149,11 @@ class Practices:
                 f"Forms open to people under {kids.under}, with that permission: "
                 f"{w.joined(open_)}.",
                 promise=PromiseId.age_gate,
+            )
+            asked = AGE_QUESTIONS[kids.age_question].format(under=kids.under)
+            b.para(
+                f"To know whether you need that permission, {asked}.",
+                promise=PromiseId.parental_consent,
             )
         if adults:
             b.para(

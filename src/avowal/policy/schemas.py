@@ -259,11 +259,37 @@ class ParentalConsentMethod(StrEnum):
     signed_form = "signed_form"
 
 
+class AgeQuestion(StrEnum):
+    """How a form asks a person's age."""
+
+    birth_date = "birth_date"  # a date of birth field
+    declaration = "declaration"  # the person says whether they are under the threshold
+
+
 class Children(Strict):
     under: int = Field(ge=1, le=21)
     consent_method: ParentalConsentMethod = ParentalConsentMethod.email_plus
+    age_question: AgeQuestion = Field(
+        AgeQuestion.birth_date,
+        description="How collection points that admit minors ask age.",
+    )
+    confirm_after_hours: int = Field(
+        24,
+        ge=1,
+        le=168,
+        description="Hours after a parent's consent before the confirmation message is sent "
+        "and the data becomes usable (the delayed confirmation of e-mail plus).",
+    )
     wait_days: int = Field(
-        7, ge=1, le=90, description="Days to wait for the parent before erasing."
+        14,
+        ge=1,
+        le=90,
+        description="Days to wait for the parent's answer before erasing.",
+    )
+    optional_purposes: list[Key] = Field(
+        [],
+        description="Purposes a parent may refuse while consenting to collection "
+        "(e.g. marketing.communications.email).",
     )
     guidance: Text | None = None
 
