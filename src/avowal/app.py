@@ -15,6 +15,7 @@ from avowal.analytics import dashboard_routes as analytics_dashboard_routes
 from avowal.analytics import routes as analytics_routes
 from avowal.analytics import worker as analytics_worker
 from avowal.analytics.service import Analytics
+from avowal.children import routes as children_routes
 from avowal.consent import banner
 from avowal.consent import routes as consent_routes
 from avowal.crypto import service as crypto
@@ -152,6 +153,7 @@ def create_app(
     app.include_router(policy_routes.router)
     app.include_router(lifecycle_routes.router)
     app.include_router(vault_routes.router)
+    app.include_router(children_routes.router)
     app.include_router(acceptance_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(analytics_dashboard_routes.router)

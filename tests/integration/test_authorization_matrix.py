@@ -559,6 +559,15 @@ CASES: tuple[Case, ...] = (
     get("/v1/policy/diff", everyone("404 json"), "/v1/policy/diff?from=0123456789ab&to=fedcba98"),
     get("/assets/review.css", PUBLIC),
     get("/v1/notices/{point}", PUBLIC, "/v1/notices/registration"),
+    get("/v1/notices/{point}/parent", PUBLIC, "/v1/notices/registration/parent"),
+    # A parent's pages: the link is the secret; a forged one opens nothing, for anyone.
+    get("/privacy/parent/{token}", everyone("404 html"), "/privacy/parent/x.answer.y.z"),
+    post(
+        "/privacy/parent/{token}",
+        everyone("404 html"),
+        "/privacy/parent/x.answer.y.z",
+        form={"decision": "consent"},
+    ),
     get("/v1/policy/changes", PUBLIC),
     get("/v1/receipts/key", PUBLIC),
     get("/v1/receipts/{receipt_id}", PUBLIC, "/v1/receipts/{receipt}"),

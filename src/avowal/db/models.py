@@ -11,6 +11,7 @@ from avowal.analytics.models import (
 )
 from avowal.audit.models import AuditEntry, AuditHead, AuditVerification
 from avowal.callers.models import ServiceToken
+from avowal.children.models import ParentalConsent
 from avowal.consent.models import CookieConsent, CookieConsentLink, CookieScan
 from avowal.db.base import Base
 from avowal.legal.models import BreakGlass, LegalRequest, SubjectNotice
@@ -42,6 +43,7 @@ __all__ = [
     "LegalRequest",
     "LoginAttempt",
     "OutboxMessage",
+    "ParentalConsent",
     "PersonalValue",
     "PolicyVersion",
     "Receipt",

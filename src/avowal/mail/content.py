@@ -52,8 +52,41 @@ class ChangeNotice:
     changes: list[str] = field(default_factory=list)
 
 
-Content = StaffEnrolment | LegalNotice | ChangeNotice
-KINDS = (StaffEnrolment.KIND, LegalNotice.KIND, ChangeNotice.KIND)
+@dataclass(frozen=True)
+class ParentalRequest:
+    """A parent asked to consent to what their child gave: what, why, for how long, the link."""
+
+    KIND: ClassVar[str] = "parental_request"
+    point: str
+    under: int
+    collected: list[str]
+    purposes: list[str]
+    retention: list[str]
+    optional: list[str]
+    answer_url: str
+    expires: dt.date
+    confirm_after_hours: int
+
+
+@dataclass(frozen=True)
+class ParentalConfirmation:
+    """The confirmation of a parent's consent, sent after the delay, with the withdrawal link."""
+
+    KIND: ClassVar[str] = "parental_confirmation"
+    point: str
+    consented: list[str]
+    refused: list[str]
+    revoke_url: str
+
+
+Content = StaffEnrolment | LegalNotice | ChangeNotice | ParentalRequest | ParentalConfirmation
+KINDS = (
+    StaffEnrolment.KIND,
+    LegalNotice.KIND,
+    ChangeNotice.KIND,
+    ParentalRequest.KIND,
+    ParentalConfirmation.KIND,
+)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
+from avowal.children import lock as parental
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.lib import clock
@@ -50,10 +51,14 @@ def service_address(
 
     The one rule for it: an e-mail value of theirs, stored whole, collected for purposes that
     cover a use within ``essential.service.notifications``; the most recently collected wins.
-    Refuses an unknown or erased person (the living rule). Only the chosen value is decrypted;
+    None for a minor locked until a parent consents (:mod:`avowal.children.lock`). Refuses an
+    unknown or erased person (the living rule). Only the chosen value is decrypted;
     the caller audits its use (:func:`queue_to_person` does).
     """
     key_id, wrapped_key, rows = living_values(session, subject_id)
+    if parental.lock_of(session, subject_id) is not None:
+        # A minor whose parent has not consented is written to about nothing.
+        return None
     points = loaded.policy.collection_points
     candidates = []
     for row in rows:

@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from avowal.children import service as parental
 from avowal.crypto.service import Secrets
 from avowal.db.engine import transaction
 from avowal.legal import service as legal
@@ -55,6 +56,8 @@ class PassReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     shredded: list[str] = field(default_factory=list)
     folders_removed: int = 0
+    parental_confirmed: int = 0
+    parental_expired: int = 0
     configured: bool = True
 
 
@@ -262,6 +265,9 @@ def run_pass(
         return report
     queue_due_notices(factory, secrets, loaded, now, report)
     change_notices.notify_pass(factory, settings, secrets, now)
+    report.parental_confirmed, report.parental_expired = parental.run_pass(
+        factory, settings, secrets, loaded, now
+    )
     deliver(factory, settings, secrets, sender, now, report)
     return report
 

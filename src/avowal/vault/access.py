@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from avowal.audit import service as audit
 from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
+from avowal.children import lock as parental
+from avowal.children.exceptions import ParentalConsentPending
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.lib import clock, text
@@ -102,8 +104,19 @@ def read(
     out: dict[str, ReadValue] = {}
     withheld: list[Withheld] = []
     wanted = set(fields) if fields else None
+    locked = parental.lock_of(session, subject_id)
     for row in rows:
         if wanted is not None and row.field not in wanted:
+            continue
+        if locked is not None:
+            withheld.append(
+                Withheld(
+                    field=row.field,
+                    point=row.point,
+                    reason=parental.REASON,
+                    detail=parental.why_locked(locked),
+                )
+            )
             continue
         term = terms.for_purpose(loaded, row.point, row.field, row.purposes, purpose)
         if term is not terms.Term.allowed:
@@ -178,7 +191,15 @@ def lookup(
         values.lookup_form(specs[0], values.normalise(field, specs[0], value)),
     )
     hits = repository.find_by_digest(session, field, digest)
-    found = sorted({h.subject_id for h in hits if terms.covers(h.purposes, purpose)})
+    # A minor whose parent has not consented is answered as someone unknown, like the others.
+    locked = parental.locked_among(session, (h.subject_id for h in hits))
+    found = sorted(
+        {
+            h.subject_id
+            for h in hits
+            if terms.covers(h.purposes, purpose) and h.subject_id not in locked
+        }
+    )
     withheld: dict[str, set[str]] = {}
     # Added to the point's notice later: refused all the same until the person consents.
     pending: set[str] = set()
@@ -209,7 +230,9 @@ def lookup(
             subject_id=s,
             fields=[field],
             purpose=purpose,
-            reason=f"answered as unknown: {field} was collected for {', '.join(sorted(uses))} "
+            reason=f"answered as unknown: {parental.WHY_SHORT}"
+            if s in locked
+            else f"answered as unknown: {field} was collected for {', '.join(sorted(uses))} "
             f"only, not for {purpose}"
             + ("; added later, it needs the person's explicit consent" if s in pending else ""),
         )
@@ -241,6 +264,15 @@ def disclose(
     _authorise(session, loaded, caller, "disclose", subject_id, fields, purpose)
     # The person's row is locked: an erasure waits until the disclosure is recorded, or wins.
     key_id, wrapped_key, rows = living_values(session, subject_id, lock=True)
+    locked = parental.lock_of(session, subject_id)
+    if locked is not None:
+        refusal: AvowalError = ParentalConsentPending(
+            f"nothing of this person's may be disclosed: {parental.why_locked(locked)}",
+            subject_id=subject_id,
+            recipient=recipient,
+            purpose=purpose,
+        )
+        raise _refuse(session, caller, "disclose", subject_id, sorted(fields), purpose, refusal)
     if not any(is_within(purpose, p) for p in rec.purposes):
         exc: AvowalError = RecipientNotDeclared(
             f"'{recipient}' is declared in the policy for {', '.join(rec.purposes) or 'nothing'} "

@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 from avowal.audit import service as audit
 from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
+from avowal.children import service as parental
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.lib import clock, text
 from avowal.lifecycle import acceptance
+from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
+from avowal.settings import Settings
 from avowal.vault import notices, receipts, repository, values
 from avowal.vault.exceptions import (
     InvalidValue,
@@ -55,8 +58,8 @@ def shown_notice(
 
 
 def _check(
-    loaded: LoadedPolicy, point: str, body: CollectRequest, caller: Caller
-) -> tuple[Notice, dict[str, str]]:
+    loaded: LoadedPolicy, point: str, body: CollectRequest, caller: Caller, mail_on: bool
+) -> tuple[Notice, dict[str, str], bool]:
     """Validate everything before anything is written; return the notice and normalised values."""
     # Text that cannot be stored, or nesting past any sane depth, is refused naming the field.
     text.check_tree(body.values, "values")
@@ -82,7 +85,11 @@ def _check(
     given = {n: v for n, v in body.values.items() if v is not None}
     if not given:
         raise InvalidValue("no values given", point=point)
-    return note, {n: values.normalise(n, specs[n], v) for n, v in given.items()}
+    normalised = {n: values.normalise(n, specs[n], v) for n, v in given.items()}
+    # The age gate: a minor is refused where minors are not admitted, and needs a parent where
+    # they are. Checked before anything is written.
+    minor = parental.gate(loaded, point, normalised, body, mail_on)
+    return note, normalised, minor
 
 
 def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[Subject, bytes]:
@@ -122,9 +129,16 @@ def collect(
     caller: Caller,
     point: str,
     body: CollectRequest,
+    settings: Settings | None = None,
 ) -> Collected:
-    """Store a person's values under the current notice and return the signed receipt."""
-    note, normalised = _check(loaded, point, body, caller)
+    """Store a person's values under the current notice and return the signed receipt.
+
+    A person under the children threshold is stored locked, and their parent asked
+    (:mod:`avowal.children.service`); ``settings`` say whether mail goes out, and where links
+    point.
+    """
+    mail_on = settings is not None and mail.mail_configured(settings)
+    note, normalised, minor = _check(loaded, point, body, caller, mail_on)
     subj, data_key = _subject(session, secrets, body)
     specs = loaded.policy.collection_points[point].fields
     field_purposes = {f.name: f.purposes for f in note.fields if f.name in normalised}
@@ -165,7 +179,28 @@ def collect(
         ),
     )
     acceptance.after_collect(session, caller, subj.id)
-    return Collected.model_validate({"subject_id": subj.id, "receipt": doc, "signature": signature})
+    pending = None
+    if minor:
+        assert settings is not None and body.parent is not None  # the gate required both
+        pending = parental.request(
+            session,
+            loaded,
+            secrets,
+            settings.public_url,
+            subj.id,
+            data_key,
+            point,
+            str(body.parent.email),
+            sorted(normalised),
+        )
+    return Collected.model_validate(
+        {
+            "subject_id": subj.id,
+            "receipt": doc,
+            "signature": signature,
+            "parental_consent": pending,
+        }
+    )
 
 
 def get_receipt(session: Session, receipt_id: str) -> SignedReceipt:

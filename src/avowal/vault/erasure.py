@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
 from avowal.callers.service import Caller
+from avowal.children import lock as parental
 from avowal.consent import service as consent
 from avowal.db import engine as db
 from avowal.lib import clock
@@ -63,6 +64,20 @@ def erase(
             fields=[],
             purpose=None,
         )
+    return shred(session, subject_id, actor=caller.name, role=caller.role, outbox=outbox)
+
+
+def shred(
+    session: Session,
+    subject_id: str,
+    *,
+    actor: str,
+    role: str,
+    outbox: Path | None = None,
+    reason: str | None = None,
+) -> Erased:
+    """Crypto-shred a living person, whoever decided it (:func:`erase` checks who may ask; a
+    parent's refusal, silence or withdrawal decides it for a child); audited as ``actor``."""
     # Locked and re-checked: of two erasures at once, the second finds a tombstone (410), and a
     # collection or disclosure for the person either finishes first or finds the tombstone.
     subj = living_subject(session, subject_id, lock=True)
@@ -74,11 +89,12 @@ def erase(
     mail_erasure.shred(session, subject_id, outbox)
     acceptance.forget(session, subject_id)
     consent.forget(session, subject_id)
+    parental.forget(session, subject_id)
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))
     audit.append(
         session,
-        audit.Event(actor=caller.name, role=caller.role, action="erase", subject_id=subject_id),
+        audit.Event(actor=actor, role=role, action="erase", subject_id=subject_id, reason=reason),
     )
     return Erased(subject_id=subject_id, erased_at=erased_at.isoformat())

@@ -55,9 +55,14 @@ def collect(
     policy: PolicyDep,
     secrets: SecretsDep,
     caller: CallerDep,
+    settings: SettingsDep,
 ) -> Collected:
-    """Store a person's data under the notice they saw; return a signed receipt."""
-    return collection.collect(session, policy, secrets, caller, point, body)
+    """Store a person's data under the notice they saw; return a signed receipt.
+
+    A person under the children threshold (at a point admitting minors) is stored locked: the
+    answer's ``parental_consent`` says what happens next.
+    """
+    return collection.collect(session, policy, secrets, caller, point, body, settings)
 
 
 @router.get("/receipts/key", response_model=ReceiptKey)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
@@ -33,6 +34,18 @@ class SubjectRef(BaseModel):
         return self
 
 
+class ParentContact(BaseModel):
+    """A minor's parent's or guardian's address, given with the notice shown for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    notice_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="The parent notice shown when the address was asked "
+        "(GET /v1/notices/{point}/parent)."
+    )
+
+
 class CollectRequest(BaseModel):
     """Data a person gives at a collection point, with the notice they were shown."""
 
@@ -41,6 +54,14 @@ class CollectRequest(BaseModel):
     notice_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     subject: SubjectRef
     values: dict[str, object] = Field(description="Field name to value, as the person gave it.")
+    declared_under: bool | None = Field(
+        None,
+        description='The person\'s answer to "are you under N?" where the policy asks age by '
+        "declaration (children.age_question: declaration) at a point admitting minors.",
+    )
+    parent: ParentContact | None = Field(
+        None, description="Required for a person under the children threshold."
+    )
 
 
 class DisclosureRequest(BaseModel):
@@ -173,10 +194,24 @@ class SignedReceipt(Answer):
     signature: str
 
 
+class ParentalPending(Answer):
+    """A minor's collection: their values are locked until a parent consents."""
+
+    request_id: str
+    status: str
+    expires_at: str
+    next: str
+
+
 class Collected(SignedReceipt):
     """The answer to a collection: who the person is in the vault, and their receipt."""
 
     subject_id: str
+    parental_consent: ParentalPending | None = Field(
+        None,
+        description="Set only for a person under the children threshold (null otherwise): "
+        "nothing of theirs is usable until their parent consents.",
+    )
 
 
 class ConsentReceiptDocument(ReceiptDocument):

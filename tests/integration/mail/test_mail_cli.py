@@ -104,6 +104,23 @@ def test_every_kind_renders_in_every_language(language: Language) -> None:
             summary=None,
             changes=["Cookies <b>bold</b>"],
         ),
+        content.ParentalRequest(
+            point="Sign <b>up</b>",
+            under=18,
+            collected=["Full name (User Name)"],
+            purposes=["Running your account"],
+            retention=["user: 730 days after collection"],
+            optional=["marketing.communications.email"],
+            answer_url="https://p.example.com/privacy/parent/t",
+            expires=dt.date(2027, 1, 15),
+            confirm_after_hours=24,
+        ),
+        content.ParentalConfirmation(
+            point="Sign up",
+            consented=["Running your account"],
+            refused=["News <b>letters</b>"],
+            revoke_url="https://p.example.com/privacy/parent/r",
+        ),
     ]
     assert [k.KIND for k in kinds] == list(content.KINDS)
     for kind in kinds:

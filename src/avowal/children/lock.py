@@ -1,0 +1,77 @@
+"""The one rule of the parental lock: is this person a minor whose parent has not yet consented.
+
+Every read, lookup, disclosure and communication asks it (:mod:`avowal.vault.access`,
+:mod:`avowal.mail.service`); the console shows a locked person as locked, with
+:func:`why_locked`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from avowal.children.models import ParentalConsent
+from avowal.lib import clock
+
+PENDING, CONFIRMING, CONSENTED = "pending", "confirming", "consented"
+REFUSED, EXPIRED, REVOKED = "refused", "expired", "revoked"
+STATUSES = (PENDING, CONFIRMING, CONSENTED, REFUSED, EXPIRED, REVOKED)
+# Until the confirmation is sent, nothing of the child's is usable.
+LOCKING = (PENDING, CONFIRMING)
+# The reason a read gives for a locked person's values.
+REASON = "parental_consent_pending"
+WHY_SHORT = "a minor whose parent or guardian has not consented yet"
+
+
+def lock_of(session: Session, subject_id: str) -> ParentalConsent | None:
+    """Return the open parental consent request that locks a person, or None."""
+    return session.scalar(
+        select(ParentalConsent)
+        .where(ParentalConsent.subject_id == subject_id, ParentalConsent.status.in_(LOCKING))
+        .limit(1)
+    )
+
+
+def locked_among(session: Session, subject_ids: Iterable[str]) -> set[str]:
+    """Return which of these people are locked, in one query."""
+    ids = sorted(set(subject_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(ParentalConsent.subject_id).where(
+                ParentalConsent.subject_id.in_(ids), ParentalConsent.status.in_(LOCKING)
+            )
+        )
+    )
+
+
+def why_locked(row: ParentalConsent) -> str:
+    """Say why a person's values are withheld, for the API and the console alike."""
+    if row.status == CONFIRMING:
+        return (
+            "a minor: their parent consented; the values are usable once the confirmation is "
+            f"sent ({clock.iso(clock.aware(row.confirm_at))})"
+            if row.confirm_at is not None
+            else "a minor: their parent consented; waiting for the confirmation"
+        )
+    return (
+        "a minor: locked until their parent or guardian consents (asked by e-mail; erased if "
+        f"they refuse or do not answer by {clock.iso(clock.aware(row.expires_at))})"
+    )
+
+
+def forget(session: Session, subject_id: str) -> None:
+    """On any erasure of a person: close their open request, destroying the parent's address."""
+    now = clock.now()
+    for row in session.scalars(
+        select(ParentalConsent).where(ParentalConsent.subject_id == subject_id)
+    ):
+        row.parent_address = None
+        row.answer_nonce = None
+        row.revoke_nonce = None
+        if row.status in LOCKING:
+            row.status = REVOKED if row.status == CONFIRMING else EXPIRED
+            row.closed_at = now
