@@ -75,3 +75,13 @@ def forget(session: Session, subject_id: str) -> None:
         if row.status in LOCKING:
             row.status = REVOKED if row.status == CONFIRMING else EXPIRED
             row.closed_at = now
+
+
+def refused_by_parent(session: Session, subject_id: str) -> list[str]:
+    """Return the purposes a minor's parent refused: nothing but the parent reopens them."""
+    row = session.scalar(
+        select(ParentalConsent).where(
+            ParentalConsent.subject_id == subject_id, ParentalConsent.status == CONSENTED
+        )
+    )
+    return list(row.refused_purposes) if row is not None else []

@@ -105,6 +105,7 @@ def read(
     withheld: list[Withheld] = []
     wanted = set(fields) if fields else None
     locked = parental.lock_of(session, subject_id)
+    refused = parental.refused_by_parent(session, subject_id)
     for row in rows:
         if wanted is not None and row.field not in wanted:
             continue
@@ -120,6 +121,16 @@ def read(
             continue
         term = terms.for_purpose(loaded, row.point, row.field, row.purposes, purpose)
         if term is not terms.Term.allowed:
+            if any(is_within(purpose, r) for r in refused):
+                withheld.append(
+                    Withheld(
+                        field=row.field,
+                        point=row.point,
+                        reason="refused_by_parent",
+                        detail=f"the person's parent refused {purpose} when consenting",
+                    )
+                )
+                continue
             withheld.append(terms.withheld(loaded, subject_id, row, purpose, term))
             continue
         if data_key is None:

@@ -6,9 +6,12 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
 from avowal.callers.service import Caller
+from avowal.children import lock as parental
+from avowal.children.exceptions import ParentalConsentPending
 from avowal.crypto.service import Secrets
 from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
+from avowal.policy.taxonomy import is_within
 from avowal.vault import receipts, repository
 from avowal.vault.collection import shown_notice
 from avowal.vault.exceptions import NothingToExtend
@@ -29,6 +32,20 @@ def consent(
     note = shown_notice(loaded, caller, body.point, body.notice_id, "ask for consent again")
     # Locked: an erasure, a collection or a disclosure for the person waits for this one.
     living_subject(session, subject_id, lock=True)
+    # A minor's consent is their parent's: a locked person, or a purpose their parent refused,
+    # cannot be consented to here.
+    pending = parental.lock_of(session, subject_id)
+    refused = parental.refused_by_parent(session, subject_id)
+    offered = {u for f in note.fields for u in f.purposes}
+    blocked = sorted(u for u in offered if any(is_within(u, r) for r in refused))
+    if pending is not None or blocked:
+        raise ParentalConsentPending(
+            "a minor's consent is given by their parent: "
+            + (parental.why_locked(pending) if pending is not None else "")
+            + (f"their parent refused {', '.join(blocked)}" if blocked else ""),
+            subject_id=subject_id,
+            refused=blocked,
+        )
     held = repository.values_at(session, subject_id, body.point)
     if not held:
         raise NothingToExtend(
