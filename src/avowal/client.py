@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from avowal.children.schemas import ParentNotice
 from avowal.consent.schemas import LinkedConsent, SubjectCookieConsents
 from avowal.lifecycle.acceptance_schemas import AcceptanceList, AcceptanceRead
 from avowal.vault.schemas import (
@@ -189,16 +190,31 @@ class Client:
         ref: str | None = None,
         subject_id: str | None = None,
         notice_id: str | None = None,
+        parent_email: str | None = None,
+        declared_under: bool | None = None,
     ) -> Collected:
-        """Collect values (under the current notice unless ``notice_id`` is given)."""
+        """Collect values (under the current notice unless ``notice_id`` is given).
+
+        For a person under the policy's children threshold, give ``parent_email``: it is sent
+        with the current parent notice (which the person must have been shown), and the answer's
+        ``parental_consent`` says what happens next. ``declared_under`` is the person's answer
+        where the policy asks age by declaration.
+        """
         subject = {"ref": ref} if ref is not None else {"subject_id": subject_id}
         notice_id = notice_id or self.notice(point).notice_id
-        return self._parse(
-            Collected,
-            "POST",
-            f"/v1/collect/{point}",
-            json={"notice_id": notice_id, "subject": subject, "values": values},
-        )
+        body: dict[str, Any] = {"notice_id": notice_id, "subject": subject, "values": values}
+        if declared_under is not None:
+            body["declared_under"] = declared_under
+        if parent_email is not None:
+            body["parent"] = {
+                "email": parent_email,
+                "notice_id": self.parent_notice(point).notice_id,
+            }
+        return self._parse(Collected, "POST", f"/v1/collect/{point}", json=body)
+
+    def parent_notice(self, point: str) -> ParentNotice:
+        """Return what a minor is told when asked for their parent's address at ``point``."""
+        return self._parse(ParentNotice, "GET", f"/v1/notices/{point}/parent")
 
     def consent(self, subject_id: str, point: str, notice_id: str) -> Consented:
         """Record a person's explicit consent to a point's current notice (shown to them)."""

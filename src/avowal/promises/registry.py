@@ -42,6 +42,7 @@ ANALYTICS = "tests/integration/analytics"
 LIFECYCLE = "tests/integration/lifecycle"
 CONSENT = "tests/integration/consent"
 BANNER = "tests/browser/test_banner.py"
+CHILDREN = "tests/integration/children/test_parental_consent.py"
 ATTESTED = ("tests/integration/promises/test_ledger.py::test_attest_records_audits_and_refuses",)
 
 
@@ -219,8 +220,14 @@ PROMISES = (
         "children",
         E,
         lambda lp: lp.policy.children is not None,
-        None,
-        missing="the parental consent lock (issue 11)",
+        "avowal.children.lock.lock_of",
+        (
+            f"{CHILDREN}::test_the_whole_flow_locks_then_opens_for_the_consented_purposes_only",
+            f"{CHILDREN}::test_a_refusal_erases_everything_at_once",
+            f"{CHILDREN}::test_silence_expires_and_erases",
+            f"{CHILDREN}::test_forged_links_open_nothing",
+        ),
+        needs=needs_mail,
     ),
     Promise(
         P.age_gate,
@@ -228,8 +235,13 @@ PROMISES = (
         "children",
         E,
         lambda lp: lp.policy.children is not None and bool(lp.policy.collection_points),
-        None,
-        missing="the age gate at collection points (issue 11)",
+        "avowal.children.service.gate",
+        (
+            f"{CHILDREN}::test_an_adult_passes_straight_through",
+            f"{CHILDREN}::test_a_minor_needs_a_parent_and_the_current_parent_notice",
+            f"{CHILDREN}::"
+            "test_a_declared_minor_needs_a_parent_and_an_adults_only_form_refuses_them",
+        ),
     ),
     Promise(
         P.cookies_declared,

@@ -147,6 +147,16 @@ def _read(client: TestClient, headers: dict[str, str], sid: str, purpose: str = 
     return client.get(f"/v1/subjects/{sid}/data", params={"purpose": purpose}, headers=headers)
 
 
+def test_the_python_client_sends_the_parent_with_the_current_parent_notice(
+    as_role: Any, world: dict[str, Any], frozen: Frozen
+) -> None:
+    backend = as_role("web_backend")
+    kid = {**KID, "birth_date": _birth(frozen, 9)}
+    answer = backend.collect("registration", kid, ref="kid-8", parent_email=PARENT)
+    assert answer.parental_consent is not None and answer.parental_consent.status == "pending"
+    assert backend.read(answer.subject_id, purpose=AUTH).values == {}
+
+
 def test_an_adult_passes_straight_through(
     app: FastAPI, client: TestClient, world: dict[str, Any], frozen: Frozen
 ) -> None:
@@ -399,3 +409,55 @@ def test_a_child_who_came_of_age_keeps_their_data(
     refused = client.post(revoke, data={"decision": "revoke"})
     assert refused.status_code == 409 and "come of age" in refused.text
     assert _read(client, world["headers"], sid).json()["values"]["name"]["value"] == "Kim Example"
+
+
+def _declaration_and_adults_only_purchase(data: dict[str, Any]) -> None:
+    data["children"]["age_question"] = "declaration"
+    del data["collection_points"]["registration"]["fields"]["birth_date"]
+
+
+def test_a_declared_minor_needs_a_parent_and_an_adults_only_form_refuses_them(
+    settings: Settings, engine: Any, tmp_path: Path, world: dict[str, Any]
+) -> None:
+    from avowal.app import create_app
+    from tests.factories import write_policy
+
+    changed = settings.model_copy(
+        update={"policy_file": write_policy(tmp_path, _declaration_and_adults_only_purchase)}
+    )
+    other = create_app(changed, engine=engine)
+    with TestClient(other) as client:
+        headers = _headers(other)
+        kid = {"name": "Kim Example", "email": "kim@example.com"}
+        unsaid = _collect(client, headers, "kid-6", kid, parent=None)
+        assert unsaid.status_code == 422 and unsaid.json()["error"] == "age_required"
+        notice = client.get("/v1/notices/registration").json()["notice_id"]
+        body = {"notice_id": notice, "subject": {"ref": "kid-6"}, "values": kid}
+        under = client.post(
+            "/v1/collect/registration", json={**body, "declared_under": True}, headers=headers
+        )
+        assert under.status_code == 422 and under.json()["error"] == "parent_required"
+        adult = client.post(
+            "/v1/collect/registration", json={**body, "declared_under": False}, headers=headers
+        )
+        assert adult.status_code == 201 and adult.json()["parental_consent"] is None
+        # The purchase form does not admit minors: a declared minor is refused, nothing stored.
+        purchase = client.get("/v1/notices/purchase").json()["notice_id"]
+        values = {
+            "name": "Kim Example",
+            "email": "kim.billing@example.com",
+            "address": "1 Example Street, Springfield",
+            "card": "4242 4242 4242 4242",
+        }
+        refused = client.post(
+            "/v1/collect/purchase",
+            json={
+                "notice_id": purchase,
+                "subject": {"ref": "kid-7"},
+                "values": values,
+                "declared_under": True,
+            },
+            headers=headers,
+        )
+        assert refused.status_code == 403 and refused.json()["error"] == "minor_not_admitted"
+    assert b"kim.billing@example.com" not in _raw(other, changed)
