@@ -8,6 +8,7 @@ flagged with the grant id) and each page says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,10 +19,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from avowal.callers.service import Caller
+from avowal.children import lock as parental
 from avowal.console import pages
 from avowal.console.deps import StaffAccess, StaffContext
 from avowal.legal import break_glass
 from avowal.legal.models import BreakGlass
+from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
@@ -171,6 +174,28 @@ def _labels(policy: LoadedPolicy) -> dict[tuple[str, str], tuple[str, str]]:
     }
 
 
+@dataclass(frozen=True)
+class Locked:
+    """Why a person's values are withheld: a minor whose parent has not consented yet."""
+
+    why: str
+    status: str
+    expires_at: dt.datetime
+    confirm_at: dt.datetime | None
+
+
+def _locked(session: Session, subject_id: str) -> Locked | None:
+    row = parental.lock_of(session, subject_id)
+    if row is None:
+        return None
+    return Locked(
+        why=parental.why_locked(row),
+        status=row.status,
+        expires_at=clock.aware(row.expires_at),
+        confirm_at=clock.aware(row.confirm_at) if row.confirm_at is not None else None,
+    )
+
+
 def _listed(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else []
 
@@ -237,5 +262,7 @@ def person(
         error=None,
         receipts=_receipts(session, subject_id),
         disclosures=register,
+        # Asked only after an allowed read: a refused caller learns nothing of a minor.
+        locked=_locked(session, subject_id),
         **common,
     )

@@ -219,6 +219,25 @@ class Mail(BaseModel):
     failed: list[FailedMail]
 
 
+class PendingParentalConsent(BaseModel):
+    """A parental consent request still waiting for the parent: never the parent or the child."""
+
+    request: str  # the request id's first 8 characters
+    point: str
+    requested_at: dt.datetime
+    expires_at: dt.datetime
+    overdue: bool  # past its expiry: the worker should have erased the child
+
+
+class Children(BaseModel):
+    """Parental consent requests: how many in each status, the pending ones."""
+
+    under: int
+    wait_days: int
+    by_status: dict[str, int]  # every status, zeros included
+    pending: list[PendingParentalConsent]
+
+
 class CookieScan(BaseModel):
     """The last run of `avowal cookies scan`: when, which pages, and what it found."""
 
@@ -247,6 +266,7 @@ class Review(BaseModel):
     audit: AuditCheck
     analytics_quarantine: AnalyticsQuarantine
     mail: Mail
+    children: Children | None = None  # only when the policy has a children section
     promises: list[PromiseReview] = []
     last_cookie_scan: CookieScan | None
     notes: list[str]

@@ -1,5 +1,6 @@
 """Build the internal review: inventory, accesses, refusals, break-glass, legal disclosures,
-accounts, overdue work and the audit chain, from the database as it stands.
+accounts, overdue work, the audit chain, mail and parental consent requests, from the database
+as it stands.
 
 Building a review reads the audit chain and staff records, never a personal value, so it leaves no
 audit entry of its own (one would also change the figures it reports).
@@ -20,6 +21,9 @@ from avowal.analytics import quarantine
 from avowal.audit import checkpoints
 from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
+from avowal.children import lock as parental
+from avowal.children import service as children_service
+from avowal.children.models import ParentalConsent
 from avowal.consent import scan_store
 from avowal.legal import break_glass
 from avowal.legal import service as legal
@@ -380,6 +384,40 @@ def mail(session: Session, settings: Settings) -> s.Mail:
     )
 
 
+def children(session: Session, loaded: LoadedPolicy, now: dt.datetime) -> s.Children | None:
+    """Count parental consent requests by status and list the pending ones, soonest expiry first;
+    None when the policy admits no children."""
+    kids = loaded.policy.children
+    if kids is None:
+        return None
+    # Only these columns: never the sealed parent's address nor the child's id.
+    waiting = session.execute(
+        select(
+            ParentalConsent.id,
+            ParentalConsent.point,
+            ParentalConsent.requested_at,
+            ParentalConsent.expires_at,
+        )
+        .where(ParentalConsent.status == parental.PENDING)
+        .order_by(ParentalConsent.expires_at, ParentalConsent.id)
+    )
+    return s.Children(
+        under=kids.under,
+        wait_days=kids.wait_days,
+        by_status=children_service.counts(session),
+        pending=[
+            s.PendingParentalConsent(
+                request=row.id[:8],
+                point=row.point,
+                requested_at=clock.aware(row.requested_at),
+                expires_at=clock.aware(row.expires_at),
+                overdue=clock.aware(row.expires_at) <= now,
+            )
+            for row in waiting
+        ],
+    )
+
+
 def build(
     session: Session,
     loaded: LoadedPolicy,
@@ -407,6 +445,7 @@ def build(
         audit=audit_check(session, settings, public_key),
         analytics_quarantine=analytics_quarantine(session, since),
         mail=mail(session, settings),
+        children=children(session, loaded, now),
         promises=promises.review_section(session, settings, loaded, now),
         last_cookie_scan=cookie_scan(session),
         notes=[],
@@ -449,6 +488,8 @@ def _notes(review: s.Review) -> list[str]:
             "are kept in quarantine until their day's raw events are purged"
         )
     notes.extend(_mail_notes(review.mail))
+    if review.children is not None:
+        notes.extend(_children_notes(review.children))
     if not review.audit.checkpoints_checked:
         notes.append("the audit chain was verified without its signed checkpoints")
     silent = [d.reference for d in review.legal_disclosures if d.never_notify]
@@ -477,3 +518,14 @@ def _mail_notes(found: s.Mail) -> list[str]:
     if found.transport == "none" and waiting:
         notes.append(f"mail is not configured: {waiting} message(s) wait in the outbox")
     return notes
+
+
+def _children_notes(found: s.Children) -> list[str]:
+    late = [p.request for p in found.pending if p.overdue]
+    if not late:
+        return []
+    return [
+        f"{len(late)} parental consent request(s) are past their expiry and still pending: "
+        f"{', '.join(late)}; the mail worker has not run since (`avowal mail send`; it needs mail "
+        "configured), so those children's data is not erased yet"
+    ]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from avowal.children import lock as parental
+from avowal.children.models import ParentalConsent
 from avowal.client import Client
-from tests.factories import PURCHASE
+from tests.factories import PURCHASE, REGISTRATION
 from tests.integration.console.conftest import Browser, audit_entries, options
 
 SUPPORT = "essential.service.operations.support"
 PAYMENT = "essential.service.payment_processing"
 PHONE = "+15550100"  # REGISTRATION's phone as stored
+ASKED = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 
 
 def test_support_finds_ada_by_email_among_only_the_purposes_its_role_grants(
@@ -148,3 +154,82 @@ def test_people_pages_need_an_acknowledged_agreement_and_a_session(
     newcomer = staff_browser("nina@example.com", "support", acknowledge=False)
     page = newcomer.get(f"/console/people/{registered['subject_id']}")
     assert (page.status_code, page.headers["location"]) == (303, "/console/acknowledge")
+
+
+def lock(app: FastAPI, subject_id: str) -> ParentalConsent:
+    """Insert a pending parental consent request for a person, as collection leaves it."""
+    row = ParentalConsent(
+        id=str(uuid.uuid4()),
+        subject_id=subject_id,
+        point="registration",
+        status="pending",
+        parent_address=b"sealed under the child's key",
+        parent_notice_id="n" * 64,
+        refused_purposes=[],
+        requested_at=ASKED,
+        expires_at=ASKED + dt.timedelta(days=14),
+    )
+    with app.state.sessionmaker() as session, session.begin():
+        session.add(row)
+    return row
+
+
+def test_a_locked_minor_shows_as_locked_with_why_and_no_value(
+    app: FastAPI, registered: dict[str, Any], staff_browser: Callable[..., Browser]
+) -> None:
+    sid = registered["subject_id"]
+    row = lock(app, sid)
+    grace = staff_browser("grace@example.com", "support")
+    page = grace.get(f"/console/people/{sid}", params={"purpose": SUPPORT})
+    assert page.status_code == 200, page.text
+    text = page.text
+    # At the top, before the values: a status region with its own heading.
+    notice = text.split('<section class="banner" role="status"', 1)[1].split("</section>", 1)[0]
+    assert text.index('id="locked-heading"') < text.index('id="values-heading"')
+    assert '<h2 id="locked-heading">Locked: a minor awaiting parental consent</h2>' in notice
+    assert f"Why: {parental.why_locked(row)}." in notice
+    assert "2026-03-16T09:30:00Z" in notice  # why_locked names the parent's deadline
+    assert '<span class="status status-pending">pending</span>' in notice
+    assert (
+        '<dt>Expires</dt><dd><time datetime="2026-03-16T09:30:00+00:00">2026-03-16 09:30 UTC</time>'
+        in notice
+    )
+    assert "Usable from" not in notice
+    # Every value withheld, with the lock's reason; none shown anywhere on the page.
+    for value in (*REGISTRATION.values(), PHONE, *PURCHASE.values(), "…4242"):
+        assert value not in text
+    assert "Nothing was collected for this purpose." in text
+    withheld = text.split('id="withheld-heading"', 1)[1].split("</section>", 1)[0]
+    assert withheld.count("parental consent pending") == len(REGISTRATION) + len(PURCHASE)
+
+    # Once the parent consented, the confirmation's time shows; still locked.
+    with app.state.sessionmaker() as session, session.begin():
+        session.execute(
+            update(ParentalConsent)
+            .where(ParentalConsent.id == row.id)
+            .values(status="confirming", confirm_at=ASKED + dt.timedelta(days=1))
+        )
+    confirming = grace.get(f"/console/people/{sid}", params={"purpose": SUPPORT}).text
+    assert "Locked: a minor awaiting parental consent" in confirming
+    assert '<span class="status status-pending">confirming</span>' in confirming
+    assert 'Usable from</dt><dd><time datetime="2026-03-03T09:30:00+00:00">' in confirming
+    assert "<dt>Expires</dt>" not in confirming and "Ada Example" not in confirming
+
+    # Confirmed: no notice, the values are back.
+    with app.state.sessionmaker() as session, session.begin():
+        session.execute(
+            update(ParentalConsent).where(ParentalConsent.id == row.id).values(status="consented")
+        )
+    unlocked = grace.get(f"/console/people/{sid}", params={"purpose": SUPPORT}).text
+    assert "Locked: a minor" not in unlocked and "Ada Example" in unlocked
+
+
+def test_a_refused_read_does_not_say_that_a_person_is_a_locked_minor(
+    app: FastAPI, registered: dict[str, Any], staff_browser: Callable[..., Browser]
+) -> None:
+    sid = registered["subject_id"]
+    lock(app, sid)
+    grace = staff_browser("grace@example.com", "support")
+    page = grace.get(f"/console/people/{sid}", params={"purpose": "marketing.communications.email"})
+    assert page.status_code == 403
+    assert "Locked" not in page.text and "parental" not in page.text

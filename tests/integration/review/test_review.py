@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from typer.testing import CliRunner
 from avowal.audit import checkpoints
 from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
+from avowal.children import lock as parental
+from avowal.children.models import ParentalConsent
 from avowal.cli import app as cli
 from avowal.client import Client, PurposeNotAllowed
 from avowal.consent import scan_store
@@ -175,6 +179,7 @@ def test_the_review_reports_the_known_figures(
         "audit",
         "analytics_quarantine",
         "mail",
+        "children",
         "promises",
         "last_cookie_scan",
         "notes",
@@ -371,6 +376,7 @@ def test_the_printable_page_has_every_section(
         "accounts",
         "overdue",
         "audit",
+        "children",
         "cookies",
     ):
         assert f'<section id="{section}"' in page
@@ -430,3 +436,100 @@ def test_the_cli_refuses_a_bad_date(since: str, message: str) -> None:
     assert result.exit_code == 1
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def add_parental_request(
+    app: FastAPI, subject_id: str, status: str, requested_at: dt.datetime
+) -> str:
+    """Insert a parental consent request as the children service leaves it; return its id."""
+    row = ParentalConsent(
+        id=str(uuid.uuid4()),
+        subject_id=subject_id,
+        point="registration",
+        status=status,
+        parent_address=b"sealed under the child's key",
+        parent_notice_id="n" * 64,
+        refused_purposes=[],
+        requested_at=requested_at,
+        expires_at=requested_at + dt.timedelta(days=14),
+    )
+    with app.state.sessionmaker() as session, session.begin():
+        session.add(row)
+    return row.id
+
+
+def test_the_children_section_counts_every_status_and_flags_a_pending_request_past_expiry(
+    app: FastAPI, settings: Settings, backend: Client
+) -> None:
+    people = [
+        backend.collect("registration", REGISTRATION, ref=f"user-{i}")["subject_id"]
+        for i in range(4)
+    ]
+    fresh = add_parental_request(app, people[0], "pending", NOW - dt.timedelta(days=2))
+    late = add_parental_request(app, people[1], "pending", NOW - dt.timedelta(days=15))
+    add_parental_request(app, people[2], "consented", NOW - dt.timedelta(days=30))
+    add_parental_request(app, people[3], "refused", NOW - dt.timedelta(days=20))
+    add_parental_request(app, people[3], "expired", NOW - dt.timedelta(days=60))
+
+    result = build(app, settings)
+    kids = result.children
+    assert kids is not None and (kids.under, kids.wait_days) == (18, 14)
+    # Every status, in the lock's order, zeros shown.
+    assert list(kids.by_status.items()) == [
+        ("pending", 2),
+        ("confirming", 0),
+        ("consented", 1),
+        ("refused", 1),
+        ("expired", 1),
+        ("revoked", 0),
+    ]
+    assert list(kids.by_status) == list(parental.STATUSES)
+    # Pending only, soonest expiry first: the one the worker should have erased leads.
+    assert [(p.request, p.point, p.overdue) for p in kids.pending] == [
+        (late[:8], "registration", True),
+        (fresh[:8], "registration", False),
+    ]
+    assert kids.pending[0].requested_at == NOW - dt.timedelta(days=15)
+    assert kids.pending[0].expires_at == NOW - dt.timedelta(days=1)
+    [note] = [n for n in result.notes if "parental consent" in n]
+    assert "1 parental consent request(s) are past their expiry and still pending" in note
+    assert late[:8] in note and fresh[:8] not in note and "avowal mail send" in note
+
+    # No personal data: never the child's values, their subject id or a full request id.
+    section = json.dumps(json.loads(render.render_json(result))["children"])
+    page = render.render_html(result)
+    html = page.split('<section id="children"', 1)[1].split("</section>", 1)[0]
+    for shown in (section, html):
+        for secret in (*REGISTRATION.values(), *people, fresh, late, "sealed"):
+            assert secret not in shown
+    assert "pending 2, confirming 0, consented 1, refused 1, expired 1, revoked 0" in html
+    assert "<caption>Requests waiting for the parent (2)</caption>" in html
+    flagged = html.split("<tr", 3)[2]  # the header row, then the late request's row
+    assert 'class="flagged"' in flagged and f"<code>{late[:8]}</code>" in flagged
+    assert '<strong class="alert">past, not erased</strong>' in flagged
+    expires = (NOW - dt.timedelta(days=1)).date().isoformat()
+    assert f'<time datetime="{expires}">{expires}</time>' in flagged
+    assert '<dt>Parental consents pending</dt><dd><strong class="alert">2</strong>' in page
+
+
+def test_the_children_section_is_absent_without_a_children_policy(
+    app: FastAPI, settings: Settings
+) -> None:
+    loaded = app.state.policies.current()
+    adults_only = dataclasses.replace(
+        loaded, policy=loaded.policy.model_copy(update={"children": None})
+    )
+    with app.state.sessionmaker() as session:
+        result = review.build(
+            session,
+            adults_only,
+            settings,
+            public_key=app.state.secrets.signing_key.public_key(),
+        )
+    assert result.children is None
+    page = render.render_html(result)
+    assert '<section id="children"' not in page and "Parental consents" not in page
+    # With the policy's section and no request: the figures are zeros, nothing is flagged.
+    kids = build(app, settings).children
+    assert kids is not None and kids.pending == []
+    assert set(kids.by_status.values()) == {0}
