@@ -77,6 +77,18 @@ def parents_waited_longer(d: dict[str, Any]) -> None:
     d["children"]["wait_days"] = 30
 
 
+def parents_confirmed_sooner(d: dict[str, Any]) -> None:
+    d["children"]["confirm_after_hours"] = 1
+
+
+def parents_cannot_refuse_news(d: dict[str, Any]) -> None:
+    d["children"]["optional_purposes"] = []
+
+
+def age_declared(d: dict[str, Any]) -> None:
+    d["children"]["age_question"] = "declaration"
+
+
 def parents_sign_a_form(d: dict[str, Any]) -> None:
     d["children"]["consent_method"] = "signed_form"
 
@@ -134,6 +146,19 @@ MATERIAL = [
     (no_children_rule, "children_rule_removed", Area.children, "children"),
     (children_under_16, "children_age_lowered", Area.children, "children.under"),
     (parents_waited_longer, "children_wait_longer", Area.children, "children.wait_days"),
+    (
+        parents_confirmed_sooner,
+        "children_safeguard_weakened",
+        Area.children,
+        "children.confirm_after_hours",
+    ),
+    (
+        parents_cannot_refuse_news,
+        "children_safeguard_weakened",
+        Area.children,
+        "children.optional_purposes",
+    ),
+    (age_declared, "children_safeguard_weakened", Area.children, "children.age_question"),
     (
         parents_sign_a_form,
         "children_consent_method_changed",

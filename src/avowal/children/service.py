@@ -596,18 +596,17 @@ def counts(session: Session) -> dict[str, int]:
     return found
 
 
-def run_pass(
+def confirm_pass(
     factory: sessionmaker[Session],
     settings: Settings,
     secrets: Secrets,
     loaded: LoadedPolicy,
     now: dt.datetime,
-) -> tuple[int, int]:
-    """Send the confirmations due and erase the children whose parent did not answer, one
-    transaction each; return how many of each."""
+) -> int:
+    """Send the confirmations due (one transaction each); return how many. Needs mail."""
     with factory() as session:
-        confirming, expired = due(session, now)
-    sent = erased = 0
+        confirming, _ = due(session, now)
+    sent = 0
     for request_id in confirming:
         with transaction(factory) as session:
             row = session.get(ParentalConsent, request_id, with_for_update=True)
@@ -615,6 +614,17 @@ def run_pass(
                 continue
             confirm(session, loaded, secrets, settings.public_url, row, now)
             sent += 1
+    return sent
+
+
+def expire_pass(
+    factory: sessionmaker[Session], settings: Settings, loaded: LoadedPolicy, now: dt.datetime
+) -> int:
+    """Erase the children whose parent did not answer in time (one transaction each), whether
+    or not mail is configured now; return how many."""
+    with factory() as session:
+        _, expired = due(session, now)
+    erased = 0
     for request_id in expired:
         with transaction(factory) as session:
             row = session.get(ParentalConsent, request_id, with_for_update=True)
@@ -622,4 +632,4 @@ def run_pass(
                 continue
             expire(session, loaded, row, now, settings.mail_outbox_path)
             erased += 1
-    return sent, erased
+    return erased

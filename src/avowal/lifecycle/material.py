@@ -171,6 +171,28 @@ def children_consent_method_changed(delta: Delta, pair: Pair) -> Verdict | None:
     return Verdict(True, f"a parent's consent is asked by {delta.after} instead of {delta.before}")
 
 
+def children_safeguard_weakened(delta: Delta, pair: Pair) -> Verdict | None:
+    """The parent is confirmed sooner, can refuse less, or age is taken on the child's word."""
+    if delta.path[:1] != ("children",) or len(delta.path) < 2:
+        return None
+    old, new = pair.old.policy.children, pair.new.policy.children
+    if old is None or new is None:
+        return None
+    key = delta.path[1]
+    if key == "confirm_after_hours" and new.confirm_after_hours < old.confirm_after_hours:
+        return Verdict(
+            True,
+            f"a child's data is usable {new.confirm_after_hours} hours after the parent agrees, "
+            f"not {old.confirm_after_hours}",
+        )
+    dropped = sorted(set(old.optional_purposes) - set(new.optional_purposes))
+    if key == "optional_purposes" and dropped:
+        return Verdict(True, f"parents may no longer refuse {', '.join(dropped)}")
+    if key == "age_question" and old.age_question != new.age_question == "declaration":
+        return Verdict(True, "age is taken on the person's word instead of their date of birth")
+    return None
+
+
 def point_admits_minors(delta: Delta, pair: Pair) -> Verdict | None:
     """A collection point starts taking data from children."""
     if delta.path[0] != "collection_points" or delta.path[-1] != "admits_minors":
@@ -237,6 +259,11 @@ RULES: tuple[Rule, ...] = (
         "children_consent_method_changed",
         "Parents' consent is asked another way",
         children_consent_method_changed,
+    ),
+    Rule(
+        "children_safeguard_weakened",
+        "A parent is confirmed sooner, can refuse less, or age is declared",
+        children_safeguard_weakened,
     ),
     Rule("point_admits_minors", "A collection point admits children", point_admits_minors),
     Rule("cookie_category_added", "A cookie category is added", cookie_category_added),

@@ -255,9 +255,12 @@ def run_pass(
     loaded: LoadedPolicy,
     now: dt.datetime | None = None,
 ) -> PassReport:
-    """Queue the legal notices due, deliver the mail due, and tidy erased people's folders."""
+    """Erase the children whose parent did not answer in time, queue the legal notices and the
+    parental confirmations due, deliver the mail due, and tidy erased people's folders."""
     now = clock.current(now)
     report = PassReport()
+    # A child whose parent did not answer in time is erased even if mail is off now.
+    report.parental_expired = parental.expire_pass(factory, settings, loaded, now)
     sweep_erased_folders(factory, settings.mail_outbox_path, report)
     sender = transport.for_settings(settings)
     if sender is None:
@@ -265,9 +268,7 @@ def run_pass(
         return report
     queue_due_notices(factory, secrets, loaded, now, report)
     change_notices.notify_pass(factory, settings, secrets, now)
-    report.parental_confirmed, report.parental_expired = parental.run_pass(
-        factory, settings, secrets, loaded, now
-    )
+    report.parental_confirmed = parental.confirm_pass(factory, settings, secrets, loaded, now)
     deliver(factory, settings, secrets, sender, now, report)
     return report
 

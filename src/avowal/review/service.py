@@ -526,6 +526,6 @@ def _children_notes(found: s.Children) -> list[str]:
         return []
     return [
         f"{len(late)} parental consent request(s) are past their expiry and still pending: "
-        f"{', '.join(late)}; the mail worker has not run since (`avowal mail send`; it needs mail "
-        "configured), so those children's data is not erased yet"
+        f"{', '.join(late)}; the mail worker has not run since (`avowal mail send`), so those "
+        "children's data is not erased yet"
     ]

@@ -461,3 +461,15 @@ def test_a_declared_minor_needs_a_parent_and_an_adults_only_form_refuses_them(
         )
         assert refused.status_code == 403 and refused.json()["error"] == "minor_not_admitted"
     assert b"kim.billing@example.com" not in _raw(other, changed)
+
+
+def test_silence_erases_even_when_mail_is_off_by_then(
+    app: FastAPI, client: TestClient, world: dict[str, Any], frozen: Frozen, settings: Settings
+) -> None:
+    kid = {**KID, "birth_date": _birth(frozen, 12)}
+    sid = _collect(client, world["headers"], "kid-9", kid).json()["subject_id"]
+    frozen.advance(days=15)
+    off = settings.model_copy(update={"mail_transport": "none"})
+    report = run_pass(app, off)
+    assert report.configured is False and report.parental_expired == 1
+    assert _read(client, world["headers"], sid).status_code == 410
