@@ -55,6 +55,7 @@ from avowal.db.engine import transaction
 from avowal.lib import clock
 from avowal.mail import content as mail_content
 from avowal.mail import service as mail
+from avowal.policy import wording
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import AgeQuestion, Children, CollectionPoint
 from avowal.policy.taxonomy import is_within
@@ -274,12 +275,30 @@ def describe(loaded: LoadedPolicy, point: str, fields: list[str]) -> tuple[list[
     return collected, why
 
 
+_AFTER = {
+    "collection": "after it was given",
+    "last_activity": "after the last use of the account",
+    "account_closure": "after the account is closed",
+}
+
+
 def retention(loaded: LoadedPolicy, point: str) -> list[str]:
+    """Return the point's retention rules in words: what, and how long after what."""
     note = notices.notice(loaded, point)
-    return [
-        f"{r.category or r.purpose}: {r.days} days after {r.after.replace('_', ' ')}"
-        for r in note.retention
-    ]
+    purposes = loaded.policy.purposes
+    lines = []
+    for r in note.retention:
+        if r.category is not None:
+            what = loaded.taxonomy.label("data_categories", r.category)
+        else:
+            what = purposes[r.purpose].description if r.purpose in purposes else str(r.purpose)
+        lines.append(f"{what}: erased {wording.days(r.days)} {_AFTER.get(r.after, r.after)}")
+    return lines
+
+
+def _purpose_text(loaded: LoadedPolicy, purpose: str) -> str:
+    found = loaded.policy.purposes.get(purpose)
+    return found.description if found is not None else purpose
 
 
 def optional_purposes(loaded: LoadedPolicy, point: str) -> list[str]:
@@ -347,7 +366,7 @@ def request(
             collected=collected,
             purposes=why,
             retention=retention(loaded, point),
-            optional=optional_purposes(loaded, point),
+            optional=[_purpose_text(loaded, p) for p in optional_purposes(loaded, point)],
             answer_url=link(public_url, token),
             expires=clock.aware(row.expires_at).date(),
             confirm_after_hours=kids.confirm_after_hours,

@@ -244,6 +244,7 @@ def test_the_whole_flow_locks_then_opens_for_the_consented_purposes_only(
     for expected in ("Full name", "E-mail address", "Date of birth", "outside parties", "730"):
         assert expected in text, expected
     assert "Kim Example" not in text  # the values themselves are not mailed
+    assert "refusing these uses: to inform you of service updates" in text
     assert PARENT.encode() not in _raw(app, settings)  # sealed under the child's key
     link = _link(text)
     page = client.get(link)
