@@ -74,12 +74,9 @@ def _page(
             **values,
         )
     )
-    # The link is a secret: never cached, never sent on as a referrer.
-    return HTMLResponse(
-        html,
-        status_code=status,
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-    )
+    # The link is a secret: never cached (the page's meta tag keeps it out of referrers; the
+    # security middleware sets the Referrer-Policy header of every answer).
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _problem(policy: LoadedPolicy, exc: AvowalError) -> HTMLResponse:

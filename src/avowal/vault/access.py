@@ -121,7 +121,8 @@ def read(
             continue
         term = terms.for_purpose(loaded, row.point, row.field, row.purposes, purpose)
         if term is not terms.Term.allowed:
-            if any(is_within(purpose, r) for r in refused):
+            # Only a field the point collects for that use was refused by the parent.
+            if term.needs_consent and any(is_within(purpose, r) for r in refused):
                 withheld.append(
                     Withheld(
                         field=row.field,
