@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from avowal.children import service
+from avowal.children import gate, links, service
 from avowal.children.lock import REFUSED
 from avowal.children.schemas import ParentNotice
 from avowal.lib import clock, problems
@@ -48,7 +48,7 @@ def get_parent_notice(point: str, policy: PolicyDep) -> ParentNotice:
                 k for k, p in policy.policy.collection_points.items() if p.admits_minors
             ),
         )
-    return service.parent_notice(policy, point)
+    return gate.parent_notice(policy, point)
 
 
 @cache
@@ -91,14 +91,14 @@ def parent_page(
 ) -> HTMLResponse:
     """Show a parent what their child gave and the choice (or the withdrawal)."""
     try:
-        opened = service.open_link(session, secrets, token)
+        opened = links.open_link(session, secrets, token)
     except AvowalError as exc:
         return _problem(policy, exc)
     row = opened.row
     cp = policy.policy.collection_points.get(row.point)
     title = cp.title if cp is not None else row.point
     action = f"/privacy/parent/{token}"
-    if opened.action == service.REVOKE:
+    if opened.action == links.REVOKE:
         return _page(policy, "revoke.html", "Withdraw your permission", point=title, action=action)
     held = sorted({v.field for v in repository.values_at(session, row.subject_id, row.point)})
     collected, why = service.describe(policy, row.point, held)

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.children import service as parental
+from avowal.children import worker as parental
 from avowal.crypto.service import Secrets
 from avowal.db.engine import transaction
 from avowal.legal import service as legal

@@ -235,7 +235,7 @@ PROMISES = (
         "children",
         E,
         lambda lp: lp.policy.children is not None and bool(lp.policy.collection_points),
-        "avowal.children.service.gate",
+        "avowal.children.gate.gate",
         (
             f"{CHILDREN}::test_an_adult_passes_straight_through",
             f"{CHILDREN}::test_a_minor_needs_a_parent_and_the_current_parent_notice",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from avowal.audit import service as audit
 from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
+from avowal.children import gate
 from avowal.children import service as parental
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
@@ -88,7 +89,7 @@ def _check(
     normalised = {n: values.normalise(n, specs[n], v) for n, v in given.items()}
     # The age gate: a minor is refused where minors are not admitted, and needs a parent where
     # they are. Checked before anything is written.
-    minor = parental.gate(loaded, point, normalised, body, mail_on)
+    minor = gate.gate(loaded, point, normalised, body, mail_on)
     return note, normalised, minor
 
 
