@@ -1,14 +1,15 @@
 """Verifiable parental consent ("e-mail plus"): the request, the parent's answer, the
 confirmation, withdrawal and expiry.
 
-A person under the policy's children threshold, let in by the age gate (:mod:`.gate`) at a
-point that admits minors, is locked (:func:`avowal.children.lock.lock_of`, the one rule every
-read, lookup, disclosure and communication asks) until a parent consents. The parent gets a message saying what was collected, why and for how
-long, with a signed single-use link to avowal's page; after they consent, a second message
-confirms it once ``children.confirm_after_hours`` have passed, and only then are the values
-usable, for the purposes the parent agreed to, under a receipt naming the parent's consent. A
-refusal, no answer within ``children.wait_days``, or a later revocation erases the child (the
-parent's address, sealed under the child's key, goes with it).
+A person under the policy's children threshold, let in by the age gate (:mod:`.gate`) at a point
+that admits minors, is locked (:func:`avowal.children.lock.lock_of`, the one rule every read,
+lookup, disclosure and communication asks) until a parent consents. The parent gets a message
+saying what was collected, why and for how long, with a signed single-use link to avowal's page;
+after they consent, a second message confirms it once ``children.confirm_after_hours`` have
+passed, and only then are the values usable, for the purposes the parent agreed to, under a
+receipt naming the parent's consent. A refusal, no answer within ``children.wait_days``, or a
+later revocation erases the child (the parent's address, sealed under the child's key, goes with
+it).
 """
 
 from __future__ import annotations
