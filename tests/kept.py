@@ -32,7 +32,6 @@ def keep_only_what_is_built(d: dict[str, Any]) -> None:
         point.pop("field_purposes", None)
     d["cookies"] = []
     d["cookie_rules"].pop("consent_cookie", None)
-    d["retention"] = []
     d["changes"] = {
         "notice_days": 0,
         "notify_by": ["posting"],

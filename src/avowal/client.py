@@ -16,6 +16,7 @@ from avowal.children.schemas import ParentNotice
 from avowal.consent.schemas import LinkedConsent, SubjectCookieConsents
 from avowal.lifecycle.acceptance_schemas import AcceptanceList, AcceptanceRead
 from avowal.vault.schemas import (
+    Closed,
     Collected,
     Consented,
     Disclosed,
@@ -34,6 +35,7 @@ __all__ = [
     "AlreadyAccepted",
     "AvowalError",
     "Client",
+    "Closed",
     "Collected",
     "ConsentRequired",
     "Consented",
@@ -279,6 +281,10 @@ class Client:
     def erase(self, subject: str) -> Erased:
         """Erase a person (crypto-shredding)."""
         return self._parse(Erased, "DELETE", f"/v1/subjects/{subject}")
+
+    def closure(self, subject: str) -> Closed:
+        """Say the person closed their account (a second call keeps the first time)."""
+        return self._parse(Closed, "POST", f"/v1/subjects/{subject}/closure")
 
     def acceptances(self, subject: str, *, purpose: str) -> list[AcceptanceRead]:
         """Return a person's acceptances of policy versions (a purpose serving them is needed)."""

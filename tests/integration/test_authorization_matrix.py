@@ -97,6 +97,8 @@ GRANT_PAYMENT = {"billing", "web_backend"}
 # A use within essential.service: the roles that may record a person's acceptance.
 SERVING_PEOPLE = {"support", "billing", "engineering", "privacy_officer", "web_backend"}
 ERASERS = {"web_backend", "privacy_officer"}  # a service role, or essential.legal_obligation
+# Granting essential.service itself: the back end serving the person says their account closed.
+CLOSERS = {"web_backend"}
 GRANT_MARKETING = {"marketing", "newsletter_service"}
 # Any purpose of registration: the e-mail given there is for marketing e-mails too.
 GRANT_REGISTRATION = {"web_backend", "newsletter_service"}
@@ -718,6 +720,12 @@ CASES: tuple[Case, ...] = (
         "/v1/subjects/{subject_id}",
         "/v1/subjects/{victim}",
         api(ERASERS),
+        prepare=throwaway_subject,
+    ),
+    post(
+        "/v1/subjects/{subject_id}/closure",
+        api(CLOSERS),
+        "/v1/subjects/{victim}/closure",
         prepare=throwaway_subject,
     ),
     # Analytics figures: tokens whose role grants analytics.reporting.

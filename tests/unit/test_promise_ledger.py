@@ -201,13 +201,13 @@ def test_check_kept_names_each_unkept_promise_and_what_to_do() -> None:
     with pytest.raises(promises.PromisesNotKept) as refused:
         promises.check_kept(settings, loaded, {}, NOW)
     message = str(refused.value)
-    assert "retention" in message and "issue 12" in message
+    assert "one_click_unsubscribe" in message and "issue 12" in message
     assert "parental_consent" in message and "mail is not configured" in message
     assert "cookie_refusal" not in message
     assert "avowal promises attest internal_review --by NAME" in message
     assert {p.id for p, _ in refused.value.unkept} >= {
         PromiseId.parental_consent,
-        PromiseId.retention,
+        PromiseId.one_click_unsubscribe,
     }
     kept = parse_text(policy_text(keep_only_what_is_built), "policy.yaml")
     attested = {

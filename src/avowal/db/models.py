@@ -19,7 +19,14 @@ from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersio
 from avowal.mail.models import OutboxMessage
 from avowal.promises.models import Attestation
 from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
-from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
+from avowal.vault.models import (
+    BlindIndex,
+    Disclosure,
+    PersonalValue,
+    Receipt,
+    RetentionRun,
+    Subject,
+)
 
 __all__ = [
     "Acceptance",
@@ -47,6 +54,7 @@ __all__ = [
     "PersonalValue",
     "PolicyVersion",
     "Receipt",
+    "RetentionRun",
     "RollupState",
     "Salt",
     "ScrubCounter",

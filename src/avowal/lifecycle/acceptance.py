@@ -252,9 +252,15 @@ def after_read(
     session: Session, loaded: LoadedPolicy, caller: Caller, subject_id: str, purpose: str
 ) -> None:
     """Record continued use when a service token read the person's data to sign them in."""
-    role = loaded.policy.staff.roles.get(caller.role)
-    if role is not None and role.service and is_within(purpose, AUTHENTICATION):
+    if signs_in(loaded, caller, purpose):
         record_continued_use(session, subject_id, actor=caller.name, role=caller.role)
+
+
+def signs_in(loaded: LoadedPolicy, caller: Caller, purpose: str) -> bool:
+    """Tell whether a read is the person signing in: a service token reading for authentication
+    (a member of staff reading is not the person's own use)."""
+    role = loaded.policy.staff.roles.get(caller.role)
+    return role is not None and role.service and is_within(purpose, AUTHENTICATION)
 
 
 def after_collect(session: Session, caller: Caller, subject_id: str) -> None:

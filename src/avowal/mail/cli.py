@@ -74,6 +74,11 @@ def send() -> None:
     secrets = load_secrets(settings)
     with database(settings) as sessions:
         report = worker.run_pass(sessions, settings, secrets, loaded)
+    if report.retention_destroyed or report.retention_purposes_removed:
+        typer.echo(
+            f"retention: {report.retention_destroyed} value(s) destroyed, "
+            f"{report.retention_purposes_removed} purpose(s) removed from values kept"
+        )
     if not report.configured:
         raise fail(
             "mail is not configured (AVOWAL_MAIL_TRANSPORT resolves to none): nothing was sent, "

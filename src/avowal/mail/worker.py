@@ -36,7 +36,7 @@ from avowal.mail.models import OutboxMessage
 from avowal.mail.transport import Transport
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
-from avowal.vault import repository
+from avowal.vault import repository, retention
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 from avowal.vault.subjects import is_living, unknown_and_erased
 
@@ -58,6 +58,8 @@ class PassReport:
     folders_removed: int = 0
     parental_confirmed: int = 0
     parental_expired: int = 0
+    retention_destroyed: int = 0
+    retention_purposes_removed: int = 0
     configured: bool = True
 
 
@@ -255,10 +257,15 @@ def run_pass(
     loaded: LoadedPolicy,
     now: dt.datetime | None = None,
 ) -> PassReport:
-    """Erase the children whose parent did not answer in time, queue the legal notices and the
-    parental confirmations due, deliver the mail due, and tidy erased people's folders."""
+    """Apply the retention rules, erase the children whose parent did not answer in time, queue
+    the legal notices and the parental confirmations due, deliver the mail due, and tidy erased
+    people's folders."""
     now = clock.current(now)
     report = PassReport()
+    # Values past their retention period go whether or not mail is configured.
+    kept = retention.run(factory, loaded, now)
+    report.retention_destroyed = kept.values_destroyed
+    report.retention_purposes_removed = kept.purposes_removed
     # A child whose parent did not answer in time is erased even if mail is off now.
     report.parental_expired = parental.expire_pass(factory, settings, loaded, now)
     sweep_erased_folders(factory, settings.mail_outbox_path, report)

@@ -21,6 +21,7 @@ from avowal.lib import clock
 from avowal.policy import wording as w
 from avowal.policy.loader import LoadedPolicy
 from avowal.staff.models import Acknowledgement, StaffAccount
+from avowal.vault import retention as vault_retention
 from avowal.vault.models import Disclosure
 
 THRESHOLD = 5
@@ -150,4 +151,14 @@ def cookie_scan(session: Session, _: LoadedPolicy, __: dt.datetime) -> EvidenceL
         f"Last cookie scan on {day(last.at)} found {len(last.findings)} cookie(s) or stored "
         "item(s) this policy does not allow.",
         flagged=True,
+    )
+
+
+def retention(session: Session, _: LoadedPolicy, __: dt.datetime) -> EvidenceLine | None:
+    """Say when the retention rules were last applied to the data we hold (no figure)."""
+    last = vault_retention.last_run(session)
+    if last is None:
+        return EvidenceLine("The retention periods have not been applied yet.", flagged=True)
+    return EvidenceLine(
+        f"Retention periods last applied to the data we hold on {day(last.started_at)}."
     )

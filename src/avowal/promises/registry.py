@@ -43,6 +43,7 @@ LIFECYCLE = "tests/integration/lifecycle"
 CONSENT = "tests/integration/consent"
 BANNER = "tests/browser/test_banner.py"
 CHILDREN = "tests/integration/children/test_parental_consent.py"
+RETENTION = f"{VAULT}/test_retention.py"
 ATTESTED = ("tests/integration/promises/test_ledger.py::test_attest_records_audits_and_refuses",)
 
 
@@ -439,8 +440,15 @@ PROMISES = (
         "retention",
         E,
         lambda lp: bool(lp.policy.retention),
-        None,
-        missing="retention enforcement in the vault by the worker (issue 12)",
+        "avowal.vault.retention.run",
+        (
+            f"{RETENTION}::test_the_card_goes_exactly_730_days_after_collection_and_nothing_else",
+            f"{RETENTION}::test_marketing_goes_after_two_years_without_activity_not_after_a_sign_in",
+            f"{RETENTION}::test_after_closure_and_a_year_the_essential_values_go",
+            f"{RETENTION}::test_a_shortened_period_in_a_new_version_applies_to_held_values",
+            f"{RETENTION}::test_destroyed_values_leave_no_trace_and_kept_ones_stay_readable",
+        ),
+        evidence=ev.retention,
     ),
     Promise(
         P.change_posting,

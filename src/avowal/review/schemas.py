@@ -238,6 +238,23 @@ class Children(BaseModel):
     pending: list[PendingParentalConsent]
 
 
+class RetentionRunFigures(BaseModel):
+    """One run of the retention rules over the vault: when, and how much it did (counts only)."""
+
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    values_destroyed: int
+    purposes_removed: int
+    people: int
+
+
+class Retention(BaseModel):
+    """The policy's retention rules and the last time the worker applied them to the vault."""
+
+    rules: int
+    last_run: RetentionRunFigures | None  # None: never run
+
+
 class CookieScan(BaseModel):
     """The last run of `avowal cookies scan`: when, which pages, and what it found."""
 
@@ -267,6 +284,7 @@ class Review(BaseModel):
     analytics_quarantine: AnalyticsQuarantine
     mail: Mail
     children: Children | None = None  # only when the policy has a children section
+    retention: Retention
     promises: list[PromiseReview] = []
     last_cookie_scan: CookieScan | None
     notes: list[str]

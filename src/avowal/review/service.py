@@ -36,6 +36,7 @@ from avowal.promises import service as promises
 from avowal.review import schemas as s
 from avowal.settings import Settings
 from avowal.staff.models import Acknowledgement, StaffAccount
+from avowal.vault import retention as vault_retention
 from avowal.vault.models import PersonalValue, Subject
 
 # Allowed actions that reach a person's data; refusals are reported apart.
@@ -48,6 +49,10 @@ OUTLIER_RULE = (
     f"{OUTLIER_FACTOR} times the median read count of the callers that read in the period"
 )
 NO_COOKIE_SCAN = "no cookie scan recorded yet"
+NO_RETENTION_RUN = (
+    "the retention rules have never been applied to the vault (the mail worker applies them: "
+    "`avowal mail send`)"
+)
 
 
 def _since_iso(since: dt.date | None) -> str | None:
@@ -418,6 +423,23 @@ def children(session: Session, loaded: LoadedPolicy, now: dt.datetime) -> s.Chil
     )
 
 
+def retention(session: Session, loaded: LoadedPolicy) -> s.Retention:
+    """Return how many retention rules the policy has and the last run that applied them."""
+    last = vault_retention.last_run(session)
+    return s.Retention(
+        rules=len(loaded.policy.retention),
+        last_run=None
+        if last is None
+        else s.RetentionRunFigures(
+            started_at=clock.aware(last.started_at),
+            finished_at=clock.aware(last.finished_at),
+            values_destroyed=last.values_destroyed,
+            purposes_removed=last.purposes_removed,
+            people=last.people,
+        ),
+    )
+
+
 def build(
     session: Session,
     loaded: LoadedPolicy,
@@ -446,6 +468,7 @@ def build(
         analytics_quarantine=analytics_quarantine(session, since),
         mail=mail(session, settings),
         children=children(session, loaded, now),
+        retention=retention(session, loaded),
         promises=promises.review_section(session, settings, loaded, now),
         last_cookie_scan=cookie_scan(session),
         notes=[],
@@ -488,6 +511,8 @@ def _notes(review: s.Review) -> list[str]:
             "are kept in quarantine until their day's raw events are purged"
         )
     notes.extend(_mail_notes(review.mail))
+    if review.retention.rules and review.retention.last_run is None:
+        notes.append(NO_RETENTION_RUN)
     if review.children is not None:
         notes.extend(_children_notes(review.children))
     if not review.audit.checkpoints_checked:

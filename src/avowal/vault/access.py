@@ -20,7 +20,7 @@ from avowal.lifecycle import acceptance
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
-from avowal.vault import repository, terms, values
+from avowal.vault import activity, repository, terms, values
 from avowal.vault.exceptions import (
     LookupNotAllowed,
     RecipientNotAnnounced,
@@ -166,6 +166,7 @@ def read(
         ),
     )
     acceptance.after_read(session, loaded, caller, subject_id, purpose)
+    activity.after_read(session, loaded, caller, subject_id, purpose)
     return ReadResult(subject_id=subject_id, purpose=purpose, values=out, withheld=withheld)
 
 

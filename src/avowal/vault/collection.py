@@ -20,7 +20,7 @@ from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.settings import Settings
-from avowal.vault import notices, receipts, repository, values
+from avowal.vault import activity, notices, receipts, repository, values
 from avowal.vault.exceptions import (
     InvalidValue,
     MissingField,
@@ -145,6 +145,7 @@ def collect(
     field_purposes = {f.name: f.purposes for f in note.fields if f.name in normalised}
     recipients = [r.key for r in note.recipients]
     issued = clock.now()
+    activity.touch(subj, issued)
     doc, signature = receipts.issue(session, loaded, secrets, subj.id, note, field_purposes, issued)
     repository.replace_values(session, subj.id, point, list(normalised))
     for name, value in normalised.items():

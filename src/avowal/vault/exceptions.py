@@ -67,6 +67,12 @@ class ErasureNotAllowed(AvowalError):
     keep_audit = True
 
 
+class ClosureNotAllowed(AvowalError):
+    status_code = 403
+    error = "closure_not_allowed"
+    keep_audit = True
+
+
 class LookupNotAllowed(AvowalError):
     status_code = 400
     error = "lookup_not_allowed"

@@ -31,6 +31,12 @@ class Subject(Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     key_id: Mapped[str | None] = mapped_column(String(32), index=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_activity_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="Last collection or sign-in: starts last_activity periods."
+    )
+    closed_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="When the site said the account was closed (first time)."
+    )
 
 
 class Receipt(Base):
@@ -93,3 +99,16 @@ class Disclosure(Base):
     receipt_ids: Mapped[list[str]] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RetentionRun(Base):
+    """One pass of the retention rules over the vault: when, and how much it destroyed."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    values_destroyed: Mapped[int] = mapped_column(Integer)
+    purposes_removed: Mapped[int] = mapped_column(Integer)
+    people: Mapped[int] = mapped_column(Integer, doc="People whose values were changed.")

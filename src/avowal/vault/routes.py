@@ -11,8 +11,9 @@ from avowal.callers.deps import CallerDep
 from avowal.crypto import signing
 from avowal.lib import problems
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep
-from avowal.vault import access, collection, consents, erasure, notices
+from avowal.vault import access, activity, collection, consents, erasure, notices
 from avowal.vault.schemas import (
+    Closed,
     Collected,
     CollectRequest,
     Consented,
@@ -221,3 +222,25 @@ def erase_subject(
 ) -> Erased:
     """Erase a person: destroy their data key and lookup rows, keep a tombstone."""
     return erasure.erase(session, policy, caller, subject_id, outbox=settings.mail_outbox_path)
+
+
+@router.post(
+    "/subjects/{subject_id}/closure",
+    response_model=Closed,
+    responses=problems.responses(
+        401,
+        403,
+        404,
+        410,
+        422,
+        503,
+        s403="Forbidden: only a role granting essential.service (the site's back end serving "
+        "the person) may say their account is closed (`closure_not_allowed`). Audited.",
+    ),
+)
+def close_account(subject_id: SubjectIdPath, session: SessionDep, caller: CallerDep) -> Closed:
+    """Record that the person closed their account; periods after closure start then.
+
+    A second call changes nothing: the first time counts.
+    """
+    return activity.close(session, caller, subject_id)

@@ -307,3 +307,10 @@ class Erased(Answer):
 
     subject_id: str
     erased_at: str
+
+
+class Closed(Answer):
+    """A person's account closure: when the site first said so (periods after it start then)."""
+
+    subject_id: str
+    closed_at: str

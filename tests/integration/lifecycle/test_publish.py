@@ -215,8 +215,8 @@ def test_production_publishes_no_promise_it_does_not_keep(
     later = tmp_path / "later.yaml"
     later.write_text(policy_text(lambda d: d["policy"].update(effective=dt.date(2027, 6, 1))))
     out = CliRunner().invoke(cli, ["policy", "publish", str(later)])
-    # The example states promises this software does not keep yet (retention, unsubscribing).
+    # The example states a promise this software does not keep yet (one-click unsubscribing).
     assert out.exit_code == 1
-    assert "not published" in out.output and "retention" in out.output
+    assert "not published" in out.output and "one_click_unsubscribe" in out.output
     with make_sessionmaker(engine)() as s:
         assert len(repository.all_versions(s)) == 1

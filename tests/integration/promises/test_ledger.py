@@ -92,8 +92,9 @@ def test_the_cli_lists_statuses_with_and_without_mail(monkeypatch: pytest.Monkey
     assert files["cookie_refusal"]["status"] == "enforced"
     assert files["parental_consent"]["status"] == "enforced"
     assert none["parental_consent"]["kept"] is False  # a parent cannot be asked without mail
-    assert files["retention"]["status"] == "not_available"
-    assert "issue 12" in str(files["retention"]["detail"])
+    assert files["retention"]["status"] == "enforced"
+    assert files["one_click_unsubscribe"]["status"] == "not_available"
+    assert "issue 12" in str(files["one_click_unsubscribe"]["detail"])
     assert files["physical_security"]["status"] == "not_attested"
     assert "AVOWAL_SMTP_HOST" not in str(files["change_notice_email"]["detail"])
     assert none["change_notice_email"]["kept"] is False
@@ -144,7 +145,8 @@ def test_production_refuses_naming_each_unkept_promise(
     with pytest.raises(promises.PromisesNotKept) as refused:
         create_app(production, engine=engine)
     message = str(refused.value)
-    assert "retention" in message and "issue 12" in message
+    assert "one_click_unsubscribe" in message and "issue 12" in message
+    assert "retention" not in message
     assert "parental_consent" in message  # no mail: a parent cannot be asked
     assert "avowal promises attest internal_review --by NAME" in message
     kept = write_kept_policy(tmp_path / "kept")
@@ -209,13 +211,15 @@ def test_evidence_lines_show_aggregates_below_and_above_the_threshold(
         "fewer than 5 of fewer than 5 active."
     )
     # Promises not kept by this server are stated, and marked; organisational ones not attested.
-    assert page["retention"] == [
+    assert page["one_click_unsubscribe"] == [
         (
             True,
-            "Not yet enforced by this site's software: retention enforcement in the vault by "
-            "the worker.",
+            "Not yet enforced by this site's software: one-click unsubscribe and the privacy "
+            "center.",
         )
     ]
+    # Kept by the worker: when it last applied the periods (flagged while it never has).
+    assert page["retention"] == [(True, "The retention periods have not been applied yet.")]
     # What the operator must configure is said to the operator, not to visitors.
     assert page["tls"] == [
         (
