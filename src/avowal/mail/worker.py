@@ -262,10 +262,12 @@ def run_pass(
     people's folders."""
     now = clock.current(now)
     report = PassReport()
-    # Values past their retention period go whether or not mail is configured.
-    kept = retention.run(factory, loaded, now)
-    report.retention_destroyed = kept.values_destroyed
-    report.retention_purposes_removed = kept.purposes_removed
+    # Values past their retention period go whether or not mail is configured (at most once
+    # every retention.INTERVAL: the periods are days).
+    if retention.due_to_run(factory, now):
+        kept = retention.run(factory, loaded, now)
+        report.retention_destroyed = kept.values_destroyed
+        report.retention_purposes_removed = kept.purposes_removed
     # A child whose parent did not answer in time is erased even if mail is off now.
     report.parental_expired = parental.expire_pass(factory, settings, loaded, now)
     sweep_erased_folders(factory, settings.mail_outbox_path, report)

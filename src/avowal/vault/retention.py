@@ -34,6 +34,8 @@ from avowal.vault.subjects import living_subject
 ACTOR, ROLE, ACTION = "avowal", "system", "retention"
 # People per transaction: each person's row is locked until the batch commits.
 BATCH = 100
+# How often the worker applies the rules: retention periods are counted in days.
+INTERVAL = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -182,11 +184,19 @@ def _people(factory: sessionmaker[Session], after: str, limit: int) -> list[str]
         )
 
 
+def due_to_run(factory: sessionmaker[Session], now: dt.datetime) -> bool:
+    """Tell whether the last run is older than INTERVAL (periods are days: no need for more)."""
+    with factory() as session:
+        last = last_run(session)
+    return last is None or clock.aware(last.started_at) + INTERVAL <= now
+
+
 def run(
     factory: sessionmaker[Session], loaded: LoadedPolicy, now: dt.datetime | None = None
 ) -> RetentionReport:
     """Apply the retention rules to every living person's values, a batch of people per
-    transaction, and record the run."""
+    transaction, and record the run (a run that changed nothing replaces the previous such
+    record, so the table grows only with runs that destroyed or removed something)."""
     now = clock.current(now)
     destroyed = removed = people = 0
     after = ""
@@ -203,14 +213,20 @@ def run(
                 people += 1 if result.destroyed or result.removed else 0
     finished = max(now, clock.now())
     with db.transaction(factory) as session:
-        record = RetentionRun(
-            started_at=now,
-            finished_at=finished,
-            values_destroyed=destroyed,
-            purposes_removed=removed,
-            people=people,
-        )
-        session.add(record)
+        last = last_run(session)
+        quiet = last is not None and not (last.values_destroyed or last.purposes_removed)
+        if quiet and not (destroyed or removed) and last is not None:
+            record = last
+            record.started_at, record.finished_at = now, finished
+        else:
+            record = RetentionRun(
+                started_at=now,
+                finished_at=finished,
+                values_destroyed=destroyed,
+                purposes_removed=removed,
+                people=people,
+            )
+            session.add(record)
         session.flush()
         run_id = record.id
         engine = session.get_bind()

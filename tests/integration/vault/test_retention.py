@@ -299,3 +299,38 @@ def test_the_run_is_recorded_by_the_worker_and_shown_in_the_review(
     assert '"retention": {' in render.render_json(shown)
     page = client.get("/privacy").text
     assert "Retention periods last applied to the data we hold on" in page
+
+
+def test_the_worker_runs_it_at_most_every_interval_and_quiet_runs_do_not_pile_up(
+    backend: Client, app: FastAPI, frozen: Frozen, settings: Settings
+) -> None:
+    state = app.state
+    no_mail = settings.model_copy(update={"mail_transport": "none"})
+
+    def tick() -> worker.PassReport:
+        return worker.run_pass(state.sessionmaker, no_mail, state.secrets, state.policies.current())
+
+    def runs() -> list[tuple[int, int, dt.datetime]]:
+        with state.sessionmaker() as s:
+            rows = s.scalars(select(RetentionRun).order_by(RetentionRun.id)).all()
+            return [
+                (r.values_destroyed, r.purposes_removed, avowal_clock.aware(r.started_at))
+                for r in rows
+            ]
+
+    person(backend, "user-1")
+    tick()
+    first = runs()
+    assert len(first) == 1
+    frozen.advance(minutes=5)
+    tick()  # within the interval: not run again
+    assert runs() == first
+    frozen.advance(minutes=15)
+    tick()  # a quiet run replaces the quiet record
+    assert runs() == [(0, 0, frozen.now)]
+    frozen.advance(days=730)
+    assert tick().retention_destroyed == 1  # the card
+    frozen.advance(hours=1)
+    tick()
+    kept = runs()
+    assert [(d, r) for d, r, _ in kept] == [(0, 0), (1, 1), (0, 0)]  # the busy run is kept
