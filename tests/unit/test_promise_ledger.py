@@ -216,3 +216,18 @@ def test_check_kept_names_each_unkept_promise_and_what_to_do() -> None:
         if p.kind is Kind.organisational
     }
     promises.check_kept(settings, kept, attested, NOW)
+
+
+def test_parental_consent_is_kept_only_by_email_plus_with_mail() -> None:
+    def signed_form(d: dict[str, Any]) -> None:
+        d["children"]["consent_method"] = "signed_form"
+
+    p = registry.REGISTRY[PromiseId.parental_consent]
+    with_files = Settings(env="test", mail_transport="files")
+    example = load_file(ROOT / EXAMPLE_POLICY)
+    assert p.status(with_files, example, {}, NOW).kept
+    no_mail = p.status(Settings(env="test", mail_transport="none"), example, {}, NOW)
+    assert not no_mail.kept and "mail is not configured" in no_mail.detail
+    form = parse_text(policy_text(signed_form), "policy.yaml")
+    refused = p.status(with_files, form, {}, NOW)
+    assert not refused.kept and "use email_plus" in refused.detail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from avowal.policy.checks import purposes_of
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.schemas import StaffKind
+from avowal.policy.schemas import ParentalConsentMethod, StaffKind
 from avowal.settings import Settings
 
 # -- what the page states, per policy ---------------------------------------------------------
@@ -86,3 +86,14 @@ def needs_mail(settings: Settings, _: LoadedPolicy) -> str | None:
         "mail is not configured: set AVOWAL_SMTP_HOST (with AVOWAL_MAIL_FROM), or "
         "AVOWAL_MAIL_TRANSPORT=files to keep messages in the outbox folder"
     )
+
+
+def needs_parent_by_mail(settings: Settings, lp: LoadedPolicy) -> str | None:
+    """Say what parental consent needs: the e-mail plus method (the one avowal drives) and mail."""
+    kids = lp.policy.children
+    if kids is not None and kids.consent_method is not ParentalConsentMethod.email_plus:
+        return (
+            f"children.consent_method is {kids.consent_method.value}, which avowal does not "
+            "drive: use email_plus"
+        )
+    return needs_mail(settings, lp)

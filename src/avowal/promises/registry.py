@@ -18,6 +18,7 @@ from avowal.promises.conditions import (
     four_eyes,
     knowing,
     needs_mail,
+    needs_parent_by_mail,
     needs_tls,
     people_kinds,
     posting,
@@ -228,7 +229,7 @@ PROMISES = (
             f"{CHILDREN}::test_silence_expires_and_erases",
             f"{CHILDREN}::test_forged_links_open_nothing",
         ),
-        needs=needs_mail,
+        needs=needs_parent_by_mail,
     ),
     Promise(
         P.age_gate,
