@@ -23,8 +23,9 @@ from tests.factories import write_policy
 
 
 def keep_only_what_is_built(d: dict[str, Any]) -> None:
-    """Drop from the example policy every promise whose mechanism is not built yet, and the
-    children's, which needs mail (the tests using this policy run without it)."""
+    """Drop from the example policy every promise that needs mail (the children's and the
+    news' with its one-click unsubscribe) or a mechanism not built yet: the tests using this
+    policy run without mail."""
     d["commitments"].pop("parental_consent_under", None)
     d.pop("children", None)
     for point in d["collection_points"].values():

@@ -36,6 +36,7 @@ from avowal.lifecycle import acceptance_routes
 from avowal.lifecycle import routes as lifecycle_routes
 from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.holder import PolicyHolder
+from avowal.mail import news_routes
 from avowal.mail import worker as mail_worker
 from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(lifecycle_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(children_routes.router)
+    app.include_router(news_routes.router)
     app.include_router(acceptance_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(analytics_dashboard_routes.router)

@@ -25,6 +25,7 @@ from avowal.lifecycle import publish_cli
 from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.exceptions import UnpublishedPolicy
 from avowal.mail import cli as mail_cli
+from avowal.mail import news_cli
 from avowal.policy import render
 from avowal.promises import cli as promises_cli
 from avowal.review import cli as review_cli
@@ -45,6 +46,7 @@ app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
 app.add_typer(promises_cli.app, name="promises")
 app.add_typer(mail_cli.app, name="mail")
+app.add_typer(news_cli.app, name="news")
 app.add_typer(cookies_cli.app, name="cookies")
 analytics_cli.install(app)
 policy_app.command("publish")(publish_cli.publish)

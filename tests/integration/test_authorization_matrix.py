@@ -570,6 +570,24 @@ CASES: tuple[Case, ...] = (
         "/privacy/parent/x.answer.y.z",
         form={"decision": "consent"},
     ),
+    # The unsubscribe page and RFC 8058 one-click: the signed link is the secret.
+    get(
+        "/privacy/unsubscribe/{token}",
+        everyone("404 html"),
+        "/privacy/unsubscribe/0123.marketing.communications.email.forged",
+    ),
+    post(
+        "/privacy/unsubscribe/{token}",
+        everyone("404 html"),
+        "/privacy/unsubscribe/0123.marketing.communications.email.forged",
+        form={"List-Unsubscribe": "One-Click"},
+    ),
+    # News: tokens whose role grants the purpose (the newsletter service).
+    post(
+        "/v1/news",
+        api(GRANT_MARKETING, "201"),
+        body=lambda p: {"purpose": MARKETING, "subject": "News", "text": "Something new."},
+    ),
     get("/v1/policy/changes", PUBLIC),
     get("/v1/receipts/key", PUBLIC),
     get("/v1/receipts/{receipt_id}", PUBLIC, "/v1/receipts/{receipt}"),

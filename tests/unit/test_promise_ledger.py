@@ -201,7 +201,7 @@ def test_check_kept_names_each_unkept_promise_and_what_to_do() -> None:
     with pytest.raises(promises.PromisesNotKept) as refused:
         promises.check_kept(settings, loaded, {}, NOW)
     message = str(refused.value)
-    assert "one_click_unsubscribe" in message and "issue 12" in message
+    assert "change_notice_email" in message and "one_click_unsubscribe" in message
     assert "parental_consent" in message and "mail is not configured" in message
     assert "cookie_refusal" not in message
     assert "avowal promises attest internal_review --by NAME" in message

@@ -17,6 +17,7 @@ from avowal.db.base import Base
 from avowal.legal.models import BreakGlass, LegalRequest, SubjectNotice
 from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersion
 from avowal.mail.models import OutboxMessage
+from avowal.mail.news_models import Objection
 from avowal.promises.models import Attestation
 from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
 from avowal.vault.models import (
@@ -49,6 +50,7 @@ __all__ = [
     "HourlyRollup",
     "LegalRequest",
     "LoginAttempt",
+    "Objection",
     "OutboxMessage",
     "ParentalConsent",
     "PersonalValue",

@@ -79,13 +79,26 @@ class ParentalConfirmation:
     revoke_url: str
 
 
-Content = StaffEnrolment | LegalNotice | ChangeNotice | ParentalRequest | ParentalConfirmation
+@dataclass(frozen=True)
+class News:
+    """A message staff wrote for a purpose (a service update, a new project), with the way out."""
+
+    KIND: ClassVar[str] = "news"
+    subject: str
+    text: str
+    unsubscribe_url: str
+
+
+Content = (
+    News | StaffEnrolment | LegalNotice | ChangeNotice | ParentalRequest | ParentalConfirmation
+)
 KINDS = (
     StaffEnrolment.KIND,
     LegalNotice.KIND,
     ChangeNotice.KIND,
     ParentalRequest.KIND,
     ParentalConfirmation.KIND,
+    News.KIND,
 )
 
 

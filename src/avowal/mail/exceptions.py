@@ -22,3 +22,16 @@ class NotRetryable(MailError):
 
     status_code = 409
     error = "message_not_retryable"
+
+
+class UnsubscribeInvalid(MailError):
+    """A forged or mangled unsubscribe link."""
+
+    status_code = 404
+    error = "unsubscribe_link_invalid"
+
+
+class NewsNotAllowed(MailError):
+    """News may only be sent for a communications or service-notification use the policy has."""
+
+    error = "news_purpose_not_allowed"

@@ -9,7 +9,7 @@ message id: an envelope copied onto another row does not open.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +29,8 @@ class Envelope:
     subject: str
     text: str
     html: str
+    # Extra headers, e.g. List-Unsubscribe for news (RFC 8058).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def dump(self) -> bytes:
         """Return the envelope as JSON bytes."""
@@ -38,7 +40,13 @@ class Envelope:
     def load(cls, raw: bytes) -> Envelope:
         """Read an envelope from JSON bytes."""
         data = json.loads(raw)
-        return cls(to=data["to"], subject=data["subject"], text=data["text"], html=data["html"])
+        return cls(
+            to=data["to"],
+            subject=data["subject"],
+            text=data["text"],
+            html=data["html"],
+            headers=dict(data.get("headers", {})),
+        )
 
 
 def _aad(owner: str, message_id: str) -> bytes:

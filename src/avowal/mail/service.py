@@ -86,11 +86,22 @@ def _check_purpose(loaded: LoadedPolicy, purpose: str) -> None:
         raise MailError(f"'{purpose}' is not a data use of the taxonomy", purpose=purpose)
 
 
-def _envelope(loaded: LoadedPolicy, to: str, content: mail_content.Content) -> keys.Envelope:
+def _envelope(
+    loaded: LoadedPolicy,
+    to: str,
+    content: mail_content.Content,
+    headers: dict[str, str] | None = None,
+) -> keys.Envelope:
     rendered = mail_content.render(
         content, loaded.policy.policy.language, loaded.policy.organisation.name
     )
-    return keys.Envelope(to=to, subject=rendered.subject, text=rendered.text, html=rendered.html)
+    return keys.Envelope(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        headers=dict(headers or {}),
+    )
 
 
 def _row(
@@ -132,13 +143,15 @@ def queue_to_person(
     to: str,
     content: mail_content.Content,
     message_id: str | None = None,
+    headers: dict[str, str] | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Queue a message to a living person, sealed under their own data key; return its id.
 
     The kind is the content's (``content.KIND``). The person's row is locked, so an erasure
     either shreds this message or refuses it (410), never misses it. Audited, without the
-    address or the body. ``message_id`` makes queueing idempotent for derived ids.
+    address or the body. ``message_id`` makes queueing idempotent for derived ids; ``headers``
+    are sealed with the envelope (e.g. List-Unsubscribe).
     """
     _check_purpose(loaded, purpose)
     subject = living_subject(session, subject_id, lock=True)
@@ -147,7 +160,8 @@ def queue_to_person(
         message_id or str(uuid.uuid4()), subject_id, content.KIND, purpose, clock.current(now)
     )
     data_key = secrets.keyring.unwrap(subject.key_id, subject.wrapped_key, subject_id)
-    row.envelope = keys.seal(data_key, subject_id, row.id, _envelope(loaded, to, content))
+    envelope = _envelope(loaded, to, content, headers)
+    row.envelope = keys.seal(data_key, subject_id, row.id, envelope)
     session.add(row)
     _audit(session, row)
     return row.id

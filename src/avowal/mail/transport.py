@@ -8,6 +8,7 @@ the outbox may keep: the error's class and SMTP code, never an address or a serv
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -20,13 +21,16 @@ from avowal.mail.keys import Envelope
 from avowal.settings import Settings
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+LONG_LINES = email.policy.default.clone(max_line_length=998)
 
 
 def build(
     settings: Settings, message_id: str, envelope: Envelope, date: dt.datetime
 ) -> EmailMessage:
     """Return the message: plain text with an HTML alternative, Date, Message-ID and From."""
-    msg = EmailMessage()
+    # A List-Unsubscribe URL is one long word: with the default 78-column folding the email
+    # package would turn it into an encoded word no mail client reads. RFC 5322 allows 998.
+    msg = EmailMessage(policy=LONG_LINES) if envelope.headers else EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = envelope.to
     msg["Subject"] = envelope.subject
@@ -35,6 +39,8 @@ def build(
     # Stable across retries, so a server that got a message twice can tell.
     msg["Message-ID"] = f"<{message_id}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"
+    for name, value in envelope.headers.items():
+        msg[name] = value
     msg.set_content(envelope.text)
     msg.add_alternative(envelope.html, subtype="html")
     return msg

@@ -45,6 +45,7 @@ CONSENT = "tests/integration/consent"
 BANNER = "tests/browser/test_banner.py"
 CHILDREN = "tests/integration/children/test_parental_consent.py"
 RETENTION = f"{VAULT}/test_retention.py"
+NEWS = "tests/integration/mail/test_news.py"
 ATTESTED = ("tests/integration/promises/test_ledger.py::test_attest_records_audits_and_refuses",)
 
 
@@ -213,8 +214,12 @@ PROMISES = (
         "communications",
         E,
         writes_news,
-        None,
-        missing="one-click unsubscribe and the privacy center (issue 12)",
+        "avowal.mail.news.send",
+        (
+            f"{NEWS}::test_news_reaches_only_those_who_agreed_and_one_click_unsubscribes",
+            f"{NEWS}::test_the_unsubscribe_page_records_an_objection_and_forged_links_open_nothing",
+        ),
+        needs=needs_mail,
     ),
     Promise(
         P.parental_consent,

@@ -17,6 +17,7 @@ from avowal.crypto.service import Secrets
 from avowal.lib import clock, text
 from avowal.lib.errors import AvowalError
 from avowal.lifecycle import acceptance
+from avowal.mail import objections
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import Storage
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
@@ -106,6 +107,7 @@ def read(
     wanted = set(fields) if fields else None
     locked = parental.lock_of(session, subject_id)
     refused = parental.refused_by_parent(session, subject_id)
+    objected = objections.objects_to(session, subject_id, purpose)
     for row in rows:
         if wanted is not None and row.field not in wanted:
             continue
@@ -120,6 +122,16 @@ def read(
             )
             continue
         term = terms.for_purpose(loaded, row.point, row.field, row.purposes, purpose)
+        if objected and term is terms.Term.allowed:
+            withheld.append(
+                Withheld(
+                    field=row.field,
+                    point=row.point,
+                    reason=objections.REASON,
+                    detail=f"the person objected to {purpose} (unsubscribed)",
+                )
+            )
+            continue
         if term is not terms.Term.allowed:
             # Only a field the point collects for that use was refused by the parent.
             if term.needs_consent and any(is_within(purpose, r) for r in refused):
@@ -206,11 +218,13 @@ def lookup(
     hits = repository.find_by_digest(session, field, digest)
     # A minor whose parent has not consented is answered as someone unknown, like the others.
     locked = parental.locked_among(session, (h.subject_id for h in hits))
+    # So is someone who objected to the purpose (unsubscribed).
+    objected = objections.objectors_among(session, (h.subject_id for h in hits), purpose)
     found = sorted(
         {
             h.subject_id
             for h in hits
-            if terms.covers(h.purposes, purpose) and h.subject_id not in locked
+            if terms.covers(h.purposes, purpose) and h.subject_id not in locked | objected
         }
     )
     withheld: dict[str, set[str]] = {}
@@ -245,6 +259,8 @@ def lookup(
             purpose=purpose,
             reason=f"answered as unknown: {parental.WHY_SHORT}"
             if s in locked
+            else f"answered as unknown: the person objected to {purpose}"
+            if s in objected
             else f"answered as unknown: {field} was collected for {', '.join(sorted(uses))} "
             f"only, not for {purpose}"
             + ("; added later, it needs the person's explicit consent" if s in pending else ""),

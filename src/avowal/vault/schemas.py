@@ -255,7 +255,8 @@ class ReadValue(Answer):
 
 class Withheld(Answer):
     """A value not returned, and why: ``purpose_not_allowed``, ``consent_required`` (the purpose
-    was added to the point's notice after the value was collected) or ``not_collected``."""
+    was added to the point's notice after the value was collected), ``objected`` (the person
+    unsubscribed from the purpose) or ``not_collected``."""
 
     field: str
     point: str | None

@@ -206,8 +206,8 @@ def test_production_publishes_no_promise_it_does_not_keep(
         "AVOWAL_ENV": "production",
         "AVOWAL_DATA_DIR": str(settings.data_dir),
         "AVOWAL_DATABASE_URL": settings.effective_database_url,
-        "AVOWAL_SMTP_HOST": "mail.example.com",
-        "AVOWAL_MAIL_FROM": "privacy@example.com",
+        # Mail not configured: the promises kept by mail (change notices, news) are not kept.
+        "AVOWAL_MAIL_TRANSPORT": "none",
     }.items():
         monkeypatch.setenv(key, value)
     with make_sessionmaker(engine)() as s, s.begin():
@@ -215,8 +215,8 @@ def test_production_publishes_no_promise_it_does_not_keep(
     later = tmp_path / "later.yaml"
     later.write_text(policy_text(lambda d: d["policy"].update(effective=dt.date(2027, 6, 1))))
     out = CliRunner().invoke(cli, ["policy", "publish", str(later)])
-    # The example states a promise this software does not keep yet (one-click unsubscribing).
+    # The example states promises this server does not keep without mail.
     assert out.exit_code == 1
-    assert "not published" in out.output and "one_click_unsubscribe" in out.output
+    assert "not published" in out.output and "change_notice_email" in out.output
     with make_sessionmaker(engine)() as s:
         assert len(repository.all_versions(s)) == 1

@@ -121,6 +121,11 @@ def test_every_kind_renders_in_every_language(language: Language) -> None:
             refused=["News <b>letters</b>"],
             revoke_url="https://p.example.com/privacy/parent/r",
         ),
+        content.News(
+            subject="A <b>new</b> project",
+            text="We started <b>something</b>.",
+            unsubscribe_url="https://p.example.com/privacy/unsubscribe/t",
+        ),
     ]
     assert [k.KIND for k in kinds] == list(content.KINDS)
     for kind in kinds:
