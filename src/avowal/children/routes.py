@@ -6,22 +6,19 @@ choice; ``POST`` records it (single-use). A confirmation's link opens the withdr
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from avowal.children import gate, links, service
 from avowal.children.lock import REFUSED
 from avowal.children.schemas import ParentNotice
-from avowal.lib import clock, problems
+from avowal.lib import clock, person_pages, problems
 from avowal.lib.deps import PolicyDep, ReadSessionDep, SecretsDep, SessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
-from avowal.policy import render, wording
+from avowal.policy import wording
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.render import PAGE_LANGUAGE
 from avowal.vault import repository
 from avowal.vault.exceptions import UnknownPoint
 
@@ -51,38 +48,17 @@ def get_parent_notice(point: str, policy: PolicyDep) -> ParentNotice:
     return gate.parent_notice(policy, point)
 
 
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("avowal.children", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-    )
-
-
 def _page(
     policy: LoadedPolicy, template: str, title: str, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    html = (
-        _environment()
-        .get_template(template)
-        .render(
-            title=title,
-            organisation=policy.policy.organisation.name,
-            lang=PAGE_LANGUAGE,
-            stylesheet=render.STYLESHEET.href,
-            **values,
-        )
+    return person_pages.page(
+        "avowal.children", "templates", policy, template, title, status, **values
     )
-    # The link is a secret: never cached (the page's meta tag keeps it out of referrers; the
-    # security middleware sets the Referrer-Policy header of every answer).
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _problem(policy: LoadedPolicy, exc: AvowalError) -> HTMLResponse:
-    return _page(
-        policy, "done.html", "This link cannot be used", exc.status_code, message=exc.message
-    )
+    title = "This link cannot be used"
+    return _page(policy, person_pages.DONE, title, exc.status_code, message=exc.message)
 
 
 @router.get("/privacy/parent/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -107,7 +83,7 @@ def parent_page(
     optional = [
         {
             "key": p,
-            "label": policy.policy.purposes[p].description if p in policy.policy.purposes else p,
+            "label": person_pages.purpose_label(policy, p),
         }
         for p in service.optional_purposes(policy, row.point)
     ]
@@ -156,4 +132,4 @@ def parent_answer(
     except AvowalError as exc:
         session.rollback()
         return _problem(policy, exc)
-    return _page(policy, "done.html", "Your answer is recorded", message=message)
+    return _page(policy, person_pages.DONE, "Your answer is recorded", message=message)

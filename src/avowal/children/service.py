@@ -41,7 +41,7 @@ from avowal.children.lock import (
 from avowal.children.models import ParentalConsent
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
-from avowal.lib import clock
+from avowal.lib import clock, person_pages
 from avowal.mail import content as mail_content
 from avowal.mail import service as mail
 from avowal.policy import wording
@@ -66,8 +66,7 @@ def describe(loaded: LoadedPolicy, point: str, fields: list[str]) -> tuple[list[
     shown = [f for f in note.fields if f.name in fields]
     collected = [f"{f.label} ({f.category_name})" for f in shown]
     uses = sorted({u for f in shown for u in f.purposes})
-    purposes = loaded.policy.purposes
-    why = [purposes[u].description if u in purposes else u for u in uses]
+    why = [person_pages.purpose_label(loaded, u) for u in uses]
     return collected, why
 
 
@@ -81,20 +80,14 @@ _AFTER = {
 def retention(loaded: LoadedPolicy, point: str) -> list[str]:
     """Return the point's retention rules in words: what, and how long after what."""
     note = notices.notice(loaded, point)
-    purposes = loaded.policy.purposes
     lines = []
     for r in note.retention:
         if r.category is not None:
             what = loaded.taxonomy.label("data_categories", r.category)
         else:
-            what = purposes[r.purpose].description if r.purpose in purposes else str(r.purpose)
+            what = person_pages.purpose_label(loaded, str(r.purpose))
         lines.append(f"{what}: erased {wording.days(r.days)} {_AFTER.get(r.after, r.after)}")
     return lines
-
-
-def _purpose_text(loaded: LoadedPolicy, purpose: str) -> str:
-    found = loaded.policy.purposes.get(purpose)
-    return found.description if found is not None else purpose
 
 
 def optional_purposes(loaded: LoadedPolicy, point: str) -> list[str]:
@@ -164,7 +157,9 @@ def request(
             collected=collected,
             purposes=why,
             retention=retention(loaded, point),
-            optional=[_purpose_text(loaded, p) for p in optional_purposes(loaded, point)],
+            optional=[
+                person_pages.purpose_label(loaded, p) for p in optional_purposes(loaded, point)
+            ],
             answer_url=links.link(public_url, token),
             expires=clock.aware(row.expires_at).date(),
             confirm_after_hours=kids.confirm_after_hours,
@@ -299,14 +294,8 @@ def confirm(
             point=loaded.policy.collection_points[row.point].title
             if row.point in loaded.policy.collection_points
             else row.point,
-            consented=[
-                loaded.policy.purposes[u].description for u in kept if u in loaded.policy.purposes
-            ],
-            refused=[
-                loaded.policy.purposes[u].description
-                for u in refused
-                if u in loaded.policy.purposes
-            ],
+            consented=[person_pages.purpose_label(loaded, u) for u in kept],
+            refused=[person_pages.purpose_label(loaded, u) for u in refused],
             revoke_url=links.link(public_url, token),
         ),
         now=now,

@@ -6,24 +6,20 @@ from the page's button or from a mail client's one-click (``List-Unsubscribe=One
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from avowal.audit import service as audit
 from avowal.callers.deps import CallerDep
 from avowal.callers.exceptions import PurposeNotGranted
-from avowal.lib import problems
+from avowal.lib import person_pages, problems
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
 from avowal.mail import news, unsubscribe
 from avowal.mail.schemas import NewsCreate, NewsSent
-from avowal.policy import render
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.render import PAGE_LANGUAGE
 
 router = APIRouter()
 Token = Annotated[str, Path(max_length=400)]
@@ -67,34 +63,13 @@ def post_news(
     return NewsSent(purpose=sent.purpose, count=sent.count, message_ids=sent.message_ids)
 
 
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("avowal.mail", "pages"), autoescape=True, undefined=StrictUndefined
-    )
+UNUSABLE = "This link cannot be used"
 
 
 def _page(
     policy: LoadedPolicy, template: str, title: str, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    html = (
-        _environment()
-        .get_template(template)
-        .render(
-            title=title,
-            organisation=policy.policy.organisation.name,
-            lang=PAGE_LANGUAGE,
-            stylesheet=render.STYLESHEET.href,
-            **values,
-        )
-    )
-    # The link is a secret of its person: never cached.
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
-
-
-def _label(policy: LoadedPolicy, purpose: str) -> str:
-    declared = policy.policy.purposes.get(purpose)
-    return declared.description if declared is not None else purpose
+    return person_pages.page("avowal.mail", "pages", policy, template, title, status, **values)
 
 
 @router.get("/privacy/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -103,12 +78,14 @@ def unsubscribe_page(token: Token, policy: PolicyDep, secrets: SecretsDep) -> HT
     try:
         opened = unsubscribe.open_token(secrets, token)
     except AvowalError as exc:
-        return _page(policy, "done.html", "This link cannot be used", 404, message=exc.message)
+        return _page(
+            policy, person_pages.DONE, "This link cannot be used", 404, message=exc.message
+        )
     return _page(
         policy,
         "unsubscribe.html",
         "Unsubscribe",
-        purpose=_label(policy, opened.purpose),
+        purpose=person_pages.purpose_label(policy, opened.purpose),
         action=f"/privacy/unsubscribe/{token}",
     )
 
@@ -126,10 +103,13 @@ def unsubscribe_post(
     try:
         opened = news.object_to(session, secrets, token, via)
     except AvowalError as exc:
-        return _page(policy, "done.html", "This link cannot be used", 404, message=exc.message)
+        return _page(
+            policy, person_pages.DONE, "This link cannot be used", 404, message=exc.message
+        )
     return _page(
         policy,
-        "done.html",
+        person_pages.DONE,
         "You are unsubscribed",
-        message=f"You will receive no more messages for “{_label(policy, opened.purpose)}”.",
+        message="You will receive no more messages for "
+        f"“{person_pages.purpose_label(policy, opened.purpose)}”.",
     )
