@@ -8,6 +8,7 @@ Every read, lookup, disclosure and communication asks it (:mod:`avowal.vault.acc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,11 +78,27 @@ def forget(session: Session, subject_id: str) -> None:
             row.closed_at = now
 
 
-def refused_by_parent(session: Session, subject_id: str) -> list[str]:
-    """Return the purposes a minor's parent refused: nothing but the parent reopens them."""
-    row = session.scalar(
+class Standing(NamedTuple):
+    """A person's parental standing: the request locking them, and what their parent refused."""
+
+    lock: ParentalConsent | None
+    refused: list[str]
+
+
+NOT_A_MINOR = Standing(None, [])
+
+
+def standing(session: Session, subject_id: str) -> Standing:
+    """Return in one query whether a person is locked and which purposes their parent refused
+    (what a read and an explicit consent both need)."""
+    rows = session.scalars(
         select(ParentalConsent).where(
-            ParentalConsent.subject_id == subject_id, ParentalConsent.status == CONSENTED
+            ParentalConsent.subject_id == subject_id,
+            ParentalConsent.status.in_((*LOCKING, CONSENTED)),
         )
-    )
-    return list(row.refused_purposes) if row is not None else []
+    ).all()
+    if not rows:
+        return NOT_A_MINOR
+    lock = next((r for r in rows if r.status in LOCKING), None)
+    refused = [p for r in rows if r.status == CONSENTED for p in r.refused_purposes]
+    return Standing(lock, refused)

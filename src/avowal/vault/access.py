@@ -105,8 +105,7 @@ def read(
     out: dict[str, ReadValue] = {}
     withheld: list[Withheld] = []
     wanted = set(fields) if fields else None
-    locked = parental.lock_of(session, subject_id)
-    refused = parental.refused_by_parent(session, subject_id)
+    locked, refused = parental.standing(session, subject_id)
     objected = objections.objects_to(session, subject_id, purpose)
     for row in rows:
         if wanted is not None and row.field not in wanted:

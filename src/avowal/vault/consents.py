@@ -34,8 +34,7 @@ def consent(
     living_subject(session, subject_id, lock=True)
     # A minor's consent is their parent's: a locked person, or a purpose their parent refused,
     # cannot be consented to here.
-    pending = parental.lock_of(session, subject_id)
-    refused = parental.refused_by_parent(session, subject_id)
+    pending, refused = parental.standing(session, subject_id)
     offered = {u for f in note.fields for u in f.purposes}
     blocked = sorted(u for u in offered if any(is_within(u, r) for r in refused))
     if pending is not None or blocked:
