@@ -26,6 +26,7 @@ from avowal.crypto import signing
 from avowal.mail import service as mail
 from avowal.mail.worker import PassReport
 from avowal.settings import Settings
+from tests import stored
 from tests.integration.mail.conftest import (
     Certificate,
     Frozen,
@@ -111,25 +112,6 @@ def _link(text: str) -> str:
     return f"/privacy/parent/{found.group(1)}"
 
 
-def _raw(app: FastAPI, settings: Settings) -> bytes:
-    """Every row of every table, and the SQLite files themselves (free pages, WAL)."""
-    with app.state.sessionmaker() as session:
-        from avowal.db.base import Base
-
-        out = []
-        for table in Base.metadata.sorted_tables:
-            for row in session.execute(select(table)).all():
-                out.append(b"|".join(v if isinstance(v, bytes) else str(v).encode() for v in row))
-    raw = b"\n".join(out)
-    url = settings.effective_database_url
-    if url.startswith("sqlite"):
-        db_file = Path(url.removeprefix("sqlite:///"))
-        raw += b"".join(
-            p.read_bytes() for p in db_file.parent.glob(db_file.name + "*") if p.is_file()
-        )
-    return raw
-
-
 @pytest.fixture
 def world(
     app: FastAPI,
@@ -187,7 +169,7 @@ def test_a_minor_needs_a_parent_and_the_current_parent_notice(
     assert client.get("/v1/notices/purchase/parent").status_code == 404
     with app.state.sessionmaker() as session:
         assert session.scalars(select(ParentalConsent)).all() == []
-    assert b"kim@example.com" not in _raw(app, settings)  # nothing was stored
+    assert b"kim@example.com" not in stored.everything(app, settings)  # nothing was stored
 
 
 def test_the_whole_flow_locks_then_opens_for_the_consented_purposes_only(
@@ -245,7 +227,7 @@ def test_the_whole_flow_locks_then_opens_for_the_consented_purposes_only(
         assert expected in text, expected
     assert "Kim Example" not in text  # the values themselves are not mailed
     assert "refusing these uses: to inform you of service updates" in text
-    assert PARENT.encode() not in _raw(app, settings)  # sealed under the child's key
+    assert PARENT.encode() not in stored.everything(app, settings)  # sealed under the child's key
     link = _link(text)
     page = client.get(link)
     assert page.status_code == 200 and "Full name" in page.text and OPTIONAL in page.text
@@ -295,7 +277,7 @@ def test_the_whole_flow_locks_then_opens_for_the_consented_purposes_only(
     gone = client.post(revoke, data={"decision": "revoke"})
     assert gone.status_code == 200 and "erased" in gone.text
     assert _read(client, headers, sid).status_code == 410
-    raw = _raw(app, settings)
+    raw = stored.everything(app, settings)
     for secret in (PARENT, "Kim Example", KID["email"]):
         assert secret.encode() not in raw, secret
     with app.state.sessionmaker() as session:
@@ -332,7 +314,7 @@ def test_a_refusal_erases_everything_at_once(
     assert done.status_code == 200 and "erased" in done.text
     assert _read(client, world["headers"], sid).status_code == 410
     assert client.get(link).status_code == 410  # used
-    raw = _raw(app, settings)
+    raw = stored.everything(app, settings)
     for secret in (PARENT, "Kim Example", KID["email"]):
         assert secret.encode() not in raw, secret
 
@@ -358,7 +340,7 @@ def test_silence_expires_and_erases(
     with app.state.sessionmaker() as session:
         row = session.scalars(select(ParentalConsent)).one()
     assert row.status == "expired" and row.parent_address is None
-    raw = _raw(app, settings)
+    raw = stored.everything(app, settings)
     for secret in (PARENT, "Kim Example", KID["email"]):
         assert secret.encode() not in raw, secret
 
@@ -463,7 +445,7 @@ def test_a_declared_minor_needs_a_parent_and_an_adults_only_form_refuses_them(
             headers=headers,
         )
         assert refused.status_code == 403 and refused.json()["error"] == "minor_not_admitted"
-    assert b"kim.billing@example.com" not in _raw(other, changed)
+    assert b"kim.billing@example.com" not in stored.everything(other, changed)
 
 
 def test_silence_erases_even_when_mail_is_off_by_then(

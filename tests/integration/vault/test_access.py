@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import func, select
 
 from avowal.audit.models import AuditEntry
 from avowal.client import (
@@ -25,6 +24,7 @@ from avowal.crypto import cipher
 from avowal.settings import Settings
 from avowal.vault.models import BlindIndex, Disclosure, Subject
 from avowal.vault.schemas import Withheld
+from tests import stored
 from tests.factories import PURCHASE, REGISTRATION
 from tests.integration.conftest import StaffDesk
 
@@ -223,23 +223,6 @@ def test_collecting_for_an_erased_person_is_410(
         )
 
 
-def _every_row(app: FastAPI) -> bytes:
-    """Return every column of every row of every table of the database, as bytes."""
-    engine = app.state.sessionmaker.kw["bind"]
-    tables = MetaData()
-    tables.reflect(engine)
-    out: list[bytes] = []
-    with engine.connect() as conn:
-        for table in tables.sorted_tables:
-            for row in conn.execute(select(table)):
-                for value in row:
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        out.append(bytes(value))
-                    elif value is not None:
-                        out.append(str(value).encode())
-    return b"\x00".join(out)
-
-
 def test_after_erasure_the_database_holds_no_plaintext_and_no_usable_key(
     backend: Client, registered: dict[str, Any], app: FastAPI, settings: Settings
 ) -> None:
@@ -252,17 +235,12 @@ def test_after_erasure_the_database_holds_no_plaintext_and_no_usable_key(
         cipher.blind_index(app.state.secrets.index_key, "email", e)
         for e in (REGISTRATION["email"], PURCHASE["email"])
     ]
-    before = _every_row(app)
+    before = stored.every_row(app)
     assert wrapped in before and all(d in before for d in digests)  # the scan sees them
     backend.erase(sid)
     # Every column of every table, on both databases: the rows as the database returns them.
-    raw = _every_row(app)
-    if settings.effective_database_url.startswith("sqlite"):
-        # And the embedded database's files themselves, free pages and the WAL included.
-        db_file = Path(settings.effective_database_url.removeprefix("sqlite:///"))
-        raw += b"".join(
-            p.read_bytes() for p in db_file.parent.glob(db_file.name + "*") if p.is_file()
-        )
+    # On SQLite, the embedded database's files themselves too, free pages and the WAL included.
+    raw = stored.everything(app, settings)
     assert wrapped not in raw
     assert wrapped[12:28] not in raw  # not even a fragment of the wrapped key
     for digest in digests:

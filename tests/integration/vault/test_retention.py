@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, select
 
 from avowal.app import create_app
 from avowal.audit.models import AuditEntry
@@ -26,6 +26,7 @@ from avowal.review import service as review
 from avowal.settings import Settings
 from avowal.vault import retention
 from avowal.vault.models import BlindIndex, PersonalValue, RetentionRun, Subject
+from tests import stored
 from tests.factories import PURCHASE, REGISTRATION, write_policy
 
 AUTHENTICATION = "essential.service.authentication"
@@ -209,23 +210,6 @@ def test_a_shortened_period_in_a_new_version_applies_to_held_values(
     assert ("purchase", "card") not in held(app, sid)
 
 
-def _every_row(app: FastAPI) -> bytes:
-    """Return every column of every row of every table of the database, as bytes."""
-    engine = app.state.sessionmaker.kw["bind"]
-    tables = MetaData()
-    tables.reflect(engine)
-    out: list[bytes] = []
-    with engine.connect() as conn:
-        for table in tables.sorted_tables:
-            for row in conn.execute(select(table)):
-                for value in row:
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        out.append(bytes(value))
-                    elif value is not None:
-                        out.append(str(value).encode())
-    return b"\x00".join(out)
-
-
 def test_destroyed_values_leave_no_trace_and_kept_ones_stay_readable(
     backend: Client, as_role: Any, app: FastAPI, frozen: Frozen, settings: Settings
 ) -> None:
@@ -236,18 +220,13 @@ def test_destroyed_values_leave_no_trace_and_kept_ones_stay_readable(
             for r in s.scalars(select(PersonalValue).where(PersonalValue.subject_id == sid))
         }
     billing = cipher.blind_index(app.state.secrets.index_key, "email", PURCHASE["email"])
-    before = _every_row(app)
+    before = stored.every_row(app)
     assert billing in before and all(c in before for c in sealed.values() if c is not None)
     backend.closure(sid)
     frozen.advance(days=365)
     apply(app)
-    raw = _every_row(app)
-    if settings.effective_database_url.startswith("sqlite"):
-        # And the embedded database's files themselves, free pages and the WAL included.
-        db_file = Path(settings.effective_database_url.removeprefix("sqlite:///"))
-        raw += b"".join(
-            p.read_bytes() for p in db_file.parent.glob(db_file.name + "*") if p.is_file()
-        )
+    # On SQLite, the embedded database's files themselves too, free pages and the WAL included.
+    raw = stored.everything(app, settings)
     gone = [k for k in sealed if k != ("registration", "email")]
     for key in gone:
         ciphertext = sealed[key]
