@@ -7,6 +7,7 @@ read -> refused read -> erase, and parses every error answer with the generated 
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import sys
 from collections.abc import Iterator
@@ -132,3 +133,36 @@ def test_generated_client_goes_from_notice_to_erasure(
     assert invalid.status_code == 422
     assert problem.error == "invalid_request"
     assert [p.location for p in problem.problems] == ["query.purpose"]
+
+
+@pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20")
+def test_generated_client_collects_a_minor_with_a_parent_and_closes_an_account(
+    generated: dict[str, ModuleType], running: server.Server, token: str
+) -> None:
+    config_module, models, vault = (
+        generated["api_config"],
+        generated["models"],
+        generated["services.vault_service"],
+    )
+    config = config_module.APIConfig(base_path=running.url, access_token=token)
+    today = dt.date.today()
+    child = {**REGISTRATION, "birth_date": today.replace(year=today.year - 10).isoformat()}
+    parent_notice = vault.get_parent_notice(config, point="registration")
+    request = models.CollectRequest(
+        notice_id=field(vault.get_notice(config, point="registration"), "notice_id"),
+        subject=models.SubjectRef(ref="generated-minor"),
+        values=child,
+        parent=models.ParentContact(
+            email="parent@example.com", notice_id=field(parent_notice, "notice_id")
+        ),
+    )
+    collected = vault.collect(config, point="registration", data=request)
+    pending = field(collected, "parental_consent")
+    assert field(pending, "status") == "pending"
+    subject_id = field(collected, "subject_id")
+    read = vault.read_subject_data(config, subject_id=subject_id, purpose=NOTIFY)
+    assert field(read, "values") == {}
+    reasons = {field(w, "reason") for w in field(read, "withheld")}
+    assert reasons == {"parental_consent_pending"}
+    closed = vault.close_account(config, subject_id=subject_id)
+    assert field(closed, "subject_id") == subject_id
