@@ -19,6 +19,7 @@ from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersio
 from avowal.mail.models import OutboxMessage
 from avowal.mail.news_models import Objection
 from avowal.promises.models import Attestation
+from avowal.rights.models import Case, PersonGrant
 from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
 from avowal.vault.models import (
     BlindIndex,
@@ -39,6 +40,7 @@ __all__ = [
     "Base",
     "BlindIndex",
     "BreakGlass",
+    "Case",
     "ChangeNotification",
     "CookieConsent",
     "CookieConsentLink",
@@ -53,6 +55,7 @@ __all__ = [
     "Objection",
     "OutboxMessage",
     "ParentalConsent",
+    "PersonGrant",
     "PersonalValue",
     "PolicyVersion",
     "Receipt",

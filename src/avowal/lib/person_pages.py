@@ -54,6 +54,8 @@ def page(
 
 
 def purpose_label(policy: LoadedPolicy, purpose: str) -> str:
-    """Name a purpose as the policy describes it to people (its key when it declares none)."""
+    """Name a purpose as the policy describes it to people (else the taxonomy's name for it)."""
     declared = policy.policy.purposes.get(purpose)
-    return declared.description if declared is not None else purpose
+    if declared is not None:
+        return declared.description
+    return policy.taxonomy.label("data_uses", purpose)

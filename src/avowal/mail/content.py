@@ -87,10 +87,78 @@ class News:
     subject: str
     text: str
     unsubscribe_url: str
+    title: str | None = None  # the title of its kind of message (the policy's communications)
+
+
+@dataclass(frozen=True)
+class PrivacySignIn:
+    """A single-use link into the privacy center, asked for on its sign-in page."""
+
+    KIND: ClassVar[str] = "privacy_signin"
+    link: str
+    minutes: int
+
+
+@dataclass(frozen=True)
+class ErasureDone:
+    """The confirmation that a person's account was erased, at their request."""
+
+    KIND: ClassVar[str] = "erasure_done"
+    erased_at: str
+
+
+@dataclass(frozen=True)
+class CaseReceived:
+    """The acknowledgement of a question or a rights request, with its reference and due date."""
+
+    KIND: ClassVar[str] = "case_received"
+    number: int
+    kind: str
+    due: dt.date
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """A link proving the sender of a request controls the address it came from."""
+
+    KIND: ClassVar[str] = "identity_check"
+    number: int
+    link: str
+    days: int
+
+
+@dataclass(frozen=True)
+class CaseAnswer:
+    """Staff's answer to a question or a request."""
+
+    KIND: ClassVar[str] = "case_answer"
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseExtended:
+    """The person is told their request's deadline was extended, and why (GDPR Art. 12(3))."""
+
+    KIND: ClassVar[str] = "case_extended"
+    number: int
+    due: dt.date
+    reason: str
 
 
 Content = (
-    News | StaffEnrolment | LegalNotice | ChangeNotice | ParentalRequest | ParentalConfirmation
+    News
+    | StaffEnrolment
+    | LegalNotice
+    | ChangeNotice
+    | ParentalRequest
+    | ParentalConfirmation
+    | PrivacySignIn
+    | ErasureDone
+    | CaseReceived
+    | IdentityCheck
+    | CaseAnswer
+    | CaseExtended
 )
 KINDS = (
     StaffEnrolment.KIND,
@@ -99,6 +167,12 @@ KINDS = (
     ParentalRequest.KIND,
     ParentalConfirmation.KIND,
     News.KIND,
+    PrivacySignIn.KIND,
+    ErasureDone.KIND,
+    CaseReceived.KIND,
+    IdentityCheck.KIND,
+    CaseAnswer.KIND,
+    CaseExtended.KIND,
 )
 
 

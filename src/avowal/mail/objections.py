@@ -16,7 +16,7 @@ from avowal.lib import clock
 from avowal.mail.news_models import Objection
 from avowal.policy.taxonomy import is_within
 
-VIAS = ("header", "page", "api")
+VIAS = ("header", "page", "api", "center", "console")
 # The reason a read gives for an objector's values.
 REASON = "objected"
 

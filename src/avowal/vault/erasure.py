@@ -17,6 +17,7 @@ from avowal.lifecycle import acceptance
 from avowal.mail import erasure as mail_erasure
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, SERVING_THE_PERSON
+from avowal.rights import links as person_links
 from avowal.vault import repository
 from avowal.vault.exceptions import ErasureNotAllowed
 from avowal.vault.schemas import Erased
@@ -90,6 +91,7 @@ def shred(
     acceptance.forget(session, subject_id)
     consent.forget(session, subject_id)
     parental.forget(session, subject_id)
+    person_links.forget(session, subject_id)
     engine = session.get_bind()
     if isinstance(engine, Engine):
         db.after_commit(session, lambda: db.purge_wal(engine))

@@ -24,23 +24,28 @@ def issue(
     note: Notice,
     field_purposes: dict[str, list[str]],
     issued: dt.datetime,
+    *,
+    held_under: tuple[str, list[str]] | None = None,
     **extra: Any,
 ) -> tuple[dict[str, Any], str]:
     """Sign and store a receipt for values held under ``note``; return its document and signature.
 
-    ``extra`` adds keys to the signed document (a consent's basis and the notices it extends).
+    ``held_under`` (a notice id and its recipients) names the terms of values kept under an
+    earlier notice of the point (a correction or a withdrawal changes no other term). ``extra``
+    adds keys to the signed document (a consent's basis and the notices it extends).
     """
+    notice_id, recipients = held_under or (note.notice_id, [r.key for r in note.recipients])
     doc: dict[str, Any] = {
         "receipt_id": str(uuid.uuid4()),
         "subject_id": subject_id,
         "organisation": note.organisation,
         "point": note.point,
-        "notice_id": note.notice_id,
+        "notice_id": notice_id,
         "policy_version": loaded.version_id,
         "fields": sorted(field_purposes),
         "field_purposes": field_purposes,
         "purposes": sorted({u for us in field_purposes.values() for u in us}),
-        "recipients": [r.key for r in note.recipients],
+        "recipients": list(recipients),
         "issued_at": clock.iso(issued),
         "key_id": secrets.signing_key_id,
         **extra,
@@ -51,7 +56,7 @@ def issue(
             id=doc["receipt_id"],
             subject_id=subject_id,
             point=note.point,
-            notice_id=note.notice_id,
+            notice_id=notice_id,
             policy_version=loaded.version_id,
             document=doc,
             signature=signature,
