@@ -46,7 +46,7 @@ PERSON, PERSON_ROLE = "the person", "data_subject"
 ESSENTIAL = "essential"
 
 
-def require_may_act(session: Session, caller: Caller, action: str, subject_id: str) -> None:
+def require_may_act(session: Session, caller: Caller, action: str, subject_id: str | None) -> None:
     """Refuse (audited) a caller that may not act on a person's request.
 
     The same callers who may erase someone (:func:`avowal.vault.erasure.may_erase`): the site's
@@ -311,6 +311,11 @@ def object_to(
 
     It is the same objection an unsubscribe link records: reads, lookups and news skip them.
     """
+    if purpose not in loaded.taxonomy.data_uses:
+        raise UnknownPurpose(
+            f"'{text.clean(purpose)}' is not a data use of the taxonomy",
+            purpose=text.clean(purpose),
+        )
     if not objectable(loaded, purpose):
         raise NotObjectable(
             f"an objection is to communications: a use within {' or '.join(news.FAMILIES)}, "

@@ -109,15 +109,15 @@ def site_link(
     subject: SubjectRef,
 ) -> SignInLink:
     """Issue a single-use link into the privacy center for the site's signed-in user."""
-    if subject.subject_id is not None:
-        subject_id = subject.subject_id
-    else:
+    subject_id = subject.subject_id
+    if subject_id is None:
         assert subject.ref is not None
         found = repository.subject_by_ref(session, subject.ref)
-        if found is None:
-            raise SubjectNotFound("no subject with this ref", ref=subject.ref)
-        subject_id = found.id
+        subject_id = found.id if found is not None else None
+    # Refused before "not found": a caller who may not act learns nothing of who is held.
     require_may_act(session, caller, "privacy_link", subject_id)
+    if subject_id is None:
+        raise SubjectNotFound("no subject with this ref", ref=subject.ref)
     living_subject(session, subject_id)
     if parental.lock_of(session, subject_id) is not None:
         raise PersonLocked(
