@@ -1,6 +1,8 @@
 """A small Python client for site back ends: ``Client(base_url, token)``.
 
-Answers are parsed into the vault's own response models (:mod:`avowal.vault.schemas`).
+Answers are parsed into the server's own response models (:mod:`avowal.vault.schemas`, and
+:mod:`avowal.rights.schemas` for a person's rights: export, correct, withdraw, object, and the
+link into the privacy center).
 Refusals raise typed exceptions carrying the server's reason, e.g. :class:`PurposeNotAllowed`
 with ``.purpose`` and ``.role``, or :class:`RecipientNotAnnounced` with ``.fields``.
 """
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 from avowal.children.schemas import ParentNotice
 from avowal.consent.schemas import LinkedConsent, SubjectCookieConsents
 from avowal.lifecycle.acceptance_schemas import AcceptanceList, AcceptanceRead
+from avowal.rights.schemas import Corrected, Export, Objected, SignInLink, Withdrawn
 from avowal.vault.schemas import (
     Closed,
     Collected,
@@ -39,21 +42,32 @@ __all__ = [
     "Collected",
     "ConsentRequired",
     "Consented",
+    "Corrected",
     "Disclosed",
     "DisclosureEntry",
     "Erased",
+    "Export",
     "InvalidData",
     "NotAuthenticated",
+    "NotCorrectable",
     "NotFound",
+    "NotObjectable",
+    "NotWithdrawable",
     "NothingToConsent",
     "Notice",
+    "Objected",
+    "PersonLocked",
     "PurposeNotAllowed",
     "ReadResult",
     "RecipientNotAnnounced",
     "RecipientNotDeclared",
+    "RightsNotAllowed",
+    "SignInLink",
     "SignedReceipt",
     "StaleNotice",
     "SubjectErased",
+    "UnknownPurpose",
+    "Withdrawn",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -122,6 +136,33 @@ class AlreadyAccepted(AvowalError):
     """The person accepted that version already; ``method`` and ``accepted_at`` say how, when."""
 
 
+class UnknownPurpose(AvowalError):
+    """The purpose is not a data use of the taxonomy."""
+
+
+class RightsNotAllowed(AvowalError):
+    """The caller's role may not act on a person's rights (only the back end serving them, or a
+    role answering for legal obligations, may)."""
+
+
+class NotCorrectable(AvowalError):
+    """Nothing of the field is held for the person, the policy keeps nothing of it, or it is the
+    date of birth the age gate reads (collect it again instead)."""
+
+
+class NotWithdrawable(AvowalError):
+    """The purpose is the service itself (erase the account to stop it), or nothing of the
+    person's is held for it."""
+
+
+class NotObjectable(AvowalError):
+    """An objection is to communications, and the purpose is not one."""
+
+
+class PersonLocked(AvowalError):
+    """A minor whose parent has not consented yet: nothing changes for them until then."""
+
+
 _BY_ERROR: dict[str, type[AvowalError]] = {
     "already_accepted": AlreadyAccepted,
     "unknown_version": NotFound,
@@ -142,6 +183,12 @@ _BY_ERROR: dict[str, type[AvowalError]] = {
     "subject_not_found": NotFound,
     "receipt_not_found": NotFound,
     "subject_erased": SubjectErased,
+    "unknown_purpose": UnknownPurpose,
+    "rights_not_allowed": RightsNotAllowed,
+    "not_correctable": NotCorrectable,
+    "not_withdrawable": NotWithdrawable,
+    "not_objectable": NotObjectable,
+    "parental_consent_pending": PersonLocked,
 }
 
 
@@ -321,3 +368,37 @@ class Client:
         if shown is not None:
             body["shown"] = shown
         return self._parse(AcceptanceRead, "POST", f"/v1/subjects/{subject}/acceptances", json=body)
+
+    def export(self, subject: str) -> Export:
+        """Return everything held about a person (schema avowal-export/1), to hand to them."""
+        return self._parse(Export, "GET", f"/v1/subjects/{subject}/export")
+
+    def correct(self, subject: str, point: str, field: str, value: str) -> Corrected:
+        """Correct a value the person gave at ``point``: the old one is destroyed, and the new
+        one is held on the same terms under a new signed receipt."""
+        return self._parse(
+            Corrected,
+            "POST",
+            f"/v1/subjects/{subject}/corrections",
+            json={"point": point, "field": field, "value": value},
+        )
+
+    def withdraw(self, subject: str, purpose: str) -> Withdrawn:
+        """Withdraw the person's agreement to ``purpose``; the next read withholds the values."""
+        return self._parse(
+            Withdrawn, "POST", f"/v1/subjects/{subject}/withdrawals", json={"purpose": purpose}
+        )
+
+    def object(self, subject: str, purpose: str) -> Objected:
+        """Record the person's objection to communications for ``purpose`` (repeats are kept
+        once: ``new`` is False the second time)."""
+        return self._parse(
+            Objected, "POST", f"/v1/subjects/{subject}/objections", json={"purpose": purpose}
+        )
+
+    def privacy_link(self, subject: str | None = None, *, ref: str | None = None) -> SignInLink:
+        """Return a single-use link into the privacy center for the site's signed-in user, by
+        subject id or by the site's ``ref``; redirect their browser to it at once (it expires
+        in five minutes)."""
+        who = {"ref": ref} if ref is not None else {"subject_id": subject}
+        return self._parse(SignInLink, "POST", "/v1/privacy/links", json={"subject": who})
