@@ -35,6 +35,7 @@ from avowal.mail import content, erasure, keys, service, transport
 from avowal.mail.models import OutboxMessage
 from avowal.mail.transport import Transport
 from avowal.policy.loader import LoadedPolicy
+from avowal.rights import cases
 from avowal.settings import Settings
 from avowal.vault import repository, retention
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
@@ -268,6 +269,8 @@ def run_pass(
         kept = retention.run(factory, loaded, now)
         report.retention_destroyed = kept.values_destroyed
         report.retention_purposes_removed = kept.purposes_removed
+    # Cases closed long enough ago lose their contact details (one indexed query when none).
+    cases.archive_pass(factory, loaded, now)
     # A child whose parent did not answer in time is erased even if mail is off now.
     report.parental_expired = parental.expire_pass(factory, settings, loaded, now)
     sweep_erased_folders(factory, settings.mail_outbox_path, report)

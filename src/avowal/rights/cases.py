@@ -18,18 +18,24 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.audit import service as audit
+from avowal.db.engine import transaction
 from avowal.lib import clock
+from avowal.policy.loader import LoadedPolicy
 from avowal.rights.exceptions import CaseClosed, CaseNotFound, InvalidExtension
 from avowal.rights.models import Case
+from avowal.vault import erasure, repository
+from avowal.vault.subjects import is_living
 
 KINDS = ("question", "access", "rectification", "erasure", "withdrawal", "objection")
 SOURCES = ("contact", "api", "center", "console")
 OPEN, CLOSED = "open", "closed"
 MAX_EXTENSION_MONTHS = 2
 ARCHIVE_AFTER = dt.timedelta(days=365)
+# Who archives: the worker, as the system.
+SYSTEM, SYSTEM_ROLE = "avowal", "system"
 
 
 def add_months(at: dt.datetime, months: int) -> dt.datetime:
@@ -54,13 +60,17 @@ def open_case(
     subject_id: str | None = None,
     account_ids: list[str] | None = None,
     identity_method: str | None = None,
+    case_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
-    """Open a case due a month from now; ``identity_method`` when the sender is known already."""
+    """Open a case due a month from now; ``identity_method`` when the sender is known already.
+
+    ``case_id`` when the contact subject was named after the case before it was opened.
+    """
     assert kind in KINDS and source in SOURCES
     at = clock.current(now)
     row = Case(
-        id=str(uuid.uuid4()),
+        id=case_id or str(uuid.uuid4()),
         number=_number(session),
         kind=kind,
         source=source,
@@ -138,7 +148,8 @@ def is_overdue(row: Case, now: dt.datetime | None = None) -> bool:
     return row.status == OPEN and due(row) < clock.current(now)
 
 
-def _require_open(row: Case) -> None:
+def require_open(row: Case) -> None:
+    """Refuse (409) a step on a closed case."""
     if row.status != OPEN:
         raise CaseClosed(f"case {row.number} is closed", case_id=row.id, number=row.number)
 
@@ -154,7 +165,7 @@ def extend(
     now: dt.datetime | None = None,
 ) -> Case:
     """Extend an open case once, by 1 or 2 months from its original due date, with a reason."""
-    _require_open(row)
+    require_open(row)
     if row.extended_at is not None:
         raise InvalidExtension(
             f"case {row.number} was extended already: a request may be extended once, by at "
@@ -201,7 +212,7 @@ def check_identity(
     now: dt.datetime | None = None,
 ) -> Case:
     """Record that the sender's identity is checked, and whose accounts the request is about."""
-    _require_open(row)
+    require_open(row)
     row.identity_checked_at = clock.current(now)
     row.identity_method = method[:100]
     row.account_ids = " ".join(account_ids)
@@ -228,7 +239,7 @@ def close(
     now: dt.datetime | None = None,
 ) -> Case:
     """Close a case with what was done (no personal data in ``outcome``)."""
-    _require_open(row)
+    require_open(row)
     row.status = CLOSED
     row.closed_at = clock.current(now)
     row.closed_by = actor
@@ -281,3 +292,47 @@ def queue(session: Session, *, include_closed: bool = False) -> list[Case]:
             due(r) if r.status == OPEN else -clock.aware(r.closed_at or r.opened_at).timestamp(),
         ),
     )
+
+
+def overdue_cases(session: Session, now: dt.datetime | None = None) -> list[Case]:
+    """Return the open cases past their due date, the longest overdue first."""
+    at = clock.current(now)
+    rows = session.scalars(select(Case).where(Case.status == OPEN).order_by(Case.due_at))
+    return [r for r in rows if due(r) < at]
+
+
+def archive(session: Session, loaded: LoadedPolicy, now: dt.datetime | None = None) -> int:
+    """Archive the cases closed more than :data:`ARCHIVE_AFTER` ago; return how many.
+
+    Each one's contact subject (the address and message) is crypto-shredded; the case keeps its
+    number, kind, dates and outcome. ``loaded`` is the policy in force (unused: a case's
+    contact subject holds only the contact point's values, all of which go).
+    """
+    at = clock.current(now)
+    rows = session.scalars(
+        select(Case)
+        .where(
+            Case.status == CLOSED,
+            Case.archived_at.is_(None),
+            Case.closed_at < at - ARCHIVE_AFTER,
+        )
+        .with_for_update()
+    ).all()
+    for row in rows:
+        subject = repository.subject(session, row.subject_id) if row.subject_id else None
+        if subject is not None and is_living(
+            repository.KeyRow(subject.erased_at, subject.key_id, subject.wrapped_key)
+        ):
+            erasure.shred(
+                session, subject.id, actor=SYSTEM, role=SYSTEM_ROLE, reason="case archived"
+            )
+        row.archived_at = at
+    return len(rows)
+
+
+def archive_pass(
+    factory: sessionmaker[Session], loaded: LoadedPolicy, now: dt.datetime | None = None
+) -> int:
+    """Archive the cases due for it, in a transaction of its own (the worker's pass)."""
+    with transaction(factory) as session:
+        return archive(session, loaded, now)

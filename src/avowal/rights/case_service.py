@@ -1,0 +1,431 @@
+"""Handling a case: receiving a question or a request, checking who sent it, carrying it out,
+extending it and answering it.
+
+What a person writes is collected through the vault at the policy's ``contact`` point, as a
+new subject of its own (ref ``case:<case id>``) per message: an address alone never joins an
+account. The sender's accounts are known once they prove they control the address (a single-use
+link mailed to it), or at once when the site vouches for its signed-in user. Every message to
+the person is sealed under the contact subject's key, so archiving the case shreds them too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from avowal.audit import service as audit
+from avowal.audit.models import AuditEntry
+from avowal.callers.service import Caller
+from avowal.crypto.service import Secrets
+from avowal.lib.errors import AvowalError
+from avowal.mail import content as mail_content
+from avowal.mail import service as mail
+from avowal.policy.loader import LoadedPolicy
+from avowal.policy.schemas import FieldType
+from avowal.policy.taxonomy import is_within
+from avowal.rights import cases, links, service, signin
+from avowal.rights.exceptions import ContactUnavailable, IdentityNotChecked
+from avowal.rights.models import Case
+from avowal.settings import Settings
+from avowal.vault import collection, notices, repository
+from avowal.vault.schemas import CollectRequest, Notice, SubjectRef
+
+CONTACT = "contact"
+# Writing back to the person about what they asked serves the contact point's own purpose.
+SUPPORT = "essential.service.operations.support"
+REF_PREFIX = "case:"
+CHECKED_BY_LINK = "controls the address"
+# What staff may record as a case's outcome: a closed set, so no personal data slips in.
+OUTCOMES = ("answered", "carried out", "declined", "identity not confirmed", "no account found")
+# What staff carry out for a checked request, by kind.
+ACTIONS = ("access", "erasure", "withdrawal", "objection", "rectification")
+
+
+class CaseRefused(AvowalError):
+    """A step that does not fit the case as it stands (mail off, no account, checked already)."""
+
+    status_code = 409
+    error = "case_refused"
+
+
+@dataclass(frozen=True)
+class ContactFields:
+    """The contact point's address field and message field."""
+
+    email: str
+    message: str
+
+
+def contact_fields(loaded: LoadedPolicy) -> ContactFields:
+    """Return the contact point's fields, or refuse (404) a policy without a usable one."""
+    cp = loaded.policy.collection_points.get(CONTACT)
+    if cp is not None:
+        email = next((n for n, f in cp.fields.items() if f.type is FieldType.email), None)
+        message = next((n for n, f in cp.fields.items() if f.type is not FieldType.email), None)
+        if email is not None and message is not None:
+            return ContactFields(email, message)
+    raise ContactUnavailable(
+        f"the policy has no '{CONTACT}' collection point with an e-mail field and a message "
+        f"field: write to {loaded.policy.organisation.privacy_contact} instead",
+        point=CONTACT,
+    )
+
+
+def contact_notice(loaded: LoadedPolicy) -> Notice:
+    """Return the notice shown beside the contact form (404 without a contact point)."""
+    contact_fields(loaded)
+    return notices.notice(loaded, CONTACT)
+
+
+def system_caller(loaded: LoadedPolicy) -> Caller:
+    """Return avowal itself collecting at the contact point: its purposes and no more."""
+    cp = loaded.policy.collection_points.get(CONTACT)
+    return Caller("avowal", "system", tuple(cp.purposes) if cp is not None else ())
+
+
+def address(session: Session, loaded: LoadedPolicy, secrets: Secrets, row: Case) -> str | None:
+    """Return the address a case came from (None once archived)."""
+    if row.subject_id is None or row.archived_at is not None:
+        return None
+    return service.address_of(session, loaded, secrets, row.subject_id)
+
+
+def _mail(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    row: Case,
+    content: mail_content.Content,
+) -> bool:
+    """Queue a message to the case's address; False when mail is off or there is no address."""
+    to = address(session, loaded, secrets, row) if mail.mail_configured(settings) else None
+    if to is None or row.subject_id is None:
+        return False
+    mail.queue_to_person(
+        session, secrets, loaded, row.subject_id, purpose=SUPPORT, to=to, content=content
+    )
+    return True
+
+
+def _require_mail(settings: Settings) -> None:
+    if not mail.mail_configured(settings):
+        raise CaseRefused("mail is not configured: the person cannot be written to")
+
+
+def receive(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    caller: Caller,
+    *,
+    kind: str,
+    email: str,
+    message: str,
+    notice_id: str,
+    source: str,
+    vouched: str | None = None,
+) -> Case:
+    """Collect a message at the contact point, open its case and acknowledge it by mail.
+
+    ``vouched``: the subject id of the site's signed-in user sending it; the sender's identity
+    is then vouched for by ``caller`` and the request is about that account.
+    """
+    fields = contact_fields(loaded)
+    if kind not in cases.KINDS:
+        raise CaseRefused(f"'{kind}' is not a kind of request ({', '.join(cases.KINDS)})")
+    case_id = str(uuid.uuid4())
+    body = CollectRequest(
+        notice_id=notice_id,
+        subject=SubjectRef(ref=REF_PREFIX + case_id),
+        values={fields.email: email, fields.message: message},
+    )
+    collected = collection.collect(session, loaded, secrets, caller, CONTACT, body, settings)
+    row = cases.open_case(
+        session,
+        kind,
+        source=source,
+        actor=caller.name,
+        role=caller.role,
+        subject_id=collected.subject_id,
+        account_ids=[vouched] if vouched else None,
+        identity_method=f"vouched for by {caller.name}" if vouched else None,
+        case_id=case_id,
+    )
+    _mail(
+        session,
+        loaded,
+        secrets,
+        settings,
+        row,
+        mail_content.CaseReceived(number=row.number, kind=kind, due=cases.due(row).date()),
+    )
+    return row
+
+
+def identity_url(public_url: str, token: str) -> str:
+    """Return the page an identity check link opens."""
+    return f"{public_url.rstrip('/')}/privacy/cases/confirm/{token}"
+
+
+def send_identity_check(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    row: Case,
+    *,
+    actor: str,
+    role: str,
+) -> None:
+    """Mail the sender a single-use link proving they control the address the case came from."""
+    cases.require_open(row)
+    if row.identity_checked_at is not None:
+        raise CaseRefused(f"the sender of case {row.number} is known already")
+    _require_mail(settings)
+    days = links.IDENTITY_DAYS
+    token, _ = links.issue(session, links.IDENTITY, [], dt.timedelta(days=days), case_id=row.id)
+    link = identity_url(settings.public_url, token)
+    content = mail_content.IdentityCheck(number=row.number, link=link, days=days)
+    if not _mail(session, loaded, secrets, settings, row, content):
+        raise CaseRefused(f"case {row.number} has no address to write to")
+    note(session, row, actor=actor, role=role, what="identity check sent")
+
+
+def note(session: Session, row: Case, *, actor: str, role: str, what: str) -> None:
+    """Record a step of a case in the audit (its history); ``what`` holds no personal data."""
+    audit.append(
+        session,
+        audit.Event(
+            actor=actor,
+            role=role,
+            action="case_step",
+            subject_id=row.subject_id,
+            reason=f"case {row.number}: {what}",
+        ),
+    )
+
+
+def accounts_holding(
+    session: Session, loaded: LoadedPolicy, secrets: Secrets, address_: str
+) -> list[str]:
+    """Return the accounts holding an address: its holders but the contact subjects of cases."""
+    found = []
+    for subject_id in signin.holders(session, loaded, secrets, address_):
+        subject = repository.subject(session, subject_id)
+        if subject is not None and not (subject.ref or "").startswith(REF_PREFIX):
+            found.append(subject_id)
+    return found
+
+
+def confirm_identity(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    token: str,
+    now: dt.datetime | None = None,
+) -> Case:
+    """Use an identity link: the sender controls the address; the case is about its accounts."""
+    opened = links.use(session, links.IDENTITY, token, now)
+    assert opened.case_id is not None
+    row = cases.get(session, opened.case_id, lock=True)
+    sent_from = address(session, loaded, secrets, row)
+    held = [] if sent_from is None else accounts_holding(session, loaded, secrets, sent_from)
+    return cases.check_identity(
+        session,
+        row,
+        CHECKED_BY_LINK,
+        held,
+        actor=service.PERSON,
+        role=service.PERSON_ROLE,
+        now=now,
+    )
+
+
+def extend(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    row: Case,
+    months: int,
+    reason: str,
+    *,
+    actor: str,
+    role: str,
+) -> Case:
+    """Extend a case once (1 or 2 months, with a reason) and tell the person why."""
+    cases.extend(session, row, months, reason, actor=actor, role=role)
+    content = mail_content.CaseExtended(
+        number=row.number, due=cases.due(row).date(), reason=row.extension_reason or reason
+    )
+    _mail(session, loaded, secrets, settings, row, content)
+    return row
+
+
+def answer(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    row: Case,
+    text: str,
+    outcome: str,
+    *,
+    actor: str,
+    role: str,
+) -> Case:
+    """Mail staff's answer to the case's address and close the case with its outcome."""
+    cases.require_open(row)
+    if outcome not in OUTCOMES:
+        raise CaseRefused(f"'{outcome}' is not an outcome ({', '.join(OUTCOMES)})")
+    if not text.strip():
+        raise CaseRefused("write the answer the person is sent", field="text")
+    _require_mail(settings)
+    content = mail_content.CaseAnswer(number=row.number, text=text.strip())
+    if not _mail(session, loaded, secrets, settings, row, content):
+        raise CaseRefused(f"case {row.number} has no address to write to")
+    return cases.close(session, row, actor=actor, role=role, outcome=outcome)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What staff carry out for a checked request, and its details from the form."""
+
+    action: str
+    purpose: str = ""
+    point: str = ""
+    field: str = ""
+    value: str = ""
+
+
+def carry_out(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    row: Case,
+    step: Step,
+    caller: Caller,
+) -> str:
+    """Carry out a checked request on its accounts as ``caller``; return what was done.
+
+    Only a caller who may act on people's rights (:func:`service.require_may_act`) may; the
+    refusal is audited. Each action is audited by the service that does it, with the staff
+    member as actor, and noted in the case's history.
+    """
+    cases.require_open(row)
+    if step.action not in ACTIONS:
+        raise CaseRefused(f"'{step.action}' is not an action ({', '.join(ACTIONS)})")
+    if row.identity_checked_at is None:
+        raise IdentityNotChecked(
+            f"the sender of case {row.number} has not proved who they are: send the identity "
+            "check first",
+            number=row.number,
+        )
+    held = cases.accounts(row)
+    for subject_id in held or ([row.subject_id] if row.subject_id else []):
+        service.require_may_act(session, caller, f"case_{step.action}", subject_id)
+    if not held:
+        raise CaseRefused(
+            f"no account holds the address of case {row.number}: answer and close it instead"
+        )
+    who = {"actor": caller.name, "role": caller.role}
+    if step.action == "access":
+        done = _mail_sign_in(session, loaded, secrets, settings, row, held)
+    elif step.action == "erasure":
+        reason = f"case {row.number}: erasure request"
+        service.erase_account(
+            session,
+            loaded,
+            secrets,
+            settings,
+            held,
+            actor=caller.name,
+            role=caller.role,
+            reason=reason,
+        )
+        done = f"{len(held)} account(s) erased"
+    elif step.action == "withdrawal":
+        for subject_id in _holding(session, held, step.purpose):
+            service.withdraw(session, loaded, secrets, subject_id, step.purpose, **who)
+        done = f"{step.purpose} withdrawn"
+    elif step.action == "objection":
+        for subject_id in held:
+            service.object_to(
+                session, loaded, subject_id, step.purpose, f"case {row.number}", **who
+            )
+        done = f"objection to {step.purpose} recorded"
+    else:
+        for subject_id in _holding_field(session, held, step.point, step.field):
+            service.correct(
+                session, loaded, secrets, subject_id, step.point, step.field, step.value, **who
+            )
+        done = f"{step.field} at {step.point} corrected"
+    note(session, row, actor=caller.name, role=caller.role, what=done)
+    return done
+
+
+def _holding(session: Session, held: list[str], purpose: str) -> list[str]:
+    # Withdrawal refuses a person holding nothing for the purpose: ask only those who do, and
+    # the first otherwise, so the refusal names the reason.
+    having = [
+        s for s in held if any(is_within(p, purpose) for p in service.held_purposes(session, s))
+    ]
+    return having or held[:1]
+
+
+def _holding_field(session: Session, held: list[str], point: str, field: str) -> list[str]:
+    having = [
+        s for s in held if any(v.field == field for v in repository.values_at(session, s, point))
+    ]
+    return having or held[:1]
+
+
+def _mail_sign_in(
+    session: Session,
+    loaded: LoadedPolicy,
+    secrets: Secrets,
+    settings: Settings,
+    row: Case,
+    held: list[str],
+) -> str:
+    """Mail a privacy-center sign-in link opening the case's accounts (access request)."""
+    _require_mail(settings)
+    minutes = links.LINK_MINUTES
+    token, _ = links.issue(session, links.LINK, held, dt.timedelta(minutes=minutes))
+    content = mail_content.PrivacySignIn(
+        link=signin.link_url(settings.public_url, token), minutes=minutes
+    )
+    if not _mail(session, loaded, secrets, settings, row, content):
+        raise CaseRefused(f"case {row.number} has no address to write to")
+    return "privacy-center sign-in link sent"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A step of a case as the audit recorded it."""
+
+    at: str
+    actor: str
+    action: str
+    decision: str
+    reason: str | None
+
+
+def history(session: Session, row: Case) -> list[HistoryEntry]:
+    """Return the audit entries of a case, oldest first."""
+    mark = f"case {row.number}"
+    stmt = (
+        select(AuditEntry)
+        .where(or_(AuditEntry.reason.like(f"{mark}:%"), AuditEntry.reason.like(f"{mark} %")))
+        .order_by(AuditEntry.seq)
+    )
+    return [
+        HistoryEntry(e.at, e.actor, e.action, e.decision, e.reason) for e in session.scalars(stmt)
+    ]
