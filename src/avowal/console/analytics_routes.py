@@ -17,7 +17,7 @@ from avowal.analytics.deps import ParamsDep, export_csv
 from avowal.analytics.models import Site
 from avowal.analytics.query import InvalidQuery, UnknownSite
 from avowal.analytics.share import ShareLinkInvalid
-from avowal.console import pages
+from avowal.console import nav, pages
 from avowal.console.analytics_chart import METRICS
 from avowal.console.analytics_view import Links, build, params_of
 from avowal.console.deps import AccessDenied, StaffAccess, StaffContext
@@ -50,7 +50,7 @@ def _render(
 
 def _require_reporting(ctx: StaffContext, policy: LoadedPolicy) -> None:
     purpose = policy.policy.analytics.purpose
-    if ctx.caller is None or not ctx.caller.grants(purpose):
+    if ctx.caller is None or not nav.may_read_analytics(ctx.caller, policy):
         raise AccessDenied(
             f"the role '{ctx.account.role}' does not grant the purpose '{purpose}' "
             "that analytics figures are read for"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from avowal.console import pages
-from avowal.console.deps import CurrentStaff, CurrentStaffForm, StaffContext
+from avowal.console.deps import CurrentStaff, CurrentStaffForm, StaffContext, with_access
 from avowal.legal import break_glass
 from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep, settle
@@ -311,13 +311,11 @@ def home(ctx: CurrentStaff, session: SessionDep, policy: PolicyDep) -> HTMLRespo
         # agreement: a justification may say more than it should.
         notices=[] if pending else break_glass.notices_for(session, ctx.account),
         title="Home",
-        staff=ctx,
+        # Home is open to every signed-in member; the navigation shows what their access allows.
+        staff=with_access(ctx, session, policy),
         active="home",
         role=role,
-        purposes=[
-            (p, policy.policy.purposes[p].description if p in policy.policy.purposes else "")
-            for p in (role.purposes if role else [])
-        ],
+        purposes=list(role.purposes) if role else [],
         expires_at=ctx.account.expires_at,
         pending=pending,
         version=policy.policy.staff.confidentiality.version,

@@ -46,12 +46,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from avowal.callers.service import Caller
 from avowal.lib import clock
 from avowal.lib import text as storable
-from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep
+from avowal.lib.deps import PolicyDep, SessionDep, SettingsDep, get_policy, get_settings
 from avowal.lib.errors import AvowalError
+from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 from avowal.staff import repository as staff_repository
 from avowal.staff import service as staff
@@ -67,13 +69,17 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 class StaffContext:
     """The signed-in staff member of a console request.
 
-    ``caller`` is set only by :func:`require_access`: the purposes the account's role grants.
+    ``caller`` is set only by :func:`require_access` (or :func:`with_access`, which does not
+    refuse): the purposes the account's role grants. ``policy`` is the policy in force for the
+    request, which names the keys shown (:mod:`avowal.console.names`) and decides the navigation
+    (:mod:`avowal.console.nav`).
     """
 
     account: StaffAccount
     session: StaffSession
     csrf_token: str
     caller: Caller | None = None
+    policy: LoadedPolicy | None = None
 
 
 class ConsoleRefusal(AvowalError):
@@ -195,7 +201,9 @@ async def guard(request: Request, settings: SettingsDep) -> None:
     await check_text(request)
 
 
-def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> StaffContext:
+def current_staff(
+    request: Request, session: SessionDep, settings: SettingsDep, policy: PolicyDep
+) -> StaffContext:
     """Return the signed-in staff member, or send the browser to the sign-in page."""
     now = clock.now()
     row = sessions.resolve(session, settings, request.cookies.get(sessions.COOKIE), now)
@@ -212,28 +220,76 @@ def current_staff(request: Request, session: SessionDep, settings: SettingsDep) 
         if account is not None:
             staff_repository.end_sessions(session, account.id, now)
         raise SignInRequired("this account is disabled or expired") from None
-    return StaffContext(account=account, session=row, csrf_token=row.csrf_token)
+    return StaffContext(account=account, session=row, csrf_token=row.csrf_token, policy=policy)
 
 
 CurrentStaff = Annotated[StaffContext, Depends(current_staff)]
 
 
-def require_access(ctx: CurrentStaff, session: SessionDep, policy: PolicyDep) -> StaffContext:
-    """Return the staff member with the caller of their role, if they may see personal data."""
-    account = ctx.account
+def access_refusal(
+    session: Session, policy: LoadedPolicy, account: StaffAccount
+) -> ConsoleRefusal | None:
+    """Return why the account may not see personal data now, or None when it may.
+
+    The one rule of :data:`StaffAccess`: enrolled, a staff role of the policy in force, and the
+    current confidentiality agreement acknowledged. It only reads.
+    """
     if account.enrolled_at is None or account.password_hash is None:
-        raise AccessDenied("this account has not finished enrolment")
+        return AccessDenied("this account has not finished enrolment")
     role = staff.role_of(policy, account)
     if role is None or role.service:
-        raise AccessDenied(
+        return AccessDenied(
             f"the role '{account.role}' of this account is not a staff role of the policy "
             "in force; ask the administrator of the console"
         )
     if staff.must_acknowledge(session, policy, account):
-        raise AcknowledgementRequired(
+        return AcknowledgementRequired(
             "acknowledge the confidentiality agreement before any access to personal data"
         )
-    return StaffContext(ctx.account, ctx.session, ctx.csrf_token, staff.caller(policy, account))
+    return None
+
+
+def _granted(ctx: StaffContext, policy: LoadedPolicy) -> StaffContext:
+    caller = staff.caller(policy, ctx.account)
+    return StaffContext(ctx.account, ctx.session, ctx.csrf_token, caller, policy)
+
+
+def with_access(ctx: StaffContext, session: Session, policy: LoadedPolicy) -> StaffContext:
+    """Return the staff member with their role's caller if they may see personal data, else
+    as they are (``caller`` None): for pages open to every signed-in member, such as home."""
+    if access_refusal(session, policy, ctx.account) is not None:
+        return ctx
+    return _granted(ctx, policy)
+
+
+def require_access(ctx: CurrentStaff, session: SessionDep, policy: PolicyDep) -> StaffContext:
+    """Return the staff member with the caller of their role, if they may see personal data."""
+    refusal = access_refusal(session, policy, ctx.account)
+    if refusal is not None:
+        raise refusal
+    return _granted(ctx, policy)
+
+
+def signed_in(request: Request) -> StaffContext | None:
+    """Return who is signed in for an error page, changing nothing; None when nobody is.
+
+    Unlike :func:`current_staff` it ends no session, touches none and writes no audit entry:
+    an error page only shows the navigation of a session that is still live, read through the
+    read-only session.
+    """
+    token = request.cookies.get(sessions.COOKIE)
+    if not token or len(token) > 64:
+        return None
+    settings, policy, now = get_settings(request), get_policy(request), clock.now()
+    with request.app.state.read_sessionmaker() as session:
+        row = staff_repository.session_by_hash(session, sessions.digest(token))
+        if row is None or sessions.expiry_reason(row, settings, now) is not None:
+            return None
+        account = staff_repository.account(session, row.account_id)
+        if account is None or staff.state(account, now) in ("disabled", "expired"):
+            return None
+        ctx = StaffContext(account, row, row.csrf_token, None, policy)
+        return with_access(ctx, session, policy)
 
 
 StaffAccess = Annotated[StaffContext, Depends(require_access)]

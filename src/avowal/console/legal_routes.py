@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from avowal.console import pages
+from avowal.console import nav, pages
 from avowal.console.deps import AccessDenied, StaffAccess, StaffAccessForm, StaffContext
 from avowal.legal import export as legal_export
 from avowal.legal import service as legal
@@ -38,7 +38,7 @@ NOTIFY = ("now", "later", "never")
 
 def require_officer(ctx: StaffContext) -> None:
     """Refuse (403 page) a staff member whose role does not handle legal requests."""
-    if ctx.caller is None or not ctx.caller.grants(LEGAL_OBLIGATION):
+    if ctx.caller is None or not nav.may_handle_legal(ctx.caller):
         raise AccessDenied(
             f"the role '{ctx.account.role}' does not grant {LEGAL_OBLIGATION}: only a "
             "privacy officer handles legal requests"

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from avowal.console import names, nav
+
 if TYPE_CHECKING:
     from avowal.console.deps import StaffContext
 
@@ -17,14 +19,22 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @cache
 def environment() -> Environment:
-    """Return the console's template environment (templates in ``avowal/console/templates``)."""
-    return Environment(
+    """Return the console's template environment (templates in ``avowal/console/templates``).
+
+    Templates name keys with the filters of :mod:`avowal.console.names` (``purpose_name``,
+    ``category_name``, ``role_title``, ``point_title``, ``field_label``), and ``base.html``
+    lists the pages of :func:`avowal.console.nav.items_for` the signed-in member may use.
+    """
+    env = Environment(
         loader=PackageLoader("avowal.console", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    names.register(env)
+    env.globals["nav_items"] = nav.items_for
+    return env
 
 
 def render(
@@ -39,8 +49,8 @@ def render(
 ) -> HTMLResponse:
     """Render a console page extending ``base.html``.
 
-    ``staff`` shows the navigation and the sign-out form; ``active`` names the current nav item
-    (home, people, legal, break_glass, review).
+    ``staff`` shows the navigation (the pages the member may use, :mod:`avowal.console.nav`)
+    and the sign-out form; ``active`` names the current nav item (a key of ``nav.ITEMS``).
     """
     html = (
         environment()

@@ -1,7 +1,9 @@
 """Find a person and see what one purpose allows: `/console/people` and `/console/people/{id}`.
 
 Every lookup and every view goes through :mod:`avowal.vault.access` with the staff member's
-caller, so the vault checks the purpose and audits the access, allowed or refused. While the
+caller, so the vault checks the purpose and audits the access, allowed or refused. A search
+says who each person found is: it reads, under the chosen purpose and audited, the value that
+matched and their name (when the purpose allows it); no one else is read. While the
 staff member holds a break-glass grant, the caller is the grant's (any purpose, every audit entry
 flagged with the grant id) and each page says so.
 """
@@ -22,6 +24,7 @@ from avowal.callers.service import Caller
 from avowal.children import lock as parental
 from avowal.console import pages
 from avowal.console.deps import StaffAccess, StaffContext
+from avowal.crypto.service import Secrets
 from avowal.legal import break_glass
 from avowal.legal.models import BreakGlass
 from avowal.lib import clock
@@ -29,13 +32,15 @@ from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import FieldType, Storage
-from avowal.vault import access, repository
+from avowal.vault import access, repository, terms, values
+from avowal.vault.schemas import ReadValue
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 
 SUBJECT_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 PurposeQuery = Annotated[str, Query(max_length=200)]
 SubjectIdPath = Annotated[str, Path(pattern=SUBJECT_ID)]
+NAME = "name"  # the field a search result shows, when the purpose allows reading it
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,8 @@ def people(
     q: Annotated[str, Query(max_length=320)] = "",
     purpose: PurposeQuery = "",
 ) -> Response:
-    """Find people by e-mail address (blind index) or subject id, for a purpose the role grants."""
+    """Find people by e-mail address (blind index) or subject id, for a purpose the role grants;
+    say of each which field matched, where it was given, and their name if the purpose allows."""
     who = acting(session, policy, ctx)
     purpose = purpose or (who.purposes[0] if who.purposes else "")
     q = q.strip()
@@ -147,11 +153,8 @@ def people(
             status_code=422,
             **common,
         )
-    found: list[str] = []
     try:
-        for field in fields:
-            answer = access.lookup(session, policy, secrets, who.caller, field, q, purpose)
-            found += [s for s in answer["subject_ids"] if s is not None and s not in found]
+        found = _find(session, policy, secrets, who.caller, fields, q, purpose)
     except AvowalError as exc:
         error, status = _refusal(session, exc)
         return _page(
@@ -163,6 +166,70 @@ def people(
             **common,
         )
     return _page("people.html", title="People", results=found, error=None, fields=fields, **common)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A person a lookup found: by which field, given at which points, and their name.
+
+    ``points`` is the point whose value matched, or (when the value read for the purpose is
+    another one of theirs) every point that collects the field for the purpose. ``name`` is
+    None when the purpose does not allow reading one.
+    """
+
+    subject_id: str
+    field: str
+    points: list[str]
+    name: str | None
+
+
+def _matched_points(
+    policy: LoadedPolicy, field: str, typed: str, read: ReadValue | None, purpose: str
+) -> list[str]:
+    if read is not None and read.value is not None:
+        spec = policy.policy.collection_points[read.point].fields.get(field)
+        if spec is not None:
+            given = values.lookup_form(spec, values.normalise(field, spec, typed))
+            if values.lookup_form(spec, read.value) == given:
+                return [read.point]
+    return [
+        key
+        for key, cp in policy.policy.collection_points.items()
+        if field in cp.fields
+        and cp.fields[field].lookup
+        and terms.covers([*cp.purposes, *cp.field_purposes.get(field, [])], purpose)
+    ]
+
+
+def _find(
+    session: Session,
+    policy: LoadedPolicy,
+    secrets: Secrets,
+    caller: Caller,
+    fields: list[str],
+    typed: str,
+    purpose: str,
+) -> list[Match]:
+    """Find people by each lookup field, then read (audited) their matched value and name.
+
+    Only the people the lookup found for the purpose are read, under that purpose: everyone
+    else stays unknown, found or not, as the lookup answers them.
+    """
+    found: dict[str, str] = {}
+    for field in fields:
+        answer = access.lookup(session, policy, secrets, caller, field, typed, purpose)
+        for sid in answer.subject_ids:
+            found.setdefault(sid, field)
+    has_name = any(NAME in cp.fields for cp in policy.policy.collection_points.values())
+    matches: list[Match] = []
+    for sid, field in found.items():
+        wanted = [field, NAME] if has_name and field != NAME else [field]
+        read = access.read(session, policy, secrets, caller, sid, purpose, fields=wanted)
+        held = read.values
+        name = held[NAME].value if NAME in held else None
+        points = _matched_points(policy, field, typed, held.get(field), purpose)
+        matches.append(Match(sid, field, points, name))
+    return matches
 
 
 def _labels(policy: LoadedPolicy) -> dict[tuple[str, str], tuple[str, str]]:
@@ -231,6 +298,11 @@ def person(
         "purpose": purpose,
         "subject_id": subject_id,
         "labels": _labels(policy),
+        "categories": {
+            (point, name): spec.category
+            for point, cp in policy.policy.collection_points.items()
+            for name, spec in cp.fields.items()
+        },
     }
     if not purpose:
         return _page(

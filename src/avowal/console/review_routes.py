@@ -1,4 +1,5 @@
-"""The internal review in the console: a printable page, its JSON, and the page's stylesheet.
+"""The internal review in the console: a printable page in the console's frame, its JSON, and
+the review's stylesheet (the CLI's standalone page links the same one).
 
 The review reads the audit chain and staff records, never a personal value; it is still the
 privacy officers' work (the role that "runs internal reviews"), so only roles granting
@@ -12,9 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from avowal.console import pages
+from avowal.console import nav, pages
 from avowal.console.deps import AccessDenied, ConsoleRefusal, StaffAccess, StaffContext
 from avowal.crypto.service import Secrets
 from avowal.lib import clock
@@ -39,7 +41,7 @@ class InvalidSince(ConsoleRefusal):
 
 
 def _require_reviewer(ctx: StaffContext) -> None:
-    if ctx.caller is None or not ctx.caller.grants(LEGAL_OBLIGATION):
+    if ctx.caller is None or not nav.may_review(ctx.caller):
         raise AccessDenied(
             f"the role '{ctx.account.role}' does not grant {LEGAL_OBLIGATION}: the internal "
             "review is the privacy officers' work"
@@ -80,15 +82,21 @@ def review_page(
     settings: SettingsDep,
     since: Since = "",
 ) -> HTMLResponse:
-    """Show the internal review as a printable page."""
+    """Show the internal review in the console, printable (the console's frame is not printed)."""
     _require_reviewer(ctx)
     review = _build(request, session, policy, settings, since)
     query = f"?since={review.since.isoformat()}" if review.since else ""
-    html = render.render_html(
-        review,
-        links=[("/console", "← Console"), (f"/console/review.json{query}", "As JSON")],
+    return pages.render(
+        "review.html",
+        title="Internal review",
+        staff=ctx,
+        active="review",
+        organisation=review.organisation,
+        review_stylesheet=render.STYLESHEET.href,
+        links=[(f"/console/review.json{query}", "As JSON")],
+        # Rendered by the review's own autoescaping templates.
+        body=Markup(render.render_fragment(review)),
     )
-    return HTMLResponse(html, headers=pages.NO_STORE)
 
 
 @router.get("/review.json")

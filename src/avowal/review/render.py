@@ -1,4 +1,5 @@
-"""Render the internal review as JSON (stable keys) or as a printable HTML page."""
+"""Render the internal review as JSON (stable keys), as a printable HTML page, or as the body of
+another page (the console's, which links :data:`STYLESHEET` itself)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,11 @@ def render_html(
         .get_template("review.html")
         .render(r=review, stylesheet=href, links=list(links))
     )
+
+
+def render_fragment(review: Review) -> str:
+    """Render the review's body (period, sections, colophon) for another page's layout.
+
+    The page links :data:`STYLESHEET` for the review's screen and print styles.
+    """
+    return _environment().get_template("review_fragment.html").render(r=review)

@@ -36,10 +36,14 @@ def test_support_finds_ada_by_email_among_only_the_purposes_its_role_grants(
     sid = registered["subject_id"]
     assert "1 match" in found.text
     assert f'href="/console/people/{sid}?purpose={SUPPORT}"' in found.text
-    # The lookup decrypted no one: no value of Ada but the address typed is on the page.
-    assert "Ada Example" not in found.text and PHONE not in found.text
+    # Who was found: the address and name, read for the purpose and audited; nothing else.
+    assert "Ada Example" in found.text and PHONE not in found.text
     lookups = audit_entries(app, action="lookup", actor="grace@example.com")
     assert [(e.subject_id, e.purpose, e.decision) for e in lookups] == [(sid, SUPPORT, "allow")]
+    reads = audit_entries(app, action="read", actor="grace@example.com")
+    assert [(e.subject_id, e.purpose, e.fields) for e in reads] == [
+        (sid, SUPPORT, '["email", "name"]')
+    ]
 
 
 def test_the_person_page_shows_the_purposes_values_and_lists_the_rest_as_withheld(
