@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -18,6 +18,7 @@ from avowal.callers.service import Caller
 from avowal.children import lock as parental
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
+from avowal.db import engine as db
 from avowal.lib import clock, text
 from avowal.mail import content as mail_content
 from avowal.mail import news, objections
@@ -78,6 +79,14 @@ def _not_locked(session: Session, subject_id: str) -> None:
             f"nothing can change for this person yet: {parental.why_locked(lock)}",
             subject_id=subject_id,
         )
+
+
+def _leave_no_copy(session: Session) -> None:
+    # SQLite's log keeps a destroyed value's old page images (readable with the person's key,
+    # which lives on) until it is checkpointed.
+    engine = session.get_bind()
+    if isinstance(engine, Engine):
+        db.after_commit(session, lambda: db.purge_wal(engine))
 
 
 def correct(
@@ -150,6 +159,7 @@ def correct(
         corrects_receipt_id=old_receipt,
     )
     repository.replace_values(session, subject_id, point, [field])
+    _leave_no_copy(session)
     session.flush()
     kept = values.stored_form(field, spec, normalised, secrets.index_key)
     session.add(
@@ -269,6 +279,8 @@ def withdraw(
                 destroyed.append(row)
     for row in destroyed:
         repository.replace_values(session, subject_id, row.point, [row.field])
+    if destroyed:
+        _leave_no_copy(session)
     audit.append(
         session,
         audit.Event(
