@@ -2,7 +2,8 @@
 
 openapi-python-generator writes a package (pydantic models, one function per operation, named
 by its operation id) into a temporary folder; the test imports it and goes notice -> collect ->
-read -> refused read -> erase, and parses every error answer with the generated ``Problem``.
+read -> refused read -> erase, and parses every error answer with the generated ``Problem``;
+then the rights API: export (its receipts verified), withdraw, and a link into the privacy center.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from openapi_python_generator.generate_data import generate_data
 from sqlalchemy import Engine
 
 from avowal.callers import service as callers
+from avowal.crypto import signing
 from avowal.db.engine import make_sessionmaker
 from avowal.policy.loader import load_file
 from avowal.settings import Settings
@@ -31,6 +33,14 @@ from tests.factories import REGISTRATION
 PACKAGE = "avowal_generated_client"
 # The registration e-mail is collected to send service e-mails (among others).
 NOTIFY = "essential.service.notifications.email"
+MARKETING = "marketing.communications.email"
+
+# The export names its format by the key `schema` (avowal-export/1); a generated pydantic model
+# gets a field of that name, which pydantic warns shadows BaseModel.schema (deprecated). The
+# field still reads and validates as the key's value.
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:Field name "schema" in "Export" shadows an attribute in parent "BaseModel":UserWarning'
+)
 
 
 @pytest.fixture
@@ -61,7 +71,12 @@ def generated(running: server.Server, tmp_path: Path) -> Iterator[dict[str, Modu
     try:
         yield {
             name: importlib.import_module(f"{PACKAGE}.{name}")
-            for name in ("api_config", "models", "services.vault_service")
+            for name in (
+                "api_config",
+                "models",
+                "services.vault_service",
+                "services.rights_service",
+            )
         }
     finally:
         sys.path.remove(str(out))
@@ -166,3 +181,55 @@ def test_generated_client_collects_a_minor_with_a_parent_and_closes_an_account(
     assert reasons == {"parental_consent_pending"}
     closed = vault.close_account(config, subject_id=subject_id)
     assert field(closed, "subject_id") == subject_id
+
+
+@pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20")
+def test_generated_client_exports_withdraws_and_opens_the_privacy_center(
+    generated: dict[str, ModuleType], running: server.Server, token: str
+) -> None:
+    config_module, models, vault, rights = (
+        generated["api_config"],
+        generated["models"],
+        generated["services.vault_service"],
+        generated["services.rights_service"],
+    )
+    config = config_module.APIConfig(base_path=running.url, access_token=token)
+    request = models.CollectRequest(
+        notice_id=field(vault.get_notice(config, point="registration"), "notice_id"),
+        subject=models.SubjectRef(ref="generated-rights"),
+        values=REGISTRATION,
+    )
+    subject_id = field(vault.collect(config, point="registration", data=request), "subject_id")
+
+    exported = rights.export_subject(config, subject_id=subject_id)
+    assert field(exported, "schema") == "avowal-export/1"
+    assert field(exported, "subject_id") == subject_id
+    [point] = field(exported, "points")
+    email = next(v for v in field(point, "values") if field(v, "field") == "email")
+    assert field(email, "value") == REGISTRATION["email"]
+    assert MARKETING in {field(p, "key") for p in field(email, "purposes")}
+    public = signing.load_public_pem(field(vault.receipt_key(config), "public_key_pem"))
+    receipts = field(exported, "receipts")
+    assert len(receipts) == 1
+    assert all(signing.verify(public, r.receipt, r.signature) for r in receipts)
+
+    withdrawn = rights.withdraw_purpose(
+        config, subject_id=subject_id, data=models.WithdrawalRequest(purpose=MARKETING)
+    )
+    assert (field(withdrawn, "purpose"), field(withdrawn, "values_changed")) == (MARKETING, 1)
+    [point] = field(rights.export_subject(config, subject_id=subject_id), "points")
+    email = next(v for v in field(point, "values") if field(v, "field") == "email")
+    assert MARKETING not in {field(p, "key") for p in field(email, "purposes")}
+    with pytest.raises(config_module.HTTPException) as raised:
+        rights.withdraw_purpose(
+            config, subject_id=subject_id, data=models.WithdrawalRequest(purpose=NOTIFY)
+        )
+    assert raised.value.status_code == 409
+
+    asked = dt.datetime.now(dt.UTC)
+    link = rights.issue_privacy_link(
+        config, data=models.SignInLinkRequest(subject=models.SubjectRef(ref="generated-rights"))
+    )
+    assert "/privacy/me/signin/" in field(link, "url")
+    expires = dt.datetime.fromisoformat(field(link, "expires_at"))
+    assert dt.timedelta(minutes=4) < expires - asked <= dt.timedelta(minutes=5, seconds=5)
