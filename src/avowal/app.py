@@ -42,6 +42,7 @@ from avowal.policy import routes as policy_routes
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.promises import service as promises
 from avowal.rights import api_routes as rights_api_routes
+from avowal.rights import case_routes
 from avowal.rights import routes as rights_routes
 from avowal.settings import Settings
 from avowal.vault import routes as vault_routes
@@ -158,6 +159,7 @@ def create_app(
     app.include_router(vault_routes.router)
     app.include_router(children_routes.router)
     app.include_router(rights_api_routes.router)
+    app.include_router(case_routes.router)
     app.include_router(rights_routes.router)
     app.include_router(news_routes.router)
     app.include_router(acceptance_routes.router)

@@ -24,6 +24,7 @@ from avowal.console import (
     analytics_routes,
     auth_routes,
     break_glass_routes,
+    cases_routes,
     legal_routes,
     pages,
     people_routes,
@@ -92,6 +93,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     review_routes.router,
     analytics_routes.router,
     analytics_routes.share_router,
+    cases_routes.router,
 )
 
 

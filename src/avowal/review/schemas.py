@@ -238,6 +238,26 @@ class Children(BaseModel):
     pending: list[PendingParentalConsent]
 
 
+class OverdueCase(BaseModel):
+    """An open case past its due date: its reference and dates, never who wrote or what."""
+
+    number: int
+    kind: str
+    opened_at: dt.datetime
+    due: dt.date
+    days_late: int
+
+
+class Cases(BaseModel):
+    """People's questions and rights requests: open, overdue, closed, archived."""
+
+    open: int
+    overdue: int
+    closed: int
+    archived: int
+    overdue_cases: list[OverdueCase]
+
+
 class RetentionRunFigures(BaseModel):
     """One run of the retention rules over the vault: when, and how much it did (counts only)."""
 
@@ -284,6 +304,7 @@ class Review(BaseModel):
     analytics_quarantine: AnalyticsQuarantine
     mail: Mail
     children: Children | None = None  # only when the policy has a children section
+    cases: Cases
     retention: Retention
     promises: list[PromiseReview] = []
     last_cookie_scan: CookieScan | None

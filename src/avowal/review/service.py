@@ -34,6 +34,7 @@ from avowal.mail import service as outbox
 from avowal.policy.loader import LoadedPolicy
 from avowal.promises import service as promises
 from avowal.review import schemas as s
+from avowal.rights import cases
 from avowal.settings import Settings
 from avowal.staff.models import Acknowledgement, StaffAccount
 from avowal.vault import retention as vault_retention
@@ -423,6 +424,37 @@ def children(session: Session, loaded: LoadedPolicy, now: dt.datetime) -> s.Chil
     )
 
 
+def people_cases(session: Session, now: dt.datetime) -> s.Cases:
+    """Count people's cases by state and list the overdue ones, the longest overdue first."""
+    found = cases.counts(session, now)
+    return s.Cases(
+        open=found.open,
+        overdue=found.overdue,
+        closed=found.closed,
+        archived=found.archived,
+        overdue_cases=[
+            s.OverdueCase(
+                number=row.number,
+                kind=row.kind,
+                opened_at=clock.aware(row.opened_at),
+                due=cases.due(row).date(),
+                days_late=(now.date() - cases.due(row).date()).days,
+            )
+            for row in cases.overdue_cases(session, now)
+        ],
+    )
+
+
+def _cases_notes(found: s.Cases) -> list[str]:
+    if not found.overdue_cases:
+        return []
+    late = ", ".join(f"{c.number} (due {c.due.isoformat()})" for c in found.overdue_cases)
+    return [
+        f"{found.overdue} request(s) or question(s) from people are past their due date and "
+        f"unanswered (one month, or as extended): {late}; answer them in the console's Requests"
+    ]
+
+
 def retention(session: Session, loaded: LoadedPolicy) -> s.Retention:
     """Return how many retention rules the policy has and the last run that applied them."""
     last = vault_retention.last_run(session)
@@ -468,6 +500,7 @@ def build(
         analytics_quarantine=analytics_quarantine(session, since),
         mail=mail(session, settings),
         children=children(session, loaded, now),
+        cases=people_cases(session, now),
         retention=retention(session, loaded),
         promises=promises.review_section(session, settings, loaded, now),
         last_cookie_scan=cookie_scan(session),
@@ -515,6 +548,7 @@ def _notes(review: s.Review) -> list[str]:
         notes.append(NO_RETENTION_RUN)
     if review.children is not None:
         notes.extend(_children_notes(review.children))
+    notes.extend(_cases_notes(review.cases))
     if not review.audit.checkpoints_checked:
         notes.append("the audit chain was verified without its signed checkpoints")
     silent = [d.reference for d in review.legal_disclosures if d.never_notify]

@@ -21,6 +21,7 @@ from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
 from avowal.callers.service import Caller
 from avowal.crypto.service import Secrets
+from avowal.lib import clock
 from avowal.lib.errors import AvowalError
 from avowal.mail import content as mail_content
 from avowal.mail import service as mail
@@ -28,11 +29,14 @@ from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import FieldType
 from avowal.policy.taxonomy import is_within
 from avowal.rights import cases, links, service, signin
+from avowal.rights.case_schemas import CaseRead
 from avowal.rights.exceptions import ContactUnavailable, IdentityNotChecked
 from avowal.rights.models import Case
 from avowal.settings import Settings
 from avowal.vault import collection, notices, repository
+from avowal.vault.exceptions import SubjectNotFound
 from avowal.vault.schemas import CollectRequest, Notice, SubjectRef
+from avowal.vault.subjects import living_subject
 
 CONTACT = "contact"
 # Writing back to the person about what they asked serves the contact point's own purpose.
@@ -166,6 +170,42 @@ def receive(
         mail_content.CaseReceived(number=row.number, kind=kind, due=cases.due(row).date()),
     )
     return row
+
+
+def vouched_subject(session: Session, caller: Caller, subject: SubjectRef) -> str:
+    """Return the living account the site vouches sent a request; refuse a caller who may not
+    act on people's rights (403, audited), or an unknown (404) or erased (410) person."""
+    if subject.subject_id is not None:
+        subject_id = subject.subject_id
+    else:
+        assert subject.ref is not None
+        found = repository.subject_by_ref(session, subject.ref)
+        if found is None:
+            raise SubjectNotFound("no subject with this ref", ref=subject.ref)
+        subject_id = found.id
+    service.require_may_act(session, caller, "case_open", subject_id)
+    living_subject(session, subject_id)
+    return subject_id
+
+
+def view(row: Case, now: dt.datetime | None = None) -> CaseRead:
+    """Return a case's state as the API shows it (no address, no message)."""
+    return CaseRead(
+        id=row.id,
+        number=row.number,
+        kind=row.kind,
+        source=row.source,
+        status="open" if row.status == cases.OPEN else "closed",
+        opened_at=clock.aware(row.opened_at),
+        due=cases.due(row).date(),
+        overdue=cases.is_overdue(row, now),
+        extended=row.extended_at is not None,
+        extension_reason=row.extension_reason,
+        identity_checked=row.identity_checked_at is not None,
+        closed_at=clock.aware(row.closed_at) if row.closed_at is not None else None,
+        outcome=row.outcome,
+        archived=row.archived_at is not None,
+    )
 
 
 def identity_url(public_url: str, token: str) -> str:

@@ -19,6 +19,7 @@ from avowal.lib.deps import ReadSessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
 from avowal.mail import service as mail
 from avowal.mail.models import OutboxMessage
+from avowal.rights import cases
 
 router = APIRouter(tags=["service"])
 
@@ -55,7 +56,8 @@ class Metric:
 
 
 def collect(session: Session) -> list[Metric]:
-    """Read the figures: the mail outbox by status, and how long the oldest queued one waits."""
+    """Read the figures: the mail outbox by status, how long the oldest queued one waits, and
+    people's open and overdue cases."""
     counts = dict.fromkeys(mail.STATUSES, 0)
     counts.update(
         {
@@ -69,6 +71,7 @@ def collect(session: Session) -> list[Metric]:
         select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "queued")
     )
     waiting = (clock.now() - clock.aware(oldest)).total_seconds() if oldest is not None else 0.0
+    held = cases.counts(session)
     return [
         Metric(
             "avowal_mail_messages",
@@ -81,6 +84,18 @@ def collect(session: Session) -> list[Metric]:
             "How long the oldest queued message has waited (0 when none is queued).",
             "gauge",
             [({}, max(waiting, 0.0))],
+        ),
+        Metric(
+            "avowal_cases_open",
+            "People's questions and rights requests not yet answered.",
+            "gauge",
+            [({}, float(held.open))],
+        ),
+        Metric(
+            "avowal_cases_overdue",
+            "Open questions and requests past their due date (a month, or as extended).",
+            "gauge",
+            [({}, float(held.overdue))],
         ),
     ]
 
