@@ -85,7 +85,7 @@ def api_cases(app: FastAPI) -> list[Case]:
 def last_audit(app: FastAPI, action: str) -> AuditEntry:
     """Return the latest audit entry of ``action``."""
     with app.state.sessionmaker() as s:
-        entry = s.scalars(
+        entry: AuditEntry | None = s.scalars(
             select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq.desc())
         ).first()
     assert entry is not None, action
