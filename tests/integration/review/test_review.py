@@ -180,6 +180,7 @@ def test_the_review_reports_the_known_figures(
         "analytics_quarantine",
         "mail",
         "children",
+        "cases",
         "retention",
         "promises",
         "last_cookie_scan",
