@@ -30,13 +30,22 @@ from avowal.console import (
     people_routes,
     review_routes,
 )
-from avowal.console.deps import ConsoleRefusal, guard, signed_in
+from avowal.console.deps import ConsoleRefusal, StaffContext, guard, signed_in
+from avowal.lib import errors
 from avowal.staff import sessions
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
 PREFIX = "/console"
+
+
+def _who(request: Request) -> StaffContext | None:
+    """Return who is signed in for an error page; None when the database cannot say."""
+    try:
+        return signed_in(request)
+    except errors.STORAGE_ERRORS:
+        return None  # the page is shown all the same, without the navigation
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
@@ -47,7 +56,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
             response.delete_cookie(sessions.COOKIE, path=sessions.COOKIE_PATH)
         return response
     # Read only: the refusal itself was settled (and audited) by the request's own session.
-    staff = await run_in_threadpool(signed_in, request)
+    staff = await run_in_threadpool(_who, request)
     return pages.message(
         exc.title,
         exc.message,
@@ -72,7 +81,7 @@ def _not_found(previous: HttpHandler) -> HttpHandler:
         page = exc.status_code == 404 and request.method in ("GET", "HEAD")
         if not (page and _in_console(request.url.path)):
             return await previous(request, exc)
-        staff = await run_in_threadpool(signed_in, request)
+        staff = await run_in_threadpool(_who, request)
         return pages.message(
             "Page not found",
             "There is no console page at this address. It may have moved, or the link may be "

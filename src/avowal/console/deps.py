@@ -16,6 +16,10 @@ Console routes build on two dependencies:
     are the role's: pass it to :func:`avowal.vault.access.read`/``lookup``, which check each
     purpose and audit the access. This is the dependency of every page that shows personal data.
 
+Both carry ``policy``, the policy in force, which names the keys a page shows and decides its
+navigation. A page open to every signed-in member (home) asks :func:`with_access` for the
+caller without being refused; an error page asks :func:`signed_in`, which changes nothing.
+
 Every POST of the console must check the CSRF token: use ``CurrentStaffForm`` or
 ``StaffAccessForm``, which do the same and then refuse (403) unless the form's ``csrf_token``
 field equals the session's token. Forms render it as

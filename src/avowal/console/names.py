@@ -12,15 +12,16 @@ from typing import Any
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
+from avowal.lib import person_pages
 from avowal.policy.loader import LoadedPolicy
 
 
 def purpose(policy: LoadedPolicy, key: str) -> str:
-    """Name a purpose: the policy's own description, else fideslang's name of the data use."""
-    declared = policy.policy.purposes.get(key)
-    if declared is not None and declared.description:
-        return declared.description
-    return policy.taxonomy.label("data_uses", key)
+    """Name a purpose: the policy's own description, else fideslang's name of the data use.
+
+    The one rule of the pages people read (:func:`avowal.lib.person_pages.purpose_label`).
+    """
+    return person_pages.purpose_label(policy, key)
 
 
 def category(policy: LoadedPolicy, key: str) -> str:

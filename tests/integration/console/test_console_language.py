@@ -65,7 +65,7 @@ def test_home_and_person_pages_name_purposes_and_roles_and_keep_keys_secondary(
     page = grace.get(f"/console/people/{registered['subject_id']}", params={"purpose": SUPPORT})
     assert page.status_code == 200, page.text
     values = section(page.text, "values-heading")
-    assert f"Values collected for <em>{SUPPORT_SAYS}</em>" in values
+    assert f"Values collected for this purpose: <em>{SUPPORT_SAYS}</em>" in values
     # Fields by label, points by title, categories by fideslang's names.
     assert "Full name" in values and "E-mail address" in values and "Registration" in values
     assert "Birth Date" in values and "User Contact Email" in values
@@ -91,7 +91,7 @@ def test_a_search_says_who_matched_by_which_field_where_and_why(
     assert '<strong class="person-name">Ada Example</strong>' in results
     assert "Matched by <strong>E-mail address</strong>" in results
     assert "given at <strong>Registration</strong>" in results
-    assert f"found because it was collected for <em>{SUPPORT_SAYS}</em>" in results
+    assert f"found because it was collected for this purpose: <em>{SUPPORT_SAYS}</em>" in results
     assert sid in results and "not available" not in results
     # The name was read through the vault, for this purpose, and audited.
     [read] = audit_entries(app, action="read", actor="grace@example.com")
@@ -105,7 +105,7 @@ def test_a_search_says_who_matched_by_which_field_where_and_why(
     assert "Name not available for this purpose" in results
     assert "Ada Example" not in news.text and "1990-04-01" not in news.text
     assert "given at <strong>Registration</strong>" in results
-    assert f"found because it was collected for <em>{MARKETING_SAYS}</em>" in results
+    assert f"found because it was collected for this purpose: <em>{MARKETING_SAYS}</em>" in results
     [read] = audit_entries(app, action="read", actor="mia@example.com")
     assert (read.purpose, read.fields, read.reason) == (MARKETING, '["email"]', "withheld: name")
 
@@ -121,7 +121,7 @@ def test_nothing_matched_reads_the_same_for_someone_unknown_and_someone_withheld
     said = section(withheld.text, "results-heading")
     assert said == section(unknown.text, "results-heading")
     assert "0 matches" in said and "No one was found with this E-mail address" in said
-    assert f"for <em>{SUPPORT_SAYS}</em>" in said
+    assert f"for this purpose: <em>{SUPPORT_SAYS}</em>" in said
     assert "answered exactly like someone unknown" in said
     assert "Ada" not in withheld.text
     assert audit_entries(app, action="read", actor="grace@example.com") == []
