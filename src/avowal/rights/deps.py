@@ -13,17 +13,22 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request, Response
+from fastapi import Depends, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from avowal.console.deps import check_origin
+from avowal.crypto.service import Secrets
+from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep
 from avowal.lib.errors import AvowalError
+from avowal.policy.loader import LoadedPolicy
 from avowal.rights import links
 from avowal.rights.exceptions import NotSignedIn, NotTheirs
 from avowal.settings import Settings
 
 COOKIE = "avowal_person"
+Field = Annotated[str, Form()]
 PATH = "/privacy/me"
 _CSRF_LABEL = b"avowal privacy center form"
 
@@ -98,3 +103,36 @@ def clear_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite="strict",
     )
+
+
+@dataclass(frozen=True)
+class Action:
+    """A form POST of the center, checked only when the route asks (a refusal is a page)."""
+
+    request: Request
+    session: Session
+    policy: LoadedPolicy
+    secrets: Secrets
+    settings: Settings
+    csrf: str
+
+    def person(self, subject_id: str) -> Person:
+        """Return the signed-in person of a checked form, if the session opens ``subject_id``."""
+        person = acting(self.request, self.session, self.settings, self.csrf)
+        person.own(subject_id)
+        return person
+
+
+def action(
+    request: Request,
+    session: SessionDep,
+    policy: PolicyDep,
+    secrets: SecretsDep,
+    settings: SettingsDep,
+    csrf: Field = "",
+) -> Action:
+    """Return the request as a center form, with its ``csrf`` field."""
+    return Action(request, session, policy, secrets, settings, csrf)
+
+
+ActionDep = Annotated[Action, Depends(action)]

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -27,16 +28,14 @@ from avowal.lib.errors import AvowalError
 from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
 from avowal.rights import cases, deps, export, links, service, signin
-from avowal.rights.deps import Person
-from avowal.rights.exceptions import ConfirmationRequired
+from avowal.rights.deps import Action, ActionDep, Person
 from avowal.rights.schemas import Export
 from avowal.rights.service import PERSON, PERSON_ROLE
-from avowal.settings import Settings
 from avowal.vault.exceptions import InvalidValue
 
 router = APIRouter(include_in_schema=False)
 HOME = deps.PATH
-Field = Annotated[str, Form()]
+Field = deps.Field
 # The word typed to confirm an erasure: a deliberate act, not a stray click.
 ERASE_WORD = "erase"
 MAX_VALUE = 2000
@@ -45,7 +44,6 @@ NOTICES = {
     "corrected": "Your correction is saved: the old value is destroyed and a new receipt issued.",
     "withdrawn": "Your withdrawal is recorded: the purpose no longer applies to your data.",
     "objected": "Your objection is recorded: you will get no more messages for that purpose.",
-    "erased": "One of your accounts is erased.",
 }
 SENT = (
     f"If we hold this address, we sent a link to it; it works once, for {links.LINK_MINUTES} "
@@ -72,10 +70,7 @@ def _refused(
 
 def _unusable_link(policy: LoadedPolicy, exc: AvowalError) -> Response:
     title = "This link cannot be used"
-    return person_pages.page(
-        "avowal.rights", "templates", policy, person_pages.DONE, title, exc.status_code,
-        message=exc.message,
-    )  # fmt: skip
+    return _page(policy, person_pages.DONE, title, exc.status_code, message=exc.message)
 
 
 def _record(session: Session, kind: str, subject_id: str, outcome: str) -> None:
@@ -217,24 +212,17 @@ def signin_use(
 
 
 @router.post(HOME + "/signout", response_class=HTMLResponse)
-def signout(
-    request: Request,
-    session: SessionDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
-    csrf: Field = "",
-) -> Response:
+def signout(act: ActionDep) -> Response:
     """End the session and forget its cookie."""
     try:
-        person = deps.acting(request, session, settings, csrf)
+        person = deps.acting(act.request, act.session, act.settings, act.csrf)
     except AvowalError as exc:
-        settle(session, exc)
-        return _refused(policy, exc, "Form refused")
-    links.end_session(session, person.token)
-    response = _page(
-        policy, "center_done.html", "You are signed out", message="You are signed out.", back=False
-    )
-    deps.clear_cookie(response, settings)
+        settle(act.session, exc)
+        return _refused(act.policy, exc, "Form refused")
+    links.end_session(act.session, person.token)
+    said = "Your session has ended: the privacy center is closed until you sign in again."
+    response = _page(act.policy, "center_done.html", "You are signed out", message=said, back=False)
+    deps.clear_cookie(response, act.settings)
     return response
 
 
@@ -300,90 +288,65 @@ def export_html(
 # -- Actions -------------------------------------------------------------------------------------
 
 
-def _acting_on(
-    request: Request, session: Session, settings: Settings, csrf: str, subject_id: str
-) -> Person:
-    person = deps.acting(request, session, settings, csrf)
-    person.own(subject_id)
-    return person
+def _run(
+    act: Action, subject_id: str, kind: str, refused: str, done: str, work: Callable[[], str]
+) -> Response:
+    """Check the form, do ``work``, record its outcome as a case, and go back to the center."""
+    try:
+        act.person(subject_id)
+        _record(act.session, kind, subject_id, work())
+    except AvowalError as exc:
+        settle(act.session, exc)
+        return _refused(act.policy, exc, refused)
+    return _back(done)
 
 
 @router.post(HOME + "/{subject_id}/correct", response_class=HTMLResponse)
 def correct(
-    subject_id: str,
-    request: Request,
-    session: SessionDep,
-    policy: PolicyDep,
-    secrets: SecretsDep,
-    settings: SettingsDep,
-    csrf: Field = "",
-    point: Field = "",
-    field: Field = "",
-    value: Field = "",
+    subject_id: str, act: ActionDep, point: Field = "", field: Field = "", value: Field = ""
 ) -> Response:
     """Replace a value held with the corrected one the person gives."""
-    try:
-        _acting_on(request, session, settings, csrf, subject_id)
+
+    def work() -> str:
         if len(value) > MAX_VALUE:
             raise InvalidValue(f"'value' is longer than {MAX_VALUE} characters", field="value")
         done = service.correct(
-            session, policy, secrets, subject_id, point, field, value,
+            act.session, act.policy, act.secrets, subject_id, point, field, value,
             actor=PERSON, role=PERSON_ROLE,
         )  # fmt: skip
-        _record(session, "rectification", subject_id, f"{done.field} at {done.point} corrected")
-    except AvowalError as exc:
-        settle(session, exc)
-        return _refused(policy, exc, "The correction was not made")
-    return _back("corrected")
+        return f"{done.field} at {done.point} corrected"
+
+    return _run(act, subject_id, "rectification", "The correction was not made", "corrected", work)
 
 
 @router.post(HOME + "/{subject_id}/withdraw", response_class=HTMLResponse)
-def withdraw(
-    subject_id: str,
-    request: Request,
-    session: SessionDep,
-    policy: PolicyDep,
-    secrets: SecretsDep,
-    settings: SettingsDep,
-    csrf: Field = "",
-    purpose: Field = "",
-) -> Response:
+def withdraw(subject_id: str, act: ActionDep, purpose: Field = "") -> Response:
     """Withdraw the person's agreement to a purpose, for every value held for it."""
-    try:
-        _acting_on(request, session, settings, csrf, subject_id)
+
+    def work() -> str:
         done = service.withdraw(
-            session, policy, secrets, subject_id, purpose, actor=PERSON, role=PERSON_ROLE
-        )
+            act.session, act.policy, act.secrets, subject_id, purpose,
+            actor=PERSON, role=PERSON_ROLE,
+        )  # fmt: skip
         said = f"{done.values_changed} value(s) changed, {done.values_destroyed} destroyed"
-        _record(session, "withdrawal", subject_id, f"{done.purpose} withdrawn: {said}")
-    except AvowalError as exc:
-        settle(session, exc)
-        return _refused(policy, exc, "The withdrawal was not made")
-    return _back("withdrawn")
+        return f"{done.purpose} withdrawn: {said}"
+
+    return _run(act, subject_id, "withdrawal", "The withdrawal was not made", "withdrawn", work)
 
 
 @router.post(HOME + "/{subject_id}/object", response_class=HTMLResponse)
-def object_to(
-    subject_id: str,
-    request: Request,
-    session: SessionDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
-    csrf: Field = "",
-    purpose: Field = "",
-) -> Response:
+def object_to(subject_id: str, act: ActionDep, purpose: Field = "") -> Response:
     """Record the person's objection to communications for a purpose."""
-    try:
-        _acting_on(request, session, settings, csrf, subject_id)
+
+    def work() -> str:
         done = service.object_to(
-            session, policy, subject_id, purpose, "center", actor=PERSON, role=PERSON_ROLE
+            act.session, act.policy, subject_id, purpose, "center", actor=PERSON, role=PERSON_ROLE
         )
-        said = "recorded" if done.new else "already recorded; nothing changed"
-        _record(session, "objection", subject_id, f"objection to {done.purpose} {said}")
-    except AvowalError as exc:
-        settle(session, exc)
-        return _refused(policy, exc, "The objection was not recorded")
-    return _back("objected")
+        return f"objection to {done.purpose} " + (
+            "recorded" if done.new else "already recorded; nothing changed"
+        )
+
+    return _run(act, subject_id, "objection", "The objection was not recorded", "objected", work)
 
 
 @router.get(HOME + "/{subject_id}/erase", response_class=HTMLResponse)
@@ -417,44 +380,29 @@ def _erase_form(
 
 
 @router.post(HOME + "/{subject_id}/erase", response_class=HTMLResponse)
-def erase(
-    subject_id: str,
-    request: Request,
-    session: SessionDep,
-    policy: PolicyDep,
-    secrets: SecretsDep,
-    settings: SettingsDep,
-    csrf: Field = "",
-    confirm: Field = "",
-) -> Response:
+def erase(subject_id: str, act: ActionDep, confirm: Field = "") -> Response:
     """Erase the person's account once they typed the confirmation word; mail them when done."""
     try:
-        person = _acting_on(request, session, settings, csrf, subject_id)
+        person = act.person(subject_id)
         if confirm.strip().lower() != ERASE_WORD:
-            raise ConfirmationRequired(
-                f"'confirm': type the word “{ERASE_WORD}” to confirm the erasure; nothing "
-                "was erased",
-                field="confirm",
-            )
+            message = f"'confirm': type the word “{ERASE_WORD}” to confirm; nothing was erased"
+            return _erase_form(act.policy, person, subject_id, message)
         service.erase_account(
-            session, policy, secrets, settings, [subject_id], actor=PERSON, role=PERSON_ROLE,
-            reason="the person's request in the privacy center",
+            act.session, act.policy, act.secrets, act.settings, [subject_id],
+            actor=PERSON, role=PERSON_ROLE, reason="the person's request in the privacy center",
         )  # fmt: skip
-        _record(session, "erasure", subject_id, "the account erased")
-    except ConfirmationRequired as exc:
-        settle(session, exc)
-        return _erase_form(policy, person, subject_id, exc.message)
+        _record(act.session, "erasure", subject_id, "the account erased")
     except AvowalError as exc:
-        settle(session, exc)
-        return _refused(policy, exc, "The erasure was not made")
+        settle(act.session, exc)
+        return _refused(act.policy, exc, "The erasure was not made")
     left = [s for s in person.subject_ids if s != subject_id]
     message = (
         "Your account is erased: everything held about it is destroyed and cannot be recovered. "
         "We sent a confirmation to the address you gave, if one was held."
     )
     response = _page(
-        policy, "center_done.html", "Your account is erased", message=message, back=bool(left)
+        act.policy, "center_done.html", "Your account is erased", message=message, back=bool(left)
     )
     if not left:
-        deps.clear_cookie(response, settings)
+        deps.clear_cookie(response, act.settings)
     return response
