@@ -586,7 +586,7 @@ CASES: tuple[Case, ...] = (
     post(
         "/v1/news",
         api(GRANT_MARKETING, "201"),
-        body=lambda p: {"purpose": MARKETING, "subject": "News", "text": "Something new."},
+        body=lambda p: {"kind": "new_projects", "subject": "News", "text": "Something new."},
     ),
     get("/v1/policy/changes", PUBLIC),
     get("/v1/receipts/key", PUBLIC),
@@ -807,6 +807,13 @@ CASES: tuple[Case, ...] = (
         f"/console/people/{{sid}}?purpose={MARKETING}",
         variant="marketing",
         reveals=frozenset({"email"}),
+    ),
+    # News: staff whose role grants the purpose of a declared kind of message.
+    get("/console/news", console(GRANT_MARKETING)),
+    post(
+        "/console/news",
+        console(GRANT_MARKETING),
+        form={"kind": "new_projects", "subject": "News", "text": "Something new."},
     ),
     get("/console/legal", console(OFFICERS)),
     get("/console/legal/new", console(OFFICERS)),

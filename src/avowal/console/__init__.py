@@ -26,6 +26,7 @@ from avowal.console import (
     break_glass_routes,
     cases_routes,
     legal_routes,
+    news_routes,
     pages,
     people_routes,
     review_routes,
@@ -102,6 +103,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     review_routes.router,
     analytics_routes.router,
     analytics_routes.share_router,
+    news_routes.router,
     cases_routes.router,
 )
 

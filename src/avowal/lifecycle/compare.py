@@ -1,8 +1,8 @@
 """Compare two policies part by part, listing every difference as a :class:`Delta`.
 
-Named things (collection points, fields, recipients, cookies, roles, retention rules) are matched
-by name, so a renamed field reads as one removed and one added; lists of keys (purposes,
-recipients of a point, subjects) report each key gained or lost.
+Named things (collection points, fields, recipients, kinds of messages, cookies, roles, retention
+rules) are matched by name, so a renamed field reads as one removed and one added; lists of keys
+(purposes, recipients of a point, subjects) report each key gained or lost.
 """
 
 from __future__ import annotations
@@ -250,6 +250,20 @@ def _declared(old: Policy, new: Policy) -> Iterator[Delta]:
         )
 
 
+def _communications(old: Policy, new: Policy) -> Iterator[Delta]:
+    # A kind of message is a use of the data under its purpose, so it shows with the purposes.
+    yield from _named(
+        Area.purpose,
+        "kind of message",
+        ("communications",),
+        old.communications,
+        new.communications,
+        _title,
+        _attributes(Area.purpose, ("communications",), "communications"),
+        "communications",
+    )
+
+
 def _cookies(old: Policy, new: Policy) -> Iterator[Delta]:
     yield from _named(
         Area.cookie,
@@ -326,6 +340,7 @@ def _sections(old: Policy, new: Policy) -> Iterator[Delta]:
 STEPS: tuple[Callable[[Policy, Policy], Iterator[Delta]], ...] = (
     _points,
     _declared,
+    _communications,
     _cookies,
     _retention,
     _children,

@@ -35,3 +35,17 @@ class NewsNotAllowed(MailError):
     """News may only be sent for a communications or service-notification use the policy has."""
 
     error = "news_purpose_not_allowed"
+
+
+class UnknownNewsKind(MailError):
+    """News names a kind of message the policy does not declare (its ``communications``)."""
+
+    status_code = 422
+    error = "unknown_news_kind"
+
+
+class NewsKindRequired(MailError):
+    """News names a purpose, or nothing, where the policy declares the kinds of messages."""
+
+    status_code = 422
+    error = "news_kind_required"

@@ -1,4 +1,4 @@
-"""`avowal news send`: write to everyone who agreed to a purpose, with one-click unsubscribe."""
+"""`avowal news send`: a message of a declared kind to everyone who agreed to its purpose."""
 
 from __future__ import annotations
 
@@ -24,12 +24,18 @@ def main() -> None:
 
 @app.command("send")
 def send(
-    purpose: Annotated[str, typer.Option(help="The data use the message serves.")],
     subject: Annotated[str, typer.Option(help="The subject line.")],
     text_file: Annotated[
         Path, typer.Option(exists=True, dir_okay=False, help="A UTF-8 file with the text.")
     ],
     by: Annotated[str, typer.Option(help="Who sends it (named in the audit).")],
+    kind: Annotated[
+        str | None, typer.Option(help="The kind of message (the policy's communications).")
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(help="Only for a policy without communications: the data use it serves."),
+    ] = None,
 ) -> None:
     """Queue the message to each person who may get it; the mail worker delivers it."""
     settings = Settings()
@@ -38,9 +44,9 @@ def send(
     text = text_file.read_text(encoding="utf-8")
     with database(settings) as sessions, sessions() as session, session.begin():
         try:
-            sent = news.send(
-                session, loaded, secrets, settings, purpose, subject, text, by, role=ROLE
-            )
+            what = news.requested(loaded, kind, purpose)
+            sent = news.send(session, loaded, secrets, settings, what, subject, text, by, role=ROLE)
         except AvowalError as exc:
             raise fail(exc.message) from None
-    typer.echo(f"{sent.count} message(s) queued for {sent.purpose}")
+    shown = sent.purpose if sent.kind is None else f"{sent.kind} ({sent.purpose})"
+    typer.echo(f"{sent.count} message(s) queued for {shown}")

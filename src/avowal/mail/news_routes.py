@@ -42,25 +42,32 @@ def post_news(
     settings: SettingsDep,
     caller: CallerDep,
 ) -> NewsSent:
-    """Send news for a purpose the caller's role grants to everyone who agreed to it."""
+    """Send news of a declared kind to everyone who agreed to its purpose (the role grants it).
+
+    Name the ``kind``; a policy that declares no ``communications`` takes the ``purpose``
+    instead.
+    """
+    kind = news.requested(policy, body.kind, body.purpose)
     try:
-        caller.require(body.purpose)
+        caller.require(kind.purpose)
     except PurposeNotGranted as exc:
         raise audit.refuse(
-            session, exc, actor=caller.name, role=caller.role, action="news", purpose=body.purpose
+            session, exc, actor=caller.name, role=caller.role, action="news", purpose=kind.purpose
         ) from None
     sent = news.send(
         session,
         policy,
         secrets,
         settings,
-        body.purpose,
+        kind,
         body.subject,
         body.text,
         caller.name,
         role=caller.role,
     )
-    return NewsSent(purpose=sent.purpose, count=sent.count, message_ids=sent.message_ids)
+    return NewsSent(
+        purpose=sent.purpose, kind=sent.kind, count=sent.count, message_ids=sent.message_ids
+    )
 
 
 UNUSABLE = "This link cannot be used"

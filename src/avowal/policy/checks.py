@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from avowal.policy.exceptions import Problem
 from avowal.policy.schemas import (
     BREAK_GLASS_GROUNDS,
+    COMMUNICATION_FAMILIES,
     AgeQuestion,
     CollectedField,
     CookieCategory,
@@ -302,6 +303,40 @@ class _Checker:
         if a.enabled:
             self.declared_purpose(a.purpose, "analytics.purpose", "purpose_limitation")
 
+    def communications(self) -> None:
+        """Each kind of message is for a declared purpose that news may be sent for."""
+        p = self.policy
+        families = " or ".join(COMMUNICATION_FAMILIES)
+        usable = [u for u in p.purposes if any(is_within(u, f) for f in COMMUNICATION_FAMILIES)]
+        choose = (
+            f"use one of the declared purposes {', '.join(usable)}"
+            if usable
+            else f"declare a purpose within {families} under purposes and use it"
+        )
+        for key, kind in p.communications.items():
+            loc = f"communications.{key}.purpose"
+            if not self.known("data_uses", kind.purpose, loc):
+                continue
+            if not any(is_within(kind.purpose, f) for f in COMMUNICATION_FAMILIES):
+                self.add(
+                    loc,
+                    f"the kind of message '{key}' is for '{kind.purpose}', but messages are sent "
+                    f"only for a use within {families}: {choose}",
+                    "purpose_limitation",
+                )
+            elif kind.purpose not in p.purposes:
+                self.add(
+                    loc,
+                    f"the kind of message '{key}' is for '{kind.purpose}', which is not declared "
+                    "under purposes: declare it there"
+                    + (
+                        f", or use one of the declared purposes {', '.join(usable)}"
+                        if usable
+                        else ""
+                    ),
+                    "purpose_limitation",
+                )
+
     def children(self) -> None:
         p = self.policy
         promised = p.commitments.parental_consent_under
@@ -467,6 +502,7 @@ class _Checker:
         self.never_sold()
         self.cookies()
         self.analytics()
+        self.communications()
         self.children()
         self.staff()
         self.break_glass()

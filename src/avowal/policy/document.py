@@ -17,6 +17,7 @@ from avowal.policy.content import (
 )
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.practices import Practices
+from avowal.policy.schemas import FieldType, Storage
 from avowal.promises.ids import INFO, PromiseId
 
 # Every section a policy can have, in reading order; absent parts of a policy omit a few.
@@ -247,7 +248,7 @@ class Clauses(Practices):
         return Section("legal-disclosures", "Disclosures required by law", b.done())
 
     def communications(self) -> Section:
-        """Say which data is used to send service updates, and how to stop them."""
+        """Say which data is used to write to people, the kinds of messages, and how to stop."""
         b = Blocks()
         items: list[Line] = []
         for name, point in self.p.collection_points.items():
@@ -274,24 +275,51 @@ class Clauses(Practices):
                         f": {what}, used {w.joined([self.purpose(u) for u in uses])}.",
                     )
                 )
-        if not items:
+        kinds = self.kinds_of_messages()
+        if not items and not kinds:
             b.para(
                 "We do not use your data to send you news or service updates.",
                 promise=PromiseId.purpose_bound_reads,
             )
-        else:
+        if items:
             b.para(
                 "We use some of what you give us to write to you:",
                 promise=PromiseId.purpose_bound_reads,
             )
             b.bullets(items, promise=PromiseId.purpose_bound_reads)
+        if kinds:
+            b.para(
+                "The kinds of messages we may send you, each only to people who gave us their "
+                "e-mail address for its purpose:",
+                promise=PromiseId.purpose_bound_reads,
+            )
+            b.bullets(kinds, promise=PromiseId.purpose_bound_reads)
+        if items:
             b.para(
                 "You can unsubscribe at any time: every such message has a link that "
-                "unsubscribes you in one click, and we then stop writing to you for this "
-                "purpose.",
+                "unsubscribes you in one click, and we then stop writing to you for its "
+                "purpose (every kind of message sent for it).",
                 promise=PromiseId.one_click_unsubscribe,
             )
         return Section("communications", "Service updates and news", b.done())
+
+    def kinds_of_messages(self) -> list[Line]:
+        """List the declared kinds of messages that an e-mail address is collected for."""
+        emails = [
+            u
+            for name, point in self.p.collection_points.items()
+            for field_name, field in point.fields.items()
+            if field.type is FieldType.email and field.storage is Storage.full
+            for u in purposes_of(self.p, name, field_name)
+        ]
+        return [
+            (
+                Strong(kind.title),
+                f": {w.sentence(kind.description)} Sent {self.purpose(kind.purpose)}.",
+            )
+            for kind in self.p.communications.values()
+            if any(self.t.is_within(kind.purpose, u) for u in emails)
+        ]
 
     def contact(self) -> Section:
         """Say how to reach the organisation with questions."""

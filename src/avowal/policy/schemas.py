@@ -187,6 +187,22 @@ class LegalDisclosures(Strict):
     four_eyes: bool = Field(True, description="A second privacy officer approves each disclosure.")
 
 
+# The uses news may be sent for (avowal.mail.news): communications people agreed to, and
+# notices about the service itself.
+COMMUNICATION_FAMILIES = ("marketing.communications", "essential.service.notifications")
+
+
+class Communication(Strict):
+    """A kind of message staff may send people (a service update, a new project)."""
+
+    title: Text = Field(description="What people see the message called (it shows in it).")
+    description: Text = Field(description="What such messages are about, in plain words.")
+    purpose: Key = Field(
+        description="The declared purpose the messages serve (within marketing.communications "
+        "or essential.service.notifications): it alone decides who receives them."
+    )
+
+
 class CookieCategory(StrEnum):
     strictly_necessary = "strictly_necessary"
     functional = "functional"
@@ -404,6 +420,13 @@ class Policy(Strict):
     cookies: list[Cookie] = []
     cookie_rules: CookieRules = CookieRules()
     analytics: Analytics = Analytics(enabled=False)
+    communications: dict[Name, Communication] = Field(
+        {},
+        description="The kinds of messages (news) staff may send people, each for a purpose.",
+        # Left out of the canonical JSON when empty, so that a policy without the section keeps
+        # the version id (content hash) it had before the section existed.
+        exclude_if=lambda kinds: not kinds,
+    )
     children: Children | None = None
     staff: Staff
     retention: list[RetentionRule] = []
