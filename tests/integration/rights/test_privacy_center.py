@@ -405,3 +405,31 @@ def test_a_form_without_its_csrf_token_or_from_another_site_is_403(
     assert erase.status_code == 403
     assert held(app) == before and center_cases(app) == []
     assert newsletter_reads_email(as_role, ada)
+
+
+def test_odd_input_is_a_page_never_a_500(
+    client: TestClient, app: FastAPI, ada: str, deliver: Deliver
+) -> None:
+    client.cookies.set("avowal_person", "x" * 500, path="/privacy/me")
+    assert 'name="email"' in client.get("/privacy/me").text  # a garbage cookie signs in no one
+    client.cookies.clear()
+    for email in ("ada\x00@example.com", "a" * 5000 + "@example.com", ""):
+        assert client.post("/privacy/me/link", data={"email": email}).status_code == 422
+    for token in ("x" * 500, "%00", "é"):
+        assert client.get(f"/privacy/me/signin/{token}").status_code == 404
+    csrf = sign_in(client, deliver, "ada@example.com")
+    before = held(app)
+    odd = [
+        ("correct", {"point": "registration", "field": "name", "value": "Ada\x00"}, 400),
+        ("correct", {"point": "registration", "field": "name", "value": "A" * 3000}, 422),
+        ("correct", {"point": "nowhere\x00", "field": "name", "value": "Ada"}, 404),
+        ("correct", {"point": "registration", "field": "birth_date", "value": "1990-01-01"}, 409),
+        ("withdraw", {"purpose": "no.such\x00purpose"}, 400),
+        ("object", {"purpose": ""}, 400),
+        ("object", {"purpose": AUTHENTICATION}, 409),
+    ]
+    for action, data, status in odd:
+        answer = client.post(f"/privacy/me/{ada}/{action}", data={"csrf": csrf, **data})
+        assert answer.status_code == status, (action, data, answer.text)
+        assert "Back to your privacy center" in answer.text
+    assert held(app) == before and center_cases(app) == []
