@@ -433,3 +433,17 @@ def test_odd_input_is_a_page_never_a_500(
         assert answer.status_code == status, (action, data, answer.text)
         assert "Back to your privacy center" in answer.text
     assert held(app) == before and center_cases(app) == []
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(
+    client: TestClient, app: FastAPI, ada: str, deliver: Deliver
+) -> None:
+    link = link_for(client, deliver, "ada@example.com")
+    public = "https://privacy.example.com"
+    app.state.settings = app.state.settings.model_copy(update={"public_url": public})
+    used = client.post(link, follow_redirects=False)
+    assert used.status_code == 303
+    assert "; secure" in used.headers["set-cookie"].lower()
+    # A sign-in form posted from another origin than the public URL's is refused first.
+    refused = client.post(link, headers={"Origin": "http://testserver"})
+    assert refused.status_code == 403
