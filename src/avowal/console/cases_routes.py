@@ -25,7 +25,7 @@ from avowal.lib import clock
 from avowal.lib.deps import PolicyDep, SecretsDep, SessionDep, SettingsDep, settle
 from avowal.lib.errors import AvowalError
 from avowal.policy.loader import LoadedPolicy
-from avowal.rights import case_service, cases, service
+from avowal.rights import case_actions, case_service, cases, service
 from avowal.rights.case_schemas import KIND_LABELS
 from avowal.rights.models import Case
 from avowal.vault import access, erasure
@@ -112,7 +112,7 @@ def _page(
         accounts=cases.accounts(row),
         history=case_service.history(session, row),
         may_act=erasure.may_erase(ctx.caller),
-        actions=case_service.ACTIONS,
+        actions=case_actions.ACTIONS,
         outcomes=case_service.OUTCOMES,
         withdrawable=[p for p in purposes if service.withdrawable(policy, p)],
         objectable=[p for p in purposes if service.objectable(policy, p)],
@@ -218,10 +218,10 @@ def act(
     """Carry out a checked request on the accounts holding its address."""
     assert ctx.caller is not None
     caller = ctx.caller
-    step = case_service.Step(action, purpose, point, field, value)
+    step = case_actions.Step(action, purpose, point, field, value)
 
     def work(row: Case) -> str:
-        done = case_service.carry_out(session, policy, secrets, settings, row, step, caller)
+        done = case_actions.carry_out(session, policy, secrets, settings, row, step, caller)
         return f"Done: {done}."
 
     return _step(ctx, session, policy, secrets, case_id, work)

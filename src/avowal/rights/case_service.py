@@ -1,5 +1,5 @@
-"""Handling a case: receiving a question or a request, checking who sent it, carrying it out,
-extending it and answering it.
+"""Handling a case: receiving a question or a request, checking who sent it, extending it and
+answering it (carrying it out on an account: :mod:`avowal.rights.case_actions`).
 
 What a person writes is collected through the vault at the policy's ``contact`` point, as a
 new subject of its own (ref ``case:<case id>``) per message: an address alone never joins an
@@ -27,10 +27,9 @@ from avowal.mail import content as mail_content
 from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import FieldType
-from avowal.policy.taxonomy import is_within
 from avowal.rights import cases, links, service, signin
 from avowal.rights.case_schemas import CaseRead
-from avowal.rights.exceptions import ContactUnavailable, IdentityNotChecked
+from avowal.rights.exceptions import ContactUnavailable
 from avowal.rights.models import Case
 from avowal.settings import Settings
 from avowal.vault import collection, notices, repository
@@ -45,8 +44,6 @@ REF_PREFIX = "case:"
 CHECKED_BY_LINK = "controls the address"
 # What staff may record as a case's outcome: a closed set, so no personal data slips in.
 OUTCOMES = ("answered", "carried out", "declined", "identity not confirmed", "no account found")
-# What staff carry out for a checked request, by kind.
-ACTIONS = ("access", "erasure", "withdrawal", "objection", "rectification")
 
 
 class CaseRefused(AvowalError):
@@ -98,7 +95,7 @@ def address(session: Session, loaded: LoadedPolicy, secrets: Secrets, row: Case)
     return service.address_of(session, loaded, secrets, row.subject_id)
 
 
-def _mail(
+def mail_case(
     session: Session,
     loaded: LoadedPolicy,
     secrets: Secrets,
@@ -116,7 +113,8 @@ def _mail(
     return True
 
 
-def _require_mail(settings: Settings) -> None:
+def require_mail(settings: Settings) -> None:
+    """Refuse (409) a step that must write to the person when mail is not configured."""
     if not mail.mail_configured(settings):
         raise CaseRefused("mail is not configured: the person cannot be written to")
 
@@ -161,7 +159,7 @@ def receive(
         identity_method=f"vouched for by {caller.name}" if vouched else None,
         case_id=case_id,
     )
-    _mail(
+    mail_case(
         session,
         loaded,
         secrets,
@@ -227,12 +225,12 @@ def send_identity_check(
     cases.require_open(row)
     if row.identity_checked_at is not None:
         raise CaseRefused(f"the sender of case {row.number} is known already")
-    _require_mail(settings)
+    require_mail(settings)
     days = links.IDENTITY_DAYS
     token, _ = links.issue(session, links.IDENTITY, [], dt.timedelta(days=days), case_id=row.id)
     link = identity_url(settings.public_url, token)
     content = mail_content.IdentityCheck(number=row.number, link=link, days=days)
-    if not _mail(session, loaded, secrets, settings, row, content):
+    if not mail_case(session, loaded, secrets, settings, row, content):
         raise CaseRefused(f"case {row.number} has no address to write to")
     note(session, row, actor=actor, role=role, what="identity check sent")
 
@@ -304,7 +302,7 @@ def extend(
     content = mail_content.CaseExtended(
         number=row.number, due=cases.due(row).date(), reason=row.extension_reason or reason
     )
-    _mail(session, loaded, secrets, settings, row, content)
+    mail_case(session, loaded, secrets, settings, row, content)
     return row
 
 
@@ -326,125 +324,11 @@ def answer(
         raise CaseRefused(f"'{outcome}' is not an outcome ({', '.join(OUTCOMES)})")
     if not text.strip():
         raise CaseRefused("write the answer the person is sent", field="text")
-    _require_mail(settings)
+    require_mail(settings)
     content = mail_content.CaseAnswer(number=row.number, text=text.strip())
-    if not _mail(session, loaded, secrets, settings, row, content):
+    if not mail_case(session, loaded, secrets, settings, row, content):
         raise CaseRefused(f"case {row.number} has no address to write to")
     return cases.close(session, row, actor=actor, role=role, outcome=outcome)
-
-
-@dataclass(frozen=True)
-class Step:
-    """What staff carry out for a checked request, and its details from the form."""
-
-    action: str
-    purpose: str = ""
-    point: str = ""
-    field: str = ""
-    value: str = ""
-
-
-def carry_out(
-    session: Session,
-    loaded: LoadedPolicy,
-    secrets: Secrets,
-    settings: Settings,
-    row: Case,
-    step: Step,
-    caller: Caller,
-) -> str:
-    """Carry out a checked request on its accounts as ``caller``; return what was done.
-
-    Only a caller who may act on people's rights (:func:`service.require_may_act`) may; the
-    refusal is audited. Each action is audited by the service that does it, with the staff
-    member as actor, and noted in the case's history.
-    """
-    cases.require_open(row)
-    if step.action not in ACTIONS:
-        raise CaseRefused(f"'{step.action}' is not an action ({', '.join(ACTIONS)})")
-    if row.identity_checked_at is None:
-        raise IdentityNotChecked(
-            f"the sender of case {row.number} has not proved who they are: send the identity "
-            "check first",
-            number=row.number,
-        )
-    held = cases.accounts(row)
-    for subject_id in held or ([row.subject_id] if row.subject_id else []):
-        service.require_may_act(session, caller, f"case_{step.action}", subject_id)
-    if not held:
-        raise CaseRefused(
-            f"no account holds the address of case {row.number}: answer and close it instead"
-        )
-    who = {"actor": caller.name, "role": caller.role}
-    if step.action == "access":
-        done = _mail_sign_in(session, loaded, secrets, settings, row, held)
-    elif step.action == "erasure":
-        reason = f"case {row.number}: erasure request"
-        service.erase_account(
-            session,
-            loaded,
-            secrets,
-            settings,
-            held,
-            actor=caller.name,
-            role=caller.role,
-            reason=reason,
-        )
-        done = f"{len(held)} account(s) erased"
-    elif step.action == "withdrawal":
-        for subject_id in _holding(session, held, step.purpose):
-            service.withdraw(session, loaded, secrets, subject_id, step.purpose, **who)
-        done = f"{step.purpose} withdrawn"
-    elif step.action == "objection":
-        for subject_id in held:
-            service.object_to(
-                session, loaded, subject_id, step.purpose, f"case {row.number}", **who
-            )
-        done = f"objection to {step.purpose} recorded"
-    else:
-        for subject_id in _holding_field(session, held, step.point, step.field):
-            service.correct(
-                session, loaded, secrets, subject_id, step.point, step.field, step.value, **who
-            )
-        done = f"{step.field} at {step.point} corrected"
-    note(session, row, actor=caller.name, role=caller.role, what=done)
-    return done
-
-
-def _holding(session: Session, held: list[str], purpose: str) -> list[str]:
-    # Withdrawal refuses a person holding nothing for the purpose: ask only those who do, and
-    # the first otherwise, so the refusal names the reason.
-    having = [
-        s for s in held if any(is_within(p, purpose) for p in service.held_purposes(session, s))
-    ]
-    return having or held[:1]
-
-
-def _holding_field(session: Session, held: list[str], point: str, field: str) -> list[str]:
-    having = [
-        s for s in held if any(v.field == field for v in repository.values_at(session, s, point))
-    ]
-    return having or held[:1]
-
-
-def _mail_sign_in(
-    session: Session,
-    loaded: LoadedPolicy,
-    secrets: Secrets,
-    settings: Settings,
-    row: Case,
-    held: list[str],
-) -> str:
-    """Mail a privacy-center sign-in link opening the case's accounts (access request)."""
-    _require_mail(settings)
-    minutes = links.LINK_MINUTES
-    token, _ = links.issue(session, links.LINK, held, dt.timedelta(minutes=minutes))
-    content = mail_content.PrivacySignIn(
-        link=signin.link_url(settings.public_url, token), minutes=minutes
-    )
-    if not _mail(session, loaded, secrets, settings, row, content):
-        raise CaseRefused(f"case {row.number} has no address to write to")
-    return "privacy-center sign-in link sent"
 
 
 @dataclass(frozen=True)
