@@ -96,7 +96,8 @@ def _page(
 ) -> HTMLResponse:
     assert ctx.caller is not None
     contact, unreadable = _contact(session, policy, secrets, ctx, row)
-    purposes = sorted(policy.taxonomy.data_uses)
+    # The uses the policy declares, not the whole taxonomy: what a person may have agreed to.
+    purposes = sorted(policy.policy.purposes)
     return pages.render(
         "case.html",
         title=f"Request {row.number}",
@@ -112,7 +113,6 @@ def _page(
         accounts=cases.accounts(row),
         history=case_service.history(session, row),
         may_act=erasure.may_erase(ctx.caller),
-        actions=case_actions.ACTIONS,
         outcomes=case_service.OUTCOMES,
         withdrawable=[p for p in purposes if service.withdrawable(policy, p)],
         objectable=[p for p in purposes if service.objectable(policy, p)],

@@ -1,6 +1,6 @@
 """Build the internal review: inventory, accesses, refusals, break-glass, legal disclosures,
-accounts, overdue work, the audit chain, mail and parental consent requests, from the database
-as it stands.
+accounts, overdue work, the audit chain, mail, parental consent requests and people's cases,
+from the database as it stands.
 
 Building a review reads the audit chain and staff records, never a personal value, so it leaves no
 audit entry of its own (one would also change the figures it reports).

@@ -49,7 +49,8 @@ def carry_out(
     step: Step,
     caller: Caller,
 ) -> str:
-    """Carry out a checked request on its accounts as ``caller``; return what was done.
+    """Carry out a checked request (what its kind says) on its accounts as ``caller``; return
+    what was done.
 
     Only a caller who may act on people's rights (:func:`service.require_may_act`) may; the
     refusal is audited. Each action is audited by the service that does it, with the staff
@@ -58,6 +59,13 @@ def carry_out(
     cases.require_open(row)
     if step.action not in ACTIONS:
         raise case_service.CaseRefused(f"'{step.action}' is not an action ({', '.join(ACTIONS)})")
+    if step.action != row.kind:
+        # What is done is what the person asked for, nothing else.
+        raise case_service.CaseRefused(
+            f"case {row.number} is a request of kind '{row.kind}', not '{step.action}': only "
+            "what the person asked for is carried out",
+            kind=row.kind,
+        )
     if row.identity_checked_at is None:
         raise IdentityNotChecked(
             f"the sender of case {row.number} has not proved who they are: send the identity "

@@ -25,6 +25,7 @@ from avowal.lib.deps import (
     settle,
 )
 from avowal.lib.errors import AvowalError
+from avowal.mail import service as mail
 from avowal.policy import wording
 from avowal.policy.loader import LoadedPolicy
 from avowal.rights import case_service, cases, links, signin
@@ -160,6 +161,7 @@ def contact_send(
         "We received your message",
         number=row.number,
         question=row.kind == "question",
+        mailed=mail.mail_configured(settings),
         due=wording.date(cases.due(row).date()),
     )
 

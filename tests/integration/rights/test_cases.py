@@ -376,7 +376,9 @@ def test_support_cannot_erase_while_the_privacy_officer_can_then_answers_and_clo
     assert [e.actor for e in denied] == [SUPPORT_MEMBER]
 
     olivia = staff_browser(OFFICER, role="privacy_officer")
-    assert 'action="/console/cases/' in olivia.get(f"/console/cases/{row.id}").text
+    assert "Carry out: erase my account" in olivia.get(f"/console/cases/{row.id}").text
+    other = olivia.post(f"/console/cases/{row.id}/act", {"action": "access"})
+    assert other.status_code == 409 and "only what the person asked for" in other.text
     erased = olivia.post(f"/console/cases/{row.id}/act", {"action": "erasure"})
     assert erased.status_code == 200, erased.text
     assert subject(app, ada).erased_at is not None
