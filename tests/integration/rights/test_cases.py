@@ -462,3 +462,71 @@ def test_archiving_shreds_the_contact_subject_of_cases_closed_over_a_year_ago_on
     with app.state.sessionmaker() as s:
         assert cases.archive(s, state.policies.current()) == 0  # nothing twice
         assert cases.counts(s).archived == 1
+
+
+# -- The other requests ------------------------------------------------------------------------
+
+
+def _checked(client: TestClient, app: FastAPI, kind: str, sam: Browser, deliver: Deliver) -> Case:
+    write(client, kind, message=f"A {kind} request.")
+    deliver()
+    row = all_cases(app)[-1]
+    client.post(_identity_link(sam, row, deliver))
+    return row
+
+
+def test_access_objection_withdrawal_and_rectification_are_carried_out_on_the_accounts(
+    client: TestClient,
+    app: FastAPI,
+    ada: str,
+    staff_browser: Staff,
+    deliver: Deliver,
+    as_role: Callable[[str], Client],
+) -> None:
+    sam = staff_browser(SUPPORT_MEMBER, role="support")
+    olivia = staff_browser(OFFICER, role="privacy_officer")
+
+    access = _checked(client, app, "access", sam, deliver)
+    done = olivia.post(f"/console/cases/{access.id}/act", {"action": "access"})
+    assert done.status_code == 200, done.text
+    (mail,) = deliver()
+    assert (mail.to, mail.subject) == (ADA, "Your link to your privacy center")
+    assert "/privacy/me/signin/" in mail.text
+
+    objection = _checked(client, app, "objection", sam, deliver)
+    marketing = "marketing.communications.email"
+    page = olivia.get(f"/console/cases/{objection.id}").text
+    assert f'value="{marketing}"' in page
+    done = olivia.post(
+        f"/console/cases/{objection.id}/act", {"action": "objection", "purpose": marketing}
+    )
+    assert done.status_code == 200, done.text
+    withheld = as_role("newsletter_service").read(ada, purpose=marketing)
+    assert "email" not in withheld["values"]
+
+    withdrawal = _checked(client, app, "withdrawal", sam, deliver)
+    refused = olivia.post(
+        f"/console/cases/{withdrawal.id}/act",
+        {"action": "withdrawal", "purpose": "essential.service.authentication"},
+    )
+    assert refused.status_code == 409 and "erased" in refused.text
+    done = olivia.post(
+        f"/console/cases/{withdrawal.id}/act", {"action": "withdrawal", "purpose": marketing}
+    )
+    assert done.status_code == 200, done.text
+
+    rectification = _checked(client, app, "rectification", sam, deliver)
+    done = olivia.post(
+        f"/console/cases/{rectification.id}/act",
+        {
+            "action": "rectification",
+            "point": "registration",
+            "field": "name",
+            "value": "Ada Lovelace Example",
+        },
+    )
+    assert done.status_code == 200, done.text
+    read = as_role("web_backend").read(ada, purpose="essential.service.authentication")
+    assert read["values"]["name"]["value"] == "Ada Lovelace Example"
+    actors = {e.action: e.actor for e in audit_of(app, "correct") + audit_of(app, "withdraw")}
+    assert actors == {"correct": OFFICER, "withdraw": OFFICER}
