@@ -431,6 +431,30 @@ def throwaway_subject(world: World, who: Who) -> dict[str, str]:
     return {"victim": answer["subject_id"]}
 
 
+def _case_body(world: World, **more: Any) -> dict[str, Any]:
+    return {
+        "kind": "question",
+        "email": "bob@example.com",
+        "message": "What do you keep about me?",
+        "notice_id": world.params["contact_notice"],
+        **more,
+    }
+
+
+def open_case(world: World, who: Who) -> dict[str, str]:
+    """A question from the site's form, open and unchecked, for each caller."""
+    answer = world.api_call("web_backend", "POST", "/v1/cases", json=_case_body(world))
+    return {"case": answer["id"]}
+
+
+def checked_erasure(world: World, who: Who) -> dict[str, str]:
+    """An erasure request the site vouched for, about a throwaway person of the caller's own."""
+    victim = throwaway_subject(world, who)["victim"]
+    body = _case_body(world, kind="erasure", subject={"subject_id": victim})
+    answer = world.api_call("web_backend", "POST", "/v1/cases", json=body)
+    return {"case": answer["id"]}
+
+
 def accepting_subject(world: World, who: Who) -> dict[str, str]:
     """A person of their own for each caller, so every allowed acceptance is a first one."""
     return {
@@ -570,6 +594,32 @@ CASES: tuple[Case, ...] = (
         "/privacy/parent/x.answer.y.z",
         form={"decision": "consent"},
     ),
+    # Questions and requests: the contact form is public, an identity link is the secret.
+    get("/privacy/contact", PUBLIC),
+    post(
+        "/privacy/contact",
+        PUBLIC,
+        form={
+            "kind": "question",
+            "email": "bob@example.com",
+            "message": "Hello",
+            "notice_id": "{contact_notice}",
+        },
+    ),
+    get("/privacy/cases/confirm/{token}", everyone("404 html"), "/privacy/cases/confirm/forged"),
+    post("/privacy/cases/confirm/{token}", everyone("404 html"), "/privacy/cases/confirm/forged"),
+    # The site's form: tokens whose role grants the contact point's purpose (support).
+    post(
+        "/v1/cases",
+        api(GRANT_SUPPORT, "201"),
+        body=lambda p: {
+            "kind": "question",
+            "email": "bob@example.com",
+            "message": "Hello",
+            "notice_id": p["contact_notice"],
+        },
+    ),
+    get("/v1/cases/{case_id}", api(GRANT_SUPPORT), "/v1/cases/{case}", prepare=open_case),
     # The unsubscribe page and RFC 8058 one-click: the signed link is the secret.
     get(
         "/privacy/unsubscribe/{token}",
@@ -814,6 +864,41 @@ CASES: tuple[Case, ...] = (
         "/console/news",
         console(GRANT_MARKETING),
         form={"kind": "new_projects", "subject": "News", "text": "Something new."},
+    ),
+    # Cases: support and the privacy officer handle them; only the officer acts on an account.
+    get("/console/cases", console(GRANT_SUPPORT)),
+    get(
+        "/console/cases/{case_id}",
+        console(GRANT_SUPPORT),
+        "/console/cases/{case}",
+        prepare=open_case,
+    ),
+    post(
+        "/console/cases/{case_id}/identity",
+        console(GRANT_SUPPORT),
+        "/console/cases/{case}/identity",
+        prepare=open_case,
+    ),
+    post(
+        "/console/cases/{case_id}/extend",
+        console(GRANT_SUPPORT),
+        "/console/cases/{case}/extend",
+        form={"months": "1", "reason": "Records are kept off site."},
+        prepare=open_case,
+    ),
+    post(
+        "/console/cases/{case_id}/answer",
+        console(GRANT_SUPPORT),
+        "/console/cases/{case}/answer",
+        form={"text": "We keep your question only.", "outcome": "answered"},
+        prepare=open_case,
+    ),
+    post(
+        "/console/cases/{case_id}/act",
+        console(OFFICERS),
+        "/console/cases/{case}/act",
+        form={"action": "erasure"},
+        prepare=checked_erasure,
     ),
     get("/console/legal", console(OFFICERS)),
     get("/console/legal/new", console(OFFICERS)),
