@@ -175,6 +175,9 @@ def _step(
         return _page(
             ctx, session, policy, secrets, fresh, error=exc.message, status_code=exc.status_code
         )
+    # The step is done: committed before the page reads the message again, so a refused read
+    # (rolled back) cannot take the step with it.
+    session.commit()
     return _page(ctx, session, policy, secrets, row, done=done)
 
 

@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.audit import service as audit
@@ -301,6 +301,14 @@ def overdue_cases(session: Session, now: dt.datetime | None = None) -> list[Case
     return [r for r in rows if due(r) < at]
 
 
+def _due_for_archive(at: dt.datetime) -> Select[Case]:
+    return select(Case).where(
+        Case.status == CLOSED,
+        Case.archived_at.is_(None),
+        Case.closed_at < at - ARCHIVE_AFTER,
+    )
+
+
 def archive(session: Session, loaded: LoadedPolicy, now: dt.datetime | None = None) -> int:
     """Archive the cases closed more than :data:`ARCHIVE_AFTER` ago; return how many.
 
@@ -309,15 +317,7 @@ def archive(session: Session, loaded: LoadedPolicy, now: dt.datetime | None = No
     contact subject holds only the contact point's values, all of which go).
     """
     at = clock.current(now)
-    rows = session.scalars(
-        select(Case)
-        .where(
-            Case.status == CLOSED,
-            Case.archived_at.is_(None),
-            Case.closed_at < at - ARCHIVE_AFTER,
-        )
-        .with_for_update()
-    ).all()
+    rows = session.scalars(_due_for_archive(at).with_for_update()).all()
     for row in rows:
         subject = repository.subject(session, row.subject_id) if row.subject_id else None
         if subject is not None and is_living(
@@ -333,6 +333,13 @@ def archive(session: Session, loaded: LoadedPolicy, now: dt.datetime | None = No
 def archive_pass(
     factory: sessionmaker[Session], loaded: LoadedPolicy, now: dt.datetime | None = None
 ) -> int:
-    """Archive the cases due for it, in a transaction of its own (the worker's pass)."""
+    """Archive the cases due for it, in a transaction of its own (the worker's pass).
+
+    Asked first on a session that only reads: a pass with nothing to archive writes nothing.
+    """
+    at = clock.current(now)
+    with factory() as session:
+        if session.scalar(_due_for_archive(at).with_only_columns(Case.id).limit(1)) is None:
+            return 0
     with transaction(factory) as session:
-        return archive(session, loaded, now)
+        return archive(session, loaded, at)
