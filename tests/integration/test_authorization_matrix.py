@@ -595,6 +595,37 @@ CASES: tuple[Case, ...] = (
         form={"decision": "consent"},
     ),
     # Questions and requests: the contact form is public, an identity link is the secret.
+    # The privacy center: a person signs in by a mailed link; no staff or token credential
+    # opens it (its cookie is its own). Without a session, a person's page sends them to sign in.
+    get("/privacy/me", PUBLIC),
+    post(
+        "/privacy/me/link",
+        PUBLIC,
+        form={"email": "nobody@example.com"},
+        echo=frozenset(),
+    ),
+    get("/privacy/me/signin/{token}", everyone("404 html"), "/privacy/me/signin/forged"),
+    post("/privacy/me/signin/{token}", everyone("404 html"), "/privacy/me/signin/forged"),
+    post("/privacy/me/signout", everyone("401 html")),
+    get(
+        "/privacy/me/{subject_id}/export.json",
+        everyone("303 /privacy/me"),
+        "/privacy/me/{sid}/export.json",
+    ),
+    get(
+        "/privacy/me/{subject_id}/export.html",
+        everyone("303 /privacy/me"),
+        "/privacy/me/{sid}/export.html",
+    ),
+    get("/privacy/me/{subject_id}/erase", everyone("303 /privacy/me"), "/privacy/me/{sid}/erase"),
+    *(
+        post(
+            f"/privacy/me/{{subject_id}}/{action}",
+            everyone("401 html"),
+            f"/privacy/me/{{sid}}/{action}",
+        )
+        for action in ("correct", "withdraw", "object", "erase")
+    ),
     get("/privacy/contact", PUBLIC),
     post(
         "/privacy/contact",
@@ -796,6 +827,42 @@ CASES: tuple[Case, ...] = (
         "/v1/subjects/{victim}/closure",
         prepare=throwaway_subject,
     ),
+    # A person's rights, relayed by the back end serving them or carried out by the privacy
+    # officer's role (the erasers): everything held, decrypted, for the export.
+    get(
+        "/v1/subjects/{subject_id}/export",
+        api(ERASERS),
+        "/v1/subjects/{sid}/export",
+        reveals=AT_REGISTRATION | AT_PURCHASE,
+    ),
+    post(
+        "/v1/subjects/{subject_id}/corrections",
+        api(ERASERS),
+        "/v1/subjects/{victim}/corrections",
+        body=lambda p: {"point": "contact", "field": "message", "value": "Please keep me."},
+        prepare=throwaway_subject,
+    ),
+    post(
+        "/v1/subjects/{subject_id}/withdrawals",
+        api(ERASERS, "409 json"),
+        "/v1/subjects/{victim}/withdrawals",
+        # The contact point's values are held for support only: nothing to withdraw.
+        body=lambda p: {"purpose": MARKETING},
+        prepare=throwaway_subject,
+    ),
+    post(
+        "/v1/subjects/{subject_id}/objections",
+        api(ERASERS),
+        "/v1/subjects/{victim}/objections",
+        body=lambda p: {"purpose": MARKETING},
+        prepare=throwaway_subject,
+    ),
+    post(
+        "/v1/privacy/links",
+        api(ERASERS, "201"),
+        body=lambda p: {"subject": {"subject_id": p["victim"]}},
+        prepare=throwaway_subject,
+    ),
     # Analytics figures: tokens whose role grants analytics.reporting.
     get("/v1/analytics/sites", api(GRANT_ANALYTICS)),
     get(f"{SITES}/summary", api(GRANT_ANALYTICS), "/v1/analytics/sites/{site}/summary"),
@@ -829,6 +896,8 @@ CASES: tuple[Case, ...] = (
         f"/console/people?q={ADA['email']}&purpose={SUPPORT}",
         variant="by e-mail",
         echo=frozenset({"email"}),
+        # Each result says who matched: the name, read (and audited) for the purpose.
+        reveals=frozenset({"name"}),
     ),
     # A subject id goes to the person page, which reads (and refuses) under the purpose.
     get(
