@@ -19,6 +19,7 @@ from avowal.policy.loader import LoadedPolicy
 from avowal.policy.practices import Practices
 from avowal.policy.schemas import FieldType, Storage
 from avowal.promises.ids import INFO, PromiseId
+from avowal.rights import contact
 
 # Every section a policy can have, in reading order; absent parts of a policy omit a few.
 SECTION_IDS = (
@@ -34,6 +35,7 @@ SECTION_IDS = (
     "staff-access",
     "retention",
     "changes",
+    "your-rights",
     "contact",
 )
 
@@ -321,6 +323,61 @@ class Clauses(Practices):
             if any(self.t.is_within(kind.purpose, u) for u in emails)
         ]
 
+    def your_rights(self) -> Section | None:
+        """Say what a person can do about their data, and where."""
+        b = Blocks()
+        if not self.p.commitments.privacy_center:
+            b.para(
+                "To see, correct or erase what we hold about you, write to us (see Questions).",
+                promise=INFO,
+            )
+            if contact.fields_of(self.loaded) is None:
+                return None
+        else:
+            self.privacy_center(b)
+        if contact.fields_of(self.loaded) is not None:
+            b.para(
+                "You can also ask us a question, or ask us to act on your data, with ",
+                Link("our form", "/privacy/contact"),
+                ". We answer within one month of receiving it. If your request is complex or "
+                "one of many, we may take up to two more months: we then tell you why within "
+                "the first month.",
+                promise=PromiseId.requests_answered,
+            )
+        return Section("your-rights", "Your rights", b.done())
+
+    def privacy_center(self, b: Blocks) -> None:
+        """Say what the privacy center shows and lets a person do."""
+        b.para(
+            "You can see everything we hold about you in your ",
+            Link("privacy center", "/privacy/me"),
+            ": each value you gave us, what we use it for, who receives it, how long we keep "
+            "it, the receipt of each form you filled in and every disclosure of your data. "
+            "There you can also:",
+            promise=PromiseId.privacy_center,
+        )
+        b.bullets(
+            [
+                ("Download all of it, as a file for computers (JSON) or as a page to keep.",),
+                ("Correct a value: the old one is destroyed and you get a new receipt.",),
+                (
+                    "Withdraw a use you agreed to that our service does not need: it stops at "
+                    "once, and what you gave us only for it is destroyed.",
+                ),
+                ("Object to our messages, as the link in each of them does.",),
+                (
+                    "Erase your account: we destroy the key your data is encrypted with, and "
+                    "confirm it by e-mail.",
+                ),
+            ],
+            promise=PromiseId.privacy_center,
+        )
+        b.para(
+            "To sign in, give the e-mail address you gave us: we send it a link that works "
+            "once, for 15 minutes. We answer the same whether or not we hold the address.",
+            promise=PromiseId.privacy_center,
+        )
+
     def contact(self) -> Section:
         """Say how to reach the organisation with questions."""
         b = Blocks()
@@ -364,6 +421,7 @@ def build(loaded: LoadedPolicy) -> Document:
         c.staff_access(),
         c.retention(),
         c.changes(),
+        c.your_rights(),
         c.contact(),
     ]
     meta = loaded.policy.policy

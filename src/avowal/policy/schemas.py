@@ -103,6 +103,14 @@ class Commitments(Strict):
     encrypted_transport: bool = Field(
         True, description="Passwords and personal data travel over TLS."
     )
+    privacy_center: bool = Field(
+        True,
+        description="People see, download, correct, withdraw, object and erase at /privacy/me, "
+        "signing in by a link mailed to them (so it needs mail).",
+        # Left out of the canonical JSON at its default, so that policies written before it keep
+        # their version id (content hash).
+        exclude_if=lambda on: on is True,
+    )
 
 
 class Storage(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from avowal.policy.checks import purposes_of
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.schemas import ParentalConsentMethod, StaffKind
+from avowal.rights import contact
 from avowal.settings import Settings
 
 # -- what the page states, per policy ---------------------------------------------------------
@@ -57,6 +58,11 @@ def refusable_cookies(lp: LoadedPolicy) -> bool:
     """Say whether the page states that cookies may be refused."""
     a, p = lp.policy.analytics, lp.policy
     return (a.enabled and not a.cookieless) or (bool(p.cookies) and p.cookie_rules.can_refuse)
+
+
+def contact_form(lp: LoadedPolicy) -> bool:
+    """Say whether the page offers the contact form for questions and requests."""
+    return contact.fields_of(lp) is not None
 
 
 def posting(lp: LoadedPolicy) -> bool:

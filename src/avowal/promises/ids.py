@@ -47,6 +47,8 @@ class PromiseId(StrEnum):
     change_notice_banner = "change_notice_banner"
     acceptance_recorded = "acceptance_recorded"
     material_change_consent = "material_change_consent"
+    privacy_center = "privacy_center"
+    requests_answered = "requests_answered"
 
 
 INFO: Literal["info"] = "info"

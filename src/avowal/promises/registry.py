@@ -15,6 +15,7 @@ from avowal.promises import evidence as ev
 from avowal.promises.conditions import (
     always,
     announces_recipients,
+    contact_form,
     four_eyes,
     knowing,
     needs_mail,
@@ -46,6 +47,8 @@ BANNER = "tests/browser/test_banner.py"
 CHILDREN = "tests/integration/children/test_parental_consent.py"
 RETENTION = f"{VAULT}/test_retention.py"
 NEWS = "tests/integration/mail/test_news.py"
+CENTER = "tests/integration/rights/test_privacy_center.py"
+CASES = "tests/integration/rights/test_cases.py"
 ATTESTED = ("tests/integration/promises/test_ledger.py::test_attest_records_audits_and_refuses",)
 
 
@@ -455,6 +458,43 @@ PROMISES = (
             f"{RETENTION}::test_destroyed_values_leave_no_trace_and_kept_ones_stay_readable",
         ),
         evidence=ev.retention,
+    ),
+    Promise(
+        P.privacy_center,
+        "a person sees, downloads, corrects, withdraws, objects and erases in the privacy center",
+        "your-rights",
+        E,
+        lambda lp: lp.policy.commitments.privacy_center,
+        "avowal.rights.routes.center",
+        (
+            f"{CENTER}::test_the_request_answers_the_same_for_a_known_and_an_unknown_address",
+            f"{CENTER}::test_a_link_works_once_an_expired_one_is_410_and_a_forged_one_404",
+            f"{CENTER}::test_the_export_is_everything_held_decrypted_with_receipts_that_verify",
+            f"{CENTER}::test_a_person_asking_for_someone_elses_data_gets_404_and_nothing_changes",
+            f"{CENTER}::test_a_withdrawal_withholds_the_very_next_read_for_the_purpose",
+            f"{CENTER}::test_a_correction_destroys_the_old_value_and_issues_a_new_receipt",
+            f"{CENTER}::test_an_objection_is_recorded_via_the_center",
+            f"{CENTER}::test_erasure_needs_the_typed_word_then_shreds_and_mails_the_confirmation",
+            "tests/browser/test_privacy_center.py::"
+            "test_a_person_signs_in_by_mail_sees_downloads_changes_and_erases_their_data",
+        ),
+        needs=needs_mail,
+    ),
+    Promise(
+        P.requests_answered,
+        "questions and requests answered within a month, or told why within it",
+        "your-rights",
+        E,
+        contact_form,
+        "avowal.rights.cases.open_case",
+        (
+            f"{CASES}::test_the_contact_form_opens_a_case_due_a_month_later_and_acknowledges_it",
+            f"{CASES}::test_a_case_is_extended_once_by_at_most_two_months_with_a_reason",
+            f"{CASES}::test_overdue_cases_are_in_the_review_and_the_metrics",
+            "tests/browser/test_cases_console.py::"
+            "test_an_erasure_request_is_checked_carried_out_and_answered",
+        ),
+        needs=needs_mail,
     ),
     Promise(
         P.change_posting,

@@ -30,6 +30,7 @@ from avowal.policy import wording
 from avowal.policy.loader import LoadedPolicy
 from avowal.rights import case_service, cases, links, signin
 from avowal.rights.case_schemas import KIND_LABELS, CaseCreate, CaseCreated, CaseRead
+from avowal.rights.contact import ContactFields
 from avowal.vault.exceptions import InvalidValue
 
 router = APIRouter()
@@ -93,7 +94,7 @@ def contact_form(policy: PolicyDep) -> HTMLResponse:
     return _form(policy)
 
 
-def _field_of(exc: AvowalError, fields: case_service.ContactFields) -> str:
+def _field_of(exc: AvowalError, fields: ContactFields) -> str:
     named = exc.details.get("field") or next(iter(exc.details.get("fields") or []), None)
     if named == fields.message:
         return "message"

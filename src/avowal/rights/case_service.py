@@ -26,9 +26,9 @@ from avowal.lib.errors import AvowalError
 from avowal.mail import content as mail_content
 from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.schemas import FieldType
-from avowal.rights import cases, links, service, signin
+from avowal.rights import cases, contact, links, service, signin
 from avowal.rights.case_schemas import CaseRead
+from avowal.rights.contact import ContactFields
 from avowal.rights.exceptions import ContactUnavailable
 from avowal.rights.models import Case
 from avowal.settings import Settings
@@ -37,7 +37,7 @@ from avowal.vault.exceptions import SubjectNotFound
 from avowal.vault.schemas import CollectRequest, Notice, SubjectRef
 from avowal.vault.subjects import living_subject
 
-CONTACT = "contact"
+CONTACT = contact.CONTACT
 # Writing back to the person about what they asked serves the contact point's own purpose.
 SUPPORT = "essential.service.operations.support"
 REF_PREFIX = "case:"
@@ -53,22 +53,11 @@ class CaseRefused(AvowalError):
     error = "case_refused"
 
 
-@dataclass(frozen=True)
-class ContactFields:
-    """The contact point's address field and message field."""
-
-    email: str
-    message: str
-
-
 def contact_fields(loaded: LoadedPolicy) -> ContactFields:
     """Return the contact point's fields, or refuse (404) a policy without a usable one."""
-    cp = loaded.policy.collection_points.get(CONTACT)
-    if cp is not None:
-        email = next((n for n, f in cp.fields.items() if f.type is FieldType.email), None)
-        message = next((n for n, f in cp.fields.items() if f.type is not FieldType.email), None)
-        if email is not None and message is not None:
-            return ContactFields(email, message)
+    found = contact.fields_of(loaded)
+    if found is not None:
+        return found
     raise ContactUnavailable(
         f"the policy has no '{CONTACT}' collection point with an e-mail field and a message "
         f"field: write to {loaded.policy.organisation.privacy_contact} instead",
