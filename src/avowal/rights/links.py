@@ -118,6 +118,23 @@ def check(session: Session, kind: str, token: str, now: dt.datetime | None = Non
     return _opened(rows)
 
 
+def pending_links(
+    session: Session, subject_ids: Sequence[str], now: dt.datetime | None = None
+) -> int:
+    """Count the sign-in links of these people still usable (sent, neither used nor expired)."""
+    if not subject_ids:
+        return 0
+    rows = session.scalars(
+        select(PersonGrant.digest).where(
+            PersonGrant.kind == LINK,
+            PersonGrant.subject_id.in_(list(subject_ids)),
+            PersonGrant.used_at.is_(None),
+            PersonGrant.expires_at > clock.current(now),
+        )
+    )
+    return len(set(rows))
+
+
 def start_session(
     session: Session, subject_ids: Sequence[str], now: dt.datetime | None = None
 ) -> tuple[str, dt.datetime]:

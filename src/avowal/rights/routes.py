@@ -19,7 +19,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from avowal.children import gate
 from avowal.console.deps import check_origin
 from avowal.crypto.service import Secrets
 from avowal.lib import clock, person_pages
@@ -136,7 +135,9 @@ def _view(
             (p.point, v.field)
             for p in held.points
             for v in p.values
-            if v.kept_as != "none" and v.field != _birth_field(policy, p.point)
+            if p.point in policy.policy.collection_points
+            and v.field in policy.policy.collection_points[p.point].fields
+            and service.not_correctable(policy, p.point, v.field) is None
         },
         "withdrawable": [
             export.purpose(policy, p)
@@ -149,11 +150,6 @@ def _view(
             if service.objectable(policy, p)
         ],
     }
-
-
-def _birth_field(policy: LoadedPolicy, point: str) -> str | None:
-    cp = policy.policy.collection_points.get(point)
-    return gate.birth_field(policy, cp) if cp is not None else None
 
 
 @router.post(f"{HOME}/link", response_class=HTMLResponse)

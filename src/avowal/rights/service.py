@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
 from avowal.callers.service import Caller
+from avowal.children import gate
 from avowal.children import lock as parental
 from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
@@ -89,6 +90,23 @@ def _leave_no_copy(session: Session) -> None:
         db.after_commit(session, lambda: db.purge_wal(engine))
 
 
+def not_correctable(loaded: LoadedPolicy, point: str, field: str) -> str | None:
+    """Say why a declared field's value cannot be corrected, or None when it can (the one rule).
+
+    Nothing kept of it, nothing to correct; the field the age gate reads is given again at its
+    point instead, since a changed date of birth changes who must consent.
+    """
+    cp = loaded.policy.collection_points[point]
+    if cp.fields[field].storage is Storage.none:
+        return f"nothing of '{field}' is kept, so there is nothing to correct"
+    if field == gate.birth_field(loaded, cp):
+        return (
+            "a date of birth decides whether a parent must consent: give it again at "
+            f"'{point}' instead of correcting it"
+        )
+    return None
+
+
 def correct(
     session: Session,
     loaded: LoadedPolicy,
@@ -118,16 +136,9 @@ def correct(
             point=point,
             declared=sorted(cp.fields),
         )
-    if spec.storage is Storage.none:
-        raise NotCorrectable(
-            f"nothing of '{field}' is kept, so there is nothing to correct", field=field
-        )
-    if spec.type is FieldType.date and spec.category.startswith("user.demographic.date_of_birth"):
-        raise NotCorrectable(
-            "a date of birth decides whether a parent must consent: give it again at "
-            f"'{point}' instead of correcting it",
-            field=field,
-        )
+    why_not = not_correctable(loaded, point, field)
+    if why_not is not None:
+        raise NotCorrectable(why_not, field=field, point=point)
     text.check(value, "value")
     normalised = values.normalise(field, spec, value)
     subj = living_subject(session, subject_id, lock=True)

@@ -34,6 +34,9 @@ from avowal.vault.exceptions import InvalidValue, SubjectNotFound
 from avowal.vault.schemas import SubjectRef
 from avowal.vault.subjects import living_subject, unknown_and_erased
 
+# Usable sign-in links a person may have at once; a further request sends nothing.
+MAX_PENDING = 3
+
 
 def link_url(public_url: str, token: str) -> str:
     """Return the page a sign-in link opens."""
@@ -82,7 +85,9 @@ def request_link(
     """Mail a sign-in link to ``email`` if anyone holds it; do nothing visible otherwise."""
     address = normalised_address(email)
     people = holders(session, loaded, secrets, address)
-    if not people:
+    # Asking again and again mails no one again and again: while a few links are still usable,
+    # the answer is the same and nothing more is sent.
+    if not people or links.pending_links(session, people, now) >= MAX_PENDING:
         return
     token, _ = links.issue(
         session, links.LINK, people, dt.timedelta(minutes=links.LINK_MINUTES), now=now

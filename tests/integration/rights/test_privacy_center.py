@@ -135,6 +135,18 @@ def test_the_request_answers_the_same_for_a_known_and_an_unknown_address(
     assert deliver() == []
 
 
+def test_asking_again_and_again_mails_a_few_links_then_nothing_more(
+    client: TestClient, ada: str, deliver: Deliver, frozen: Frozen
+) -> None:
+    answers = [client.post("/privacy/me/link", data={"email": "ada@example.com"}) for _ in range(6)]
+    assert {a.text for a in answers} == {answers[0].text} and SENT in answers[0].text
+    assert len(deliver()) == 3  # signin.MAX_PENDING usable links at once, then nothing
+    # Once they expire, a request mails a link again.
+    frozen.advance(minutes=16)
+    client.post("/privacy/me/link", data={"email": "ada@example.com"})
+    assert len(deliver()) == 1
+
+
 def test_a_link_works_once_an_expired_one_is_410_and_a_forged_one_404(
     client: TestClient, ada: str, deliver: Deliver, frozen: Frozen
 ) -> None:
