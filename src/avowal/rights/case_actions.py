@@ -20,6 +20,7 @@ from avowal.mail import content as mail_content
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.taxonomy import is_within
 from avowal.rights import case_service, cases, links, service, signin
+from avowal.rights import erasure as account_erasure
 from avowal.rights.exceptions import IdentityNotChecked
 from avowal.rights.models import Case
 from avowal.settings import Settings
@@ -84,7 +85,7 @@ def carry_out(
         done = _mail_sign_in(session, loaded, secrets, settings, row, held)
     elif step.action == "erasure":
         reason = f"case {row.number}: erasure request"
-        service.erase_account(
+        account_erasure.erase_account(
             session,
             loaded,
             secrets,

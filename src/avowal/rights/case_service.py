@@ -27,6 +27,7 @@ from avowal.mail import content as mail_content
 from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
 from avowal.rights import cases, contact, links, service, signin
+from avowal.rights import erasure as account_erasure
 from avowal.rights.case_schemas import CaseRead
 from avowal.rights.contact import ContactFields
 from avowal.rights.exceptions import ContactUnavailable
@@ -81,7 +82,7 @@ def address(session: Session, loaded: LoadedPolicy, secrets: Secrets, row: Case)
     """Return the address a case came from (None once archived)."""
     if row.subject_id is None or row.archived_at is not None:
         return None
-    return service.address_of(session, loaded, secrets, row.subject_id)
+    return account_erasure.address_of(session, loaded, secrets, row.subject_id)
 
 
 def mail_case(

@@ -27,6 +27,7 @@ from avowal.lib.errors import AvowalError
 from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
 from avowal.rights import cases, deps, export, links, service, signin
+from avowal.rights import erasure as account_erasure
 from avowal.rights.deps import Action, ActionDep, Person
 from avowal.rights.schemas import Export
 from avowal.rights.service import PERSON, PERSON_ROLE
@@ -383,7 +384,7 @@ def erase(subject_id: str, act: ActionDep, confirm: Field = "") -> Response:
         if confirm.strip().lower() != ERASE_WORD:
             message = f"'confirm': type the word “{ERASE_WORD}” to confirm; nothing was erased"
             return _erase_form(act.policy, person, subject_id, message)
-        service.erase_account(
+        account_erasure.erase_account(
             act.session, act.policy, act.secrets, act.settings, [subject_id],
             actor=PERSON, role=PERSON_ROLE, reason="the person's request in the privacy center",
         )  # fmt: skip

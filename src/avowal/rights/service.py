@@ -1,5 +1,5 @@
 """A person's rights, written once: correct a value, withdraw a purpose, object to
-communications, erase the account.
+communications (erasing the account: :mod:`avowal.rights.erasure`).
 
 The privacy center (the person, signed in), the API (the site's back end relaying the person's
 request) and the console (staff carrying out a checked request) all call these; each is audited
@@ -7,8 +7,6 @@ with who acted. The person's row is locked for each, like a collection or an era
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -21,11 +19,9 @@ from avowal.crypto import cipher
 from avowal.crypto.service import Secrets
 from avowal.db import engine as db
 from avowal.lib import clock, text
-from avowal.mail import content as mail_content
 from avowal.mail import news, objections
-from avowal.mail import service as mail
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.schemas import FieldType, Storage
+from avowal.policy.schemas import Storage
 from avowal.policy.taxonomy import is_within
 from avowal.rights.exceptions import (
     NotCorrectable,
@@ -35,11 +31,9 @@ from avowal.rights.exceptions import (
     RightNotAllowed,
 )
 from avowal.rights.schemas import Corrected, Objected, Withdrawn
-from avowal.settings import Settings
 from avowal.vault import erasure, notices, receipts, repository, values
 from avowal.vault.exceptions import UnknownField, UnknownPoint, UnknownPurpose
 from avowal.vault.models import BlindIndex, PersonalValue
-from avowal.vault.schemas import Erased
 from avowal.vault.subjects import living_subject, living_values
 
 # The person themselves, signed in to the privacy center: how the audit names them.
@@ -360,71 +354,3 @@ def object_to(
             ),
         )
     return Objected(subject_id=subject_id, purpose=purpose, new=new)
-
-
-def address_of(
-    session: Session, loaded: LoadedPolicy, secrets: Secrets, subject_id: str
-) -> str | None:
-    """Return the address to answer a person's own request at: their latest e-mail value kept
-    whole, whatever it was collected for (answering them is the request's own purpose)."""
-    key_id, wrapped_key, rows = living_values(session, subject_id)
-    points = loaded.policy.collection_points
-    usable = [
-        r
-        for r in rows
-        if r.ciphertext is not None
-        and r.point in points
-        and (spec := points[r.point].fields.get(r.field)) is not None
-        and spec.type is FieldType.email
-        and spec.storage is Storage.full
-    ]
-    if not usable:
-        return None
-    row = max(usable, key=lambda r: clock.aware(r.collected_at))
-    assert row.ciphertext is not None
-    data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id)
-    return cipher.decrypt(data_key, subject_id, row.point, row.field, row.ciphertext)
-
-
-def erase_account(
-    session: Session,
-    loaded: LoadedPolicy,
-    secrets: Secrets,
-    settings: Settings,
-    subject_ids: list[str],
-    *,
-    actor: str,
-    role: str,
-    reason: str,
-    now: dt.datetime | None = None,
-) -> list[Erased]:
-    """Crypto-shred a person's subjects at their request, then tell them it is done.
-
-    The confirmation goes to the address they gave, under a key of its own (their key is
-    destroyed), and its envelope is dropped once sent. Without mail, nothing is queued.
-    """
-    address = None
-    for subject_id in subject_ids:
-        address = address or address_of(session, loaded, secrets, subject_id)
-    done = [
-        erasure.shred(
-            session,
-            subject_id,
-            actor=actor,
-            role=role,
-            outbox=settings.mail_outbox_path,
-            reason=reason,
-        )
-        for subject_id in subject_ids
-    ]
-    if address is not None and done and mail.mail_configured(settings):
-        mail.queue_to_staff(
-            session,
-            secrets,
-            loaded,
-            to=address,
-            content=mail_content.ErasureDone(erased_at=done[0].erased_at[:10]),
-            purpose=erasure.ON_THE_PERSONS_REQUEST,
-            now=now,
-        )
-    return done
