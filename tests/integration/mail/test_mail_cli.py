@@ -126,6 +126,14 @@ def test_every_kind_renders_in_every_language(language: Language) -> None:
             text="We started <b>something</b>.",
             unsubscribe_url="https://p.example.com/privacy/unsubscribe/t",
         ),
+        content.PrivacySignIn(link="https://p.example.com/privacy/me/signin/t", minutes=15),
+        content.ErasureDone(erased_at="2027-01-02"),
+        content.CaseReceived(number=7, kind="erasure", due=dt.date(2027, 2, 2)),
+        content.IdentityCheck(
+            number=7, link="https://p.example.com/privacy/cases/confirm/t", days=7
+        ),
+        content.CaseAnswer(number=7, text="We erased <b>everything</b>."),
+        content.CaseExtended(number=7, due=dt.date(2027, 4, 2), reason="Many <b>requests</b>."),
     ]
     assert [k.KIND for k in kinds] == list(content.KINDS)
     for kind in kinds:
