@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 from avowal.callers.service import Caller
 from avowal.console.deps import StaffContext
+from avowal.mail import news
 from avowal.policy.loader import LoadedPolicy
-from avowal.policy.taxonomy import LEGAL_OBLIGATION, is_within
+from avowal.policy.taxonomy import LEGAL_OBLIGATION
 
 SUPPORT = "essential.service.operations.support"
-# The uses news is sent for: news to people who agreed, and messages about their account.
-NEWS_USES = ("marketing.communications", "essential.service.notifications")
 
 Rule = Callable[[Caller, LoadedPolicy], bool]
 
@@ -48,12 +47,9 @@ def may_handle_cases(caller: Caller) -> bool:
     return caller.grants(SUPPORT) or caller.grants(LEGAL_OBLIGATION)
 
 
-def may_send_news(caller: Caller) -> bool:
-    """Tell whether a caller grants a use within marketing communications or notifications."""
-    return any(
-        caller.grants(use) or any(is_within(granted, use) for granted in caller.purposes)
-        for use in NEWS_USES
-    )
+def may_send_news(caller: Caller, policy: LoadedPolicy) -> bool:
+    """Tell whether a caller may send a kind of message the policy declares (its purpose)."""
+    return bool(news.kinds_for(policy, caller))
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ ITEMS: tuple[NavItem, ...] = (
     NavItem("home", "/console", "Home", None),
     NavItem("people", "/console/people", "People", may_see_personal_data),
     NavItem("cases", "/console/cases", "Requests", lambda c, _: may_handle_cases(c)),
-    NavItem("news", "/console/news", "News", lambda c, _: may_send_news(c)),
+    NavItem("news", "/console/news", "News", may_send_news),
     NavItem("analytics", "/console/analytics", "Analytics", may_read_analytics),
     NavItem("legal", "/console/legal", "Legal requests", lambda c, _: may_handle_legal(c)),
     NavItem("break_glass", "/console/break-glass", "Break-glass", may_see_personal_data),

@@ -46,17 +46,14 @@ class Offered:
 def _require_sender(ctx: StaffContext, policy: LoadedPolicy) -> tuple[Caller, list[news.NewsKind]]:
     """Refuse (403 page) a member whose role grants the purpose of no declared kind."""
     caller = ctx.caller
-    kinds = (
-        news.kinds_for(policy, caller) if caller is not None and nav.may_send_news(caller) else []
-    )
-    if caller is None or not kinds:
+    if caller is None or not nav.may_send_news(caller, policy):
         declared = ", ".join(policy.policy.communications) or "none"
         raise AccessDenied(
             f"the role '{ctx.account.role}' grants the purpose of none of the kinds of messages "
             f"the policy declares (communications: {declared}); news is sent by a role that "
             "grants one"
         )
-    return caller, kinds
+    return caller, news.kinds_for(policy, caller)
 
 
 def _form_page(

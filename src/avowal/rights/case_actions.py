@@ -102,9 +102,7 @@ def carry_out(
         done = f"{step.purpose} withdrawn"
     elif step.action == "objection":
         for subject_id in held:
-            service.object_to(
-                session, loaded, subject_id, step.purpose, f"case {row.number}", **who
-            )
+            service.object_to(session, loaded, subject_id, step.purpose, "console", **who)
         done = f"objection to {step.purpose} recorded"
     else:
         for subject_id in _holding_field(session, held, step.point, step.field):
