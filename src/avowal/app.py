@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from avowal import __version__, console
 from avowal.analytics import dashboard_routes as analytics_dashboard_routes
 from avowal.analytics import routes as analytics_routes
+from avowal.analytics import stats_api as analytics_stats_api
 from avowal.analytics import worker as analytics_worker
 from avowal.analytics.service import Analytics
 from avowal.children import routes as children_routes
@@ -165,6 +166,7 @@ def create_app(
     app.include_router(acceptance_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(analytics_dashboard_routes.router)
+    app.include_router(analytics_stats_api.router)
     app.include_router(consent_routes.router)
     console.install(app)
     return app
