@@ -889,6 +889,28 @@ CASES: tuple[Case, ...] = (
         console(GRANT_ANALYTICS),
         "/console/analytics/export.csv?site={site}&table=page",
     ),
+    # Plausible's Stats API: tokens whose role grants analytics.reporting (figures only).
+    get(
+        "/api/v1/stats/realtime/visitors",
+        api(GRANT_ANALYTICS),
+        "/api/v1/stats/realtime/visitors?site_id={site}",
+    ),
+    get("/api/v1/stats/aggregate", api(GRANT_ANALYTICS), "/api/v1/stats/aggregate?site_id={site}"),
+    get(
+        "/api/v1/stats/timeseries",
+        api(GRANT_ANALYTICS),
+        "/api/v1/stats/timeseries?site_id={site}",
+    ),
+    get(
+        "/api/v1/stats/breakdown",
+        api(GRANT_ANALYTICS),
+        "/api/v1/stats/breakdown?site_id={site}&property=event:page",
+    ),
+    post(
+        "/api/v2/query",
+        api(GRANT_ANALYTICS),
+        body=lambda p: {"site_id": p["site"], "metrics": ["visitors"], "date_range": "7d"},
+    ),
     get("/console/people", console(STAFF_ROLES), variant="form"),
     get(
         "/console/people",
