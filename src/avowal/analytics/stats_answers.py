@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from avowal.analytics import dashboard, query
 from avowal.analytics import stats_figures as figures
+from avowal.analytics import stats_periods as periods
 from avowal.analytics import stats_query as sq
 from avowal.analytics.query import DayRange
 from avowal.analytics.readers import Reader
@@ -99,7 +100,7 @@ def aggregate(
     compare: str | None,
 ) -> dict[str, Any]:
     """Answer `/api/v1/stats/aggregate`: ``{"results": {metric: {"value": ...}}}``."""
-    days = sq.v1_range(period, date, ctx.today)
+    days = periods.v1_range(period, date, ctx.today)
     parsed_filters = sq.v1_filters(filters)
     names = sq.check_metrics(_metrics(metrics), None, v2=False)
     if compare not in (None, "", "previous_period"):
@@ -132,7 +133,7 @@ def timeseries(
     interval: str | None,
 ) -> dict[str, Any]:
     """Answer `/api/v1/stats/timeseries`: one row per day (or hour, or month), empty included."""
-    days = sq.v1_range(period, date, ctx.today)
+    days = periods.v1_range(period, date, ctx.today)
     if interval == "date":
         interval = "day"
     if interval not in (None, "day", "month"):
@@ -180,7 +181,7 @@ def breakdown(
     page: str | None,
 ) -> dict[str, Any]:
     """Answer `/api/v1/stats/breakdown`: ``{"results": [{property: value, metric: ...}]}``."""
-    days = sq.v1_range(period, date, ctx.today)
+    days = periods.v1_range(period, date, ctx.today)
     if not prop_name:
         raise StatsRefused(
             "The `property` parameter is required. Please provide at least one property to "

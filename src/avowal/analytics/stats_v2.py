@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from avowal.analytics import stats_figures as figures
+from avowal.analytics import stats_periods as periods
 from avowal.analytics import stats_query as sq
 from avowal.analytics.query import DayRange
 from avowal.analytics.stats_answers import TIME_DIMENSIONS, V2_LIMIT, Context, Site, _sorted
@@ -111,7 +112,7 @@ def _interval(time: str, days: DayRange) -> str:
 
 def run(ctx: Context, at: Site, body: QueryRequest) -> dict[str, Any]:
     """Answer a v2 query: ``{"results": [...], "meta": {...}, "query": {...}}``."""
-    days = sq.v2_range(body.date_range, ctx.today)
+    days = periods.v2_range(body.date_range, ctx.today)
     time, prop = _dimensions(body.dimensions)
     names = sq.check_metrics(body.metrics, prop, v2=True)
     if time is not None and _interval(time, days) == "hour":

@@ -414,6 +414,8 @@ def test_unknown_metric_property_and_site(
     )
     assert "`scroll_depth`" in get("aggregate", **site, metrics="scroll_depth")
     assert "`!=`" in get("aggregate", **site, filters="visit:country!=FR")
+    assert "between" in get("aggregate", **site, period="month", date="9999-12-31")
+    assert "between" in get("aggregate", **site, period="7d", date="0001-01-02")
     assert get("aggregate") == (
         "Missing site ID. Please provide the required site_id parameter with your request."
     )
@@ -430,6 +432,9 @@ def test_unknown_metric_property_and_site(
     )
     assert post(site_id=SITE, metrics=["visitors"], date_range="bad_period") == (
         '#/date_range: Invalid date range "bad_period"'
+    )
+    assert "Invalid date range" in post(
+        **{**base, "date_range": "99999999999mo"}, metrics=["visits"]
     )
     assert "session" not in post(**base, metrics=["bounce_rate"], dimensions=["event:name"])
     assert post(404, site_id="no-such.example.com", metrics=["visitors"], date_range="7d")
