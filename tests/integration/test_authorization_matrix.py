@@ -674,6 +674,7 @@ CASES: tuple[Case, ...] = (
     get("/v1/receipts/{receipt_id}", PUBLIC, "/v1/receipts/{receipt}"),
     get("/a.js", PUBLIC),
     get("/a-{version}.js", PUBLIC),
+    get("/js/{name}", PUBLIC, "/js/script.outbound-links.hash.js"),
     Case(
         "OPTIONS",
         "/api/event",

@@ -9,6 +9,10 @@ request is filtered. Definitions (see :mod:`avowal.analytics.rollup` for visits 
 - comparison: the same figures for the previous period of equal length, and the change: in
   percent of the previous value for counts and averages (``None`` when it was 0), in percentage
   points for the bounce rate;
+- pages: time on page is the average engaged seconds of the visits that reported engagement
+  (Plausible's ``engagement`` events), or, for pages without any, the seconds to the next page
+  view; scroll depth is the average of those visits' deepest scroll, in percent;
+- goals (``event``): a goal with revenue lists its sum per currency (decimal strings);
 - time series: one point per day for ranges over two days, per UTC hour otherwise (hourly points
   have no bounce rate or duration: visits are rolled up by day);
 - realtime: distinct visitors with an event in the last 30 minutes, from raw events. Visitor
@@ -21,6 +25,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -29,9 +34,10 @@ from sqlalchemy.orm import Session
 from avowal.analytics.models import Event
 from avowal.analytics.query import DayRange, Query, UnknownDimension
 from avowal.analytics.readers import RawReader, Reader, RollupReader, merge
-from avowal.analytics.rollup import DIMENSIONS, PAGEVIEW, TOTAL, Tally
+from avowal.analytics.rollup import DIMENSIONS, MICROS, PAGEVIEW, REVENUE, TOTAL, Tally
 
-BREAKDOWNS = tuple(d for d in DIMENSIONS if d != TOTAL)
+# Revenue rows are read with their goals (``event``), not as a table of their own.
+BREAKDOWNS = tuple(d for d in DIMENSIONS if d not in (TOTAL, REVENUE))
 TABLES = (*BREAKDOWNS, "timeseries")
 REALTIME_MINUTES = 30
 DEFAULT_LIMIT = 10
@@ -150,8 +156,14 @@ def breakdown_rows(
                 "visits": t.visits,
                 "pageviews": t.pageviews,
                 "bounce_rate": _pct(t.bounces, t.visits),
-                "time_on_page": _avg(t.duration_s, t.pageviews - left),
+                "time_on_page": (
+                    round(t.engaged_ms / 1000 / t.scrolls)
+                    if t.scrolls
+                    else _avg(t.duration_s, t.pageviews - left)
+                ),
             }
+            if t.scrolls:
+                row["scroll_depth"] = round(t.scroll_sum / t.scrolls)
             rows.append(row)
         return rows
     if dimension == "entry_page":
@@ -178,7 +190,7 @@ def breakdown_rows(
         ]
     if dimension in ("event", "prop"):
         everyone = totals(source, days).visitors
-        return [
+        rows = [
             {
                 "value": value,
                 "visitors": t.visitors,
@@ -188,7 +200,23 @@ def breakdown_rows(
             }
             for value, t in ranked
         ]
+        if dimension == "event":
+            revenue = revenues(source, days)
+            for row in rows:
+                if row["value"] in revenue:
+                    row["revenue"] = revenue[row["value"]]
+        return rows
     return [_visit_row(value, t) for value, t in ranked]
+
+
+def revenues(source: Reader, days: DayRange) -> dict[str, list[dict[str, str]]]:
+    """Return each goal's revenue of the range: its sum per currency, as decimal strings."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for value, t in sorted(source.breakdown(REVENUE, days, None)):
+        currency, _, goal = value.partition(" ")
+        amount = format((Decimal(t.revenue_micros) / MICROS).normalize(), "f")
+        found.setdefault(goal, []).append({"currency": currency, "amount": amount})
+    return found
 
 
 def breakdown(

@@ -80,6 +80,13 @@ class Summary(_Head):
     change: Change | None
 
 
+class Money(BaseModel):
+    """An amount in one currency."""
+
+    currency: str = Field(description="ISO 4217, e.g. EUR.")
+    amount: str = Field(description="A decimal string, e.g. 37.5.")
+
+
 class BreakdownRow(BaseModel):
     """One value of a dimension; the figures given depend on the dimension."""
 
@@ -90,12 +97,22 @@ class BreakdownRow(BaseModel):
     events: int | None = None
     bounce_rate: Percent = None
     visit_duration: Seconds = None
-    time_on_page: Seconds = Field(None, description="Pages: average seconds on the page.")
+    time_on_page: Seconds = Field(
+        None,
+        description="Pages: average engaged seconds of the visits that reported engagement, "
+        "else seconds to the next page view.",
+    )
+    scroll_depth: Percent = Field(
+        None, description="Pages: average deepest scroll of the visits that reported it."
+    )
     entrances: int | None = Field(None, description="Entry pages: visits that began there.")
     exits: int | None = Field(None, description="Exit pages: visits that ended there.")
     exit_rate: Percent = Field(None, description="Exit pages: exits in percent of its views.")
     conversion_rate: Percent = Field(
         None, description="Events and props: visitors in percent of all visitors."
+    )
+    revenue: list[Money] | None = Field(
+        None, description="Goals (events): the revenue's sum per currency, if any."
     )
 
 

@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -79,6 +81,21 @@ class Event(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     visitor: Mapped[int] = mapped_column(BigInteger, doc="Keyed hash under the day's salt.")
     props: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    interactive: Mapped[bool | None] = mapped_column(
+        Boolean, doc="False for a non-interactive event (it does not end a bounce)."
+    )
+    scroll_depth: Mapped[int | None] = mapped_column(
+        SmallInteger, doc="Engagement events: the page's deepest scroll, 0-100 percent."
+    )
+    engagement_ms: Mapped[int | None] = mapped_column(
+        BigInteger, doc="Engagement events: milliseconds engaged on the page since the last one."
+    )
+    revenue_amount: Mapped[str | None] = mapped_column(
+        String(40), doc="A revenue goal's amount, a decimal string (e.g. 12.5)."
+    )
+    revenue_currency: Mapped[str | None] = mapped_column(
+        String(3), doc="A revenue goal's ISO 4217 currency."
+    )
 
 
 class DailyRollup(Base):
@@ -98,6 +115,18 @@ class DailyRollup(Base):
     bounces: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[int] = mapped_column(BigInteger)
     events: Mapped[int] = mapped_column(Integer)
+    engaged_ms: Mapped[int] = mapped_column(
+        BigInteger, server_default="0", doc="Pages: milliseconds engaged (engagement events)."
+    )
+    scroll_sum: Mapped[int] = mapped_column(
+        BigInteger, server_default="0", doc="Pages: the sum of each visit's deepest scroll."
+    )
+    scrolls: Mapped[int] = mapped_column(
+        BigInteger, server_default="0", doc="Pages: the visits that reported engagement."
+    )
+    revenue_micros: Mapped[int] = mapped_column(
+        BigInteger, server_default="0", doc="Revenue rows: the amount in millionths."
+    )
 
 
 class HourlyRollup(Base):

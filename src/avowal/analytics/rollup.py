@@ -7,10 +7,15 @@
 - entry page: the path of its first page view; exit page: the path of its last page view
   (a visit of custom events only has neither);
 - duration: last event time minus first event time, in whole seconds (truncated);
-- bounce: exactly one page view and no custom event (Plausible's rule: an interaction is not a
-  bounce);
+- bounce: exactly one page view and no interactive custom event (Plausible's rule: an
+  interaction is not a bounce; an event sent with ``interactive: false`` is not one);
 - source, referrer, UTM tags, browser, OS, device and country: those of its first event. A visit
   without a source is counted under ``Direct / None``; other missing values are not counted.
+
+**Engagement.** Plausible's ``engagement`` events (sent when a tab is hidden) are neither page
+views nor custom events: they never start, extend or un-bounce a visit and are never goals. Each
+belongs to the visit under way (one arriving outside any visit is ignored) and to its page: per
+visit and page, its deepest scroll (``scroll_depth``, 0-100) and summed engaged milliseconds.
 
 **Days.** The visitor hash is keyed with a salt of the UTC day, so the same person has another
 hash the next day: a visitor is counted once per day, and daily figures are additive across days
@@ -28,8 +33,13 @@ day. Days are the ``day`` column the ingest writes (the UTC date of ``ts``).
   that viewed it (a bounce views one page only), and ``duration_s`` = time on page: the seconds
   from each view to the next page view of the same visit (a visit's last view adds nothing, so
   the average time on page is ``duration_s / (pageviews - exits)``);
+  Pages also sum engagement: ``engaged_ms``, ``scrolls`` (visits that reported engagement on
+  the page) and ``scroll_sum`` (those visits' deepest scroll), so the average scroll depth is
+  ``scroll_sum / scrolls`` and the engaged time on page ``engaged_ms / scrolls``;
 - ``event`` (custom event names) and ``prop`` (``key=value`` of custom events' properties):
-  ``visitors``, ``visits`` and ``events`` (how many times), other figures zero.
+  ``visitors``, ``visits`` and ``events`` (how many times), other figures zero;
+- ``revenue`` (value ``"EUR Purchase"``: the currency, a space, the goal): ``visitors``,
+  ``visits``, ``events`` with a revenue and ``revenue_micros``, their amount in millionths.
 
 Hourly rows (``analytics_hourly``) per UTC hour: distinct visitors active in the hour, visits
 started in it, page views and custom events in it.
@@ -47,7 +57,8 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVarTuple, cast
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple, TypeVarTuple, cast
 
 from sqlalchemy import Select, Table, delete, insert, select, text
 from sqlalchemy.orm import Session
@@ -69,11 +80,22 @@ VISIT_DIMENSIONS = (
     "device",
     "country",
 )
-DIMENSIONS = (TOTAL, "page", "entry_page", "exit_page", *VISIT_DIMENSIONS, "event", "prop")
+REVENUE = "revenue"
+DIMENSIONS = (
+    TOTAL,
+    "page",
+    "entry_page",
+    "exit_page",
+    *VISIT_DIMENSIONS,
+    "event",
+    "prop",
+    REVENUE,
+)
 DIRECT = "Direct / None"
 _TOTAL_KEY = (TOTAL, "")
 _REST = VISIT_DIMENSIONS[1:]
 PAGEVIEW = "pageview"
+ENGAGEMENT = "engagement"
 
 EVENT_COLUMNS = (
     Event.visitor,
@@ -92,12 +114,18 @@ EVENT_COLUMNS = (
     Event.device,
     Event.country,
     Event.props,
+    Event.interactive,
+    Event.scroll_depth,
+    Event.engagement_ms,
+    Event.revenue_amount,
+    Event.revenue_currency,
 )
 _Ts = TypeVarTuple("_Ts")
 _DAILY = cast(Table, DailyRollup.__table__)
 _HOURLY = cast(Table, HourlyRollup.__table__)
 _ATTRS = slice(4, 4 + len(VISIT_DIMENSIONS))
 _PROPS = 4 + len(VISIT_DIMENSIONS)
+_INTERACTIVE, _DEPTH, _ENGAGED, _AMOUNT, _CURRENCY = range(_PROPS + 1, _PROPS + 6)
 
 MICROS = 1_000_000
 HOUR_US = 3600 * MICROS
@@ -119,21 +147,33 @@ def hour_start(hour: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(hours=hour)
 
 
+class Custom(NamedTuple):
+    """A custom event of a visit."""
+
+    ts: int
+    name: str
+    props: dict[str, Any] | None
+    interactive: bool
+    revenue: tuple[str, int] | None  # (currency, amount in millionths)
+
+
 @dataclass(slots=True)
 class Visit:
-    """One visit: its page views (time, path), custom events (time, name, props), attributes."""
+    """One visit: page views (time, path), custom events, engagement per page, attributes."""
 
     visitor: int
     start: int
     end: int
     attrs: tuple[str | None, ...]
     pages: list[tuple[int, str]] = field(default_factory=list)
-    customs: list[tuple[int, str, dict[str, Any] | None]] = field(default_factory=list)
+    customs: list[Custom] = field(default_factory=list)
+    # Per page: [deepest scroll, engaged milliseconds].
+    engaged: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def bounce(self) -> bool:
-        """Tell whether the visit is a bounce: one page view and no custom event."""
-        return len(self.pages) == 1 and not self.customs
+        """Tell whether the visit is a bounce: one page view and no interactive custom event."""
+        return len(self.pages) == 1 and not any(c.interactive for c in self.customs)
 
     @property
     def duration_s(self) -> int:
@@ -175,18 +215,41 @@ class VisitFilter:
 class Tally:
     """The additive figures of one (dimension, value) of a day."""
 
-    __slots__ = ("bounces", "duration_s", "events", "pageviews", "visitors", "visits")
+    __slots__ = (
+        "bounces",
+        "duration_s",
+        "engaged_ms",
+        "events",
+        "pageviews",
+        "revenue_micros",
+        "scroll_sum",
+        "scrolls",
+        "visitors",
+        "visits",
+    )
 
     def __init__(self) -> None:
         self.visitors = self.visits = self.pageviews = self.bounces = 0
         self.duration_s = self.events = 0
+        self.engaged_ms = self.scroll_sum = self.scrolls = self.revenue_micros = 0
 
     def as_dict(self) -> dict[str, int]:
         """Return the figures by column name."""
         return {name: getattr(self, name) for name in FIGURES}
 
 
-FIGURES = ("visitors", "visits", "pageviews", "bounces", "duration_s", "events")
+FIGURES = (
+    "visitors",
+    "visits",
+    "pageviews",
+    "bounces",
+    "duration_s",
+    "events",
+    "engaged_ms",
+    "scroll_sum",
+    "scrolls",
+    "revenue_micros",
+)
 
 
 class HourTally:
@@ -228,7 +291,7 @@ class DayFigures:
         if pages:
             keys += [("entry_page", pages[0][1]), ("exit_page", pages[-1][1])]
         customs = len(visit.customs)
-        bounce = 1 if views == 1 and not customs else 0
+        bounce = 1 if views == 1 and not any(c.interactive for c in visit.customs) else 0
         duration = (visit.end - visit.start) // MICROS
         for key in keys:
             t = daily[key]
@@ -254,12 +317,23 @@ class DayFigures:
             t = daily[key]
             t.visits += 1
             t.bounces += bounce
+        for path, (depth, engaged_ms) in visit.engaged.items():
+            if ("page", path) not in viewed:
+                continue  # engagement on a page this visit never viewed: no page to add it to
+            t = daily[("page", path)]
+            t.scrolls += 1
+            t.scroll_sum += depth
+            t.engaged_ms += engaged_ms
         fired: set[tuple[str, str]] = set()
-        for ts, name, props in visit.customs:
+        for ts, name, props, _, revenue in visit.customs:
             named = [("event", name)]
             if props:
                 # A 300-character name and a 2000-character value fit no rollup row whole.
                 named += [("prop", f"{k}={v}"[:MAX_VALUE]) for k, v in props.items()]
+            if revenue is not None:
+                key = (REVENUE, f"{revenue[0]} {name}")
+                daily[key].revenue_micros += revenue[1]
+                named.append(key)
             for key in named:
                 daily[key].events += 1
             fired.update(named)
@@ -279,6 +353,10 @@ def sessionise(visitor: int, rows: Iterable[Sequence[Any]], gap_minutes: int) ->
     current: Visit | None = None
     for row in rows:
         ts = micros(row[1])
+        if row[2] == ENGAGEMENT:
+            if current is not None and ts - current.end <= gap:
+                _engage(current, row)
+            continue
         if current is None or ts - current.end > gap:
             current = Visit(visitor, ts, ts, tuple(row[_ATTRS]))
             visits.append(current)
@@ -286,8 +364,27 @@ def sessionise(visitor: int, rows: Iterable[Sequence[Any]], gap_minutes: int) ->
         if row[2] == PAGEVIEW:
             current.pages.append((ts, row[3]))
         else:
-            current.customs.append((ts, row[2], row[_PROPS]))
+            revenue = _revenue(row[_AMOUNT], row[_CURRENCY])
+            interactive = row[_INTERACTIVE] is not False and row[_INTERACTIVE] != 0
+            current.customs.append(Custom(ts, row[2], row[_PROPS], interactive, revenue))
     return visits
+
+
+def _engage(visit: Visit, row: Sequence[Any]) -> None:
+    found = visit.engaged.get(row[3])
+    if found is None:
+        found = visit.engaged[row[3]] = [0, 0]
+    found[0] = max(found[0], int(row[_DEPTH] or 0))
+    found[1] += int(row[_ENGAGED] or 0)
+
+
+def _revenue(amount: str | None, currency: str | None) -> tuple[str, int] | None:
+    if amount is None or currency is None:
+        return None
+    try:
+        return currency, int(Decimal(amount) * MICROS)
+    except (InvalidOperation, ValueError):
+        return None
 
 
 def _by_visitor(rows: Iterable[Any]) -> Iterator[tuple[int, list[Sequence[Any]]]]:

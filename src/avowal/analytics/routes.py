@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from avowal.analytics import tracker
+from avowal.analytics import ingest, tracker
 from avowal.analytics.exceptions import (
     OriginNotAllowed,
     PayloadTooLarge,
@@ -118,6 +118,8 @@ def _too_large() -> PayloadTooLarge:
     )
 
 
+DROPPED_HEADER = "X-Avowal-Dropped"
+
 # The handler reads the body itself (see EventFastPath), so its schema is declared here.
 EVENT_BODY = {
     "required": True,
@@ -170,14 +172,19 @@ async def event(request: Request) -> Response:
             )
         body = await _read_body(request)
         ip = request.client.host if request.client else ""
+        ingest.DROPPED.set(())
         accepted = await analytics.ingest(body, ip, request.headers.get("user-agent", ""))
     except AvowalError as exc:
         # After ingest, which re-reads the sites when it meets an unknown one.
         headers = {**_cors(analytics, request), **(exc.headers or {})}
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
-    return JSONResponse(
-        accepted.model_dump(exclude_none=True), status_code=202, headers=_cors(analytics, request)
-    )
+    headers = _cors(analytics, request)
+    dropped = ingest.DROPPED.get()
+    if dropped:
+        # Like Plausible, invalid parts are dropped and the rest kept; this says which.
+        headers[DROPPED_HEADER] = ",".join(dropped)
+        headers["Access-Control-Expose-Headers"] = DROPPED_HEADER
+    return JSONResponse(accepted.model_dump(exclude_none=True), status_code=202, headers=headers)
 
 
 EVENT_PATH = "/api/event"

@@ -192,5 +192,10 @@ class SiteRegistry:
         return list(unique.values())
 
     def allows_origin_host(self, host: str) -> bool:
-        """Say whether a page on ``host`` belongs to an accepting site."""
-        return self.match(host) is not None
+        """Say whether a page on ``host`` belongs to an accepting site or one of its subdomains.
+
+        Plausible's documented set-up has pages on ``blog.example.com`` report ``example.com``;
+        a site declared as ``www.example.com`` covers ``example.com`` and its subdomains too.
+        """
+        labels = normalise_domain(host).split(".")
+        return any(self.match(".".join(labels[i:])) is not None for i in range(len(labels)))

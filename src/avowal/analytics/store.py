@@ -47,6 +47,11 @@ def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datet
                 "country": e.country,
                 "visitor": salts.visitor_hash(salt, e.site, e.ip, e.user_agent),
                 "props": e.props,
+                "interactive": e.interactive,
+                "scroll_depth": e.scroll_depth,
+                "engagement_ms": e.engagement_ms,
+                "revenue_amount": e.revenue_amount,
+                "revenue_currency": e.revenue_currency,
             }
         )
         for kind, count in e.scrubbed.items():
