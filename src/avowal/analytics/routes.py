@@ -31,8 +31,7 @@ def _analytics(request: Request) -> Analytics:
     return analytics
 
 
-def _script_response(request: Request, cache: str) -> Response:
-    script = tracker.SCRIPT
+def _script_response(request: Request, cache: str, script: tracker.Script) -> Response:
     headers = {
         "Cache-Control": cache,
         "ETag": script.etag,
@@ -55,7 +54,7 @@ def _script_response(request: Request, cache: str) -> Response:
 @router.api_route("/a.js", methods=["GET", "HEAD"], include_in_schema=False)
 def tracker_script(request: Request) -> Response:
     """Serve the tracker under its stable name (cached for a day)."""
-    return _script_response(request, tracker.STABLE_CACHE)
+    return _script_response(request, tracker.STABLE_CACHE, tracker.SCRIPT)
 
 
 @router.api_route("/a-{version}.js", methods=["GET", "HEAD"], include_in_schema=False)
@@ -63,7 +62,16 @@ def versioned_tracker_script(request: Request, version: str) -> Response:
     """Serve the tracker under its versioned name (immutable); an old version redirects."""
     if version != tracker.SCRIPT.version:
         return RedirectResponse("/a.js", status_code=307, headers={"Cache-Control": "no-store"})
-    return _script_response(request, tracker.VERSIONED_CACHE)
+    return _script_response(request, tracker.VERSIONED_CACHE, tracker.SCRIPT)
+
+
+@router.api_route("/js/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+def plausible_script(request: Request, name: str) -> Response:
+    """Serve the tracker under Plausible's names, with the extensions the name asks for.
+
+    ``/js/script.js``, ``/js/script.outbound-links.hash.js`` (any order), ``/js/plausible.js``.
+    """
+    return _script_response(request, tracker.STABLE_CACHE, tracker.named(name))
 
 
 def _cors(analytics: Analytics, request: Request) -> dict[str, str]:
