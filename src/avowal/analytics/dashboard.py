@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from avowal.analytics.models import Event
 from avowal.analytics.query import DayRange, Query, UnknownDimension
 from avowal.analytics.readers import RawReader, Reader, RollupReader, merge
-from avowal.analytics.rollup import DIMENSIONS, MICROS, PAGEVIEW, REVENUE, TOTAL, Tally
+from avowal.analytics.rollup import DIMENSIONS, REVENUE, TOTAL, Tally
+from avowal.analytics.visits import MICROS, PAGEVIEW
 
 # Revenue rows are read with their goals (``event``), not as a table of their own.
 BREAKDOWNS = tuple(d for d in DIMENSIONS if d not in (TOTAL, REVENUE))

@@ -1,7 +1,8 @@
 """Roll raw analytics events up into per-day and per-hour figures, so dashboards read rollups.
 
 **Visits.** A day's events are grouped by visitor and ordered by time; a gap longer than
-``analytics_visit_minutes`` starts a new visit. Custom events belong to visits like page views
+``analytics_visit_minutes`` starts a new visit
+(:mod:`avowal.analytics.visits`). Custom events belong to visits like page views
 (they extend them and keep them alive). Per visit:
 
 - entry page: the path of its first page view; exit page: the path of its last page view
@@ -55,31 +56,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple, TypeVarTuple, cast
+from typing import TypeVarTuple, cast
 
 from sqlalchemy import Select, Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from avowal.analytics.models import DailyRollup, Event, HourlyRollup, RollupState
+from avowal.analytics.visits import (
+    DIRECT,
+    EVENT_COLUMNS,
+    MICROS,
+    PAGEVIEW,
+    VISIT_DIMENSIONS,
+    Visit,
+    by_visitor,
+    sessionise,
+)
 
 TOTAL = "total"
 # The visit attributes, in the order of their columns in EVENT_COLUMNS (from index 4 on).
-VISIT_DIMENSIONS = (
-    "source",
-    "referrer",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "browser",
-    "os",
-    "device",
-    "country",
-)
 REVENUE = "revenue"
 DIMENSIONS = (
     TOTAL,
@@ -91,99 +88,23 @@ DIMENSIONS = (
     "prop",
     REVENUE,
 )
-DIRECT = "Direct / None"
 _TOTAL_KEY = (TOTAL, "")
 _REST = VISIT_DIMENSIONS[1:]
-PAGEVIEW = "pageview"
-ENGAGEMENT = "engagement"
 
-EVENT_COLUMNS = (
-    Event.visitor,
-    Event.ts,
-    Event.name,
-    Event.path,
-    Event.source,
-    Event.referrer_domain,
-    Event.utm_source,
-    Event.utm_medium,
-    Event.utm_campaign,
-    Event.utm_term,
-    Event.utm_content,
-    Event.browser,
-    Event.os,
-    Event.device,
-    Event.country,
-    Event.props,
-    Event.interactive,
-    Event.scroll_depth,
-    Event.engagement_ms,
-    Event.revenue_amount,
-    Event.revenue_currency,
-)
 _Ts = TypeVarTuple("_Ts")
 _DAILY = cast(Table, DailyRollup.__table__)
 _HOURLY = cast(Table, HourlyRollup.__table__)
-_ATTRS = slice(4, 4 + len(VISIT_DIMENSIONS))
-_PROPS = 4 + len(VISIT_DIMENSIONS)
-_INTERACTIVE, _DEPTH, _ENGAGED, _AMOUNT, _CURRENCY = range(_PROPS + 1, _PROPS + 6)
 
-MICROS = 1_000_000
 HOUR_US = 3600 * MICROS
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_EPOCH_NAIVE = dt.datetime(1970, 1, 1)
-_MICRO = dt.timedelta(microseconds=1)
 # Streamed in chunks: a large day never sits in memory whole.
 CHUNK = 5000
 MAX_VALUE = 2000  # analytics_daily.value
 
 
-def micros(ts: dt.datetime) -> int:
-    """Return ``ts`` as integer microseconds since the epoch (SQLite hands back naive UTC)."""
-    return (ts - (_EPOCH if ts.tzinfo is not None else _EPOCH_NAIVE)) // _MICRO
-
-
 def hour_start(hour: int) -> dt.datetime:
     """Return the aware UTC start of an hour counted from the epoch."""
     return _EPOCH + dt.timedelta(hours=hour)
-
-
-class Custom(NamedTuple):
-    """A custom event of a visit."""
-
-    ts: int
-    name: str
-    props: dict[str, Any] | None
-    interactive: bool
-    revenue: tuple[str, int] | None  # (currency, amount in millionths)
-
-
-@dataclass(slots=True)
-class Visit:
-    """One visit: page views (time, path), custom events, engagement per page, attributes."""
-
-    visitor: int
-    start: int
-    end: int
-    attrs: tuple[str | None, ...]
-    pages: list[tuple[int, str]] = field(default_factory=list)
-    customs: list[Custom] = field(default_factory=list)
-    # Per page: [deepest scroll, engaged milliseconds].
-    engaged: dict[str, list[int]] = field(default_factory=dict)
-
-    @property
-    def bounce(self) -> bool:
-        """Tell whether the visit is a bounce: one page view and no interactive custom event."""
-        return len(self.pages) == 1 and not any(c.interactive for c in self.customs)
-
-    @property
-    def duration_s(self) -> int:
-        """Return the seconds from the first to the last event, truncated."""
-        return (self.end - self.start) // MICROS
-
-    @property
-    def source(self) -> str:
-        """Return the visit's source (``Direct / None`` when it has none)."""
-        return self.attrs[0] or DIRECT
 
 
 @dataclass(frozen=True)
@@ -346,60 +267,6 @@ class DayFigures:
         hourly[visit.start // HOUR_US].visits += 1
 
 
-def sessionise(visitor: int, rows: Iterable[Sequence[Any]], gap_minutes: int) -> list[Visit]:
-    """Split one visitor's events (ordered by time, EVENT_COLUMNS) into visits."""
-    gap = gap_minutes * 60 * MICROS
-    visits: list[Visit] = []
-    current: Visit | None = None
-    for row in rows:
-        ts = micros(row[1])
-        if row[2] == ENGAGEMENT:
-            if current is not None and ts - current.end <= gap:
-                _engage(current, row)
-            continue
-        if current is None or ts - current.end > gap:
-            current = Visit(visitor, ts, ts, tuple(row[_ATTRS]))
-            visits.append(current)
-        current.end = ts
-        if row[2] == PAGEVIEW:
-            current.pages.append((ts, row[3]))
-        else:
-            revenue = _revenue(row[_AMOUNT], row[_CURRENCY])
-            interactive = row[_INTERACTIVE] is not False and row[_INTERACTIVE] != 0
-            current.customs.append(Custom(ts, row[2], row[_PROPS], interactive, revenue))
-    return visits
-
-
-def _engage(visit: Visit, row: Sequence[Any]) -> None:
-    found = visit.engaged.get(row[3])
-    if found is None:
-        found = visit.engaged[row[3]] = [0, 0]
-    found[0] = max(found[0], int(row[_DEPTH] or 0))
-    found[1] += int(row[_ENGAGED] or 0)
-
-
-def _revenue(amount: str | None, currency: str | None) -> tuple[str, int] | None:
-    if amount is None or currency is None:
-        return None
-    try:
-        return currency, int(Decimal(amount) * MICROS)
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _by_visitor(rows: Iterable[Any]) -> Iterator[tuple[int, list[Sequence[Any]]]]:
-    visitor: int | None = None
-    batch: list[Sequence[Any]] = []
-    for row in rows:
-        if row[0] != visitor:
-            if batch:
-                yield visitor, batch  # type: ignore[misc]
-            visitor, batch = row[0], []
-        batch.append(row)
-    if batch:
-        yield visitor, batch  # type: ignore[misc]
-
-
 def compute_day(
     session: Session,
     site_id: int,
@@ -423,7 +290,7 @@ def compute_day(
     figures = DayFigures()
     # Core rows (not ORM-processed), streamed: a large day never sits in memory whole.
     rows = session.connection().execute(stmt.execution_options(yield_per=CHUNK))
-    for visitor, events in _by_visitor(rows):
+    for visitor, events in by_visitor(rows):
         visits = sessionise(visitor, events, visit_minutes)
         if filters:
             visits = [v for v in visits if all(f.matches(v) for f in filters)]
