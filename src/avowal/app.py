@@ -122,7 +122,7 @@ def create_app(
         redoc_url=None,
         generate_unique_id_function=openapi.operation_id,
     )
-    openapi.install(app)
+    openapi.install(app, own_errors=analytics_stats_api.OWN_ERROR_PATHS)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions

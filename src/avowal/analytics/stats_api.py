@@ -52,6 +52,8 @@ class PlausibleRoute(APIRoute):
 
 
 router = APIRouter(tags=["stats"], route_class=PlausibleRoute)
+# The paths answering refusals in Plausible's shape (avowal.lib.openapi documents them so).
+OWN_ERROR_PATHS = ("/api/v1/stats/", "/api/v2/")
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"model": StatsError, "description": "An invalid or unsupported parameter, named."},

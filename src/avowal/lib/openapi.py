@@ -23,8 +23,13 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def install(app: FastAPI) -> None:
-    """Serve the document with a Problem for every error answer."""
+def install(app: FastAPI, own_errors: tuple[str, ...] = ()) -> None:
+    """Serve the document with a Problem for every error answer.
+
+    Paths starting with one of ``own_errors`` answer refusals in a shape of their own, documented
+    by their routes (Plausible's Stats API): FastAPI's automatic 422 is dropped there, since their
+    validation errors are answered as their own 400.
+    """
 
     build = app.openapi
     amended: list[int] = []
@@ -33,6 +38,10 @@ def install(app: FastAPI) -> None:
         # FastAPI's builder caches its document (and rebuilds it when routes are added).
         document = build()
         if amended != [id(document)]:
+            for path, operations in document.get("paths", {}).items():
+                if own_errors and path.startswith(own_errors):
+                    for operation in operations.values():
+                        operation.get("responses", {}).pop("422", None)
             problems_everywhere(document)
             amended[:] = [id(document)]
         return document
