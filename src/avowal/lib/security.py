@@ -54,7 +54,8 @@ PUBLIC = re.compile(
     r"|openapi\.json$|docs(?:/|$)|redoc$)"
 )
 
-CREDENTIAL_COOKIES = frozenset({"avowal_session", "avowal_csrf"})
+# The console's session and pre-sign-in CSRF cookies, and a person's privacy-center session.
+CREDENTIAL_COOKIES = frozenset({"avowal_session", "avowal_csrf", "avowal_person"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Load balancers probe health over plain HTTP inside the private network, by IP address.
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})

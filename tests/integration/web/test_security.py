@@ -210,6 +210,7 @@ def test_credentials_over_plain_http_are_refused_and_nothing_is_processed(
         ("GET", "/v1/policy", {"Authorization": "Bearer whatever"}),
         ("GET", "/privacy", {"Cookie": "theme=dark; avowal_session=abc"}),
         ("GET", "/healthz", {"Cookie": "avowal_csrf=abc"}),
+        ("GET", "/privacy/me", {"Cookie": "avowal_person=abc"}),
         ("POST", "/console/login", {}),
         ("DELETE", f"/v1/subjects/{SUBJECT}", {}),
     ],
