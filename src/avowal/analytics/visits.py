@@ -15,23 +15,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from avowal.analytics.dimensions import ATTRIBUTES, DIRECT
 from avowal.analytics.models import Event
 
-# The visit attributes, in the order of their columns in EVENT_COLUMNS (from index 4 on).
-VISIT_DIMENSIONS = (
-    "source",
-    "referrer",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "browser",
-    "os",
-    "device",
-    "country",
-)
-DIRECT = "Direct / None"
+# The visit attributes (the registry's, in its order), read from these columns from index 4 on.
+VISIT_DIMENSIONS = tuple(d.name for d in ATTRIBUTES)
 PAGEVIEW = "pageview"
 ENGAGEMENT = "engagement"
 
@@ -40,17 +28,7 @@ EVENT_COLUMNS = (
     Event.ts,
     Event.name,
     Event.path,
-    Event.source,
-    Event.referrer_domain,
-    Event.utm_source,
-    Event.utm_medium,
-    Event.utm_campaign,
-    Event.utm_term,
-    Event.utm_content,
-    Event.browser,
-    Event.os,
-    Event.device,
-    Event.country,
+    *(d.column for d in ATTRIBUTES if d.column is not None),
     Event.props,
     Event.interactive,
     Event.scroll_depth,
