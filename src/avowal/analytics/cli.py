@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import query, rollup, share, sites, worker
+from avowal.analytics import query, share, sites, worker
 from avowal.analytics.exceptions import SiteError
 from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
@@ -169,10 +169,7 @@ def rollup_now(
                 raise fail(exc.message) from None
         day = first
         while day <= last:
-            with sessions() as session, session.begin():
-                rollup.roll_day(
-                    session, site_id, day, now=now, visit_minutes=settings.analytics_visit_minutes
-                )
+            worker.redo_day(sessions, settings, site_id, day, now)
             typer.echo(f"rolled up {domain} {day}")
             day += dt.timedelta(days=1)
 

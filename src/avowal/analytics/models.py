@@ -155,6 +155,20 @@ class RollupState(Base):
     final: Mapped[bool] = mapped_column(default=False)
 
 
+class RollupMark(Base):
+    """How far a site's events are in its rollups: every event with ``id <= through_id``.
+
+    The worker adds the events past the mark to the rollups (:mod:`avowal.analytics.incremental`)
+    and moves it; readers add the events past it on the fly, so totals are live.
+    """
+
+    __tablename__ = "analytics_rollup_marks"
+
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    through_id: Mapped[int] = mapped_column(BigInteger)
+    rolled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ScrubCounter(Base):
     """How many values of each kind were scrubbed from paths and props, per site and day."""
 

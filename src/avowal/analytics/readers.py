@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from avowal.analytics import incremental
 from avowal.analytics.models import DailyRollup, HourlyRollup
 from avowal.analytics.query import DayRange
 from avowal.analytics.rollup import (
@@ -75,13 +76,39 @@ class Reader(Protocol):
 
 
 class RollupReader:
-    """Figures summed from the rollup tables (SQL aggregation)."""
+    """Figures summed from the rollup tables (SQL aggregation), live when ``visit_minutes`` is
+    given: the events past the site's rollup mark are added on the fly
+    (:func:`avowal.analytics.incremental.tail`), so an event acknowledged a moment ago counts."""
 
     basis = "rollups"
 
-    def __init__(self, session: Session, site_id: int) -> None:
+    def __init__(self, session: Session, site_id: int, *, visit_minutes: int | None = None) -> None:
         self.session = session
         self.site_id = site_id
+        self.visit_minutes = visit_minutes
+        self._tails: dict[dt.date, DayFigures | None] = {}
+
+    def tail(self, days: DayRange) -> dict[dt.date, DayFigures]:
+        """Return what the events not yet rolled up add to each day of ``days`` (computed once
+        per day and request)."""
+        if self.visit_minutes is None:
+            return {}
+        missing = [day for day in days.each() if day not in self._tails]
+        if missing:
+            found = incremental.tail(
+                self.session, self.site_id, missing, visit_minutes=self.visit_minutes
+            )
+            for day in missing:
+                self._tails[day] = found.get(day)
+        return {day: t for day in days.each() if (t := self._tails[day]) is not None}
+
+    def _tail_values(self, dimension: str, days: DayRange) -> dict[str, Tally]:
+        sums: dict[str, Tally] = {}
+        for figures in self.tail(days).values():
+            for (dim, value), t in figures.daily.items():
+                if dim == dimension:
+                    incremental.add(sums, value, t)
+        return sums
 
     def _sums(self) -> list[Any]:
         return [func.sum(getattr(DailyRollup, name)).label(name) for name in FIGURES]
@@ -103,7 +130,12 @@ class RollupReader:
                 *self._where(TOTAL, days)
             )
         )
-        return {row.day: _tally(row) for row in rows}
+        found = {row.day: _tally(row) for row in rows}
+        for day, figures in self.tail(days).items():
+            change = figures.daily.get((TOTAL, ""))
+            if change is not None:
+                incremental.add(found, day, change)
+        return found
 
     def breakdown(
         self, dimension: str, days: DayRange, limit: int | None
@@ -120,12 +152,30 @@ class RollupReader:
                 DailyRollup.value,
             )
         )
+        changes = self._tail_values(dimension, days)
         if limit is not None:
-            stmt = stmt.limit(limit)
-        return [(row.value, _tally(row)) for row in self.session.execute(stmt)]
+            # A value past the limit may enter it with the events not yet rolled up (they are
+            # read below), or once a value in it drops out (one more row read per change).
+            stmt = stmt.limit(limit + len(changes))
+        found = {row.value: _tally(row) for row in self.session.execute(stmt)}
+        if changes:
+            missing = [v for v in changes if v not in found]
+            found.update(self._values(dimension, days, missing))
+            for value, change in changes.items():
+                incremental.add(found, value, change)
+        ranked = sorted(((v, t) for v, t in found.items() if t.visitors > 0), key=_rank)
+        return ranked if limit is None else ranked[:limit]
 
     def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
         """Return the summed figures of the given values of a dimension."""
+        found = self._values(dimension, days, values)
+        wanted = set(values)
+        for value, change in self._tail_values(dimension, days).items():
+            if value in wanted:
+                incremental.add(found, value, change)
+        return {v: t for v, t in found.items() if t.visitors > 0}
+
+    def _values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
         if not values:
             return {}
         stmt = (
@@ -161,6 +211,15 @@ class RollupReader:
                 row.events,
             )
             found[clock.aware(row.hour)] = t
+        for figures in self.tail(days).values():
+            for hour, change in figures.hourly.items():
+                at = hour_start(hour)
+                if start <= at < end:
+                    h = found.setdefault(at, HourTally())
+                    h.visitors += change.visitors
+                    h.visits += change.visits
+                    h.pageviews += change.pageviews
+                    h.events += change.events
         return found
 
 

@@ -58,17 +58,21 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVarTuple, cast
+from typing import cast
 
-from sqlalchemy import Select, Table, delete, insert, select, text
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from avowal.analytics import dimensions
+from avowal.analytics.dimensions import DIRECT
+
+# Re-exported: callers name it with the rollup code that applies it.
+from avowal.analytics.filters import VisitFilter as VisitFilter
 from avowal.analytics.models import DailyRollup, Event, HourlyRollup, RollupState
 from avowal.analytics.visits import (
-    DIRECT,
     EVENT_COLUMNS,
+    MAX_VALUE,
     MICROS,
-    PAGEVIEW,
     VISIT_DIMENSIONS,
     Visit,
     by_visitor,
@@ -78,20 +82,11 @@ from avowal.analytics.visits import (
 TOTAL = "total"
 # The visit attributes, in the order of their columns in EVENT_COLUMNS (from index 4 on).
 REVENUE = "revenue"
-DIMENSIONS = (
-    TOTAL,
-    "page",
-    "entry_page",
-    "exit_page",
-    *VISIT_DIMENSIONS,
-    "event",
-    "prop",
-    REVENUE,
-)
+# The rollup rows' dimensions: the registry's, with the totals and revenue per goal.
+DIMENSIONS = (TOTAL, *dimensions.NAMES, REVENUE)
 _TOTAL_KEY = (TOTAL, "")
 _REST = VISIT_DIMENSIONS[1:]
 
-_Ts = TypeVarTuple("_Ts")
 _DAILY = cast(Table, DailyRollup.__table__)
 _HOURLY = cast(Table, HourlyRollup.__table__)
 
@@ -99,38 +94,11 @@ HOUR_US = 3600 * MICROS
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Streamed in chunks: a large day never sits in memory whole.
 CHUNK = 5000
-MAX_VALUE = 2000  # analytics_daily.value
 
 
 def hour_start(hour: int) -> dt.datetime:
     """Return the aware UTC start of an hour counted from the epoch."""
     return _EPOCH + dt.timedelta(hours=hour)
-
-
-@dataclass(frozen=True)
-class VisitFilter:
-    """Keep only visits with this source, or visits that viewed this page."""
-
-    kind: str  # "page" or "source"
-    value: str
-
-    def matches(self, visit: Visit) -> bool:
-        """Tell whether ``visit`` is selected by the filter."""
-        if self.kind == "source":
-            return visit.source == self.value
-        return any(path == self.value for _, path in visit.pages)
-
-    def narrow(self, stmt: Select[*_Ts], site_id: int, day: dt.date) -> Select[*_Ts]:
-        """Restrict ``stmt`` to visitors who may have a matching visit (a superset, in SQL)."""
-        if self.kind == "source" and self.value == DIRECT:
-            return stmt  # a direct visit's events carry no source: no cheap superset
-        column = Event.path if self.kind == "page" else Event.source
-        inner = select(Event.visitor).where(
-            Event.site_id == site_id, Event.day == day, column == self.value
-        )
-        if self.kind == "page":
-            inner = inner.where(Event.name == PAGEVIEW)
-        return stmt.where(Event.visitor.in_(inner))
 
 
 class Tally:
@@ -274,8 +242,12 @@ def compute_day(
     *,
     visit_minutes: int,
     filters: Sequence[VisitFilter] = (),
+    through: int | None = None,
 ) -> DayFigures:
     """Compute a site-day's figures from its raw events, counting only visits every filter keeps.
+
+    With ``through``, only the events with an id up to it count (those a site's rollup mark
+    covers, :mod:`avowal.analytics.incremental`).
 
     With filters, SQL first narrows the events to visitors who may match, then each visit is
     checked in Python: the cost is one indexed pass over the day plus the matching visitors.
@@ -285,6 +257,8 @@ def compute_day(
         .where(Event.site_id == site_id, Event.day == day)
         .order_by(Event.visitor, Event.ts, Event.id)
     )
+    if through is not None:
+        stmt = stmt.where(Event.id <= through)
     for f in filters:
         stmt = f.narrow(stmt, site_id, day)
     figures = DayFigures()
@@ -299,7 +273,7 @@ def compute_day(
     return figures
 
 
-def _lock(session: Session, site_id: int, day: dt.date) -> None:
+def lock(session: Session, site_id: int, day: dt.date) -> None:
     # Two server processes (PostgreSQL) may roll the same day at once: one waits for the other,
     # so the delete + insert never interleave. SQLite has a single writer anyway.
     if session.get_bind().dialect.name == "postgresql":
@@ -318,7 +292,7 @@ def store_day(
     final: bool,
 ) -> None:
     """Replace a site-day's rollup rows by ``figures`` and record when it was rolled up."""
-    _lock(session, site_id, day)
+    lock(session, site_id, day)
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
     session.execute(
@@ -372,9 +346,16 @@ def is_final(day: dt.date, now: dt.datetime) -> bool:
 
 
 def roll_day(
-    session: Session, site_id: int, day: dt.date, *, now: dt.datetime, visit_minutes: int
+    session: Session,
+    site_id: int,
+    day: dt.date,
+    *,
+    now: dt.datetime,
+    visit_minutes: int,
+    through: int | None = None,
 ) -> DayFigures:
-    """Recompute a site-day's rollups from its raw events; final once the day is over."""
-    figures = compute_day(session, site_id, day, visit_minutes=visit_minutes)
+    """Recompute a site-day's rollups from its raw events (up to the id ``through``, when
+    given); final once the day is over."""
+    figures = compute_day(session, site_id, day, visit_minutes=visit_minutes, through=through)
     store_day(session, site_id, day, figures, now=now, final=is_final(day, now))
     return figures

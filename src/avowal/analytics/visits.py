@@ -13,7 +13,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy.orm import InstrumentedAttribute
 
 from avowal.analytics.dimensions import ATTRIBUTES, DIRECT
 from avowal.analytics.models import Event
@@ -23,12 +25,12 @@ VISIT_DIMENSIONS = tuple(d.name for d in ATTRIBUTES)
 PAGEVIEW = "pageview"
 ENGAGEMENT = "engagement"
 
-EVENT_COLUMNS = (
+EVENT_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
     Event.visitor,
     Event.ts,
     Event.name,
     Event.path,
-    *(d.column for d in ATTRIBUTES if d.column is not None),
+    *(cast(InstrumentedAttribute[Any], d.column) for d in ATTRIBUTES),
     Event.props,
     Event.interactive,
     Event.scroll_depth,
@@ -41,6 +43,7 @@ _PROPS = 4 + len(VISIT_DIMENSIONS)
 _INTERACTIVE, _DEPTH, _ENGAGED, _AMOUNT, _CURRENCY = range(_PROPS + 1, _PROPS + 6)
 
 MICROS = 1_000_000
+MAX_VALUE = 2000  # analytics_daily.value: a longer property label is cut to it
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_NAIVE = dt.datetime(1970, 1, 1)
 _MICRO = dt.timedelta(microseconds=1)

@@ -1,10 +1,11 @@
 """Keep rollups fresh and purge old raw events: one pass, or a loop (in-process or `avowal worker`).
 
-A pass, for every site: roll up each pending day (today, yesterday until final, and any older
-day with events never finally rolled up) unless no event reached it since its last rollup, one
-transaction per day; then delete the raw events of
-days older than the policy's ``analytics.raw_retention_days``, one transaction per site-day, and
-only for days whose rollup is final (rollups stay; nothing else needs the raw events).
+A pass, for every site: add the events that arrived since the last pass to the rollups, by
+difference (:mod:`avowal.analytics.incremental`; a site's first pass recomputes its pending days
+and marks how far its events are counted); then recompute whole, once, each day that is over (an
+hour after its end) and mark it final; then delete the raw events of days older than the
+policy's ``analytics.raw_retention_days``, one transaction per site-day, and only for days whose
+rollup is final (rollups stay; nothing else needs the raw events).
 
 One record never stalls a pass: a day whose rollup fails has the events it cannot use set aside
 (:mod:`avowal.analytics.quarantine`) and is rolled up again without them; whatever else fails
@@ -12,8 +13,8 @@ for one site or one day is logged, reported in ``PassReport.failed`` and retried
 pass, while every other site and day, and the purge, go on.
 
 Embedded (SQLite) servers run the loop inside the application; with PostgreSQL and several
-server processes, each process may run it too: a PostgreSQL advisory lock makes concurrent
-rollups of the same day wait for each other, and both replace the day whole.
+server processes, each process may run it too: a PostgreSQL advisory lock per site makes
+concurrent passes wait for each other, and the second reads the mark the first left.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import quarantine, rollup
+from avowal.analytics import incremental, quarantine, rollup
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
@@ -67,50 +68,6 @@ class PassReport:
         return sum(count for _, _, count in self.purged)
 
 
-def first_event_day(session: Session, site_id: int) -> dt.date | None:
-    """Return the oldest day with raw events of a site (indexed)."""
-    return session.scalar(select(func.min(Event.day)).where(Event.site_id == site_id))
-
-
-def last_final_day(session: Session, site_id: int) -> dt.date | None:
-    """Return the newest day of a site whose rollup is final."""
-    return session.scalar(
-        select(func.max(RollupState.day)).where(
-            RollupState.site_id == site_id, RollupState.final.is_(True)
-        )
-    )
-
-
-def pending_days(session: Session, site_id: int, today: dt.date) -> list[dt.date]:
-    """Return the days of a site to roll up: from the first non-final day with events to today.
-
-    Final days are never redone (their raw events may be purged): a day turns final when rolled
-    up an hour after its end, so today and yesterday are redone until then.
-    """
-    last = last_final_day(session, site_id)
-    first = first_event_day(session, site_id)
-    if last is not None:
-        start = last + dt.timedelta(days=1)
-    elif first is not None:
-        start = first
-    else:
-        return []
-    if first is not None and last is not None and first > start:
-        start = first
-    finals = set(
-        session.scalars(
-            select(RollupState.day).where(
-                RollupState.site_id == site_id,
-                RollupState.final.is_(True),
-                RollupState.day >= start,
-            )
-        )
-    )
-    count = (today - start).days + 1
-    days = (start + dt.timedelta(days=i) for i in range(max(count, 0)))
-    return [d for d in days if d not in finals]
-
-
 def retention_cutoff(policy: LoadedPolicy, today: dt.date) -> dt.date:
     """Return the oldest day whose raw events are kept: older days are purged."""
     return today - dt.timedelta(days=policy.policy.analytics.raw_retention_days)
@@ -122,61 +79,165 @@ def _sites(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
         return [(r.id, r.domain) for r in rows]
 
 
-# Events are committed a little after their time (the ingest batches them): a day whose last
-# rollup began this long after its newest event cannot have gained any since.
-SETTLED = dt.timedelta(minutes=5)
-
-
-def unchanged_since_rollup(session: Session, site_id: int, day: dt.date, now: dt.datetime) -> bool:
-    """Tell whether a day's last (non-final) rollup already holds every event it will get.
-
-    True when no event of the day is newer than the last rollup's start minus ``SETTLED`` and the
-    day is not due to turn final: yesterday is then not recomputed at every pass until 01:00.
-    One indexed probe (site_id, ts).
-    """
-    state = session.get(RollupState, (site_id, day))
-    if state is None or state.final or rollup.is_final(day, now):
-        return False
-    rolled = clock.aware(state.rolled_at)
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    end = start + dt.timedelta(days=1)
-    newer = session.scalar(
-        select(Event.id)
-        .where(
-            Event.site_id == site_id,
-            Event.ts >= max(rolled - SETTLED, start),
-            Event.ts < end,
-        )
-        .limit(1)
-    )
-    return newer is None
+# The most events one pass adds per site (then the next pass goes on): a pass stays bounded.
+MAX_STEPS = 50
 
 
 def roll_pending(
     factory: sessionmaker[Session], settings: Settings, now: dt.datetime, report: PassReport
 ) -> None:
-    """Roll up every pending day of every site that may have changed, one transaction per day."""
+    """Bring every site's rollups up to date, then make final the days that are over."""
     for site_id, domain in _sites(factory):
         try:
             with factory() as session:
-                days = [
-                    day
-                    for day in pending_days(session, site_id, now.date())
-                    if not unchanged_since_rollup(session, site_id, day, now)
-                ]
+                through = incremental.mark_of(session, site_id)
         except Exception as exc:
             report.fail(domain, None, exc, "rollup")
             continue
-        for day in days:
+        if through is None:
+            _start_marking(factory, settings, site_id, domain, now, report)
+        else:
+            _advance(factory, settings, site_id, domain, now, report)
+        _finalise(factory, settings, site_id, domain, now, report)
+
+
+def _start_marking(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    site_id: int,
+    domain: str,
+    now: dt.datetime,
+    report: PassReport,
+) -> None:
+    """A site's first pass (or the first since rollups became incremental): in one transaction,
+    recompute its pending days from the events up to the newest and mark that one."""
+    days: list[dt.date] = []
+    for attempt in range(2):
+        try:
+            with transaction(factory) as session:
+                incremental.site_lock(session, site_id)
+                if incremental.mark_of(session, site_id) is not None:
+                    return  # another process did it meanwhile
+                through = session.scalar(select(func.max(Event.id)).where(Event.site_id == site_id))
+                # After a retry, also the days whose only events were set aside (now empty).
+                days = sorted(
+                    set(days) | set(incremental.pending_days(session, site_id, now.date()))
+                )
+                for day in days:
+                    rollup.roll_day(
+                        session,
+                        site_id,
+                        day,
+                        now=now,
+                        visit_minutes=settings.analytics_visit_minutes,
+                        through=through or 0,
+                    )
+                incremental.set_mark(session, site_id, through or 0, now)
+        except Exception as exc:
+            if attempt or not _isolate(factory, site_id, domain, now, report, after=None):
+                report.fail(domain, None, exc, "rollup")
+                return
+            continue
+        report.rolled.extend((domain, day) for day in days)
+        return
+
+
+def _advance(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    site_id: int,
+    domain: str,
+    now: dt.datetime,
+    report: PassReport,
+) -> None:
+    """Add the events past the site's mark, a step (one transaction) at a time."""
+    rolled: set[dt.date] = set()
+    isolated = False
+    for _ in range(MAX_STEPS):
+        try:
+            with transaction(factory) as session:
+                days = incremental.advance(
+                    session, site_id, now=now, visit_minutes=settings.analytics_visit_minutes
+                )
+        except Exception as exc:
+            if isolated or not _isolate(factory, site_id, domain, now, report, after=0):
+                report.fail(domain, None, exc, "rollup")
+                break
+            isolated = True
+            continue
+        if not days:
+            break
+        rolled.update(days)
+    report.rolled.extend((domain, day) for day in sorted(rolled))
+
+
+def _isolate(
+    factory: sessionmaker[Session],
+    site_id: int,
+    domain: str,
+    now: dt.datetime,
+    report: PassReport,
+    *,
+    after: int | None,
+) -> bool:
+    """Set aside the events a rollup cannot use, on the days with events past the mark (every
+    day with events when ``after`` is None); tell whether any were."""
+    with factory() as session:
+        stmt = select(Event.day).where(Event.site_id == site_id).distinct()
+        if after is not None:
+            stmt = stmt.where(Event.id > (incremental.mark_of(session, site_id) or after))
+        days = session.scalars(stmt).all()
+    found = False
+    for day in sorted(days):
+        count = quarantine.isolate(factory, site_id, domain, day, now)
+        if count:
+            report.quarantined.append((domain, day, count))
+            found = True
+    return found
+
+
+def _finalise(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    site_id: int,
+    domain: str,
+    now: dt.datetime,
+    report: PassReport,
+) -> None:
+    """Recompute whole, once, each day that is over (an hour after its end), and mark it final:
+    the reconciliation of whatever the increments missed (see avowal.analytics.incremental)."""
+    try:
+        with factory() as session:
+            through = incremental.mark_of(session, site_id)
+            open_days = session.scalars(
+                select(RollupState.day).where(
+                    RollupState.site_id == site_id, RollupState.final.is_(False)
+                )
+            ).all()
+    except Exception as exc:
+        report.fail(domain, None, exc, "rollup")
+        return
+    if through is None:
+        return
+    for day in sorted(open_days):
+        if rollup.is_final(day, now):
             _roll_or_isolate(factory, settings, site_id, domain, day, now, report)
 
 
-def _roll(
+def redo_day(
     factory: sessionmaker[Session], settings: Settings, site_id: int, day: dt.date, now: dt.datetime
 ) -> None:
     with transaction(factory) as session:
+        # The mark is read under the site's lock: no step can move it while the day is redone.
+        incremental.site_lock(session, site_id)
+        through = incremental.mark_of(session, site_id)  # None: not marked yet, every event
         rollup.roll_day(
-            session, site_id, day, now=now, visit_minutes=settings.analytics_visit_minutes
+            session,
+            site_id,
+            day,
+            now=now,
+            visit_minutes=settings.analytics_visit_minutes,
+            through=through,
         )
 
 
@@ -189,21 +250,22 @@ def _roll_or_isolate(
     now: dt.datetime,
     report: PassReport,
 ) -> None:
-    """Roll up one day; if that fails, set aside the events at fault and roll up the rest."""
+    """Recompute one day; if that fails, set aside the events at fault and recompute the rest."""
     try:
-        _roll(factory, settings, site_id, day, now)
+        redo_day(factory, settings, site_id, day, now)
     except Exception as first:
         try:
             isolated = quarantine.isolate(factory, site_id, domain, day, now)
             if isolated:
                 report.quarantined.append((domain, day, isolated))
-                _roll(factory, settings, site_id, day, now)
+                redo_day(factory, settings, site_id, day, now)
             else:
                 raise first
         except Exception as exc:
             report.fail(domain, day, exc, "rollup")
             return
-    report.rolled.append((domain, day))
+    if (domain, day) not in report.rolled:
+        report.rolled.append((domain, day))
 
 
 def purge(
@@ -214,7 +276,7 @@ def purge(
     for site_id, domain in _sites(factory):
         try:
             with factory() as session:
-                first = first_event_day(session, site_id)
+                first = incremental.first_event_day(session, site_id)
                 if first is None or first >= cutoff:
                     continue
                 finals = set(

@@ -281,8 +281,8 @@ def test_worker_rolls_pending_days_then_purges_raw_events_and_keeps_rollups(
     assert rolled == [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
     assert report.purged_events == 0
     again = worker.run_pass(sessions, settings, policy, now)
-    # Today is redone while events may still arrive; the other site has none today: skipped.
-    assert again.rolled == [("www.example.com", FIRST + dt.timedelta(days=DAYS - 1))]
+    # Rollups are incremental: no event arrived since, so no day changes.
+    assert again.rolled == []
     with sessions() as session:
         before = stored_daily(session, site_id)
     assert before == {
@@ -379,7 +379,7 @@ def test_cli_rollup(
     assert unknown.exit_code == 1 and "no analytics site" in unknown.output
 
 
-def test_worker_skips_a_day_no_event_reached_since_its_last_rollup(
+def test_worker_adds_only_new_events_and_recomputes_a_day_once_when_it_is_over(
     sessions: sessionmaker[Session], settings: Settings, policy: LoadedPolicy
 ) -> None:
     day = dt.date(2026, 3, 2)
@@ -391,33 +391,40 @@ def test_worker_skips_a_day_no_event_reached_since_its_last_rollup(
         h, m = (int(x) for x in clock.split(":"))
         return dt.datetime(2026, 3, 3, h, m, tzinfo=dt.UTC)
 
+    def total(on: dt.date) -> dict[str, int]:
+        with sessions() as session:
+            return stored_daily(session, site_id)[(on, "total", "")]
+
+    # The first pass recomputes every pending day and marks how far the events are counted.
     assert worker.run_pass(sessions, settings, policy, at("00:02")).rolled == [
         ("www.example.com", day),
         ("www.example.com", day + dt.timedelta(days=1)),
     ]
-    # 23:58 is within five minutes of the 00:02 rollup: a late commit is still possible.
-    assert worker.run_pass(sessions, settings, policy, at("00:03")).rolled == [
-        ("www.example.com", day)
-    ]
-    assert worker.run_pass(sessions, settings, policy, at("00:30")).rolled == [
-        ("www.example.com", day)
-    ]
-    # That rollup began over five minutes after the day's newest event: nothing to redo.
-    assert worker.run_pass(sessions, settings, policy, at("00:35")).rolled == []
-    # A late event arrives: the day is redone.
+    assert worker.run_pass(sessions, settings, policy, at("00:03")).rolled == []
+    # A late event of the same visitor: only that day changes, by the difference (no bounce).
     with sessions.begin() as session:
-        add_events(session, [event(site_id, 2, dt.datetime(2026, 3, 2, 23, 59, tzinfo=dt.UTC))])
-    with sessions.begin() as session:
-        session.get(RollupState, (site_id, day)).rolled_at = at("00:01")  # type: ignore[union-attr]
+        add_events(
+            session, [event(site_id, 1, dt.datetime(2026, 3, 2, 23, 59, tzinfo=dt.UTC), "/b")]
+        )
+    assert total(day)["bounces"] == 1
     assert worker.run_pass(sessions, settings, policy, at("00:40")).rolled == [
         ("www.example.com", day)
     ]
-    # Due to turn final: redone once more, then never again.
+    assert total(day) | {"duration_s": 0} == {
+        "visitors": 1, "visits": 1, "pageviews": 2, "bounces": 0, "duration_s": 0, "events": 0
+    }  # fmt: skip
+    with sessions() as session:
+        assert (day, "exit_page", "/") not in stored_daily(session, site_id)
+        assert stored_daily(session, site_id)[(day, "exit_page", "/b")]["visits"] == 1
+        state = session.get(RollupState, (site_id, day))
+        assert state is not None and not state.final
+    # An hour after its end the day is recomputed whole, once, and final.
     assert ("www.example.com", day) in worker.run_pass(
         sessions, settings, policy, at("01:00")
     ).rolled
+    with sessions() as session:
+        state = session.get(RollupState, (site_id, day))
+        assert state is not None and state.final
     assert ("www.example.com", day) not in worker.run_pass(
         sessions, settings, policy, at("01:30")
     ).rolled
-    with sessions() as session:
-        assert stored_daily(session, site_id)[(day, "total", "")]["visitors"] == 2
