@@ -280,7 +280,10 @@ class DataSet:
         with self.sessions.begin() as session:
             self.site_id = session.scalar(select(Site.id).where(Site.domain == DOMAIN))
             token = callers.create(
-                session, app.state.policy, f"bench-{secrets.token_hex(4)}", "reporting_service"
+                session,
+                app.state.policies.current(),
+                f"bench-{secrets.token_hex(4)}",
+                "reporting_service",
             )
         # Entered once, as a server keeps running: without it each request starts an event loop.
         self.client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
