@@ -14,6 +14,8 @@ import random
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +32,10 @@ DAYS = 3
 RANGE = DayRange(FIRST, FIRST + dt.timedelta(days=DAYS - 1))
 NOW = dt.datetime(2026, 3, 4, 18, tzinfo=dt.UTC)  # the last day is not over: nothing is final
 FIGURES = rollup.FIGURES
+UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 @pytest.fixture
@@ -216,3 +222,28 @@ def test_a_value_can_leave_the_top_of_a_live_breakdown(sessions: sessionmaker[Se
         assert as_tuples(live.breakdown("exit_page", RANGE, 1)) == as_tuples(
             raw.breakdown("exit_page", RANGE, 1)
         )
+
+
+def test_the_summary_api_counts_an_event_the_moment_it_is_acknowledged(
+    app: FastAPI, client: TestClient, tokens: dict[str, str], settings: Settings
+) -> None:
+    """Over HTTP, as a site and a dashboard see it: a 202, then the next summary includes it,
+    with no worker pass in between (the first pass only marks where the rollups stand)."""
+    site = "www.contactmonkey.com"
+    worker.run_pass(app.state.sessionmaker, settings, app.state.policies.current())
+    auth = {"Authorization": f"Bearer {tokens['reporting_service']}"}
+
+    def pageviews() -> int:
+        answer = client.get(f"/v1/analytics/sites/{site}/summary", headers=auth)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["totals"]["pageviews"])
+
+    for i in range(3):
+        before = pageviews()
+        sent = client.post(
+            "/api/event",
+            content=f'{{"n":"pageview","u":"https://{site}/p{i}","d":"{site}"}}'.encode(),
+            headers={"Content-Type": "text/plain", "User-Agent": UA},
+        )
+        assert sent.status_code == 202, sent.text
+        assert pageviews() == before + 1
