@@ -23,16 +23,24 @@ day whole an hour after it ends (:func:`avowal.analytics.rollup.roll_day`).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
+from avowal.analytics import archive
 from avowal.analytics.models import DailyRollup, Event, HourlyRollup, RollupMark, RollupState
-from avowal.analytics.rollup import FIGURES, DayFigures, HourTally, Tally, hour_start, lock
+from avowal.analytics.rollup import (
+    FIGURES,
+    DayFigures,
+    HourTally,
+    Tally,
+    hour_start,
+    lock,
+    site_lock,
+)
 from avowal.analytics.visits import EVENT_COLUMNS, by_visitor, sessionise
 from avowal.db.upsert import dialect_insert
 
@@ -45,18 +53,6 @@ TAIL_LIMIT = 20_000
 # Visitors read per query (bound parameters stay well under every database's limit).
 IN_CHUNK = 500
 _ID = len(EVENT_COLUMNS)  # the event id follows the rollup's columns in the rows read here
-
-
-def site_lock(session: Session, site_id: int) -> None:
-    """Serialise, on PostgreSQL, the transactions that move a site's mark or redo its days.
-
-    Two processes' workers may pass at once: one waits for the other, then reads the mark it
-    left. (SQLite has a single writer: a second one fails to write and retries at the next pass.)
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(f"analytics-site:{site_id}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def mark_of(session: Session, site_id: int) -> int | None:
@@ -256,8 +252,10 @@ def _touch(session: Session, site_id: int, day: dt.date, now: dt.datetime) -> No
     state = session.get(RollupState, (site_id, day))
     if state is None:
         session.add(RollupState(site_id=site_id, day=day, rolled_at=now, final=False))
-    else:
-        state.rolled_at = now
+        return
+    state.rolled_at = now
+    if state.final:
+        archive.forget_day(session, site_id, day)  # a late event changed a final day
 
 
 def advance(

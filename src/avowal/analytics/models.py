@@ -169,6 +169,56 @@ class RollupMark(Base):
     rolled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class FilterUse(Base):
+    """A filter (or set of filters) a dashboard or the Stats API used, and when last.
+
+    The worker keeps the figures of recently used filters per final day
+    (:mod:`avowal.analytics.archive`), so the same filtered view is next read like rollups.
+    """
+
+    __tablename__ = "analytics_filter_uses"
+
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filter_id: Mapped[str] = mapped_column(String(32), primary_key=True, doc="Digest of key.")
+    key: Mapped[str] = mapped_column(String(8200), doc="The filters, one per line, sorted.")
+    last_used_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArchivedDay(Base):
+    """A final day whose figures under a used filter are archived (rows may be none)."""
+
+    __tablename__ = "analytics_archived_days"
+
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filter_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    archived_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArchivedRollup(Base):
+    """Like :class:`DailyRollup`, for the visits a used filter selects on one final day."""
+
+    __tablename__ = "analytics_archived"
+    __table_args__ = (UniqueConstraint("site_id", "filter_id", "day", "dimension", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    filter_id: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column()
+    dimension: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(2000))
+    visitors: Mapped[int] = mapped_column(Integer)
+    visits: Mapped[int] = mapped_column(Integer)
+    pageviews: Mapped[int] = mapped_column(Integer)
+    bounces: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(Integer)
+    engaged_ms: Mapped[int] = mapped_column(BigInteger)
+    scroll_sum: Mapped[int] = mapped_column(BigInteger)
+    scrolls: Mapped[int] = mapped_column(BigInteger)
+    revenue_micros: Mapped[int] = mapped_column(BigInteger)
+
+
 class ScrubCounter(Base):
     """How many values of each kind were scrubbed from paths and props, per site and day."""
 

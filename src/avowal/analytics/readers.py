@@ -21,8 +21,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from avowal.analytics import incremental
-from avowal.analytics.models import DailyRollup, HourlyRollup
+from avowal.analytics import archive, incremental
+from avowal.analytics.models import ArchivedRollup, DailyRollup, HourlyRollup
 from avowal.analytics.query import DayRange
 from avowal.analytics.rollup import (
     FIGURES,
@@ -224,7 +224,9 @@ class RollupReader:
 
 
 class RawReader:
-    """Figures of the visits the filters select, recomputed from raw events day by day."""
+    """Figures of the visits the filters select: archived days from ``analytics_archived`` (one
+    SQL aggregation), the others recomputed from raw events day by day
+    (:mod:`avowal.analytics.archive`). Hours are always recomputed (short ranges only)."""
 
     basis = "raw_events"
 
@@ -235,15 +237,19 @@ class RawReader:
         filters: tuple[VisitFilter, ...],
         *,
         visit_minutes: int,
+        archived: bool = True,
     ) -> None:
         self.session = session
         self.site_id = site_id
         self.filters = filters
         self.visit_minutes = visit_minutes
+        self.archived = archived and bool(filters)
+        self.ident = archive.filter_id(filters)
         self._days: dict[dt.date, DayFigures] = {}
+        self._known: dict[dt.date, bool] = {}
 
     def day(self, day: dt.date) -> DayFigures:
-        """Return a day's filtered figures (computed once per request)."""
+        """Return a day's filtered figures from raw events (computed once per request)."""
         found = self._days.get(day)
         if found is None:
             found = self._days[day] = compute_day(
@@ -255,14 +261,60 @@ class RawReader:
             )
         return found
 
+    def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:
+        """Return the days of ``days`` with archived figures, and the others."""
+        if not self.archived:
+            return [], list(days.each())
+        missing = [day for day in days.each() if day not in self._known]
+        if missing:
+            found = archive.archived_days(self.session, self.site_id, self.ident, missing)
+            self._known.update((day, day in found) for day in missing)
+        archived = [day for day in days.each() if self._known[day]]
+        return archived, [day for day in days.each() if not self._known[day]]
+
+    def _archived(self, dimension: str, days: list[dt.date], values: list[str] | None) -> Any:
+        stmt = select(
+            ArchivedRollup.value,
+            *(func.sum(getattr(ArchivedRollup, n)).label(n) for n in FIGURES),
+        ).where(
+            ArchivedRollup.site_id == self.site_id,
+            ArchivedRollup.filter_id == self.ident,
+            ArchivedRollup.day.in_(days),
+            ArchivedRollup.dimension == dimension,
+        )
+        if values is not None:
+            stmt = stmt.where(ArchivedRollup.value.in_(values))
+        return self.session.execute(stmt.group_by(ArchivedRollup.value))
+
     def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
         """Return the totals of each day that has any."""
-        found = {day: self.day(day).daily.get((TOTAL, "")) for day in days.each()}
-        return {day: t for day, t in found.items() if t is not None}
+        archived, raw = self.split(days)
+        found: dict[dt.date, Tally] = {}
+        if archived:
+            rows = self.session.execute(
+                select(ArchivedRollup.day, *(getattr(ArchivedRollup, n) for n in FIGURES)).where(
+                    ArchivedRollup.site_id == self.site_id,
+                    ArchivedRollup.filter_id == self.ident,
+                    ArchivedRollup.day.in_(archived),
+                    ArchivedRollup.dimension == TOTAL,
+                )
+            )
+            found.update((row.day, _tally(row)) for row in rows)
+        for day in raw:
+            t = self.day(day).daily.get((TOTAL, ""))
+            if t is not None:
+                found[day] = t
+        return found
 
-    def _summed(self, dimension: str, days: DayRange) -> dict[str, Tally]:
+    def _summed(
+        self, dimension: str, days: DayRange, values: list[str] | None = None
+    ) -> dict[str, Tally]:
+        archived, raw = self.split(days)
         sums: dict[str, Tally] = {}
-        for day in days.each():
+        if archived:
+            for row in self._archived(dimension, archived, values):
+                sums[row.value] = _tally(row)
+        for day in raw:
             for (dim, value), t in self.day(day).daily.items():
                 if dim == dimension:
                     merge(sums.setdefault(value, Tally()), t)
@@ -277,8 +329,10 @@ class RawReader:
 
     def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
         """Return the summed figures of the given values of a dimension."""
-        wanted = set(values)
-        return {v: t for v, t in self._summed(dimension, days).items() if v in wanted}
+        wanted = sorted(set(values))
+        if not wanted:
+            return {}
+        return {v: t for v, t in self._summed(dimension, days, wanted).items() if v in values}
 
     def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
         """Return the figures of each hour (aware UTC start) that has any."""

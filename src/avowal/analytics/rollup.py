@@ -282,6 +282,18 @@ def lock(session: Session, site_id: int, day: dt.date) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def site_lock(session: Session, site_id: int) -> None:
+    """Serialise, on PostgreSQL, the transactions that move a site's mark or redo its days.
+
+    Two processes' workers may pass at once: one waits for the other, then reads the mark it
+    left. (SQLite has a single writer: a second one fails to write and retries at the next pass.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"analytics-site:{site_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def store_day(
     session: Session,
     site_id: int,

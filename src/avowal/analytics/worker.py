@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import incremental, quarantine, rollup
+from avowal.analytics import archive, incremental, quarantine, rollup
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
@@ -50,6 +50,8 @@ class PassReport:
     # What failed and will be tried again: (site, day or None for the whole site, error class).
     failed: list[tuple[str, dt.date | None, str]] = field(default_factory=list)
     purged_quarantined: int = 0
+    # Site-days archived under recently used filters (avowal.analytics.archive).
+    archived: list[tuple[str, dt.date]] = field(default_factory=list)
 
     def fail(self, domain: str, day: dt.date | None, exc: BaseException, doing: str) -> None:
         """Record and log a failure (its class only: the message may quote stored values)."""
@@ -115,7 +117,7 @@ def _start_marking(
     for attempt in range(2):
         try:
             with transaction(factory) as session:
-                incremental.site_lock(session, site_id)
+                rollup.site_lock(session, site_id)
                 if incremental.mark_of(session, site_id) is not None:
                     return  # another process did it meanwhile
                 through = session.scalar(select(func.max(Event.id)).where(Event.site_id == site_id))
@@ -229,8 +231,9 @@ def redo_day(
 ) -> None:
     with transaction(factory) as session:
         # The mark is read under the site's lock: no step can move it while the day is redone.
-        incremental.site_lock(session, site_id)
+        rollup.site_lock(session, site_id)
         through = incremental.mark_of(session, site_id)  # None: not marked yet, every event
+        archive.forget_day(session, site_id, day)  # its filters' figures are archived anew
         rollup.roll_day(
             session,
             site_id,
@@ -328,10 +331,14 @@ def run_pass(
     policy: LoadedPolicy,
     now: dt.datetime | None = None,
 ) -> PassReport:
-    """Roll up what is pending, then purge raw events past retention; return what was done."""
+    """Roll up what is pending, archive used filters' final days, then purge raw events past
+    retention; return what was done."""
     now = now or clock.now()
     report = PassReport()
     roll_pending(factory, settings, now, report)
+    archive.run(
+        factory, settings, retention_cutoff(policy, now.date()), now, report, dict(_sites(factory))
+    )
     purge(factory, policy, now, report)
     return report
 

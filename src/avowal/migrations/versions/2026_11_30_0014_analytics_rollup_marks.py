@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("through_id", sa.BigInteger(), nullable=False),
         sa.Column("rolled_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("site_id"),
+        sa.PrimaryKeyConstraint("site_id", name=op.f("pk_analytics_rollup_marks")),
     )
 
 
