@@ -5,11 +5,12 @@ serve`` runs it (one worker, no access log), in its own process, with a migrated
 temporary folder. It gets two more endpoints that read the body, answer 202 with the same small
 JSON and do nothing else:
 
+- ``bare fast path``: an ASGI middleware right behind ``EventFastPath`` (which answers
+  ``/api/event`` before FastAPI's routing) answering its own path. The fair baseline and the
+  target: the event itself skips routing, so only the ingest's own work (validation,
+  scrubbing, group commit) is left in the difference.
 - ``bare route``: an ordinary FastAPI route (``async def``), first in the routing table so that
-  it pays the least routing a route can. This is the issue's "bare endpoint" and the target.
-- ``bare fast path``: the same, answered by an ASGI middleware where ``EventFastPath`` answers
-  ``/api/event``, before FastAPI's routing. The stricter comparison: only the ingest's own work
-  (validation, scrubbing, group commit) is left in the difference.
+  it pays the least routing a route can. Shown for reference: routing flatters the ingest.
 
 This process is the load generator: an asyncio client on raw keep-alive connections with the
 requests prepared in advance (a tenth of a millisecond of processor per request, a fifth or less
@@ -29,9 +30,10 @@ server is killed with SIGKILL in the middle of it (no shutdown, no lifespan, req
 and a group commit perhaps half done); the numbers are then read back from ``analytics_events``:
 every event answered 202, before or during the kill, must be there.
 
-Target: the ingest accepts at least 60% of the bare endpoint's requests per second. Shynet's
-~100 events/s is its own published figure, not measured here: it is printed as a reference,
-never divided into. A first check runs the same client
+Target: the ingest accepts at least 60% of the bare fast path's requests per second, on each
+database, in every run; each database ends with a verdict line, and the run with one for all.
+Shynet's ~100 events/s is its own published figure, not measured here: it is printed as a
+reference, never divided into. A first check runs the same client
 against a bare ASGI callable under uvicorn (no FastAPI, no middleware): the HTTP server's own
 cost, and proof that the client is not what limits the figures. With PostgreSQL 15 installed,
 the comparison runs a second time on a throwaway cluster (fsync off, as in the tests).
@@ -379,7 +381,8 @@ def _client_check(tmp: Path) -> float:
     return best.rate
 
 
-def _compare(label: str, data_dir: Path, database_url: str | None, check_rate: float) -> None:
+def _compare(label: str, data_dir: Path, database_url: str | None, check_rate: float) -> bool:
+    """Print the comparison on one database; return whether the ingest met the target."""
     settings = Settings(data_dir=data_dir, database_url=database_url, policy_file=POLICY)
     engine = make_engine(settings)
     try:
@@ -435,20 +438,26 @@ def _compare(label: str, data_dir: Path, database_url: str | None, check_rate: f
             + (f"  refused {dict(refused)}" if refused else "")
         )
     ingest = phases[INGEST]
-    for bare_name, note in ((BARE_ROUTE, "the target"), (BARE_FAST, "stricter")):
+    ratios: dict[str, float] = {}
+    for bare_name, note in (
+        (BARE_FAST, "the fair baseline, the target"),
+        (BARE_ROUTE, "reference"),
+    ):
         # Each round's phases ran seconds apart, so noise from the rest of the machine
         # cancels in their ratio better than in the ratio of the medians.
-        ratio = statistics.median(
+        ratio = ratios[bare_name] = statistics.median(
             i.rate / b.rate for i, b in zip(ingest, phases[bare_name], strict=True)
         )
         # The same comparison by the server's processor time per event (bare / ingest).
         cpu = statistics.median(p.server_ms for p in phases[bare_name]) / statistics.median(
             p.server_ms for p in ingest
         )
-        verdict = "PASS" if ratio >= TARGET else "MISS"
+        rounds = ", ".join(
+            f"{i.rate / b.rate:.2f}" for i, b in zip(ingest, phases[bare_name], strict=True)
+        )
         print(
-            f"    ingest / {bare_name:<15} {ratio:6.3f}x  target >= {TARGET}x  {verdict}  "
-            f"({note}; by server processor per event: {cpu:.2f}x)"
+            f"    ingest / {bare_name:<15} {ratio:6.3f}x  ({note}; rounds: {rounds}; "
+            f"by server processor per event: {cpu:.2f}x)"
         )
     print(
         f"    reference, not measured here: Shynet ~{SHYNET_EVENTS_PER_SECOND:.0f} events/s "
@@ -472,29 +481,46 @@ def _compare(label: str, data_dir: Path, database_url: str | None, check_rate: f
         f"({len(killed.acknowledged):,} events acknowledged in it): "
         f"acknowledged {len(acknowledged):,} in all, stored {len(stored):,}  {verdict}"
     )
+    met = ratios[BARE_FAST] >= TARGET
+    print(
+        f"    VERDICT {label.split(' (')[0]}: ingest {ratios[BARE_FAST]:.3f}x the bare fast path "
+        f"(target >= {TARGET:.2f}x): {'PASS' if met else 'MISS'}; "
+        f"{ratios[BARE_ROUTE]:.3f}x the bare route"
+    )
+    return met and not missing and signalled
 
 
 def run() -> None:
-    """Print events/s of the ingest and of the bare endpoint, and their ratio."""
+    """Print events/s of the ingest and of the bare endpoints, their ratios and the verdicts."""
     with tempfile.TemporaryDirectory(prefix="avowal-bench-ingest-") as tmp:
         root = Path(tmp)
         check = _client_check(root)
         (root / "sqlite").mkdir()
-        _compare("SQLite (WAL, durable commits)", root / "sqlite", None, check)
-        _postgres(root, check)
+        results = {
+            "SQLite": _compare("SQLite (WAL, durable commits)", root / "sqlite", None, check)
+        }
+        met = _postgres(root, check)
+        if met is not None:
+            results["PostgreSQL"] = met
+    summary = ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in results.items())
+    overall = "PASS" if all(results.values()) else "MISS"
+    print(
+        f"  VERDICT ingest >= {TARGET:.2f}x the bare fast path, nothing acknowledged lost: "
+        f"{overall} ({summary})"
+    )
 
 
-def _postgres(root: Path, check: float) -> None:
+def _postgres(root: Path, check: float) -> bool | None:
     from tests import pg
 
     if not pg.binaries_available():
         print("  PostgreSQL: no PostgreSQL 15 binaries here, skipped")
-        return
+        return None
     cluster = pg.TempCluster.start()
     try:
         url = cluster.server.create_database()
         (root / "postgres").mkdir()
         label = "PostgreSQL 15 (throwaway cluster, fsync and synchronous_commit off)"
-        _compare(label, root / "postgres", url, check)
+        return _compare(label, root / "postgres", url, check)
     finally:
         cluster.stop()

@@ -6,6 +6,10 @@ them in a single transaction in a worker thread, and only then wakes each waitin
 answer of 202 therefore always means "committed": nothing acknowledged lives only in memory.
 While one transaction commits, the next batch gathers, so the number of commits per second
 stays small however many events arrive.
+
+A waiting request awaits its own future directly (no ``asyncio.shield``): the rows are in the
+queue, not in the future, so a request that is cancelled (its client hung up) cannot take its
+rows out of a commit already under way; the writer commits them and skips the cancelled future.
 """
 
 from __future__ import annotations
@@ -69,8 +73,8 @@ class GroupCommit(Generic[T]):
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait((rows, future))
-        # Shielded: a client that hangs up must not cancel the commit of rows already queued.
-        await asyncio.shield(future)
+        # Cancelling this wait cancels only the future: the rows stay queued and are committed.
+        await future
 
     async def _run(self) -> None:
         assert self.queue is not None

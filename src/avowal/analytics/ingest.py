@@ -23,29 +23,28 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any, NoReturn
-from urllib.parse import SplitResult, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import ValidationError
 
 from avowal.analytics import scrub
 from avowal.analytics.exceptions import InvalidEvent, MalformedPayload
 from avowal.analytics.schemas import EventIn
-from avowal.analytics.sites import SiteConfig, variants
+from avowal.analytics.scrub import clean
+from avowal.analytics.sites import UTM_FIELDS, SiteConfig, page_for, variants
 from avowal.analytics.useragent import Agent
 from avowal.lib import text
 
+__all__ = ["UTM_FIELDS", "clean"]  # part of this module's interface, defined elsewhere
 MAX_PROPS = 30
 MAX_PROP_KEY = 300
 MAX_PROP_VALUE = 2000
-MAX_PATH = 2000
-MAX_UTM = 200
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNWANTED = re.compile(f"[\x00-\x1f\x7f{text.UNSTORABLE}]")
 PAGEVIEW = "pageview"
 ENGAGEMENT = "engagement"
 # Schemes of addresses that are not a page (an app's own scheme, capacitor://, is one).
@@ -65,6 +64,8 @@ DROP_REASONS = {
     "interactive.invalid": "an interactive flag that is not a boolean (read as true)",
     "engagement.invalid": "a scroll depth outside 0-100 or engaged time that is not a count",
 }
+# The scrub counts of an event in which nothing was scrubbed (shared, so read-only).
+NOTHING_SCRUBBED: Mapping[str, int] = MappingProxyType({})
 # What the ingest of the current request dropped, read by the route for its header.
 DROPPED: ContextVar[tuple[str, ...]] = ContextVar("analytics_dropped", default=())
 
@@ -84,7 +85,7 @@ class PendingEvent:
     props: dict[str, str] | None
     ip: str = field(repr=False)
     user_agent: str = field(repr=False)
-    scrubbed: Counter[str] = field(default_factory=Counter)
+    scrubbed: Mapping[str, int] = field(default_factory=lambda: NOTHING_SCRUBBED)
     browser: str | None = None
     os: str | None = None
     device: str | None = None
@@ -157,15 +158,6 @@ def _malformed() -> MalformedPayload:
 
 def _too_deep(where: str, data: bytes | str) -> text.TooDeep:
     return text.too_deep_at(data, where)
-
-
-def clean(value: str) -> str:
-    """Remove control characters (none belongs in a label) and replace unstorable ones by U+FFFD."""
-    if value.isascii():  # the hot path: only control characters to look for
-        return _CONTROL.sub("", value) if _CONTROL.search(value) else value
-    if _UNWANTED.search(value) is None:
-        return value
-    return text.clean(_CONTROL.sub("", value))
 
 
 def page_url(url: str) -> SplitResult:
@@ -321,6 +313,7 @@ def build(
     """Return one pending event per site, or none where the page's path is excluded.
 
     Every rule is checked here, so a refused event is refused whoever sent it (bot or not).
+    What a site keeps of the page is remembered by :func:`avowal.analytics.sites.page_for`.
     """
     parts = page_url(clean(event.url))
     name_counts: Counter[str] = Counter()
@@ -331,32 +324,21 @@ def build(
     # An engagement's props repeat its page view's: not kept twice.
     props = None if name == ENGAGEMENT else props_of(event.props, name_counts, dropped)
     extras = extras_of(event, name, dropped)
-    DROPPED.set(tuple(dict.fromkeys(dropped)))
+    DROPPED.set(tuple(dict.fromkeys(dropped)) if dropped else ())
     raw_path = _path_of(parts, bool(event.hash_mode))
-    decoded = unquote(raw_path)
     ref_domain = scrub.referrer_domain(clean(event.referrer) if event.referrer else None)
     pending: list[PendingEvent] = []
     for site in sites:
         if site.exclude_paths and (
             scrub.is_excluded(raw_path, site.exclude_paths)
-            or scrub.is_excluded(decoded, site.exclude_paths)
+            or scrub.is_excluded(unquote(raw_path), site.exclude_paths)
         ):
             continue
-        counts = Counter(name_counts)
-        kept = scrub.keep_params(parts.query, site.keep_query_params, counts)
-        # Kept UTM parameters go to their own fields; other kept parameters stay in the path,
-        # so that /pricing?utm_source=x and /pricing count as one page.
-        utm: dict[str, str | None] = dict.fromkeys(UTM_FIELDS)
-        others = []
-        for key, value in kept:
-            if key in utm:
-                if utm[key] is None and value:
-                    utm[key] = clean(value)[:MAX_UTM]
-            else:
-                others.append((key, value))
-        path = scrub.scrub_path(raw_path, counts)
-        if others:
-            path = f"{path}?{urlencode(others)}"
+        page = page_for(site, raw_path, parts.query)
+        counts: Mapping[str, int] = NOTHING_SCRUBBED
+        if name_counts or page.scrubbed:
+            counts = name_counts + Counter(dict(page.scrubbed))
+        utm = page.utm_fields()
         # A visitor moving between pages of the same site is not referred by it.
         domain = None if ref_domain in variants(site.domain) else ref_domain
         source = utm["utm_source"] or scrub.source_name(domain)
@@ -366,7 +348,7 @@ def build(
                 site=site.domain,
                 ts=now,
                 name=name[:120],
-                path=clean(path)[:MAX_PATH],
+                path=page.path,
                 referrer_domain=domain,
                 source=source[:120] if source else None,
                 utm=utm,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import weakref
+from typing import NamedTuple
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from avowal.analytics import ingest, tracker
@@ -23,6 +28,7 @@ router = APIRouter(tags=["analytics"])
 # not meant to be used all at once.
 MAX_EVENT_BYTES = 8 * 1024
 MEDIA_TYPES = ("application/json", "text/plain")
+JSON_MEDIA_TYPE = "application/json"
 PREFLIGHT_MAX_AGE = "86400"
 
 
@@ -74,12 +80,52 @@ def plausible_script(request: Request, name: str) -> Response:
     return _script_response(request, tracker.STABLE_CACHE, tracker.named(name))
 
 
-def _cors(analytics: Analytics, request: Request) -> dict[str, str]:
+class OriginCache:
+    """Which origins may send events, remembered until the registry re-reads the sites.
+
+    An origin is a scheme and a host (nothing about a visitor): the decision depends only on the
+    sites, so it is kept for as long as the registry holds the same list of sites (a new list is
+    a new object), and at most :data:`ORIGINS` origins are kept (then it starts again).
+    """
+
+    ORIGINS = 1024
+
+    def __init__(self) -> None:
+        self.sites: object = None
+        self.allowed: dict[str | None, str | None] = {}
+
+    def allowed_origin(self, analytics: Analytics, origin: str | None) -> str | None:
+        """Return ``origin`` if pages there may send events (see ``Analytics.allowed_origin``)."""
+        sites = analytics.registry.sites
+        if sites is not self.sites or len(self.allowed) >= self.ORIGINS:
+            self.sites, self.allowed = sites, {}
+        try:
+            return self.allowed[origin]
+        except KeyError:
+            allowed = self.allowed[origin] = analytics.allowed_origin(origin)
+            return allowed
+
+
+_origin_caches: weakref.WeakKeyDictionary[Analytics, OriginCache] = weakref.WeakKeyDictionary()
+
+
+def _origins(analytics: Analytics) -> OriginCache:
+    cache = _origin_caches.get(analytics)
+    if cache is None:
+        cache = _origin_caches[analytics] = OriginCache()
+    return cache
+
+
+def _cors_for(analytics: Analytics, origin: str | None) -> dict[str, str]:
     headers = {"Vary": "Origin"}
-    allowed = analytics.allowed_origin(request.headers.get("origin"))
+    allowed = _origins(analytics).allowed_origin(analytics, origin)
     if allowed is not None:
         headers["Access-Control-Allow-Origin"] = allowed
     return headers
+
+
+def _cors(analytics: Analytics, request: Request) -> dict[str, str]:
+    return _cors_for(analytics, request.headers.get("origin"))
 
 
 @router.options("/api/event", include_in_schema=False)
@@ -107,16 +153,56 @@ async def event_preflight(request: Request) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
+async def _read_body(receive: Receive, declared: str) -> bytes:
     if declared.isdigit() and int(declared) > MAX_EVENT_BYTES:
         raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_EVENT_BYTES:
-            raise _too_large()
-    return bytes(body)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_EVENT_BYTES:
+                raise _too_large()
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class EventHeaders(NamedTuple):
+    """The request headers the event endpoint reads, found in one pass over the scope's."""
+
+    content_type: str = ""
+    content_length: str = ""
+    user_agent: str = ""
+    origin: str | None = None
+
+
+_WANTED = {b"content-type", b"content-length", b"user-agent", b"origin"}
+
+
+def _event_headers(scope: Scope) -> EventHeaders:
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        # ASGI servers give names in lower case; the first of a repeated header counts.
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return EventHeaders(
+        found.get(b"content-type", ""),
+        found.get(b"content-length", ""),
+        found.get(b"user-agent", ""),
+        found.get(b"origin"),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _accepted_body(stored: int, dropped: str | None) -> bytes:
+    """Return the JSON of an acceptance (a handful of distinct answers: rendered once each)."""
+    answer = EventAccepted(stored=stored, dropped=dropped).model_dump(exclude_none=True)
+    return bytes(JSONResponse(answer).body)
 
 
 def _too_large() -> PayloadTooLarge:
@@ -171,28 +257,32 @@ async def event(request: Request) -> Response:
     ``props``) or the tracker's short names, as ``application/json`` or ``text/plain``.
     """
     analytics = _analytics(request)
+    # Read straight from the ASGI scope: the hottest path of the server (see EventFastPath).
+    wanted = _event_headers(request.scope)
     try:
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        media_type = wanted.content_type.split(";", 1)[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise UnsupportedMediaType(
                 "send the event as application/json or text/plain",
                 content_type=media_type[:100],
             )
-        body = await _read_body(request)
-        ip = request.client.host if request.client else ""
+        body = await _read_body(request.receive, wanted.content_length)
+        client = request.scope.get("client")
+        ip = client[0] if client else ""
         ingest.DROPPED.set(())
-        accepted = await analytics.ingest(body, ip, request.headers.get("user-agent", ""))
+        accepted = await analytics.ingest(body, ip, wanted.user_agent)
     except AvowalError as exc:
         # After ingest, which re-reads the sites when it meets an unknown one.
-        headers = {**_cors(analytics, request), **(exc.headers or {})}
+        headers = {**_cors_for(analytics, wanted.origin), **(exc.headers or {})}
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
-    headers = _cors(analytics, request)
+    headers = _cors_for(analytics, wanted.origin)
     dropped = ingest.DROPPED.get()
     if dropped:
         # Like Plausible, invalid parts are dropped and the rest kept; this says which.
         headers[DROPPED_HEADER] = ",".join(dropped)
         headers["Access-Control-Expose-Headers"] = DROPPED_HEADER
-    return JSONResponse(accepted.model_dump(exclude_none=True), status_code=202, headers=headers)
+    content = _accepted_body(accepted.stored, accepted.dropped)
+    return Response(content, status_code=202, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
 EVENT_PATH = "/api/event"

@@ -10,17 +10,42 @@ Text beyond ASCII is NFKC-normalised first (an address in full-width letters rea
 Arabic-Indic digits is a phone number like ``0555...``). E-mail addresses may have letters of any
 script, and ``(at)``, ``[at]``, ``{at}`` and ``(dot)`` spellings. Text in which nothing is found
 is kept as written; where an identifier is replaced, the rest of the text is kept normalised.
+
+Texts in which nothing was found are remembered (a bounded set of at most :data:`CLEAN_TEXTS`
+texts of at most :data:`CLEAN_TEXT_LENGTH` characters each), since a site's pages, prop values
+and campaign names repeat: such a text is kept as written, so the next time it is returned at
+once. Only texts without an identifier are remembered, and they are exactly what is stored, so
+the cache holds nothing that the database does not. Referrers that are an origin only (what
+browsers send by default across sites) and the source names of domains are cached likewise.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from itertools import pairwise
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from avowal.lib import text as texts
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNWANTED = re.compile(f"[\x00-\x1f\x7f{texts.UNSTORABLE}]")
+
+
+def clean(value: str) -> str:
+    """Remove control characters (none belongs in a label) and replace unstorable ones by U+FFFD."""
+    if value.isascii():  # the hot path: only control characters to look for
+        return _CONTROL.sub("", value) if _CONTROL.search(value) else value
+    if _UNWANTED.search(value) is None:
+        return value
+    return texts.clean(_CONTROL.sub("", value))
+
 
 EMAIL = "email"
 PHONE = "phone"
@@ -116,10 +141,35 @@ def _word_kind(text: str) -> str | None:
     return None
 
 
+# Texts in which nothing was found (kept as written), oldest first; see the module's notes.
+CLEAN_TEXTS = 8192
+CLEAN_TEXT_LENGTH = 256
+_clean: dict[str, None] = {}
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Add ``key`` to a bounded cache, dropping its oldest entry when it is full."""
+    if len(cache) >= limit:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del cache[next(iter(cache))]
+    cache[key] = value
+
+
 def scrub_text(text: str, counts: Counter[str]) -> str:
     """Return ``text`` with identifiers replaced by placeholders, counting each kind."""
     if len(text) < 6 and text.isascii():
         return text
+    if text in _clean:
+        return text
+    before = sum(counts.values())
+    scrubbed = _scrub(text, counts)
+    clean = scrubbed == text and sum(counts.values()) == before
+    if clean and len(text) <= CLEAN_TEXT_LENGTH:
+        remember(_clean, text, None, CLEAN_TEXTS)
+    return scrubbed
+
+
+def _scrub(text: str, counts: Counter[str]) -> str:
     plain = normalise(text)
     if len(plain) < 6:  # checked after NFKC: "a@b.\u33c4" normalises to an e-mail address
         return text
@@ -218,10 +268,28 @@ _HOST = re.compile(r"^([a-z0-9._:-]*?)\.*$")
 _GOOGLE = re.compile(r"^(?:[a-z0-9-]+\.)*google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
 
 
+# A referrer that is an origin only, "https://host/": nothing in it but the host.
+_ORIGIN_ONLY = re.compile(r"https?://[a-z0-9.-]{1,253}/?")
+ORIGINS = 4096
+_origins: dict[str, str | None] = {}
+
+
 def referrer_domain(referrer: str | None) -> str | None:
     """Reduce a referrer URL to its host name, lower-case and without ``www.``; never the path."""
     if not referrer:
         return None
+    if _ORIGIN_ONLY.fullmatch(referrer):
+        # The usual referrer: remembered (it holds nothing but the domain that is stored).
+        try:
+            return _origins[referrer]
+        except KeyError:
+            domain = _referrer_domain(referrer)
+            remember(_origins, referrer, domain, ORIGINS)
+            return domain
+    return _referrer_domain(referrer)
+
+
+def _referrer_domain(referrer: str) -> str | None:
     try:
         host = urlsplit(referrer.strip()).hostname
     except ValueError:
@@ -233,6 +301,7 @@ def referrer_domain(referrer: str | None) -> str | None:
     return host[4:] if host.startswith("www.") else host or None
 
 
+@functools.lru_cache(maxsize=4096)
 def source_name(domain: str | None) -> str | None:
     """Name the source of a referrer domain (Google, Reddit, ...), or the domain itself."""
     if domain is None:

@@ -4,6 +4,15 @@ Policy sites are written to ``analytics_sites`` at startup and take their query-
 path rules from the policy; CLI sites use the policy's defaults. A policy site that leaves the
 policy keeps its row (its figures stay readable) but stops accepting events, until removed.
 With analytics disabled in the policy, no site accepts events, whoever added it.
+
+What a site keeps of a page's address (its scrubbed path, kept parameters and UTM tags) is
+worked out by :func:`page_for`. The same pages are visited again and again, so the answer is
+remembered per (site, path, query string) in a bounded cache of :data:`PAGES` entries (the
+oldest dropped first). Only answers in which nothing was scrubbed and every query parameter was
+kept are remembered: the key then holds nothing that is not stored in the database anyway (a
+path with an e-mail address in it, or a query string with a parameter the site does not keep,
+is worked out again each time and never held). A site's rules are part of the key, so a change
+of rules takes effect at once.
 """
 
 from __future__ import annotations
@@ -12,13 +21,15 @@ import asyncio
 import datetime as dt
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import models
+from avowal.analytics import models, scrub
 from avowal.analytics.exceptions import InvalidDomain, SiteExists, SiteInPolicy, SiteNotFound
 from avowal.analytics.models import Site
 from avowal.db import upsert
@@ -199,3 +210,57 @@ class SiteRegistry:
         """
         labels = normalise_domain(host).split(".")
         return any(self.match(".".join(labels[i:])) is not None for i in range(len(labels)))
+
+
+# --- What a site keeps of a page ---------------------------------------------------------
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+MAX_PATH = 2000
+MAX_UTM = 200
+PAGES = 4096
+# Longer paths and query strings are worked out each time (and never held).
+MAX_KEY = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page as one site keeps it."""
+
+    path: str
+    utm: tuple[str | None, ...]  # in UTM_FIELDS order
+    scrubbed: tuple[tuple[str, int], ...] = ()
+
+    def utm_fields(self) -> dict[str, str | None]:
+        """Return the UTM tags by field name."""
+        return dict(zip(UTM_FIELDS, self.utm, strict=True))
+
+
+_pages: dict[tuple[SiteConfig, str, str], Page] = {}
+
+
+def page_for(site: SiteConfig, raw_path: str, query: str) -> Page:
+    """Return what ``site`` keeps of a page (``raw_path`` as sent, ``query`` without ``?``)."""
+    key = (site, raw_path, query)
+    page = _pages.get(key)
+    if page is not None:
+        return page
+    counts: Counter[str] = Counter()
+    kept = scrub.keep_params(query, site.keep_query_params, counts)
+    # Kept UTM parameters go to their own fields; other kept parameters stay in the path,
+    # so that /pricing?utm_source=x and /pricing count as one page.
+    utm: dict[str, str | None] = dict.fromkeys(UTM_FIELDS)
+    others = []
+    for name, value in kept:
+        if name in utm:
+            if utm[name] is None and value:
+                utm[name] = scrub.clean(value)[:MAX_UTM]
+        else:
+            others.append((name, value))
+    path = scrub.scrub_path(raw_path, counts)
+    if others:
+        path = f"{path}?{urlencode(others)}"
+    page = Page(scrub.clean(path)[:MAX_PATH], tuple(utm.values()), tuple(counts.items()))
+    all_kept = len(kept) == sum(1 for piece in query.split("&") if piece) if query else True
+    if not page.scrubbed and all_kept and len(raw_path) + len(query) <= MAX_KEY:
+        scrub.remember(_pages, key, page, PAGES)
+    return page

@@ -12,13 +12,16 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 
-from avowal.analytics import salts, sites, tracker
+from avowal.analytics import salts, sites, store, tracker
+from avowal.analytics.ingest import UTM_FIELDS, PendingEvent
 from avowal.analytics.models import Event, Salt, ScrubCounter
 from avowal.app import create_app
+from avowal.db import migrate
 from avowal.db.base import Base
-from avowal.db.engine import purge_wal
+from avowal.db.engine import make_engine, make_sessionmaker, purge_wal
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.policy.schemas import AnalyticsSite
 from avowal.settings import Settings
@@ -520,3 +523,253 @@ def test_tracker_is_served_small_cached_and_versioned(client: TestClient) -> Non
     assert again.status_code == 304
     old = client.get("/a-00000000.js", follow_redirects=False)
     assert old.status_code == 307 and old.headers["location"] == "/a.js"
+
+
+# --- The per-process cache of daily salts ----------------------------------------------------
+# Never a salt of a day whose salt is (or may be) destroyed, never one that was not committed.
+
+DAY = NOON.date()
+MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
+
+
+def salt_at(engine: Engine, day: dt.date, now: dt.datetime) -> bytes:
+    with make_sessionmaker(engine)() as session, session.begin():
+        return salts.salt_for(session, day, now)
+
+
+def stored_salt(engine: Engine, day: dt.date) -> bytes | None:
+    with engine.connect() as conn:
+        return conn.scalar(select(Salt.salt).where(Salt.day == day))
+
+
+def cached_salt(engine: Engine, day: dt.date, now: dt.datetime) -> bytes | None:
+    with Session(engine) as session:
+        return salts.cached(session, day, now)
+
+
+def test_a_committed_salt_is_read_once_then_served_from_memory(engine: Engine) -> None:
+    first = salt_at(engine, DAY, NOON)  # created: not cached before its commit
+    assert cached_salt(engine, DAY, NOON) is None
+    assert salt_at(engine, DAY, NOON) == first == stored_salt(engine, DAY)
+    assert cached_salt(engine, DAY, NOON) == first
+
+
+def test_a_salt_destroyed_here_is_never_served_again(engine: Engine) -> None:
+    salt_at(engine, DAY, NOON)
+    old = salt_at(engine, DAY, NOON)
+    assert cached_salt(engine, DAY, NOON) == old
+    expiry = MIDNIGHT + salts.LIFETIME
+    with make_sessionmaker(engine)() as session, session.begin():
+        assert salts.destroy_expired(session, expiry) == 1
+    assert stored_salt(engine, DAY) is None
+    assert cached_salt(engine, DAY, NOON) is None  # dropped from the cache, whatever the clock says
+    # Asked for again (only a caller with a stale day would), the day gets a new salt.
+    assert salt_at(engine, DAY, expiry) != old
+
+
+def test_a_salt_destroyed_by_another_process_is_never_served(settings: Settings) -> None:
+    mine, theirs = make_engine(settings), make_engine(settings)
+    try:
+        migrate.upgrade(mine)
+        salt_at(mine, DAY, NOON)
+        old = salt_at(mine, DAY, NOON)
+        # Another process (its own engine and cache) destroys it when the day expires.
+        expiry = MIDNIGHT + salts.LIFETIME
+        with make_sessionmaker(theirs)() as session, session.begin():
+            assert salts.destroy_expired(session, expiry) == 1
+        # Here the cache still holds it, but gives it to no one at or after the expiry (nor in
+        # the margin before it), so the salt is read again: a new one, not the destroyed one.
+        for now in (expiry - salts.CACHE_MARGIN, expiry, expiry + dt.timedelta(days=3)):
+            assert cached_salt(mine, DAY, now) is None, now
+        assert salt_at(mine, DAY, expiry) != old
+    finally:
+        mine.dispose()
+        theirs.dispose()
+
+
+def test_the_cache_serves_no_day_at_or_before_the_expiry_cutoff(engine: Engine) -> None:
+    days = [DAY + dt.timedelta(days=i) for i in range(-3, 2)]
+    for day in days:
+        salt_at(engine, day, NOON)
+        salt_at(engine, day, NOON)  # committed, so now cached
+    # At noon, the salts of the day before and after are cached; older ones are expired.
+    assert [cached_salt(engine, day, NOON) is not None for day in days] == [False] * 2 + [True] * 3
+    now = NOON - dt.timedelta(days=1)
+    while now < NOON + dt.timedelta(days=4):
+        for day in days:
+            if day <= salts.expiry_cutoff(now):
+                assert cached_salt(engine, day, now) is None, (day, now)
+        now += dt.timedelta(minutes=37)
+
+
+def test_a_salt_of_a_rolled_back_transaction_is_never_cached(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        session.begin()
+        lost = salts.salt_for(session, DAY, NOON)
+        # Asked again in the same transaction: the same, uncommitted salt, still not cached.
+        assert salts.salt_for(session, DAY, NOON) == lost
+        session.rollback()
+    assert stored_salt(engine, DAY) is None
+    assert cached_salt(engine, DAY, NOON) is None
+    kept = salt_at(engine, DAY, NOON)
+    assert kept != lost
+    assert salt_at(engine, DAY, NOON) == kept == stored_salt(engine, DAY)
+
+
+@pytest.mark.parametrize("hours", [0, 23, 46])
+def test_a_salt_cached_while_its_day_lives_matches_the_database(engine: Engine, hours: int) -> None:
+    now = MIDNIGHT + dt.timedelta(hours=hours)
+    salt_at(engine, DAY, now)
+    assert salt_at(engine, DAY, now) == stored_salt(engine, DAY)
+    assert cached_salt(engine, DAY, now) == stored_salt(engine, DAY)
+
+
+# --- The raw insert stores exactly what the ORM stores ---------------------------------------
+# executemany on SQLite, COPY on PostgreSQL, against the ORM model's own writes.
+
+LAST_INSTANT = dt.datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=dt.UTC)
+# What a driver could get wrong: quotes, backslashes, tabs and newlines (COPY's own escapes),
+# text beyond ASCII and beyond the BMP, a JSON-looking string, the longest values.
+AWKWARD = 'a\'b"c\\d\te\nf\rg é \u2028 😀 \\N {"k": 1}'
+
+
+def pending(**overrides: Any) -> PendingEvent:
+    values: dict[str, Any] = {
+        "site_id": 1,
+        "site": "www.example.com",
+        "ts": LAST_INSTANT,
+        "name": "pageview",
+        "path": "/",
+        "referrer_domain": None,
+        "source": None,
+        "utm": dict.fromkeys(UTM_FIELDS),
+        "props": None,
+        "ip": "192.0.2.1",
+        "user_agent": "Mozilla/5.0",
+    }
+    return PendingEvent(**{**values, **overrides})
+
+
+PENDING = [
+    pending(),
+    pending(
+        name=AWKWARD[:120],
+        path="/" + AWKWARD + "x" * 1900,
+        referrer_domain="news.ycombinator.com",
+        source="Hacker News",
+        utm={
+            "utm_source": AWKWARD,
+            "utm_medium": "",
+            "utm_campaign": "c",
+            "utm_term": None,
+            "utm_content": "z" * 200,
+        },
+        props={"plan": "pro", AWKWARD: AWKWARD, "empty": "", "n": "3"},
+        browser="Firefox",
+        os="Linux",
+        device="desktop",
+        country="GB",
+        interactive=False,
+        scroll_depth=100,
+        engagement_ms=2**53 - 1,
+        revenue_amount="-999999999999.999999",
+        revenue_currency="EUR",
+        scrubbed={"email": 2, "phone": 1},
+    ),
+    pending(
+        ts=LAST_INSTANT - dt.timedelta(days=1),
+        props={},
+        interactive=True,
+        scroll_depth=0,
+        engagement_ms=0,
+        ip="2001:db8::1",
+        user_agent=AWKWARD,
+    ),
+    pending(site_id=2, site="example.org", name="Signup", props={"k": "v"}),
+]
+
+
+def orm_write(session: Session, events: list[PendingEvent]) -> None:
+    """The ORM's way: one Event object per pending event."""
+    for e in events:
+        day = e.ts.astimezone(dt.UTC).date()
+        salt = salts.salt_for(session, day, LAST_INSTANT)
+        session.add(
+            Event(
+                site_id=e.site_id,
+                ts=e.ts,
+                day=day,
+                name=e.name,
+                path=e.path,
+                referrer_domain=e.referrer_domain,
+                source=e.source,
+                **e.utm,
+                browser=e.browser,
+                os=e.os,
+                device=e.device,
+                country=e.country,
+                visitor=salts.visitor_hash(salt, e.site, e.ip, e.user_agent),
+                props=e.props,
+                interactive=e.interactive,
+                scroll_depth=e.scroll_depth,
+                engagement_ms=e.engagement_ms,
+                revenue_amount=e.revenue_amount,
+                revenue_currency=e.revenue_currency,
+            )
+        )
+
+
+EVENT_COLUMNS = [c.name for c in Event.__table__.c if c.name != "id"]
+
+
+def through_orm(engine: Engine) -> list[dict[str, Any]]:
+    with Session(engine) as session:
+        rows = session.scalars(select(Event).order_by(Event.id)).all()
+        return [{c: getattr(r, c) for c in EVENT_COLUMNS} for r in rows]
+
+
+def as_stored(engine: Engine) -> list[tuple[Any, ...]]:
+    """The rows as the database holds them, without the ORM's conversions."""
+    columns = ", ".join(EVENT_COLUMNS)
+    cast = "CAST(props AS TEXT)" if engine.dialect.name == "postgresql" else "props"
+    sql = f"SELECT {columns.replace('props', cast)} FROM analytics_events ORDER BY id"
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(sql))]
+
+
+def test_the_raw_insert_stores_what_the_orm_stores(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    with sessions() as session, session.begin():
+        orm_write(session, PENDING)
+    orm_rows, orm_stored = through_orm(engine), as_stored(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM analytics_events"))
+        conn.execute(text("DELETE FROM analytics_scrubbed"))
+    with sessions() as session, session.begin():
+        store.write_events(session, PENDING, LAST_INSTANT)
+    raw_rows, raw_stored = through_orm(engine), as_stored(engine)
+
+    assert len(raw_rows) == len(PENDING)
+    assert raw_rows == orm_rows
+    assert raw_stored == orm_stored
+    # The same types, not only equal values (an aware time stays aware, a date a date).
+    for raw, orm in zip(raw_rows, orm_rows, strict=True):
+        assert {k: type(v) for k, v in raw.items()} == {k: type(v) for k, v in orm.items()}
+    assert raw_rows[1]["props"] == {"plan": "pro", AWKWARD: AWKWARD, "empty": "", "n": "3"}
+    assert raw_rows[1]["path"] == "/" + AWKWARD + "x" * 1900
+    assert raw_rows[1]["interactive"] is False
+    assert raw_rows[0]["props"] is None
+    assert raw_rows[2]["props"] == {}
+    with engine.connect() as conn:
+        counted = conn.execute(select(ScrubCounter.kind, ScrubCounter.count)).all()
+    assert sorted((str(k), int(n)) for k, n in counted) == [("email", 2), ("phone", 1)]
+
+
+def test_batches_of_many_rows_are_stored_whole(engine: Engine) -> None:
+    events = [pending(path=f"/p{i}", props={"i": str(i)}) for i in range(1200)]
+    with make_sessionmaker(engine)() as session, session.begin():
+        store.write_events(session, events, LAST_INSTANT)
+    rows = through_orm(engine)
+    assert [r["path"] for r in rows] == [f"/p{i}" for i in range(1200)]
+    assert [r["props"] for r in rows] == [{"i": str(i)} for i in range(1200)]
