@@ -258,7 +258,7 @@ def _check_tables(page: Any) -> None:
     # The long path is shown whole (it wraps, not cut short: a phone has no hover for its
     # title), and the columns beyond the card are reached by scrolling the table, not the page.
     pages = page.locator("section[aria-labelledby='t-page'] .an-scroll")
-    path = pages.locator(f"a[title='Show only visits with {LONG_PATH}']")
+    path = pages.locator(f"a[title='Show only the visits where Page is {LONG_PATH}']")
     assert path.count() == 1
     assert path.evaluate(
         "e => { const th = e.closest('th'); return th.scrollWidth <= th.clientWidth; }"

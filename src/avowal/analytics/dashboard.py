@@ -26,20 +26,37 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from avowal.analytics import archive, dimensions
 from avowal.analytics.models import Event
 from avowal.analytics.query import DayRange, Query, UnknownDimension
 from avowal.analytics.readers import RawReader, Reader, RollupReader, merge
-from avowal.analytics.rollup import DIMENSIONS, REVENUE, TOTAL, Tally
+from avowal.analytics.rollup import REVENUE, Tally
 from avowal.analytics.visits import MICROS, PAGEVIEW
+from avowal.lib import clock
 
-# Revenue rows are read with their goals (``event``), not as a table of their own.
-BREAKDOWNS = tuple(d for d in DIMENSIONS if d not in (TOTAL, REVENUE))
+# Every dimension of the registry has a table (revenue rows are read with their goals).
+BREAKDOWNS = dimensions.NAMES
 TABLES = (*BREAKDOWNS, "timeseries")
+# The columns of each shape of row, in the CSV export's order.
+COLUMNS = {
+    dimensions.PAGE_ROWS: (
+        "visitors",
+        "visits",
+        "pageviews",
+        "bounce_rate",
+        "time_on_page",
+        "scroll_depth",
+    ),
+    dimensions.ENTRY_ROWS: ("visitors", "entrances", "bounce_rate", "visit_duration"),
+    dimensions.EXIT_ROWS: ("visitors", "exits", "exit_rate"),
+    dimensions.VISIT_ROWS: ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration"),
+    dimensions.EVENT_ROWS: ("visitors", "visits", "events", "conversion_rate"),
+}
 REALTIME_MINUTES = 30
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -48,8 +65,10 @@ MAX_LIMIT = 1000
 def reader(session: Session, query: Query, *, visit_minutes: int) -> Reader:
     """Return the reader of a request: rollups, or raw events when it is filtered."""
     if query.filters:
+        # Noted, so that the worker archives these filters' days (avowal.analytics.archive).
+        archive.note_use_apart(session, query.site_id, query.filters, clock.now())
         return RawReader(session, query.site_id, query.filters, visit_minutes=visit_minutes)
-    return RollupReader(session, query.site_id)
+    return RollupReader(session, query.site_id, visit_minutes=visit_minutes)
 
 
 def _pct(part: int, whole: int, digits: int = 1) -> float | None:
@@ -140,13 +159,15 @@ def breakdown_rows(
     source: Reader, dimension: str, days: DayRange, limit: int | None
 ) -> list[dict[str, Any]]:
     """Return the rows of a dimension's table, most visitors first."""
-    if dimension not in BREAKDOWNS:
+    found = dimensions.get(dimension)
+    if found is None:
         raise UnknownDimension(
-            f"no dimension '{dimension[:40]}'", dimension=dimension, known=list(BREAKDOWNS)
+            f"no dimension '{dimension[:40]}'", dimension=dimension[:40], known=list(BREAKDOWNS)
         )
+    shape = found.rows
     ranked = source.breakdown(dimension, days, limit)
     values = [value for value, _ in ranked]
-    if dimension == "page":
+    if shape == dimensions.PAGE_ROWS:
         exits = source.values("exit_page", days, values)
         rows = []
         for value, t in ranked:
@@ -167,7 +188,7 @@ def breakdown_rows(
                 row["scroll_depth"] = round(t.scroll_sum / t.scrolls)
             rows.append(row)
         return rows
-    if dimension == "entry_page":
+    if shape == dimensions.ENTRY_ROWS:
         return [
             {
                 "value": value,
@@ -178,7 +199,7 @@ def breakdown_rows(
             }
             for value, t in ranked
         ]
-    if dimension == "exit_page":
+    if shape == dimensions.EXIT_ROWS:
         views = source.values("page", days, values)
         return [
             {
@@ -189,7 +210,7 @@ def breakdown_rows(
             }
             for value, t in ranked
         ]
-    if dimension in ("event", "prop"):
+    if shape == dimensions.EVENT_ROWS:
         everyone = totals(source, days).visitors
         rows = [
             {
@@ -201,7 +222,7 @@ def breakdown_rows(
             }
             for value, t in ranked
         ]
-        if dimension == "event":
+        if found.kind == dimensions.EVENT:
             revenue = revenues(source, days)
             for row in rows:
                 if row["value"] in revenue:
@@ -210,14 +231,34 @@ def breakdown_rows(
     return [_visit_row(value, t) for value, t in ranked]
 
 
-def revenues(source: Reader, days: DayRange) -> dict[str, list[dict[str, str]]]:
-    """Return each goal's revenue of the range: its sum per currency, as decimal strings."""
-    found: dict[str, list[dict[str, str]]] = {}
+class Revenue(NamedTuple):
+    """A goal's revenue in one currency over a range."""
+
+    currency: str
+    micros: int  # the sum, in millionths
+    events: int  # the goal's events with a revenue in this currency
+
+    @property
+    def amount(self) -> str:
+        """Return the sum as a decimal string (``42.5``)."""
+        return format((Decimal(self.micros) / MICROS).normalize(), "f")
+
+
+def revenue_sums(source: Reader, days: DayRange) -> dict[str, list[Revenue]]:
+    """Return each goal's revenue of the range, per currency (in currency order)."""
+    found: dict[str, list[Revenue]] = {}
     for value, t in sorted(source.breakdown(REVENUE, days, None)):
         currency, _, goal = value.partition(" ")
-        amount = format((Decimal(t.revenue_micros) / MICROS).normalize(), "f")
-        found.setdefault(goal, []).append({"currency": currency, "amount": amount})
+        found.setdefault(goal, []).append(Revenue(currency, t.revenue_micros, t.events))
     return found
+
+
+def revenues(source: Reader, days: DayRange) -> dict[str, list[dict[str, str]]]:
+    """Return each goal's revenue of the range: its sum per currency, as decimal strings."""
+    return {
+        goal: [{"currency": r.currency, "amount": r.amount} for r in sums]
+        for goal, sums in revenue_sums(source, days).items()
+    }
 
 
 def breakdown(
@@ -321,16 +362,18 @@ def export(source: Reader, query: Query, table: str) -> str:
     if table == "timeseries":
         _, points = _points(source, query.range)
         return to_csv(points)
-    return to_csv(breakdown_rows(source, table, query.range, None), _columns(table))
+    rows = breakdown_rows(source, table, query.range, None)
+    dimension = dimensions.BY_NAME[table]
+    columns = ["value", *COLUMNS[dimension.rows]]
+    if dimension.kind == dimensions.EVENT:
+        columns.append("revenue")
+        for row in rows:
+            row["revenue"] = money_text(row.get("revenue"))
+    return to_csv(rows, columns)
 
 
-def _columns(table: str) -> list[str]:
-    if table == "page":
-        return ["value", "visitors", "visits", "pageviews", "bounce_rate", "time_on_page"]
-    if table == "entry_page":
-        return ["value", "visitors", "entrances", "bounce_rate", "visit_duration"]
-    if table == "exit_page":
-        return ["value", "visitors", "exits", "exit_rate"]
-    if table in ("event", "prop"):
-        return ["value", "visitors", "visits", "events", "conversion_rate"]
-    return ["value", "visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]
+def money_text(sums: list[dict[str, Any]] | None) -> str | None:
+    """Return a goal's revenue as text: ``EUR 42.5; USD 7.25`` (``None`` without any)."""
+    if not sums:
+        return None
+    return "; ".join(f"{m['currency']} {m['amount']}" for m in sums)

@@ -5,9 +5,9 @@ Site routes need a service token whose role grants the policy's analytics purpos
 is scoped to `/console`). Share routes need only the token of the site's share link.
 
 Every figure route takes ``from`` and ``to`` (UTC days, ``YYYY-MM-DD``; default the last 30 days),
-``compare=previous`` and any number of ``filter=page:/path`` or ``filter=source:Name`` (all
-must hold; filtered figures are computed from raw events, see
-:mod:`avowal.analytics.readers`).
+``compare=previous`` and up to four ``filter=kind:value`` or ``filter=kind!:value`` (the visits
+without it), ``kind`` any dimension of :mod:`avowal.analytics.dimensions` (all must hold;
+filtered figures are computed from raw events, see :mod:`avowal.analytics.readers`).
 
 Annotations are evaluated at definition (no ``from __future__ import annotations``): the figure
 routes are defined twice by :func:`_install`, with a dependency local to each call.

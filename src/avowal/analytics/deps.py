@@ -48,7 +48,9 @@ def params(
         Query(
             alias="filter",
             max_length=MAX_FILTERS,
-            description="`page:/path` or `source:Name`; repeat to combine (all must hold).",
+            description="`kind:value` (visits with it) or `kind!:value` (visits without it), "
+            "kind any dimension: `page:/pricing`, `source:Google`, `country!:FR`, "
+            "`event:Signup`, `prop:plan=pro`...; repeat to combine (all must hold).",
         ),
     ] = None,
 ) -> Params:

@@ -14,6 +14,9 @@ figures its values have:
 
 ``column`` is the raw event column a visit attribute is read from (``None`` for the dimensions
 derived from pages and custom events); ``plausible`` is the name Plausible's Stats API gives it.
+``rows`` is the shape of its table's rows (page, entry, exit, visit or event figures), which
+the dashboard's JSON, CSV and console tables and the Stats API read; it follows from the kind
+except for the entry and exit pages.
 """
 
 from __future__ import annotations
@@ -27,7 +30,19 @@ from avowal.analytics.models import Event
 PAGE, VISIT, EVENT, PROP = "page", "visit", "event", "prop"
 DIRECT = "Direct / None"  # the source of a visit without one
 
-VISIT_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration", "events")
+# The shapes of a table's rows (see dashboard.breakdown_rows).
+PAGE_ROWS, ENTRY_ROWS, EXIT_ROWS, VISIT_ROWS, EVENT_ROWS = "page", "entry", "exit", "visit", "event"
+
+# The Stats API's metrics of one value of a dimension, per kind.
+VISIT_METRICS = (
+    "visitors",
+    "visits",
+    "pageviews",
+    "views_per_visit",
+    "bounce_rate",
+    "visit_duration",
+    "events",
+)
 PAGE_METRICS = (
     "visitors",
     "visits",
@@ -36,7 +51,9 @@ PAGE_METRICS = (
     "time_on_page",
     "scroll_depth",
 )
-EVENT_METRICS = ("visitors", "visits", "events")
+EVENT_METRICS = ("visitors", "visits", "events", "conversion_rate")
+# Goals only: their revenue's sum and its average per event with a revenue.
+REVENUE_METRICS = ("total_revenue", "average_revenue")
 
 
 @dataclass(frozen=True)
@@ -51,15 +68,39 @@ class Dimension:
     column: InstrumentedAttribute[str | None] | None = None
     # The dashboard shows the table even with no rows (the others only when they have some).
     always_shown: bool = False
+    # The shape of its table's rows, when it is not the kind's (entry and exit pages).
+    row_shape: str | None = None
+
+    @property
+    def rows(self) -> str:
+        """Return the shape of its table's rows: page, entry, exit, visit or event figures."""
+        if self.row_shape is not None:
+            return self.row_shape
+        if self.kind == PAGE:
+            return PAGE_ROWS
+        if self.kind in (EVENT, PROP):
+            return EVENT_ROWS
+        return VISIT_ROWS
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        """Return the metrics its values have."""
+        """Return the Stats API metrics its values have."""
         if self.kind == PAGE:
             return PAGE_METRICS
-        if self.kind in (EVENT, PROP):
+        if self.kind == EVENT:
+            return EVENT_METRICS + REVENUE_METRICS
+        if self.kind == PROP:
             return EVENT_METRICS
         return VISIT_METRICS
+
+    @property
+    def short(self) -> str:
+        """Return its key in a Stats API v1 breakdown row (``source``, ``page``, ``goal``)."""
+        return self.plausible.rsplit(":", 1)[1]
+
+    def describe(self, value: str, negated: bool = False) -> str:
+        """Return a filter on it for people: ``Source is Google``, ``Page is not /blog``."""
+        return f"{self.label} {'is not' if negated else 'is'} {value}"
 
     @property
     def attribute(self) -> bool:
@@ -79,8 +120,12 @@ def _visit(
 
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("page", PAGE, "Top pages", "Page", "event:page", always_shown=True),
-    Dimension("entry_page", VISIT, "Entry pages", "Entry page", "visit:entry_page", None, True),
-    Dimension("exit_page", VISIT, "Exit pages", "Exit page", "visit:exit_page", None, True),
+    Dimension(
+        "entry_page", VISIT, "Entry pages", "Entry page", "visit:entry_page", None, True, ENTRY_ROWS
+    ),
+    Dimension(
+        "exit_page", VISIT, "Exit pages", "Exit page", "visit:exit_page", None, True, EXIT_ROWS
+    ),
     # The visit attributes, in the order of visits.EVENT_COLUMNS (source first).
     _visit("source", "Sources", "Source", Event.source),
     _visit("referrer", "Referrers", "Referrer", Event.referrer_domain),

@@ -1,8 +1,11 @@
 """What a dashboard request asks for: a site, a range of UTC days, a comparison and filters.
 
 Refusals name the parameter and the rule: a date is ``YYYY-MM-DD``; ``from`` is not after
-``to``; a range spans at most 366 days; a filter is ``page:/path`` or ``source:Name``; filters
-read raw events, so a filtered range must lie within the raw-event retention of the policy.
+``to``; a range spans at most 366 days; a filter is ``kind:value`` (the visits that have it) or
+``kind!:value`` (those that have not), where ``kind`` is any dimension of
+:mod:`avowal.analytics.dimensions` (``country:FR``, ``event:Signup``, ``prop:plan=pro``,
+``entry_page!:/``); filters read raw events, so a filtered range must lie within the raw-event
+retention of the policy.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from avowal.analytics import dimensions
+
 # Re-exported for callers that catch it with the query's own refusals; defined once there.
 from avowal.analytics.exceptions import UnknownSite as UnknownSite
+from avowal.analytics.filters import VisitFilter
 from avowal.analytics.models import Site
-from avowal.analytics.rollup import VisitFilter
 from avowal.lib.errors import AvowalError
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
-FILTER_KINDS = ("page", "source")
+FILTER_KINDS = dimensions.NAMES
+NOT = "!"  # ``kind!:value``: the visits without the value
+MAX_FILTER_VALUE = 2000
 RETENTION_RULE = "analytics.raw_retention_days"
 
 
@@ -76,8 +83,18 @@ class Query:
 
     @property
     def filter_texts(self) -> list[str]:
-        """Return the filters as given (``kind:value``)."""
-        return [f"{f.kind}:{f.value}" for f in self.filters]
+        """Return the filters as given (``kind:value`` or ``kind!:value``)."""
+        return [filter_text(f) for f in self.filters]
+
+
+def filter_text(f: VisitFilter) -> str:
+    """Return a filter as the dashboard takes it: ``kind:value`` or ``kind!:value``."""
+    return f"{f.kind}{NOT if f.negated else ''}:{f.value}"
+
+
+def describe(f: VisitFilter) -> str:
+    """Return a filter for people, with its dimension's label: ``Country is not FR``."""
+    return dimensions.BY_NAME[f.kind].describe(f.value, f.negated)
 
 
 def site(session: Session, domain: str) -> tuple[int, str]:
@@ -115,19 +132,39 @@ def parse_range(start: str | None, end: str | None, today: dt.date) -> DayRange:
     return DayRange(first, last)
 
 
+def _bad_filter(text: str, reason: str) -> InvalidQuery:
+    return InvalidQuery(
+        f"filter '{text[:60]}' {reason}; a filter is kind:value or kind!:value (without it), "
+        f"kind one of {', '.join(FILTER_KINDS)}",
+        field="filter",
+        filter=text[:200],
+        kinds=list(FILTER_KINDS),
+    )
+
+
+def parse_filter(text: str) -> VisitFilter:
+    """Parse one ``kind:value`` or ``kind!:value`` filter (``prop``'s value is ``key=value``)."""
+    kind, sep, value = text.partition(":")
+    negated = kind.endswith(NOT)
+    if negated:
+        kind = kind[: -len(NOT)]
+    if not sep:
+        raise _bad_filter(text, "has no ':'")
+    if kind not in FILTER_KINDS:
+        raise _bad_filter(text, f"names no dimension '{kind[:40]}'")
+    if not value:
+        raise _bad_filter(text, "has no value")
+    if len(value) > MAX_FILTER_VALUE:
+        raise _bad_filter(text, f"has a value over {MAX_FILTER_VALUE} characters")
+    key, equals, _ = value.partition("=")
+    if dimensions.BY_NAME[kind].kind == dimensions.PROP and not (key and equals):
+        raise _bad_filter(text, "is not prop:key=value")
+    return VisitFilter(kind, value, negated)
+
+
 def parse_filters(given: Sequence[str]) -> tuple[VisitFilter, ...]:
-    """Parse ``kind:value`` filters (``page:/pricing``, ``source:Google``); all must hold."""
-    found: list[VisitFilter] = []
-    for text in given:
-        kind, sep, value = text.partition(":")
-        if not sep or kind not in FILTER_KINDS or not value or len(value) > 2000:
-            raise InvalidQuery(
-                f"filter '{text[:60]}' is not one of page:/path or source:Name",
-                field="filter",
-                kinds=list(FILTER_KINDS),
-            )
-        found.append(VisitFilter(kind, value))
-    return tuple(found)
+    """Parse filters (``page:/pricing``, ``country!:FR``, ``prop:plan=pro``); all must hold."""
+    return tuple(parse_filter(text) for text in given)
 
 
 def parse_compare(value: str | None) -> bool:

@@ -17,9 +17,9 @@ from avowal.analytics import dashboard, query
 from avowal.analytics import stats_figures as figures
 from avowal.analytics import stats_periods as periods
 from avowal.analytics import stats_query as sq
+from avowal.analytics.filters import VisitFilter
 from avowal.analytics.query import DayRange
 from avowal.analytics.readers import Reader
-from avowal.analytics.rollup import VisitFilter
 from avowal.analytics.stats_query import StatsRefused
 from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
@@ -210,13 +210,20 @@ def breakdown(
     number = _positive(page, 1, "Please provide page as a positive number.", None)
     rows = figures.table(ctx.reader(at, days, parsed_filters), prop, days)
     first = next((n for n in names if n != "time_on_page"), "visitors")
-    rows = _sorted(rows, [(lambda r: r[1].get(first), True)])
+    rows = _sorted(rows, [(lambda r: rankable(r[1].get(first)), True)])
     chosen = rows[(number - 1) * size : number * size]
     return {
         "results": [
-            {prop.key: value, **{name: figs[name] for name in names}} for value, figs in chosen
+            # A page without engagement data has no scroll depth: None, as Plausible's null.
+            {prop.key: value, **{name: figs.get(name) for name in names}}
+            for value, figs in chosen
         ]
     }
+
+
+def rankable(value: Any) -> Any:
+    """Return what a figure sorts by: a revenue (``{"value": ...}``) by its value."""
+    return value.get("value") if isinstance(value, dict) else value
 
 
 def _positive(text: str | None, default: int, message: str, most: int | None) -> int:

@@ -3,9 +3,11 @@
 Nothing here defines a figure: totals, tables and rates are :mod:`avowal.analytics.dashboard`'s
 (:func:`~avowal.analytics.dashboard.figures`, :func:`~avowal.analytics.dashboard.totals`,
 :func:`~avowal.analytics.dashboard.breakdown_rows`, :func:`~avowal.analytics.dashboard.change`),
-so the API and the dashboard answer the same numbers for the same range and filters. Two things
-are added: Plausible's ``events`` (page views + custom events, where the dashboard counts custom
-events only), and buckets of weeks and months (the sum of their days, like any range).
+so the API and the dashboard answer the same numbers for the same range and filters. Three
+things are added: Plausible's ``events`` (page views + custom events, where the dashboard counts
+custom events only), buckets of weeks and months (the sum of their days, like any range), and a
+goal's revenue as Plausible answers it (``total_revenue``, ``average_revenue``: see
+:func:`money`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from avowal.analytics import dashboard
+from avowal.analytics import dashboard, dimensions
 from avowal.analytics.query import DayRange
 from avowal.analytics.readers import Reader, merge
 from avowal.analytics.rollup import HourTally, Tally
@@ -50,17 +52,63 @@ def compared(source: Reader, days: DayRange) -> tuple[Figures, Figures, dict[str
     return now, before, dashboard.change(now, before)
 
 
+# Currency symbols of the usual currencies (others are written with their code, as "CHF 12.50").
+SYMBOLS = {"EUR": "\u20ac", "USD": "$", "GBP": "\u00a3", "JPY": "\u00a5"}
+NO_DECIMALS = ("JPY", "KRW")
+
+
+def _money_text(currency: str, value: float, *, short: bool) -> str:
+    sign = SYMBOLS.get(currency, currency + " ")
+    if not short:
+        digits = 0 if currency in NO_DECIMALS else 2
+        return f"{sign}{value:,.{digits}f}"
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{sign}{value / limit:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"{sign}{value:.1f}".rstrip("0").rstrip(".")
+
+
+def money(sums: list[dashboard.Revenue] | None, *, average: bool) -> dict[str, Any] | None:
+    """Return a goal's revenue as Plausible's Stats API does, or ``None``.
+
+    Plausible's shape is ``{"short": "€12.5", "long": "€12.50", "value": 12.5, "currency":
+    "EUR"}``; ``average`` divides by the goal's events with a revenue. Plausible converts every
+    revenue to the goal's one currency; avowal never converts, so a goal with revenue in several
+    currencies has ``None`` here (the dashboard lists each sum), as has one without revenue.
+    """
+    if not sums or len(sums) != 1:
+        return None
+    found = sums[0]
+    value = found.micros / 1_000_000
+    if average:
+        value = round(value / found.events, 2) if found.events else 0.0
+    return {
+        "short": _money_text(found.currency, value, short=True),
+        "long": _money_text(found.currency, value, short=False),
+        "value": value,
+        "currency": found.currency,
+    }
+
+
 def table(source: Reader, prop: Prop, days: DayRange) -> list[Row]:
     """Return every value of a property with its figures, in the dashboard's order."""
-    if prop.dimension == "page" or prop.event_only:
-        rows = dashboard.breakdown_rows(source, prop.dimension, days, None)
-        found = [(str(r.pop("value")), r) for r in rows]
-        if prop.prop is None:
-            return found
-        # Custom properties are rolled up as "key=value" of the events that carried them.
-        head = prop.prop + "="
-        return [(v[len(head) :], r) for v, r in found if v.startswith(head)]
-    return [(value, visit_figures(t)) for value, t in source.breakdown(prop.dimension, days, None)]
+    dimension = prop.dimension
+    if dimension.kind == dimensions.VISIT:
+        # Entry and exit pages too: Plausible gives them the figures of their visits.
+        ranked = source.breakdown(dimension.name, days, None)
+        return [(value, visit_figures(t)) for value, t in ranked]
+    rows = dashboard.breakdown_rows(source, dimension.name, days, None)
+    found = [(str(r.pop("value")), r) for r in rows]
+    if dimension.kind == dimensions.EVENT:
+        sums = dashboard.revenue_sums(source, days)
+        for value, r in found:
+            r["total_revenue"] = money(sums.get(value), average=False)
+            r["average_revenue"] = money(sums.get(value), average=True)
+    if prop.prop is None:
+        return found
+    # Custom properties are rolled up as "key=value" of the events that carried them.
+    head = prop.prop + "="
+    return [(v[len(head) :], r) for v, r in found if v.startswith(head)]
 
 
 def _month_start(day: dt.date) -> dt.date:

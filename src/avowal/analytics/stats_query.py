@@ -1,32 +1,36 @@
 """Plausible's Stats API vocabulary, read into what the dashboard's readers answer.
 
-Periods become UTC days (:mod:`avowal.analytics.stats_periods`, at most
-``query.MAX_DAYS``); filters become the dashboard's own ``kind:value`` filters, parsed by
-:func:`avowal.analytics.query.parse_filters` and held to its retention rule; properties and
-dimensions become the dashboard's breakdown dimensions. What avowal does not keep is refused with
-400 naming it, as Plausible refuses what it does not know.
+Periods become UTC days (:mod:`avowal.analytics.stats_periods`, at most ``query.MAX_DAYS``);
+properties, dimensions and filters are the dimensions of :mod:`avowal.analytics.dimensions`
+under their Plausible names (``visit:source``, ``event:page``, ``event:goal``...), and custom
+properties (``event:props:KEY``) the ``prop`` dimension; filters become the dashboard's own
+:class:`~avowal.analytics.rollup.VisitFilter`, held to its retention rule. What avowal does not
+keep is refused with 400 naming it, as Plausible refuses what it does not know.
 
 Supported (the dashboard's figures, see :mod:`avowal.analytics.dashboard`):
 
-- metrics ``visitors``, ``visits``, ``pageviews``, ``views_per_visit``, ``bounce_rate``,
-  ``visit_duration``, ``events`` (Plausible's meaning: page views + custom events), and in a
-  breakdown by page ``time_on_page``, by event name or goal (every custom event name is a goal
-  here) or custom property ``conversion_rate``;
-- properties and dimensions: ``event:page``, ``event:name``, ``event:goal``, ``event:props:*``,
-  ``visit:source``, ``visit:referrer`` (the referring domain), ``visit:utm_*``, ``visit:device``,
-  ``visit:browser``, ``visit:os``, ``visit:country``, ``visit:entry_page``, ``visit:exit_page``;
-- filters: equality (``==``, ``is`` with one value) on the kinds the dashboard filters by
-  (``query.FILTER_KINDS``: page and source), all of which must hold.
+- metrics: those of the totals (``dimensions.VISIT_METRICS``; ``events`` in Plausible's meaning,
+  page views + custom events), and per value of a property those of its dimension's kind
+  (:attr:`avowal.analytics.dimensions.Dimension.metrics`): ``time_on_page`` and
+  ``scroll_depth`` by page, ``conversion_rate`` by goal or custom property, ``total_revenue``
+  and ``average_revenue`` by goal;
+- properties and dimensions: every dimension of the registry (``dimensions.PLAUSIBLE``) and
+  ``event:props:*``;
+- filters: ``==`` / ``is`` and ``!=`` / ``is_not`` with one value on any of them, all of which
+  must hold. Several values of one property (``|``, a list of several) would be an OR, which the
+  dashboard's filters do not combine: they are refused, naming why.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from avowal.analytics import dashboard, query
+from avowal.analytics import dimensions, query
 from avowal.analytics.deps import MAX_FILTERS
-from avowal.analytics.rollup import VisitFilter
+from avowal.analytics.dimensions import Dimension
+from avowal.analytics.filters import VisitFilter
 from avowal.lib.errors import AvowalError
 
 DOCS = "https://plausible.io/docs/stats-api"
@@ -60,17 +64,8 @@ PLAUSIBLE_METRICS = (
     "average_revenue",
     "total_revenue",
 )
-VISIT_METRICS = (
-    "visitors",
-    "visits",
-    "pageviews",
-    "views_per_visit",
-    "bounce_rate",
-    "visit_duration",
-    "events",
-)
-PAGE_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "time_on_page")
-EVENT_METRICS = ("visitors", "visits", "events", "conversion_rate")
+# The metrics of a range's totals (no property).
+TOTAL_METRICS = dimensions.VISIT_METRICS
 # Hours are rolled up without visits' bounces and durations (see the dashboard's time series).
 HOUR_METRICS = ("visitors", "visits", "pageviews", "events", "views_per_visit")
 
@@ -83,45 +78,19 @@ class Property:
     """A Plausible property or dimension and the dashboard dimension that answers it."""
 
     name: str  # Plausible's: visit:source, event:props:plan...
-    dimension: str  # the dashboard's: source, prop...
+    dimension: Dimension
     key: str  # the name of its value in a v1 breakdown row: source, plan...
     prop: str | None = None  # a custom property's key
 
     @property
     def metrics(self) -> tuple[str, ...]:
         """Return the metrics avowal has for this dimension's values."""
-        if self.dimension == "page":
-            return PAGE_METRICS
-        if self.dimension in ("event", "prop"):
-            return EVENT_METRICS
-        return VISIT_METRICS
-
-    @property
-    def event_only(self) -> bool:
-        """Tell whether its values are events' (no visit figures: bounce rate, duration)."""
-        return self.dimension in ("event", "prop")
+        return self.dimension.metrics
 
 
-# Plausible's name -> the dashboard's dimension. Values are avowal's as stored (devices in lower
-# case, the referrer's domain only).
-MAPPED = {
-    "event:page": "page",
-    "event:name": "event",
-    "event:goal": "event",
-    "visit:entry_page": "entry_page",
-    "visit:exit_page": "exit_page",
-    "visit:source": "source",
-    "visit:referrer": "referrer",
-    "visit:utm_source": "utm_source",
-    "visit:utm_medium": "utm_medium",
-    "visit:utm_campaign": "utm_campaign",
-    "visit:utm_term": "utm_term",
-    "visit:utm_content": "utm_content",
-    "visit:device": "device",
-    "visit:browser": "browser",
-    "visit:os": "os",
-    "visit:country": "country",
-}
+# Plausible's name -> the dashboard's dimension (the registry's). Values are avowal's as stored
+# (devices in lower case, the referrer's domain only).
+MAPPED = dimensions.PLAUSIBLE
 # Known to Plausible, not kept by avowal.
 NOT_KEPT = (
     "event:hostname",
@@ -150,20 +119,20 @@ def resolve_property(name: str) -> Property:
     """Return the dimension answering a property Plausible knows; refuse one avowal lacks."""
     if name.startswith(PROPS):
         key = name[len(PROPS) :]
-        return Property(name, "prop", key, prop=key)
+        return Property(name, dimensions.BY_NAME["prop"], key, prop=key)
     dimension = MAPPED.get(name)
-    if dimension is None or dimension not in dashboard.BREAKDOWNS:
+    if dimension is None:
         raise StatsRefused(
             f"Property `{name}` is not supported: avowal does not keep it. Supported: "
             f"{', '.join(supported_properties())}",
             field="property",
         )
-    return Property(name, dimension, name.split(":", 1)[1])
+    return Property(name, dimensions.BY_NAME[dimension], name.split(":", 1)[1])
 
 
 def supported_properties() -> list[str]:
     """Return the properties avowal answers, custom properties as ``event:props:*``."""
-    return [n for n, d in MAPPED.items() if d in dashboard.BREAKDOWNS] + [PROPS + "*"]
+    return [*MAPPED, PROPS + "*"]
 
 
 def check_metrics(names: list[str], prop: Property | None, *, v2: bool) -> tuple[str, ...]:
@@ -184,15 +153,17 @@ def check_metrics(names: list[str], prop: Property | None, *, v2: bool) -> tuple
             else "Metrics cannot be queried multiple times.",
             field="metrics",
         )
-    allowed = prop.metrics if prop else VISIT_METRICS
+    allowed = prop.metrics if prop else TOTAL_METRICS
     for name in names:
         if name in allowed:
             continue
         if name == "conversion_rate":
             reason = "it is given in a breakdown by `event:goal`, `event:name` or `event:props:*`"
-        elif name == "time_on_page":
+        elif name in ("time_on_page", "scroll_depth"):
             reason = "it is given in a breakdown by `event:page`"
-        elif prop is not None and name in VISIT_METRICS:
+        elif name in dimensions.REVENUE_METRICS:
+            reason = "it is given in a breakdown by `event:goal` or `event:name`"
+        elif prop is not None and name in TOTAL_METRICS:
             reason = f"avowal does not keep it per value of `{prop.name}`"
         else:
             reason = "avowal does not compute it"
@@ -203,85 +174,100 @@ def check_metrics(names: list[str], prop: Property | None, *, v2: bool) -> tuple
 # -- Filters -----------------------------------------------------------------------------------
 
 
-def _dashboard_filter(prop: str, value: str) -> str:
-    """Return the dashboard's ``kind:value`` filter for ``prop == value``, or refuse."""
+_V1_FILTER = re.compile(r"^([^=!~]+)(==|!=)(.*)$", re.DOTALL)
+
+
+def _filter(prop: str, value: str, negated: bool) -> VisitFilter:
+    """Return the dashboard's filter for ``prop == value`` (``!=`` if negated), or refuse."""
     if not known_property(prop):
         raise StatsRefused(
             f"Invalid filter property '{prop[:60]}'. Please provide a valid filter property: "
             f"{DOCS}#properties",
             field="filters",
         )
-    kind = MAPPED.get(prop)
-    if kind not in query.FILTER_KINDS:
-        supported = [n for n, k in MAPPED.items() if k in query.FILTER_KINDS]
-        raise StatsRefused(
-            f"Filtering on `{prop}` is not supported: avowal filters by "
-            f"{' and '.join(f'`{s}`' for s in supported)} only.",
-            field="filters",
-        )
+    if prop.startswith(PROPS):
+        kind, value = "prop", f"{prop[len(PROPS) :]}={value}"
+    else:
+        found = MAPPED.get(prop)
+        if found is None:
+            raise StatsRefused(
+                f"Filtering on `{prop}` is not supported: avowal does not keep it. Supported: "
+                f"{', '.join(supported_properties())}",
+                field="filters",
+            )
+        kind = found
     if kind == "page" and "*" in value:
         raise StatsRefused(
             f"Wildcards in `{prop}` filters are not supported: give one path exactly.",
             field="filters",
         )
-    return f"{kind}:{value}"
+    try:
+        return query.parse_filter(f"{kind}{query.NOT if negated else ''}:{value}")
+    except query.InvalidQuery as exc:
+        raise StatsRefused(f"Filter on `{prop}`: {exc.message}", field="filters") from None
 
 
 def v1_filters(text: str | None) -> tuple[VisitFilter, ...]:
-    """Parse v1 ``filters`` (``visit:source==Google;event:page==/pricing``)."""
+    """Parse v1 ``filters`` (``visit:source==Google;event:page!=/pricing``); all must hold."""
     found = []
     for part in (text or "").split(";"):
         if not part:
             continue
-        prop, sep, value = part.partition("==")
-        if not sep:
-            other = next((op for op in ("!=", "~") if op in part), None)
+        matched = _V1_FILTER.match(part)
+        if matched is None:
+            other = "`~` (contains)" if "~" in part else None
             raise StatsRefused(
                 f"Filter '{part[:60]}' is not supported: "
-                + (f"operator `{other}`; " if other else "")
-                + "avowal filters with `==` only.",
+                + (f"operator {other}; " if other else "")
+                + "avowal filters with `==` and `!=` (property==value).",
                 field="filters",
             )
+        prop, operator, value = matched.groups()
         if "|" in value:
             raise StatsRefused(
-                f"Filter '{part[:60]}' is not supported: one value only (no `|`).",
+                f"Filter '{part[:60]}' is not supported: several values (`|`, any of them) are "
+                "not combined here; give one value per property.",
                 field="filters",
             )
-        found.append(_dashboard_filter(prop, value))
-    return _parsed(found)
+        found.append(_filter(prop, value, operator == "!="))
+    return _counted(found)
+
+
+V2_OPERATORS = {"is": False, "is_not": True}
 
 
 def v2_filters(filters: list[Any]) -> tuple[VisitFilter, ...]:
-    """Parse v2 ``filters``: each ``["is", dimension, [value]]`` (all must hold)."""
+    """Parse v2 ``filters``: each ``["is", dimension, [value]]`` or ``["is_not", ...]``."""
     found = []
     for i, item in enumerate(filters):
         shown = repr(item)[:80]
-        if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
+        if not (isinstance(item, list) and len(item) >= 2 and isinstance(item[0], str)):
             raise StatsRefused(f"#/filters/{i}: Invalid filter {shown}", field="filters")
-        operator, prop, clauses = item[0], item[1], item[2]
-        if operator != "is" or len(item) > 3:
+        operator = item[0]
+        if operator not in V2_OPERATORS or len(item) != 3:
             raise StatsRefused(
-                f"Filter {shown} is not supported: avowal filters with `is` (one value, case "
-                "sensitive) only.",
+                f"Filter {shown} is not supported: avowal filters with `is` and `is_not` (one "
+                "value, case sensitive) only"
+                + (f", not `{operator[:20]}`." if operator not in V2_OPERATORS else "."),
                 field="filters",
             )
+        prop, clauses = item[1], item[2]
         values_ok = isinstance(clauses, list) and all(isinstance(c, str) for c in clauses)
         if not isinstance(prop, str) or not values_ok:
             raise StatsRefused(f"#/filters/{i}: Invalid filter {shown}", field="filters")
         if len(clauses) != 1:
             raise StatsRefused(
-                f"Filter {shown} is not supported: give exactly one value.", field="filters"
+                f"Filter {shown} is not supported: give exactly one value (several values are "
+                "any of them, which avowal's filters do not combine).",
+                field="filters",
             )
-        found.append(_dashboard_filter(prop, clauses[0]))
-    return _parsed(found)
+        found.append(_filter(prop, clauses[0], V2_OPERATORS[operator]))
+    return _counted(found)
 
 
-def _parsed(texts: list[str]) -> tuple[VisitFilter, ...]:
-    if len(texts) > MAX_FILTERS:
+def _counted(found: list[VisitFilter]) -> tuple[VisitFilter, ...]:
+    if len(found) > MAX_FILTERS:
         raise StatsRefused(
-            f"{len(texts)} filters: avowal combines at most {MAX_FILTERS}.", field="filters"
+            f"{len(found)} filters: avowal combines at most {MAX_FILTERS}.", field="filters"
         )
-    try:
-        return query.parse_filters(texts)
-    except query.InvalidQuery as exc:
-        raise StatsRefused(exc.message, field="filters") from None
+    return tuple(found)

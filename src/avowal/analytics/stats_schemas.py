@@ -43,7 +43,8 @@ class Rows(BaseModel):
     """`GET /api/v1/stats/timeseries` and `/breakdown`: one object per date or per value.
 
     A timeseries row holds ``date`` and the metrics; a breakdown row the property's short name
-    (``page``, ``source``, ``utm_campaign``, a custom property's own name...) and the metrics.
+    (``page``, ``source``, ``utm_campaign``, a custom property's own name...) and the metrics
+    (a goal's ``total_revenue`` and ``average_revenue`` as :class:`Revenue` objects).
     """
 
     results: list[dict[str, Any]]
@@ -67,10 +68,22 @@ class QueryRequest(BaseModel):
     pagination: dict[str, int] | None = None
 
 
+class Revenue(BaseModel):
+    """A goal's ``total_revenue`` or ``average_revenue``, as Plausible answers it."""
+
+    short: str = Field(description='Rounded, e.g. "€1.2K".')
+    long: str = Field(description='With two decimals, e.g. "€1,234.50".')
+    value: float
+    currency: str = Field(description="ISO 4217, e.g. EUR.")
+
+
 class QueryRow(BaseModel):
     """One row: the metrics in the order asked, the dimensions' values in the order asked."""
 
-    metrics: list[Figure]
+    metrics: list[Revenue | Figure] = Field(
+        description="Revenue metrics are objects (null for a goal without revenue, or with "
+        "revenue in several currencies); the others numbers or null."
+    )
     dimensions: list[str]
 
 

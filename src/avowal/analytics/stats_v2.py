@@ -14,7 +14,14 @@ from avowal.analytics import stats_figures as figures
 from avowal.analytics import stats_periods as periods
 from avowal.analytics import stats_query as sq
 from avowal.analytics.query import DayRange
-from avowal.analytics.stats_answers import TIME_DIMENSIONS, V2_LIMIT, Context, Site, _sorted
+from avowal.analytics.stats_answers import (
+    TIME_DIMENSIONS,
+    V2_LIMIT,
+    Context,
+    Site,
+    _sorted,
+    rankable,
+)
 from avowal.analytics.stats_query import Property, StatsRefused
 from avowal.analytics.stats_schemas import QueryRequest
 
@@ -134,7 +141,7 @@ def run(ctx: Context, at: Site, body: QueryRequest) -> dict[str, Any]:
     keys = []
     for name, direction in order:
         if name in names:
-            keys.append((lambda line, n=name: line[1][n], direction == "desc"))
+            keys.append((lambda line, n=name: rankable(line[1].get(n)), direction == "desc"))
         else:
             at_index = body.dimensions.index(name)
             keys.append((lambda line, i=at_index: line[0][i], direction == "desc"))
@@ -159,7 +166,9 @@ def run(ctx: Context, at: Site, body: QueryRequest) -> dict[str, Any]:
     if body.pagination is not None:
         echo["pagination"] = {"offset": paging["offset"], "limit": paging["limit"]}
     return {
-        "results": [{"metrics": [f[n] for n in names], "dimensions": dims} for dims, f in chosen],
+        "results": [
+            {"metrics": [f.get(n) for n in names], "dimensions": dims} for dims, f in chosen
+        ],
         "meta": meta,
         "query": echo,
     }

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from avowal.analytics import dashboard
+from avowal.analytics import dashboard, dimensions, query
 from avowal.analytics.deps import Params, parse
 from avowal.analytics.query import RETENTION_RULE, InvalidQuery
 from avowal.console import analytics_chart
@@ -22,60 +22,41 @@ from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 
-COUNT, PCT, DUR = "count", "pct", "dur"
+COUNT, PCT, DUR, MONEY = "count", "pct", "dur", "money"
 NONE = "\u2013"  # an en dash: no value
+Column = tuple[str, str, str]  # (key in a row, heading, format)
 VISITORS = ("visitors", "Visitors", COUNT)
 VISITS = ("visits", "Visits", COUNT)
 BOUNCE = ("bounce_rate", "Bounce rate", PCT)
 DURATION = ("visit_duration", "Visit duration", DUR)
-# (title, dimension, columns, filter kind a row's link adds, shown even when empty)
-TABLES: list[tuple[str, str, list[tuple[str, str, str]], str | None, bool]] = [
-    (
-        "Top pages",
-        "page",
-        [
-            VISITORS,
-            ("pageviews", "Page views", COUNT),
-            BOUNCE,
-            ("time_on_page", "Time on page", DUR),
-        ],
-        "page",
-        True,
-    ),
-    (
-        "Entry pages",
-        "entry_page",
-        [VISITORS, ("entrances", "Entrances", COUNT), BOUNCE, DURATION],
-        "page",
-        True,
-    ),
-    (
-        "Exit pages",
-        "exit_page",
-        [VISITORS, ("exits", "Exits", COUNT), ("exit_rate", "Exit rate", PCT)],
-        "page",
-        True,
-    ),
-    ("Sources", "source", [VISITORS, VISITS, BOUNCE, DURATION], "source", True),
-    ("Referrers", "referrer", [VISITORS, VISITS, BOUNCE, DURATION], None, True),
-    ("UTM campaigns", "utm_campaign", [VISITORS, VISITS, BOUNCE, DURATION], None, True),
-    ("UTM sources", "utm_source", [VISITORS, VISITS, BOUNCE, DURATION], None, False),
-    ("UTM mediums", "utm_medium", [VISITORS, VISITS, BOUNCE, DURATION], None, False),
-    ("UTM terms", "utm_term", [VISITORS, VISITS, BOUNCE], None, False),
-    ("UTM contents", "utm_content", [VISITORS, VISITS, BOUNCE], None, False),
-    ("Browsers", "browser", [VISITORS, VISITS, BOUNCE], None, True),
-    ("Operating systems", "os", [VISITORS, VISITS, BOUNCE], None, True),
-    ("Devices", "device", [VISITORS, VISITS, BOUNCE], None, True),
-    ("Countries", "country", [VISITORS, VISITS, BOUNCE], None, False),
-    (
-        "Goals (custom events)",
-        "event",
-        [VISITORS, ("events", "Events", COUNT), ("conversion_rate", "Conversion", PCT)],
-        None,
-        True,
-    ),
-    ("Event properties", "prop", [VISITORS, ("events", "Events", COUNT)], None, False),
-]
+# The columns of each shape of row (dimensions.Dimension.rows), after the value's.
+COLUMNS: dict[str, list[Column]] = {
+    dimensions.PAGE_ROWS: [
+        VISITORS,
+        ("pageviews", "Page views", COUNT),
+        BOUNCE,
+        ("time_on_page", "Time on page", DUR),
+        ("scroll_depth", "Scroll depth", PCT),
+    ],
+    dimensions.ENTRY_ROWS: [VISITORS, ("entrances", "Entrances", COUNT), BOUNCE, DURATION],
+    dimensions.EXIT_ROWS: [VISITORS, ("exits", "Exits", COUNT), ("exit_rate", "Exit rate", PCT)],
+    dimensions.VISIT_ROWS: [VISITORS, VISITS, BOUNCE, DURATION],
+    dimensions.EVENT_ROWS: [
+        VISITORS,
+        ("events", "Events", COUNT),
+        ("conversion_rate", "Conversion", PCT),
+    ],
+}
+# Goals also show their revenue (its sum per currency).
+REVENUE: Column = ("revenue", "Revenue", MONEY)
+
+
+def columns(dimension: dimensions.Dimension) -> list[Column]:
+    """Return the columns of a dimension's table, after the value's."""
+    found = COLUMNS[dimension.rows]
+    return [*found, REVENUE] if dimension.kind == dimensions.EVENT else found
+
+
 CARDS = [
     ("visitors", "Unique visitors", COUNT),
     ("visits", "Visits", COUNT),
@@ -100,6 +81,8 @@ def fmt(value: Any, kind: str) -> str:
         return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
     if kind == "ratio":
         return f"{value:.2f}"
+    if kind == MONEY:  # a goal's revenue: its sum per currency
+        return " \u00b7 ".join(f"{m['currency']} {m['amount']}" for m in value) or NONE
     return f"{int(value):,}"
 
 
@@ -138,21 +121,12 @@ class Links:
         """Return this page without the filter ``text``."""
         return self.to(filter=[f for f in self.params.get("filter") or [] if f != text])
 
-
-# The heading of a table's first column.
-LABELS = {
-    "page": "Page",
-    "entry_page": "Page",
-    "exit_page": "Page",
-    "source": "Source",
-    "referrer": "Referrer",
-    "browser": "Browser",
-    "os": "System",
-    "device": "Device",
-    "country": "Country",
-    "event": "Goal",
-    "prop": "Property",
-}
+    def invert_filter(self, text: str) -> str:
+        """Return this page with the filter ``text`` turned around (``is`` <-> ``is not``)."""
+        kind, _, value = text.partition(":")
+        flipped = kind.removesuffix(query.NOT) if kind.endswith(query.NOT) else kind + query.NOT
+        turned = f"{flipped}:{value}"
+        return self.to(filter=[turned if f == text else f for f in self.params.get("filter") or []])
 
 
 @dataclass
@@ -174,25 +148,29 @@ def _bar(visitors: int, most: int) -> str:
 def _table(
     source: Any,
     parsed: Any,
-    spec: tuple[str, str, list[tuple[str, str, str]], str | None, bool],
+    dimension: dimensions.Dimension,
     links: Links,
     csv_path: str,
     limit: int,
 ) -> Table | None:
-    title, dimension, columns, filter_kind, always = spec
-    rows = dashboard.breakdown_rows(source, dimension, parsed.range, limit)
-    if not rows and not always:
+    rows = dashboard.breakdown_rows(source, dimension.name, parsed.range, limit)
+    if not rows and not dimension.always_shown:
         return None
-    headings = [LABELS.get(dimension, "Value"), *(c[1] for c in columns)]
-    table = Table(title, dimension, headings, csv=links.to(csv_path, table=dimension))
+    shown = columns(dimension)
+    headings = [dimension.label, *(c[1] for c in shown)]
+    table = Table(
+        dimension.title, dimension.name, headings, csv=links.to(csv_path, table=dimension.name)
+    )
     most = max((r["visitors"] for r in rows), default=0)
     for row in rows:
         table.rows.append(
             {
                 "label": row["value"],
-                "href": links.with_filter(filter_kind, row["value"]) if filter_kind else None,
+                # Every dimension filters: a row's link shows only the visits with its value.
+                "href": links.with_filter(dimension.name, row["value"]),
+                "filter": dimension.describe(row["value"]),
                 "bar": _bar(row["visitors"], most),
-                "cells": [fmt(row[key], kind) for key, _, kind in columns],
+                "cells": [fmt(row.get(key), kind) for key, _, kind in shown],
             }
         )
     return table
@@ -257,7 +235,11 @@ def build(
             before = fmt(summary["previous"]["totals"][key], kind)
             card["delta"] = {"text": text, "class": css, "before": before}
         cards.append(card)
-    tables = [t for spec in TABLES if (t := _table(source, parsed, spec, links, csv_path, limit))]
+    tables = [
+        t
+        for dimension in dimensions.DIMENSIONS
+        if (t := _table(source, parsed, dimension, links, csv_path, limit))
+    ]
     today = clock.now().date()
     return {
         "query": parsed,
@@ -272,7 +254,16 @@ def build(
             (name, noun, links.to(metric=name), name == metric)
             for name, noun in analytics_chart.METRICS.items()
         ],
-        "filters": [(text, links.without_filter(text)) for text in parsed.filter_texts],
+        "filters": [
+            {
+                "text": query.filter_text(f),
+                "label": query.describe(f),
+                "remove": links.without_filter(query.filter_text(f)),
+                "invert": links.invert_filter(query.filter_text(f)),
+                "negated": f.negated,
+            }
+            for f in parsed.filters
+        ],
         "compare_link": links.to(compare=None if parsed.compare else "previous"),
         "series_csv": links.to(csv_path, table="timeseries"),
         "visit_minutes": settings.analytics_visit_minutes,

@@ -61,6 +61,10 @@ def event(
         "device",
         "country",
         "props",
+        "scroll_depth",
+        "engagement_ms",
+        "revenue_amount",
+        "revenue_currency",
     ):
         row[key] = attrs.pop(key, None)
     assert not attrs, f"unknown event attributes {sorted(attrs)}"
@@ -217,4 +221,79 @@ def store_known(app: FastAPI) -> int:
     for day in range(7, 14):
         with app.state.sessionmaker.begin() as session:
             rollup.roll_day(session, site_id, dt.date(2026, 3, day), now=NOW, visit_minutes=30)
+    return site_id
+
+
+# F1 on 11 March: a visit with a value under every dimension (UTM term and content included),
+# so that every table of the registry has a row.
+EVERY = {
+    **GOOGLE,
+    "utm_source": "news",
+    "utm_medium": "email",
+    "utm_campaign": "autumn",
+    "utm_term": "privacy",
+    "utm_content": "banner",
+    "browser": "Edge",
+    "os": "Windows",
+    "device": "tablet",
+    "country": "NL",
+}
+
+
+def store_every_dimension(app: FastAPI) -> int:
+    """Store the known data set and F1, a visit with every dimension; return the site's id.
+
+    F1 (visitor 6, 11 March 13:00): /features (engaged 20 s, scrolled 80%), Purchase {tier=team}
+    with EUR 30 and another Purchase with EUR 12.5 on /pricing, /thanks (engaged 4 s, scrolled
+    40%); Google, every UTM tag, Edge Windows tablet NL.
+    """
+    site_id = store_known(app)
+    e = event
+    with app.state.sessionmaker.begin() as session:
+        add_events(
+            session,
+            [
+                e(site_id, 6, at(11, "13:00"), "/features", **EVERY),
+                e(
+                    site_id,
+                    6,
+                    at(11, "13:01"),
+                    "/features",
+                    name="engagement",
+                    scroll_depth=80,
+                    engagement_ms=20_000,
+                ),
+                e(
+                    site_id,
+                    6,
+                    at(11, "13:02"),
+                    "/pricing",
+                    name="Purchase",
+                    props={"tier": "team"},
+                    revenue_amount="30",
+                    revenue_currency="EUR",
+                ),
+                e(
+                    site_id,
+                    6,
+                    at(11, "13:02:30"),
+                    "/pricing",
+                    name="Purchase",
+                    revenue_amount="12.5",
+                    revenue_currency="EUR",
+                ),
+                e(site_id, 6, at(11, "13:03"), "/thanks"),
+                e(
+                    site_id,
+                    6,
+                    at(11, "13:04"),
+                    "/thanks",
+                    name="engagement",
+                    scroll_depth=40,
+                    engagement_ms=4_000,
+                ),
+            ],
+        )
+    with app.state.sessionmaker.begin() as session:
+        rollup.roll_day(session, site_id, dt.date(2026, 3, 11), now=NOW, visit_minutes=30)
     return site_id

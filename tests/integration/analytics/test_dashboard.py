@@ -486,8 +486,11 @@ def test_api_needs_a_token_whose_role_grants_analytics(
         ({"from": "2026-03-12", "to": "2026-03-10"}, "from", "after"),
         ({"from": "2025-01-01", "to": "2026-03-12"}, "to", "at most 366"),
         ({"compare": "last-year"}, "compare", "previous"),
-        ({"filter": "country:DE"}, "filter", "page:/path or source:Name"),
-        ({"filter": "page:"}, "filter", "page:/path"),
+        ({"filter": "colour:red"}, "filter", "names no dimension 'colour'"),
+        ({"filter": "country"}, "filter", "kind:value or kind!:value"),
+        ({"filter": "page:"}, "filter", "has no value"),
+        ({"filter": "prop:plan"}, "filter", "prop:key=value"),
+        ({"filter": "event!:" + "x" * 2001}, "filter", "over 2000 characters"),
         (
             {"filter": "source:Google", "from": "2026-01-01", "to": "2026-01-31"},
             "filter",
