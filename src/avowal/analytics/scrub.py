@@ -102,7 +102,7 @@ def luhn(digits: str) -> bool:
 
 
 def _digits_kind(text: str) -> str | None:
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = text if text.isdigit() else "".join(ch for ch in text if ch.isdigit())
     if 13 <= len(digits) <= 19 and luhn(digits):
         return CARD
     if len(digits) > 15:
@@ -170,6 +170,13 @@ def scrub_text(text: str, counts: Counter[str]) -> str:
 
 
 def _scrub(text: str, counts: Counter[str]) -> str:
+    if text.isascii() and text.isdigit():
+        # A number (an id, a count...): the whole of it is what the pattern below would match.
+        kind = _digits_kind(text)
+        if kind is None:
+            return text
+        counts[kind] += 1
+        return f":{kind}"
     plain = normalise(text)
     if len(plain) < 6:  # checked after NFKC: "a@b.\u33c4" normalises to an e-mail address
         return text

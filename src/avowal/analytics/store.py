@@ -3,10 +3,12 @@
 The events go to the database through the driver, with statements compiled once per dialect
 (see :func:`insert_of`): SQLAlchemy's Core insert would build, cache-key and compile the
 statement and process every row's parameters again for each batch, which cost more processor
-time than the ingest of the events itself. On SQLite the driver's executemany runs the one-row
-INSERT for every row in C; on PostgreSQL the rows are sent with COPY (psycopg formats them in
-C), since psycopg's pipelined executemany spends more time in Python per row than the whole
-ingest may, and a multi-row INSERT is parsed again in Python for every batch. Either way they
+time than the ingest of the events itself. On SQLite one INSERT with a VALUES list of up to
+:data:`CHUNK` rows is run per chunk (the driver's executemany would release the GIL and take it
+back once per row, and each time the event loop's thread waits for it); on PostgreSQL the rows
+are sent with COPY (psycopg formats them in C), since psycopg's pipelined executemany spends more
+time in Python per row than the whole ingest may, and a multi-row INSERT would be parsed again in
+Python for every batch. Either way they
 are written in the session's transaction, which the caller commits. The values are converted by
 the columns' own bind processors (the ones SQLAlchemy applies), so the rows stored are exactly
 those the ORM model :class:`avowal.analytics.models.Event` writes and reads back: aware UTC
@@ -20,7 +22,7 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -57,19 +59,32 @@ COLUMNS = (
 )
 # The parameter marker of each DBAPI parameter style that takes parameters by position.
 MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# Rows per INSERT on SQLite: 21 parameters each, well below its limit of 32,766.
+CHUNK = 500
 
 Processor = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
 class CompiledInsert:
-    """The INSERT of one event row for one dialect, and the conversion of each value."""
+    """The INSERT of event rows for one dialect, and the conversion of each value."""
 
-    sql: str
+    # The INSERT up to VALUES, and one row's "(?, ?, ...)".
+    head: str
+    one_row: str
     # (position, processor) for the columns whose values the driver cannot take as they are.
     processors: tuple[tuple[int, Processor], ...]
     # PostgreSQL: the COPY statement the rows are sent with instead.
     copy: str | None = None
+    # INSERTs of n rows, by n, made on first use.
+    by_size: dict[int, str] = field(default_factory=dict)
+
+    def sql(self, rows: int) -> str:
+        """Return the INSERT of ``rows`` rows."""
+        sql = self.by_size.get(rows)
+        if sql is None:
+            sql = self.by_size[rows] = self.head + ", ".join([self.one_row] * rows)
+        return sql
 
     def row(self, values: list[Any]) -> tuple[Any, ...]:
         """Return the driver's parameters for one row of values in :data:`COLUMNS` order."""
@@ -80,7 +95,12 @@ class CompiledInsert:
     def execute(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert ``rows`` in the connection's transaction."""
         if self.copy is None:
-            connection.exec_driver_sql(self.sql, rows)
+            # One statement per chunk: the driver's executemany would step (and hand the GIL
+            # to the event loop's thread and back) once per row.
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start : start + CHUNK]
+                params = tuple(value for row in chunk for value in row)
+                connection.exec_driver_sql(self.sql(len(chunk)), params)
             return
         driver = connection.connection.driver_connection
         assert driver is not None
@@ -113,14 +133,13 @@ def _compile(dialect: Dialect) -> CompiledInsert:
         process = EVENTS.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors.append((at, process))
-    sql = f"INSERT INTO {table} ({names}) VALUES ({markers})"
-    if dialect.name == "sqlite":
-        return CompiledInsert(sql, tuple(processors))
-    return CompiledInsert(sql, tuple(processors), copy=f"COPY {table} ({names}) FROM STDIN")
+    head = f"INSERT INTO {table} ({names}) VALUES "
+    copy = None if dialect.name == "sqlite" else f"COPY {table} ({names}) FROM STDIN"
+    return CompiledInsert(head, f"({markers})", tuple(processors), copy)
 
 
 def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datetime) -> None:
-    """Insert ``events`` (one executemany) and add their scrub counts, in the open transaction."""
+    """Insert ``events`` and add their scrub counts, in the caller's open transaction."""
     if not events:
         return
     connection = session.connection()
