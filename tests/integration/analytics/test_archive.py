@@ -7,6 +7,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -153,3 +155,20 @@ def test_days_are_archived_a_few_per_pass_and_unused_filters_are_forgotten(
     with sessions() as session:
         for model in (FilterUse, ArchivedDay, ArchivedRollup):
             assert session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
+def test_a_filtered_dashboard_request_notes_its_filters(
+    app: FastAPI, client: TestClient, tokens: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    site = "www.contactmonkey.com"
+    auth = {"Authorization": f"Bearer {tokens['reporting_service']}"}
+    for _ in range(2):  # noted once, not at every read
+        answer = client.get(
+            f"/v1/analytics/sites/{site}/summary",
+            params=[("filter", "source:Google"), ("filter", "country!:FR")],
+            headers=auth,
+        )
+        assert answer.status_code == 200, answer.text
+    with sessions() as session:
+        uses = session.scalars(select(FilterUse.key)).all()
+    assert uses == ["country!:FR\nsource:Google"]
