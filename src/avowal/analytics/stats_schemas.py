@@ -44,7 +44,7 @@ class Rows(BaseModel):
 
     A timeseries row holds ``date`` and the metrics; a breakdown row the property's short name
     (``page``, ``source``, ``utm_campaign``, a custom property's own name...) and the metrics
-    (a goal's ``total_revenue`` and ``average_revenue`` as :class:`Revenue` objects).
+    (a goal's ``total_revenue`` and ``average_revenue`` as objects: see :class:`QueryRow`).
     """
 
     results: list[dict[str, Any]]
@@ -68,21 +68,16 @@ class QueryRequest(BaseModel):
     pagination: dict[str, int] | None = None
 
 
-class Revenue(BaseModel):
-    """A goal's ``total_revenue`` or ``average_revenue``, as Plausible answers it."""
-
-    short: str = Field(description='Rounded, e.g. "€1.2K".')
-    long: str = Field(description='With two decimals, e.g. "€1,234.50".')
-    value: float
-    currency: str = Field(description="ISO 4217, e.g. EUR.")
-
-
 class QueryRow(BaseModel):
     """One row: the metrics in the order asked, the dimensions' values in the order asked."""
 
-    metrics: list[Revenue | Figure] = Field(
-        description="Revenue metrics are objects (null for a goal without revenue, or with "
-        "revenue in several currencies); the others numbers or null."
+    # A revenue is an inline object rather than a named model: generated clients do not follow
+    # a model's reference inside a list of alternatives.
+    metrics: list[Figure | dict[str, str | float]] = Field(
+        description="Numbers or null; a goal's total_revenue and average_revenue are objects as "
+        'Plausible answers them, {"short": "€1.2K", "long": "€1,234.50", "value": 1234.5, '
+        '"currency": "EUR"} (null for a goal without revenue, or with revenue in several '
+        "currencies)."
     )
     dimensions: list[str]
 

@@ -89,6 +89,11 @@ def test_the_dashboard_page_shows_every_table_linking_to_its_filter(
         value = _top(client, auth, d)
         link = f"filter={quote(f'{d.name}:{value}', safe='')}"
         assert link in page, (d.name, link)
+    # Pages show their scroll depth, goals their revenue (F1: /features 80%, Purchase EUR 42.5).
+    features = page.split(">/features</a>", 1)[1].split("</tr>", 1)[0]
+    assert "<td>80.0%</td>" in features and "<td>20s</td>" in features
+    purchase = page.split(">Purchase</a>", 1)[1].split("</tr>", 1)[0]
+    assert "<td>EUR 42.5</td>" in purchase
     filtered = _ok(client.get(f"/share/{token}", params={**RANGE, "filter": "country!:DE"}))
     assert "Country is not DE" in filtered
     assert "filter=country%3ADE" in filtered  # the link turning it around
