@@ -191,8 +191,11 @@ class SiteRegistry:
     async def find(self, domains: Iterable[str]) -> list[SiteConfig]:
         """Return the accepting sites among ``domains``, each once, refreshing on a miss."""
         names = [d for d in domains if d.strip()]
-        await self.refresh()
+        if time.monotonic() - self.loaded_at >= REFRESH_SECONDS:
+            await self.refresh()
         found = [self.match(d) for d in names]
+        if len(found) == 1 and (only := found[0]) is not None:
+            return [only]  # the usual event: one domain, counted here
         if None in found:
             await self.refresh(missed=True)
             found = [self.match(d) for d in names]
