@@ -5,14 +5,15 @@ The events go to the database through the driver, with statements compiled once 
 statement and process every row's parameters again for each batch, which cost more processor
 time than the ingest of the events itself. On SQLite one INSERT with a VALUES list of up to
 :data:`CHUNK` rows is run per chunk (the driver's executemany would release the GIL and take it
-back once per row, and each time the event loop's thread waits for it); on PostgreSQL the rows
-are sent with COPY (psycopg formats them in C), since psycopg's pipelined executemany spends more
-time in Python per row than the whole ingest may, and a multi-row INSERT would be parsed again in
-Python for every batch. Either way they
-are written in the session's transaction, which the caller commits. The values are converted by
-the columns' own bind processors (the ones SQLAlchemy applies), so the rows stored are exactly
-those the ORM model :class:`avowal.analytics.models.Event` writes and reads back: aware UTC
-times and dates as SQLite's text, props as JSON text on SQLite and as JSON on PostgreSQL.
+back once per row, each time making the event loop's thread wait); on PostgreSQL the rows are
+sent with COPY (psycopg formats them in C), since psycopg's pipelined executemany spends more
+time in Python per row than the whole ingest may, and a multi-row INSERT would be parsed again
+in Python for every batch. Either way they are written in the session's transaction, which the
+caller commits. The statements are kept per dialect (and the multi-row INSERTs per number of
+rows, at most :data:`CHUNK` of them). The values are converted by the columns' own bind
+processors (the ones SQLAlchemy applies), so the rows stored are exactly those the ORM model
+:class:`avowal.analytics.models.Event` writes and reads back: aware UTC times and dates as
+SQLite's text, props as JSON text on SQLite and as JSON on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Reduce a user-agent string to browser, OS and device class, or recognise a bot.
 
 Only the three families are kept; the string itself never reaches the database. Parsing is
-cached: a site's visitors share a few hundred distinct user agents.
+cached (:func:`classify`, at most 10,000 strings, in this process's memory only): a site's
+visitors share a few hundred distinct user agents, and the answer depends on the string alone,
+so a cached answer is always the one parsing would give.
 """
 
 from __future__ import annotations
