@@ -41,7 +41,8 @@ _UNWANTED = re.compile(f"[\x00-\x1f\x7f{texts.UNSTORABLE}]")
 def clean(value: str) -> str:
     """Remove control characters (none belongs in a label) and replace unstorable ones by U+FFFD."""
     if value.isascii():  # the hot path: only control characters to look for
-        return _CONTROL.sub("", value) if _CONTROL.search(value) else value
+        # In ASCII, the characters that are not printable are exactly the control characters.
+        return value if value.isprintable() else _CONTROL.sub("", value)
     if _UNWANTED.search(value) is None:
         return value
     return texts.clean(_CONTROL.sub("", value))
