@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics.filters import VisitFilter
@@ -102,7 +102,9 @@ def note_use_apart(
     """
     writable = {READ_ONLY: False, "postgresql_readonly": False}
     try:
-        with session.get_bind().connect() as connection:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        with engine.connect() as connection:
             apart = Session(connection.execution_options(**writable))
             with apart, apart.begin():
                 note_use(apart, site_id, filters, now)

@@ -128,21 +128,26 @@ def subtract(new: DayFigures, old: DayFigures) -> DayFigures:
 def _new_events(
     session: Session, site_id: int, after: int, limit: int, days: Iterable[dt.date] | None = None
 ) -> tuple[dict[dt.date, set[int]], int | None]:
-    """Return the visitors of each day with events past ``after`` (at most ``limit`` events)
-    and the id of the last of them."""
+    """Read the next ``limit`` events past ``after`` (of every site, in id order); return the
+    visitors of this site's events per day (of ``days`` only, when given) and the last id read.
+
+    Only the id range is given to the database: with the site (or the days) in the condition,
+    SQLite prefers the (site, day, visitor) index and reads the site's every event to find the
+    newest few. The other sites' events are skipped here, a few rows each.
+    """
     stmt = (
-        select(Event.id, Event.day, Event.visitor)
-        .where(Event.site_id == site_id, Event.id > after)
+        select(Event.id, Event.site_id, Event.day, Event.visitor)
+        .where(Event.id > after)
         .order_by(Event.id)
         .limit(limit)
     )
-    if days is not None:
-        stmt = stmt.where(Event.day.in_(list(days)))
+    wanted = None if days is None else set(days)
     found: defaultdict[dt.date, set[int]] = defaultdict(set)
     last: int | None = None
     for row in session.execute(stmt):
-        found[row.day].add(row.visitor)
         last = row.id
+        if row.site_id == site_id and (wanted is None or row.day in wanted):
+            found[row.day].add(row.visitor)
     return dict(found), last
 
 
@@ -260,11 +265,12 @@ def _touch(session: Session, site_id: int, day: dt.date, now: dt.datetime) -> No
 
 def advance(
     session: Session, site_id: int, *, now: dt.datetime, visit_minutes: int, limit: int = STEP
-) -> list[dt.date]:
-    """Add the next events past a site's mark (at most ``limit``) to its rollups; move the mark.
+) -> list[dt.date] | None:
+    """Add the next events past a site's mark (at most ``limit`` read) to its rollups; move the
+    mark.
 
-    Returns the days that changed (none when the rollups are up to date). The site must have a
-    mark (see :func:`avowal.analytics.worker.roll_site`).
+    Returns the days that changed (maybe none: the events read were other sites'), or None when
+    no event is past the mark. The site must have a mark (the worker's first pass sets it).
     """
     site_lock(session, site_id)
     before = mark_of(session, site_id)
@@ -272,7 +278,7 @@ def advance(
         raise LookupError(f"site {site_id} has no rollup mark")
     found, last = _new_events(session, site_id, before, limit)
     if last is None:
-        return []
+        return None
     for day, visitors in sorted(found.items()):
         change = delta(
             session,

@@ -167,7 +167,7 @@ def _advance(
                 break
             isolated = True
             continue
-        if not days:
+        if days is None:
             break
         rolled.update(days)
     report.rolled.extend((domain, day) for day in sorted(rolled))
