@@ -21,7 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol, cast
 
 from sqlalchemy import Engine, Table, delete, insert, select
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics.filters import VisitFilter
 from avowal.analytics.models import ArchivedDay, ArchivedRollup, FilterUse, RollupState
-from avowal.analytics.rollup import compute_day, site_lock
+from avowal.analytics.rollup import DayFigures, compute_day, site_lock
 from avowal.db.engine import READ_ONLY, transaction
 from avowal.db.upsert import dialect_insert
 from avowal.settings import Settings
@@ -92,24 +93,36 @@ def note_use(
     )
 
 
-def note_use_apart(
+def note_use_in_read(
     session: Session, site_id: int, filters: Sequence[VisitFilter], now: dt.datetime
 ) -> None:
-    """Record a filtered read from a read-only request: in a short transaction of its own.
+    """Record a filtered read from a request (see :func:`_writing`).
 
     A failure (the database busy past its timeout) is logged and costs the read nothing: the
     filters are noted at their next use.
     """
-    writable = {READ_ONLY: False, "postgresql_readonly": False}
     try:
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        with engine.connect() as connection:
-            apart = Session(connection.execution_options(**writable))
-            with apart, apart.begin():
-                note_use(apart, site_id, filters, now)
+        with _writing(session) as apart:
+            note_use(apart, site_id, filters, now)
     except Exception as exc:  # the read goes on; only the archive waits
         log.warning("noting a filtered read failed: %s", type(exc).__name__)
+
+
+@contextmanager
+def _writing(session: Session) -> Iterator[Session]:
+    """Open a transaction that writes archive bookkeeping during a read: a savepoint of the
+    caller's own transaction when it may write (a console page), else a transaction of its own
+    on another connection (an API read's session is read-only)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if not engine.get_execution_options().get(READ_ONLY, False):
+        with session.begin_nested():
+            yield session
+        return
+    with engine.connect() as connection:
+        writable = {READ_ONLY: False, "postgresql_readonly": False}
+        with Session(connection.execution_options(**writable)) as apart, apart.begin():
+            yield apart
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
@@ -143,8 +156,13 @@ def store(
     visit_minutes: int,
 ) -> int:
     """Compute and archive one final day's figures under ``filters``; return the rows kept."""
-    ident = filter_id(filters)
     figures = compute_day(session, site_id, day, visit_minutes=visit_minutes, filters=filters)
+    return _write(session, site_id, filter_id(filters), day, figures, now)
+
+
+def _write(
+    session: Session, site_id: int, ident: str, day: dt.date, figures: DayFigures, now: dt.datetime
+) -> int:
     session.execute(
         delete(ArchivedRollup).where(
             ArchivedRollup.site_id == site_id,
@@ -167,6 +185,45 @@ def store(
         session.execute(insert(_ARCHIVED), rows)
     session.merge(ArchivedDay(site_id=site_id, filter_id=ident, day=day, archived_at=now))
     return len(rows)
+
+
+def final_days(session: Session, site_id: int, days: Sequence[dt.date]) -> dict[dt.date, object]:
+    """Return the final days among ``days``, each with its last rollup time (its version)."""
+    rows = session.execute(
+        select(RollupState.day, RollupState.rolled_at).where(
+            RollupState.site_id == site_id,
+            RollupState.final.is_(True),
+            RollupState.day.in_(list(days)),
+        )
+    )
+    return {row.day: row.rolled_at for row in rows}
+
+
+def keep(
+    session: Session,
+    site_id: int,
+    filters: Sequence[VisitFilter],
+    day: dt.date,
+    figures: DayFigures,
+    *,
+    seen: object,
+    now: dt.datetime,
+) -> None:
+    """Archive a final day a read has just computed from raw events (see :func:`_writing`), so
+    the next read of these filters finds it (an interrupted first read keeps its progress).
+
+    Written only if the day is still as the read saw it (final, not rolled up since: ``seen``
+    is its last rollup time then); a failure is logged and costs the read nothing.
+    """
+    try:
+        with _writing(session) as apart:
+            site_lock(apart, site_id)
+            state = apart.get(RollupState, (site_id, day))
+            if state is None or not state.final or state.rolled_at != seen:
+                return
+            _write(apart, site_id, filter_id(filters), day, figures, now)
+    except Exception as exc:  # the read goes on; the worker archives the day later
+        log.warning("archiving a filtered day read failed: %s", type(exc).__name__)
 
 
 def forget_day(session: Session, site_id: int, day: dt.date) -> None:

@@ -66,8 +66,10 @@ def reader(session: Session, query: Query, *, visit_minutes: int) -> Reader:
     """Return the reader of a request: rollups, or raw events when it is filtered."""
     if query.filters:
         # Noted, so that the worker archives these filters' days (avowal.analytics.archive).
-        archive.note_use_apart(session, query.site_id, query.filters, clock.now())
-        return RawReader(session, query.site_id, query.filters, visit_minutes=visit_minutes)
+        archive.note_use_in_read(session, query.site_id, query.filters, clock.now())
+        return RawReader(
+            session, query.site_id, query.filters, visit_minutes=visit_minutes, keep=True
+        )
     return RollupReader(session, query.site_id, visit_minutes=visit_minutes)
 
 

@@ -238,12 +238,15 @@ class RawReader:
         *,
         visit_minutes: int,
         archived: bool = True,
+        keep: bool = False,
     ) -> None:
         self.session = session
         self.site_id = site_id
         self.filters = filters
         self.visit_minutes = visit_minutes
         self.archived = archived and bool(filters)
+        # A request archives the final days it computes from raw events (archive.keep).
+        self.keep = keep and self.archived
         self.ident = archive.filter_id(filters)
         self._days: dict[dt.date, DayFigures] = {}
         self._known: dict[dt.date, bool] = {}
@@ -259,6 +262,17 @@ class RawReader:
                 visit_minutes=self.visit_minutes,
                 filters=self.filters,
             )
+            final = archive.final_days(self.session, self.site_id, [day]) if self.keep else {}
+            if day in final and not self._known.get(day, False):
+                archive.keep(
+                    self.session,
+                    self.site_id,
+                    self.filters,
+                    day,
+                    found,
+                    seen=final[day],
+                    now=clock.now(),
+                )
         return found
 
     def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:

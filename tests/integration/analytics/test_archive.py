@@ -4,6 +4,7 @@ as a computation from raw events answers; a late event forgets its day; unused f
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from avowal.analytics.models import ArchivedDay, ArchivedRollup, FilterUse
 from avowal.analytics.query import DayRange
 from avowal.analytics.readers import RawReader
 from avowal.db.engine import make_sessionmaker
+from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.settings import Settings
 from tests.integration.analytics.dashboard_data import add_events, add_site, event, random_events
@@ -172,3 +174,32 @@ def test_a_filtered_dashboard_request_notes_its_filters(
     with sessions() as session:
         uses = session.scalars(select(FilterUse.key)).all()
     assert uses == ["country!:FR\nsource:Google"]
+
+
+def test_a_first_filtered_api_read_archives_the_final_days_it_computes(
+    client: TestClient,
+    tokens: dict[str, str],
+    sessions: sessionmaker[Session],
+    site: int,
+    settings: Settings,
+    policy: LoadedPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An API read's session is read-only: the days go to the archive on a connection of their
+    own, so a second read (or one after an interrupted first) takes them from there."""
+    worker.run_pass(sessions, settings, policy, NOW)
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    params = {"from": FIRST.isoformat(), "to": RANGE.end.isoformat(), "filter": "source:Google"}
+    auth = {"Authorization": f"Bearer {tokens['reporting_service']}"}
+    summary = "/v1/analytics/sites/www.example.com/summary"
+    with caplog.at_level(logging.WARNING, logger="avowal.analytics.archive"):
+        first = client.get(summary, params=params, headers=auth)
+    assert first.status_code == 200, first.text
+    assert not [r for r in caplog.records if r.name == "avowal.analytics.archive"]
+    with sessions() as session:
+        reader = RawReader(session, site, (VisitFilter("source", "Google"),), visit_minutes=30)
+        assert reader.split(RANGE) == (list(RANGE.each()), [])
+        assert_same(session, site, (VisitFilter("source", "Google"),))
+    again = client.get(summary, params=params, headers=auth)
+    assert again.json()["totals"] == first.json()["totals"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from avowal.analytics.models import ArchivedDay, FilterUse, RollupState
 from tests.integration.analytics.dashboard_data import NOW, RANGE, SITE, store_known
 from tests.integration.console.conftest import Browser
 from tests.integration.staff.conftest import Clock
@@ -66,3 +70,26 @@ def test_the_page_needs_sign_in(known: int, client: TestClient) -> None:
     answer = client.get("/console/analytics", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/console/login"
+
+
+def test_a_filtered_page_notes_and_archives_in_the_pages_own_transaction(
+    known: int,
+    staff_browser: Callable[..., Browser],
+    app: FastAPI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The console's session may write: the filters are noted and the final days computed from
+    raw events archived in it (a savepoint), without waiting for another connection."""
+    grace = staff_browser("grace@example.com", role="marketing")
+    with caplog.at_level(logging.WARNING, logger="avowal.analytics.archive"):
+        page = grace.get(
+            "/console/analytics", params={"site": SITE, **RANGE, "filter": "country!:FR"}
+        )
+    assert page.status_code == 200, page.text
+    assert not [r for r in caplog.records if r.name == "avowal.analytics.archive"]
+    with app.state.sessionmaker() as session:
+        assert session.scalars(select(FilterUse.key)).all() == ["country!:FR"]
+        finals = set(session.scalars(select(RollupState.day).where(RollupState.final.is_(True))))
+        archived = set(session.scalars(select(ArchivedDay.day)))
+    days = {dt.date.fromisoformat(RANGE["from"]) + dt.timedelta(days=i) for i in range(3)}
+    assert archived == days & finals and archived
