@@ -11,12 +11,13 @@ Arabic-Indic digits is a phone number like ``0555...``). E-mail addresses may ha
 script, and ``(at)``, ``[at]``, ``{at}`` and ``(dot)`` spellings. Text in which nothing is found
 is kept as written; where an identifier is replaced, the rest of the text is kept normalised.
 
-Texts in which nothing was found are remembered (a bounded set of at most :data:`CLEAN_TEXTS`
-texts of at most :data:`CLEAN_TEXT_LENGTH` characters each), since a site's pages, prop values
-and campaign names repeat: such a text is kept as written, so the next time it is returned at
-once. Only texts without an identifier are remembered, and they are exactly what is stored, so
-the cache holds nothing that the database does not. Referrers that are an origin only (what
-browsers send by default across sites) and the source names of domains are cached likewise.
+Texts in which nothing was found, numbers apart, are remembered (a bounded set of at most
+:data:`CLEAN_TEXTS` texts of at most :data:`CLEAN_TEXT_LENGTH` characters each, the oldest
+dropped first), since a site's pages, prop values and campaign names repeat: such a text is
+kept as written, so the next time it is returned at once. Only texts without an identifier are
+remembered, and they are exactly what is stored, so the cache holds nothing that the database
+does not. Referrers that are an origin only (what browsers send by default across sites) and
+the source names of domains are cached likewise.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import contextlib
 import functools
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from itertools import pairwise
@@ -145,14 +146,16 @@ def _word_kind(text: str) -> str | None:
 # Texts in which nothing was found (kept as written), oldest first; see the module's notes.
 CLEAN_TEXTS = 8192
 CLEAN_TEXT_LENGTH = 256
-_clean: dict[str, None] = {}
+_clean: OrderedDict[str, None] = OrderedDict()
 
 
-def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+def remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
     """Add ``key`` to a bounded cache, dropping its oldest entry when it is full."""
+    # An OrderedDict drops its oldest entry at once; a dict would be scanned from its start,
+    # past every entry already dropped.
     if len(cache) >= limit:
-        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
-            del cache[next(iter(cache))]
+        with contextlib.suppress(KeyError):
+            cache.popitem(last=False)
     cache[key] = value
 
 
@@ -165,7 +168,8 @@ def scrub_text(text: str, counts: Counter[str]) -> str:
     before = sum(counts.values())
     scrubbed = _scrub(text, counts)
     clean = scrubbed == text and sum(counts.values()) == before
-    if clean and len(text) <= CLEAN_TEXT_LENGTH:
+    # Numbers are mostly one-off (ids, counters) and quickly checked again: not remembered.
+    if clean and len(text) <= CLEAN_TEXT_LENGTH and not text.isdigit():
         remember(_clean, text, None, CLEAN_TEXTS)
     return scrubbed
 
@@ -279,7 +283,7 @@ _GOOGLE = re.compile(r"^(?:[a-z0-9-]+\.)*google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
 # A referrer that is an origin only, "https://host/": nothing in it but the host.
 _ORIGIN_ONLY = re.compile(r"https?://[a-z0-9.-]{1,253}/?")
 ORIGINS = 4096
-_origins: dict[str, str | None] = {}
+_origins: OrderedDict[str, str | None] = OrderedDict()
 
 
 def referrer_domain(referrer: str | None) -> str | None:

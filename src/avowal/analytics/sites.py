@@ -21,7 +21,7 @@ import asyncio
 import datetime as dt
 import re
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -238,7 +238,7 @@ class Page:
         return dict(zip(UTM_FIELDS, self.utm, strict=True))
 
 
-_pages: dict[tuple[SiteConfig, str, str], Page] = {}
+_pages: OrderedDict[tuple[SiteConfig, str, str], Page] = OrderedDict()
 
 
 def page_for(site: SiteConfig, raw_path: str, query: str) -> Page:
