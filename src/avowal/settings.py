@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     analytics_rollup_seconds: int = Field(
         60, ge=1, le=3600, description="How often the in-process worker refreshes rollups."
     )
+    analytics_filter_budget_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Most seconds a filtered dashboard request spends computing days from raw "
+        "events before it answers 503 (the days computed are kept; ask again).",
+    )
     analytics_max_batch: int = Field(
         500, ge=1, le=10000, description="Most events committed in one ingest transaction."
     )

@@ -62,13 +62,21 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 
 
-def reader(session: Session, query: Query, *, visit_minutes: int) -> Reader:
-    """Return the reader of a request: rollups, or raw events when it is filtered."""
+def reader(
+    session: Session, query: Query, *, visit_minutes: int, budget: float | None = None
+) -> Reader:
+    """Return the reader of a request: rollups, or raw events when it is filtered (computing
+    raw days for at most ``budget`` seconds, see :meth:`RawReader.day`)."""
     if query.filters:
         # Noted, so that the worker archives these filters' days (avowal.analytics.archive).
         archive.note_use_in_read(session, query.site_id, query.filters, clock.now())
         return RawReader(
-            session, query.site_id, query.filters, visit_minutes=visit_minutes, keep=True
+            session,
+            query.site_id,
+            query.filters,
+            visit_minutes=visit_minutes,
+            keep=True,
+            budget=budget,
         )
     return RollupReader(session, query.site_id, visit_minutes=visit_minutes)
 

@@ -75,7 +75,13 @@ def parse(
         today=clock.now().date(),
         retention_days=policy.policy.analytics.raw_retention_days,
     )
-    return parsed, dashboard.reader(session, parsed, visit_minutes=settings.analytics_visit_minutes)
+    source = dashboard.reader(
+        session,
+        parsed,
+        visit_minutes=settings.analytics_visit_minutes,
+        budget=settings.analytics_filter_budget_seconds,
+    )
+    return parsed, source
 
 
 def csv_response(text: str, filename: str) -> Response:

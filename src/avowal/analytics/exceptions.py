@@ -85,3 +85,14 @@ class SiteNotFound(SiteError):
 class SiteInPolicy(SiteError):
     status_code = 409
     error = "site_in_policy"
+
+
+PENDING_RETRY = 30  # seconds: about a worker pass
+
+
+class FiltersPending(AvowalError):
+    """A filtered view of a large range is still being prepared: ask again shortly."""
+
+    status_code = 503
+    error = "filters_pending"
+    headers = {"Retry-After": str(PENDING_RETRY)}  # noqa: RUF012 - one constant for all

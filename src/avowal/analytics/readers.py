@@ -15,6 +15,7 @@ may match), and it is only possible within the raw-event retention window.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Collection
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from avowal.analytics import archive, incremental
+from avowal.analytics.exceptions import PENDING_RETRY, FiltersPending
 from avowal.analytics.models import ArchivedRollup, DailyRollup, HourlyRollup
 from avowal.analytics.query import DayRange
 from avowal.analytics.rollup import (
@@ -239,6 +241,7 @@ class RawReader:
         visit_minutes: int,
         archived: bool = True,
         keep: bool = False,
+        budget: float | None = None,
     ) -> None:
         self.session = session
         self.site_id = site_id
@@ -250,29 +253,51 @@ class RawReader:
         self.ident = archive.filter_id(filters)
         self._days: dict[dt.date, DayFigures] = {}
         self._known: dict[dt.date, bool] = {}
+        self.budget = budget if self.keep else None
+        self._kept = 0
+        self._started = 0.0
 
     def day(self, day: dt.date) -> DayFigures:
-        """Return a day's filtered figures from raw events (computed once per request)."""
+        """Return a day's filtered figures from raw events (computed once per request).
+
+        A request's reader (``keep``) archives each final day it computes; past its time budget
+        (``analytics_filter_budget_seconds``, once it has archived at least one day) it stops and
+        refuses with :class:`FiltersPending`: each request, and each worker pass, prepares more
+        of the range, and the figures are answered once every final day is archived.
+        """
         found = self._days.get(day)
-        if found is None:
-            found = self._days[day] = compute_day(
+        if found is not None:
+            return found
+        final = archive.final_days(self.session, self.site_id, [day]) if self.keep else {}
+        archivable = day in final and not self._known.get(day, False)
+        if archivable and self.budget is not None and self._kept:
+            spent = time.monotonic() - self._started
+            if spent >= self.budget:
+                raise FiltersPending(
+                    f"the figures of these filters are being prepared from raw events: "
+                    f"{self._kept} more days are ready; ask again in {PENDING_RETRY} seconds",
+                    ready=self._kept,
+                )
+        if not self._days:
+            self._started = time.monotonic()
+        found = self._days[day] = compute_day(
+            self.session,
+            self.site_id,
+            day,
+            visit_minutes=self.visit_minutes,
+            filters=self.filters,
+        )
+        if archivable:
+            archive.keep(
                 self.session,
                 self.site_id,
+                self.filters,
                 day,
-                visit_minutes=self.visit_minutes,
-                filters=self.filters,
+                found,
+                seen=final[day],
+                now=clock.now(),
             )
-            final = archive.final_days(self.session, self.site_id, [day]) if self.keep else {}
-            if day in final and not self._known.get(day, False):
-                archive.keep(
-                    self.session,
-                    self.site_id,
-                    self.filters,
-                    day,
-                    found,
-                    seen=final[day],
-                    now=clock.now(),
-                )
+            self._kept += 1
         return found
 
     def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:

@@ -81,7 +81,10 @@ class Context:
         except query.InvalidQuery as exc:
             raise StatsRefused(exc.message, field="filters") from None
         return dashboard.reader(
-            self.session, parsed, visit_minutes=self.settings.analytics_visit_minutes
+            self.session,
+            parsed,
+            visit_minutes=self.settings.analytics_visit_minutes,
+            budget=self.settings.analytics_filter_budget_seconds,
         )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from avowal.analytics import share
 from avowal.analytics.deps import ParamsDep, export_csv
+from avowal.analytics.exceptions import FiltersPending
 from avowal.analytics.models import Site
 from avowal.analytics.query import InvalidQuery, UnknownSite
 from avowal.analytics.share import ShareLinkInvalid
@@ -99,11 +100,15 @@ def analytics_page(
             links=links,
             csv_path="/console/analytics/export.csv",
         )
-    except (InvalidQuery, UnknownSite) as exc:
-        status = exc.status_code
-        return _render(
-            title="Analytics", staff=ctx, status_code=status, **{**common, "error": exc.message}
+    except (InvalidQuery, UnknownSite, FiltersPending) as exc:
+        answer = _render(
+            title="Analytics",
+            staff=ctx,
+            status_code=exc.status_code,
+            **{**common, "error": exc.message},
         )
+        answer.headers.update(exc.headers or {})
+        return answer
     return _render(
         title=f"Analytics · {domain}",
         staff=ctx,
@@ -162,10 +167,15 @@ def shared_page(
             links=links,
             csv_path=f"/v1/analytics/share/{token}/export.csv",
         )
-    except InvalidQuery as exc:
-        return _render(
-            title=domain, staff=None, status_code=400, **{**common, "error": exc.message}
+    except (InvalidQuery, FiltersPending) as exc:
+        answer = _render(
+            title=domain,
+            staff=None,
+            status_code=exc.status_code,
+            **{**common, "error": exc.message},
         )
+        answer.headers.update(exc.headers or {})
+        return answer
     return _render(
         title=f"{domain} analytics",
         staff=None,

@@ -203,3 +203,49 @@ def test_a_first_filtered_api_read_archives_the_final_days_it_computes(
         assert_same(session, site, (VisitFilter("source", "Google"),))
     again = client.get(summary, params=params, headers=auth)
     assert again.json()["totals"] == first.json()["totals"]
+
+
+def test_a_long_first_read_is_answered_503_and_each_request_prepares_more(
+    app: FastAPI,
+    client: TestClient,
+    tokens: dict[str, str],
+    sessions: sessionmaker[Session],
+    site: int,
+    settings: Settings,
+    policy: LoadedPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its time budget a filtered request stops, keeps what it computed and says so: the
+    figures come once every final day of the range is archived, and equal the raw computation."""
+    worker.run_pass(sessions, settings, policy, NOW)
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    monkeypatch.setattr(app.state.settings, "analytics_filter_budget_seconds", 1e-9)
+    params = {"from": FIRST.isoformat(), "to": RANGE.end.isoformat(), "filter": "device:mobile"}
+    auth = {"Authorization": f"Bearer {tokens['reporting_service']}"}
+    summary = "/v1/analytics/sites/www.example.com/summary"
+    for ready in range(1, DAYS):
+        pending = client.get(summary, params=params, headers=auth)
+        assert pending.status_code == 503, pending.text
+        assert pending.headers["retry-after"] == "30"
+        assert pending.json()["error"] == "filters_pending"
+        assert "being prepared" in pending.json()["message"]
+        with sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ArchivedDay)) == ready
+    # The Stats API says the same in Plausible's shape.
+    stats = client.get(
+        "/api/v1/stats/aggregate",
+        params={
+            "site_id": "www.example.com",
+            "period": "custom",
+            "date": f"{FIRST},{RANGE.end}",
+            "filters": "visit:device==tablet",
+        },
+        headers=auth,
+    )
+    assert stats.status_code == 503 and "being prepared" in stats.json()["error"]
+    answered = client.get(summary, params=params, headers=auth)
+    assert answered.status_code == 200, answered.text
+    with sessions() as session:
+        raw = RawReader(session, site, (VisitFilter("device", "mobile"),), visit_minutes=30)
+        total = sum(t.visitors for t in raw.by_day(RANGE).values())
+    assert answered.json()["totals"]["visitors"] == total

@@ -93,3 +93,15 @@ def test_a_filtered_page_notes_and_archives_in_the_pages_own_transaction(
         archived = set(session.scalars(select(ArchivedDay.day)))
     days = {dt.date.fromisoformat(RANGE["from"]) + dt.timedelta(days=i) for i in range(3)}
     assert archived == days & finals and archived
+
+
+def test_a_filter_still_being_prepared_says_so_on_the_page(
+    known: int, staff_browser: Callable[..., Browser], app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.state.settings, "analytics_filter_budget_seconds", 1e-9)
+    grace = staff_browser("grace@example.com", role="marketing")
+    params = {"site": SITE, **RANGE, "filter": "device:mobile"}
+    page = grace.get("/console/analytics", params=params)
+    assert page.status_code == 503, page.text
+    assert "being prepared" in page.text and "<html" in page.text.lower()
+    assert page.headers["retry-after"] == "30"
