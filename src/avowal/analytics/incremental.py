@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select
@@ -100,29 +100,25 @@ def delta(
 def subtract(new: DayFigures, old: DayFigures) -> DayFigures:
     """Return ``new - old``, figure by figure; keys that do not change are left out."""
     out = DayFigures()
-    for key in new.daily.keys() | old.daily.keys():
-        a, b = new.daily.get(key), old.daily.get(key)
-        t = Tally()
-        changed = False
-        for name in FIGURES:
-            value = (getattr(a, name) if a else 0) - (getattr(b, name) if b else 0)
-            if value:
-                setattr(t, name, value)
-                changed = True
-        if changed:
-            out.daily[key] = t
-    for hour in new.hourly.keys() | old.hourly.keys():
-        c, d = new.hourly.get(hour), old.hourly.get(hour)
-        h = HourTally()
-        changed = False
-        for name in _HOUR_FIGURES:
-            value = (getattr(c, name) if c else 0) - (getattr(d, name) if d else 0)
-            if value:
-                setattr(h, name, value)
-                changed = True
-        if changed:
-            out.hourly[hour] = h
+    _difference(new.daily, old.daily, FIGURES, Tally, out.daily)
+    _difference(new.hourly, old.hourly, _HOUR_FIGURES, HourTally, out.hourly)
     return out
+
+
+def _difference(
+    new: Mapping[Any, Any],
+    old: Mapping[Any, Any],
+    names: Sequence[str],
+    empty: Callable[[], Any],
+    into: MutableMapping[Any, Any],
+) -> None:
+    for key in new.keys() | old.keys():
+        a, b = new.get(key), old.get(key)
+        change = empty()
+        for name in names:
+            setattr(change, name, (getattr(a, name) if a else 0) - (getattr(b, name) if b else 0))
+        if any(getattr(change, name) for name in names):
+            into[key] = change
 
 
 def _new_events(
@@ -321,12 +317,3 @@ def tail(
         )
         for day, visitors in found.items()
     }
-
-
-def add(into: dict[Any, Tally], key: Any, change: Tally) -> None:
-    """Add ``change`` to ``into[key]`` (created empty)."""
-    t = into.get(key)
-    if t is None:
-        t = into[key] = Tally()
-    for name in FIGURES:
-        setattr(t, name, getattr(t, name) + getattr(change, name))

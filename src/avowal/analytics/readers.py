@@ -109,7 +109,7 @@ class RollupReader:
         for figures in self.tail(days).values():
             for (dim, value), t in figures.daily.items():
                 if dim == dimension:
-                    incremental.add(sums, value, t)
+                    merge(sums.setdefault(value, Tally()), t)
         return sums
 
     def _sums(self) -> list[Any]:
@@ -136,7 +136,7 @@ class RollupReader:
         for day, figures in self.tail(days).items():
             change = figures.daily.get((TOTAL, ""))
             if change is not None:
-                incremental.add(found, day, change)
+                merge(found.setdefault(day, Tally()), change)
         return found
 
     def breakdown(
@@ -164,7 +164,7 @@ class RollupReader:
             missing = [v for v in changes if v not in found]
             found.update(self._values(dimension, days, missing))
             for value, change in changes.items():
-                incremental.add(found, value, change)
+                merge(found.setdefault(value, Tally()), change)
         ranked = sorted(((v, t) for v, t in found.items() if t.visitors > 0), key=_rank)
         return ranked if limit is None else ranked[:limit]
 
@@ -174,7 +174,7 @@ class RollupReader:
         wanted = set(values)
         for value, change in self._tail_values(dimension, days).items():
             if value in wanted:
-                incremental.add(found, value, change)
+                merge(found.setdefault(value, Tally()), change)
         return {v: t for v, t in found.items() if t.visitors > 0}
 
     def _values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
