@@ -60,6 +60,11 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": StatsError, "description": "No valid service token (Bearer)."},
     403: {"model": StatsError, "description": "The token's role does not grant analytics."},
     404: {"model": StatsError, "description": "No counted site with this site_id."},
+    503: {
+        "model": StatsError,
+        "description": "Filtered figures still being prepared from raw events: ask again after "
+        "`Retry-After` seconds.",
+    },
 }
 SiteParam = Annotated[
     str | None, Query(max_length=253, description="The site's domain.", alias="site_id")

@@ -28,7 +28,8 @@ DESCRIPTIONS: dict[int, str] = {
     415: "Unsupported media type; nothing was stored.",
     422: "The request is not valid: `problems` lists each field and what is wrong with it.",
     429: "Too many requests: wait as `Retry-After` says.",
-    503: "Temporarily unavailable (storage); nothing was stored, the request may be sent again.",
+    503: "Temporarily unavailable: storage (nothing was stored), or figures still being prepared "
+    "(`filters_pending`); send the request again after `Retry-After` seconds.",
 }
 HEADERS: dict[int, dict[str, Any]] = {
     401: {
@@ -38,6 +39,7 @@ HEADERS: dict[int, dict[str, Any]] = {
         }
     },
     429: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}},
 }
 
 
