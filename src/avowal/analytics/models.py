@@ -98,17 +98,9 @@ class Event(Base):
     )
 
 
-class DailyRollup(Base):
-    """Per site, UTC day, dimension and value: the day's figures (additive across days)."""
+class RollupFigures:
+    """The additive figures of one (dimension, value) of a day (:class:`rollup.Tally`)."""
 
-    __tablename__ = "analytics_daily"
-    __table_args__ = (UniqueConstraint("site_id", "day", "dimension", "value"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    site_id: Mapped[int] = mapped_column(Integer)
-    day: Mapped[dt.date] = mapped_column()
-    dimension: Mapped[str] = mapped_column(String(24))
-    value: Mapped[str] = mapped_column(String(2000))
     visitors: Mapped[int] = mapped_column(Integer)
     visits: Mapped[int] = mapped_column(Integer)
     pageviews: Mapped[int] = mapped_column(Integer)
@@ -127,6 +119,19 @@ class DailyRollup(Base):
     revenue_micros: Mapped[int] = mapped_column(
         BigInteger, server_default="0", doc="Revenue rows: the amount in millionths."
     )
+
+
+class DailyRollup(RollupFigures, Base):
+    """Per site, UTC day, dimension and value: the day's figures (additive across days)."""
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (UniqueConstraint("site_id", "day", "dimension", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[dt.date] = mapped_column()
+    dimension: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(2000))
 
 
 class HourlyRollup(Base):
@@ -195,7 +200,7 @@ class ArchivedDay(Base):
     archived_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ArchivedRollup(Base):
+class ArchivedRollup(RollupFigures, Base):
     """Like :class:`DailyRollup`, for the visits a used filter selects on one final day."""
 
     __tablename__ = "analytics_archived"
@@ -207,16 +212,6 @@ class ArchivedRollup(Base):
     day: Mapped[dt.date] = mapped_column()
     dimension: Mapped[str] = mapped_column(String(24))
     value: Mapped[str] = mapped_column(String(2000))
-    visitors: Mapped[int] = mapped_column(Integer)
-    visits: Mapped[int] = mapped_column(Integer)
-    pageviews: Mapped[int] = mapped_column(Integer)
-    bounces: Mapped[int] = mapped_column(Integer)
-    duration_s: Mapped[int] = mapped_column(BigInteger)
-    events: Mapped[int] = mapped_column(Integer)
-    engaged_ms: Mapped[int] = mapped_column(BigInteger)
-    scroll_sum: Mapped[int] = mapped_column(BigInteger)
-    scrolls: Mapped[int] = mapped_column(BigInteger)
-    revenue_micros: Mapped[int] = mapped_column(BigInteger)
 
 
 class ScrubCounter(Base):

@@ -16,7 +16,8 @@ branch_labels = None
 depends_on = None
 
 FIGURES = ("visitors", "visits", "pageviews", "bounces", "events")
-BIG_FIGURES = ("duration_s", "engaged_ms", "scroll_sum", "scrolls", "revenue_micros")
+# Engagement and revenue default to 0, as in analytics_daily (the model's RollupFigures).
+DEFAULTED = ("engaged_ms", "scroll_sum", "scrolls", "revenue_micros")
 
 
 def upgrade() -> None:
@@ -52,7 +53,11 @@ def upgrade() -> None:
         sa.Column("dimension", sa.String(length=24), nullable=False),
         sa.Column("value", sa.String(length=2000), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in FIGURES),
-        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in BIG_FIGURES),
+        sa.Column("duration_s", sa.BigInteger(), nullable=False),
+        *(
+            sa.Column(name, sa.BigInteger(), server_default="0", nullable=False)
+            for name in DEFAULTED
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_archived")),
         sa.UniqueConstraint(
             "site_id",
