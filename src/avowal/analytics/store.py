@@ -1,19 +1,21 @@
 """Write a batch of pending events in the caller's transaction: hash, insert, count scrubs.
 
-The events go to the database through the driver, with statements compiled once per dialect
-(see :func:`insert_of`): SQLAlchemy's Core insert would build, cache-key and compile the
-statement and process every row's parameters again for each batch, which cost more processor
-time than the ingest of the events itself. On SQLite one INSERT with a VALUES list of up to
-:data:`CHUNK` rows is run per chunk (the driver's executemany would release the GIL and take it
-back once per row, each time making the event loop's thread wait); on PostgreSQL the rows are
-sent with COPY (psycopg formats them in C), since psycopg's pipelined executemany spends more
-time in Python per row than the whole ingest may, and a multi-row INSERT would be parsed again
-in Python for every batch. Either way they are written in the session's transaction, which the
-caller commits. The statements are kept per dialect (and the multi-row INSERTs per number of
-rows, at most :data:`CHUNK` of them). The values are converted by the columns' own bind
-processors (the ones SQLAlchemy applies), so the rows stored are exactly those the ORM model
-:class:`avowal.analytics.models.Event` writes and reads back: aware UTC times and dates as
-SQLite's text, props as JSON text on SQLite and as JSON on PostgreSQL.
+The events go to the database through the driver, with statements compiled once per dialect (see
+:func:`insert_of`): SQLAlchemy's Core insert would build, cache-key and compile the statement
+and process every row's parameters again for each batch, which cost more processor time than the
+ingest of the events itself. The scrub counts are added the same way, with one upsert (``INSERT
+... ON CONFLICT DO UPDATE``, the same text on both databases) compiled once: a Core upsert with
+a VALUES list was compiled again for every batch that scrubbed anything. On SQLite one INSERT
+with a VALUES list of up to :data:`CHUNK` rows is run per chunk (the driver's executemany would
+release the GIL and take it back once per row, each time making the event loop's thread wait);
+on PostgreSQL the rows are sent with COPY (psycopg formats them in C), since psycopg's pipelined
+executemany spends more time in Python per row than the whole ingest may, and a multi-row INSERT
+would be parsed again in Python for every batch. Either way they are written in the session's
+transaction, which the caller commits. The statements are kept per dialect (and the multi-row
+INSERTs per number of rows, at most :data:`CHUNK` of them). The values are converted by the
+columns' own bind processors (the ones SQLAlchemy applies), so the rows stored are exactly those
+the ORM model :class:`avowal.analytics.models.Event` writes and reads back: aware UTC times and
+dates as SQLite's text, props as JSON text on SQLite and as JSON on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from sqlalchemy.orm import Session
 from avowal.analytics import salts
 from avowal.analytics.ingest import UTM_FIELDS, PendingEvent
 from avowal.analytics.models import Event, ScrubCounter
-from avowal.db.upsert import dialect_insert
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 SCRUBBED: Table = ScrubCounter.__table__  # type: ignore[assignment]
@@ -75,6 +76,12 @@ class CompiledInsert:
     one_row: str
     # (position, processor) for the columns whose values the driver cannot take as they are.
     processors: tuple[tuple[int, Processor], ...]
+    # The upsert adding scrub counts: up to VALUES, one row's markers, the ON CONFLICT clause,
+    # and the conversion of the day.
+    scrub_head: str = ""
+    scrub_row: str = ""
+    scrub_tail: str = ""
+    scrub_day: Processor | None = None
     # PostgreSQL: the COPY statement the rows are sent with instead.
     copy: str | None = None
     # INSERTs of n rows, by n, made on first use.
@@ -109,6 +116,16 @@ class CompiledInsert:
             for row in rows:
                 copy.write_row(row)
 
+    def add_scrubbed(
+        self, connection: Connection, counts: list[tuple[int, dt.date, str, int]]
+    ) -> None:
+        """Add ``counts`` (site, day, kind, count; sorted) to the scrub counters."""
+        params: list[Any] = []
+        for site_id, day, kind, count in counts:
+            params += (site_id, self.scrub_day(day) if self.scrub_day else day, kind, count)
+        rows = ", ".join([self.scrub_row] * len(counts))
+        connection.exec_driver_sql(f"{self.scrub_head}{rows}{self.scrub_tail}", tuple(params))
+
 
 _compiled: weakref.WeakKeyDictionary[Dialect, CompiledInsert] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -136,7 +153,22 @@ def _compile(dialect: Dialect) -> CompiledInsert:
             processors.append((at, process))
     head = f"INSERT INTO {table} ({names}) VALUES "
     copy = None if dialect.name == "sqlite" else f"COPY {table} ({names}) FROM STDIN"
-    return CompiledInsert(head, f"({markers})", tuple(processors), copy)
+    # The same upsert on both databases (ON CONFLICT ... DO UPDATE, SQLite 3.24 and later).
+    scrubbed = dialect.identifier_preparer.format_table(SCRUBBED)
+    key = ", ".join(quote(name) for name in ("site_id", "day", "kind"))
+    count = quote("count")
+    return CompiledInsert(
+        head,
+        f"({markers})",
+        tuple(processors),
+        scrub_head=f"INSERT INTO {scrubbed} ({key}, {count}) VALUES ",
+        scrub_row=f"({marker}, {marker}, {marker}, {marker})",
+        scrub_tail=(
+            f" ON CONFLICT ({key}) DO UPDATE SET {count} = {scrubbed}.{count} + excluded.{count}"
+        ),
+        scrub_day=SCRUBBED.c.day.type.dialect_impl(dialect).bind_processor(dialect),
+        copy=copy,
+    )
 
 
 def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datetime) -> None:
@@ -183,14 +215,7 @@ def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datet
     compiled.execute(connection, rows)
     if scrubbed:
         # Sorted, so that two processes lock the counter rows in the same order.
-        values_ = [
-            {"site_id": site, "day": day, "kind": kind, "count": count}
-            for (site, day, kind), count in sorted(scrubbed.items())
-        ]
-        upsert = dialect_insert(session, SCRUBBED).values(values_)
-        session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[SCRUBBED.c.site_id, SCRUBBED.c.day, SCRUBBED.c.kind],
-                set_={"count": SCRUBBED.c.count + upsert.excluded["count"]},
-            )
+        compiled.add_scrubbed(
+            connection,
+            [(site, day, kind, count) for (site, day, kind), count in sorted(scrubbed.items())],
         )
