@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     analytics_max_batch: int = Field(
         500, ge=1, le=10000, description="Most events committed in one ingest transaction."
     )
+    analytics_writer: Literal["auto", "process", "thread"] = Field(
+        "auto",
+        description="Where a server writes its ingest's group commits: `process`, a process of "
+        "its own (more events per second: the database work no longer competes with the event "
+        "loop for Python's lock); `thread`, a thread of the server; `auto`, a process except in "
+        "the test mode.",
+    )
 
     policy_refresh_seconds: float = Field(
         5.0,

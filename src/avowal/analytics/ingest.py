@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from types import MappingProxyType
 from typing import Any, NoReturn
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -64,8 +63,6 @@ DROP_REASONS = {
     "interactive.invalid": "an interactive flag that is not a boolean (read as true)",
     "engagement.invalid": "a scroll depth outside 0-100 or engaged time that is not a count",
 }
-# The scrub counts of an event in which nothing was scrubbed (shared, so read-only).
-NOTHING_SCRUBBED: Mapping[str, int] = MappingProxyType({})
 # What the ingest of the current request dropped, read by the route for its header.
 DROPPED: ContextVar[tuple[str, ...]] = ContextVar("analytics_dropped", default=())
 
@@ -85,7 +82,7 @@ class PendingEvent:
     props: dict[str, str] | None
     ip: str = field(repr=False)
     user_agent: str = field(repr=False)
-    scrubbed: Mapping[str, int] = field(default_factory=lambda: NOTHING_SCRUBBED)
+    scrubbed: Mapping[str, int] = field(default_factory=dict)
     browser: str | None = None
     os: str | None = None
     device: str | None = None
@@ -335,7 +332,7 @@ def build(
         ):
             continue
         page = page_for(site, raw_path, parts.query)
-        counts: Mapping[str, int] = NOTHING_SCRUBBED
+        counts: Mapping[str, int] = {}
         if name_counts or page.scrubbed:
             counts = name_counts + Counter(dict(page.scrubbed))
         utm = page.utm_fields()

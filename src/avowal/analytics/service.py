@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import geo, ingest, salts, sites, store, useragent
+from avowal.analytics import geo, ingest, salts, sites, store, useragent, writer
 from avowal.analytics.batcher import GroupCommit
 from avowal.analytics.exceptions import AnalyticsDisabled, UnknownSite
 from avowal.analytics.ingest import PendingEvent
@@ -43,6 +43,8 @@ class Analytics:
         self.batcher: GroupCommit[PendingEvent] = GroupCommit(
             self._write, settings.analytics_max_batch
         )
+        # The group commits' database work, in a process of its own (see analytics.writer).
+        self.writer = writer.WriterProcess(settings) if writer.uses_process(settings) else None
         self.countries = geo.open_countries(settings.geoip_file)
         self.clock: Callable[[], dt.datetime] = clock.now
         public = urlsplit(settings.public_url)
@@ -52,6 +54,8 @@ class Analytics:
     async def start(self) -> None:
         """Sync the policy's sites, load the parser, start the writer and the salt destroyer."""
         await asyncio.to_thread(self._prepare)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.start)
         await self.batcher.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="analytics-salts")
 
@@ -63,6 +67,8 @@ class Analytics:
                 await self._housekeeping
             self._housekeeping = None
         await self.batcher.stop()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.stop)
         if self.countries is not None:
             self.countries.close()
 
@@ -73,6 +79,9 @@ class Analytics:
         useragent.warm_up()
 
     def _write(self, events: Sequence[PendingEvent]) -> None:
+        if self.writer is not None and self.writer.started:
+            self.writer.write(events, self.clock())
+            return
         with self.sessions() as session, session.begin():
             store.write_events(session, events, self.clock())
 
