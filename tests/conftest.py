@@ -13,10 +13,13 @@ from sqlalchemy import Engine
 from avowal.app import create_app
 from avowal.db import migrate
 from avowal.db.engine import make_engine
+from avowal.lib import files
 from avowal.settings import EXAMPLE_POLICY, Settings
 from tests import pg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The URL of a PostgreSQL database db_url made as a copy of the migrated template.
+FROM_TEMPLATE = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +51,54 @@ def postgres_server() -> Iterator[pg.PostgresServer]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Return an SQLite database migrated to head, as bytes: the engine fixture starts each test
+    from a copy instead of running every migration again."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "avowal.sqlite3"
+    engine = make_engine(
+        Settings(
+            env="test",
+            data_dir=folder,
+            database_url=f"sqlite:///{path}",
+            policy_file=REPO_ROOT / EXAMPLE_POLICY,
+        )
+    )
+    try:
+        migrate.upgrade(engine)
+    finally:
+        # Closing the last connection folds the write-ahead log into the file and removes it.
+        engine.dispose()
+    leftovers = [p.name for p in folder.iterdir() if p != path]
+    assert not leftovers, f"the migrated template left {leftovers} beside it"
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: pg.PostgresServer) -> Iterator[str]:
+    """Yield the name of a PostgreSQL database migrated to head, copied (CREATE DATABASE ...
+    TEMPLATE) for each test using the engine fixture instead of running every migration again."""
+    url = postgres_server.create_database()
+    engine = make_engine(
+        Settings(
+            env="test",
+            data_dir=REPO_ROOT,  # unused by a server database
+            database_url=url,
+            policy_file=REPO_ROOT / EXAMPLE_POLICY,
+        )
+    )
+    try:
+        migrate.upgrade(engine)
+    finally:
+        # A template must have no open connection while it is copied.
+        engine.dispose()
+    try:
+        yield postgres_server.database_name(url)
+    finally:
+        postgres_server.drop_database(url)
+
+
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -55,12 +106,20 @@ def postgres_server() -> Iterator[pg.PostgresServer]:
     ]
 )
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Yield the URL of a fresh, empty database of each kind, removed after the test."""
+    """Yield the URL of a fresh database of each kind, removed after the test.
+
+    It is empty, except a PostgreSQL database of a test using the engine fixture: that one is
+    made as a copy of the migrated template (engine migrates an SQLite one from its template).
+    """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'avowal.sqlite3'}"
         return
     server: pg.PostgresServer = request.getfixturevalue("postgres_server")
-    url = server.create_database()
+    if "engine" in request.fixturenames:
+        url = server.create_database(template=request.getfixturevalue("postgres_template"))
+        request.node.stash[FROM_TEMPLATE] = url
+    else:
+        url = server.create_database()
     try:
         yield url
     finally:
@@ -79,11 +138,17 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    """Yield an engine on the fresh database, migrated to head."""
+def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engine]:
+    """Yield an engine on the fresh database, migrated to head.
+
+    The database is a copy of one migrated to head once per session (the migrations themselves
+    are tested in tests/integration/db/test_migrations.py); a database that is not fresh is
+    migrated here.
+    """
     engine = make_engine(settings)
     try:
-        migrate.upgrade(engine)
+        if not _copied_template(request, settings, engine):
+            migrate.upgrade(engine)
         yield engine
     finally:
         engine.dispose()
@@ -100,3 +165,18 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """Yield a test client with the app's lifespan (startup and shutdown) running."""
     with TestClient(app) as client:
         yield client
+
+
+def _copied_template(request: pytest.FixtureRequest, settings: Settings, engine: Engine) -> bool:
+    """Start the engine's database from the migrated template if it is fresh; return whether."""
+    url = settings.effective_database_url
+    if engine.dialect.name == "postgresql":
+        return request.node.stash.get(FROM_TEMPLATE, None) == url
+    path = files.sqlite_file(engine)
+    if path is None or path.stat().st_size or path.with_name(path.name + "-wal").exists():
+        return False
+    # make_engine created the file empty and private (0600); fill it, keeping its mode.
+    template: bytes = request.getfixturevalue("sqlite_template")
+    with path.open("r+b") as out:
+        out.write(template)
+    return True

@@ -57,19 +57,28 @@ class PostgresServer:
             connect_timeout=10,
         )
 
-    def create_database(self) -> str:
-        """Create an empty database and return its SQLAlchemy URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """Create an empty database (a copy of ``template`` if given); return its SQLAlchemy URL."""
         name = f"t_{secrets.token_hex(8)}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
         with self._admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(create)
         return self.url.set(drivername="postgresql+psycopg", database=name).render_as_string(
             hide_password=False
         )
 
-    def drop_database(self, url: str) -> None:
-        """Drop a database made by ``create_database``, even if a connection was left open."""
+    @staticmethod
+    def database_name(url: str) -> str:
+        """Return the name of a database made by ``create_database``."""
         name = make_url(url).database
         assert name and name.startswith("t_"), name
+        return name
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by ``create_database``, even if a connection was left open."""
+        name = self.database_name(url)
         with self._admin() as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
