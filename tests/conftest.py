@@ -10,10 +10,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from avowal import app as app_module
+from avowal import cli_support
 from avowal.app import create_app
 from avowal.db import migrate
 from avowal.db.engine import make_engine
 from avowal.lib import files
+from avowal.policy import loader
+from avowal.policy.loader import LoadedPolicy
 from avowal.settings import EXAMPLE_POLICY, Settings
 from tests import pg
 
@@ -49,6 +53,34 @@ def postgres_server() -> Iterator[pg.PostgresServer]:
         yield cluster.server
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def policy_files_checked_once() -> Iterator[None]:
+    """Let create_app and the command line parse and check each policy file once per session.
+
+    They read the file with ``load_file`` (YAML, schema and semantic checks: tens of milliseconds
+    for the example policy, once per app and so once per test). Its answer for the same path and
+    the same bytes is kept: the policy is frozen, and the server itself keeps parsed versions
+    (lifecycle's cache). A changed file is read again; a file that fails is never kept, so each
+    refusal is checked anew. Tests calling ``loader.load_file`` themselves are not affected.
+    """
+    real = loader.load_file
+    parsed: dict[tuple[str, bytes], LoadedPolicy] = {}
+
+    def load_file(path: Path) -> LoadedPolicy:
+        try:
+            key = (str(path), path.read_bytes())
+        except OSError:
+            return real(path)
+        if key not in parsed:
+            parsed[key] = real(path)
+        return parsed[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app_module, "load_file", load_file)
+        patch.setattr(cli_support, "load_file", load_file)
+        yield
 
 
 @pytest.fixture(scope="session")
