@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from avowal.analytics.exceptions import IngestUnavailable
@@ -43,6 +43,8 @@ class GroupCommit(Generic[T]):
 
     def __init__(self, write: Callable[[Sequence[T]], None], max_batch: int) -> None:
         self.write = write
+        # A writer awaited in the event loop instead (a process's; see analytics.writer).
+        self.write_async: Callable[[Sequence[T]], Awaitable[None]] | None = None
         self.max_batch = max_batch
         self.queue: asyncio.Queue[Submission[T] | None] | None = None
         self.task: asyncio.Task[None] | None = None
@@ -108,7 +110,7 @@ class GroupCommit(Generic[T]):
     async def _commit(self, batch: list[Submission[T]]) -> None:
         rows = [row for submission in batch for row in submission[0]]
         try:
-            await asyncio.to_thread(self.write, rows)
+            await self._write(rows)
         except Exception as exc:
             log.error("analytics batch of %d events not committed: %s", len(rows), _name(exc))
             if len(batch) == 1:
@@ -124,9 +126,15 @@ class GroupCommit(Generic[T]):
         for _, future in batch:
             _settle(future, None)
 
+    async def _write(self, rows: Sequence[T]) -> None:
+        if self.write_async is not None:
+            await self.write_async(rows)
+        else:
+            await asyncio.to_thread(self.write, rows)
+
     async def _commit_alone(self, rows: Sequence[T]) -> None:
         try:
-            await asyncio.to_thread(self.write, rows)
+            await self._write(rows)
         except Exception as exc:
             log.error("analytics event not committed: %s", _name(exc))
             raise _unavailable() from None

@@ -55,7 +55,8 @@ class Analytics:
         """Sync the policy's sites, load the parser, start the writer and the salt destroyer."""
         await asyncio.to_thread(self._prepare)
         if self.writer is not None:
-            await asyncio.to_thread(self.writer.start)
+            await self.writer.start()
+            self.batcher.write_async = self._write_through_process
         await self.batcher.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="analytics-salts")
 
@@ -68,7 +69,8 @@ class Analytics:
             self._housekeeping = None
         await self.batcher.stop()
         if self.writer is not None:
-            await asyncio.to_thread(self.writer.stop)
+            await self.writer.stop()
+            self.batcher.write_async = None
         if self.countries is not None:
             self.countries.close()
 
@@ -79,11 +81,12 @@ class Analytics:
         useragent.warm_up()
 
     def _write(self, events: Sequence[PendingEvent]) -> None:
-        if self.writer is not None and self.writer.started:
-            self.writer.write(events, self.clock())
-            return
         with self.sessions() as session, session.begin():
             store.write_events(session, events, self.clock())
+
+    async def _write_through_process(self, events: Sequence[PendingEvent]) -> None:
+        assert self.writer is not None
+        await self.writer.write(events, self.clock())
 
     async def _housekeep(self) -> None:
         while True:

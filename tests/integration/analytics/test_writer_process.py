@@ -9,12 +9,11 @@ committed, and ends on its own when its server is gone.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,15 +36,20 @@ def process_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"analytics_writer": "process"})
 
 
-@pytest.fixture
-def started(process_settings: Settings, engine: Engine) -> Iterator[writer.WriterProcess]:
-    """Yield a started writer on the migrated test database; stop it afterwards."""
-    process = writer.WriterProcess(process_settings)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+def run_with_writer(
+    settings: Settings, scenario: Callable[[writer.WriterProcess], Awaitable[None]]
+) -> None:
+    """Run ``scenario`` in an event loop with a started writer; stop it afterwards."""
+
+    async def main() -> None:
+        process = writer.WriterProcess(settings)
+        await process.start()
+        try:
+            await scenario(process)
+        finally:
+            await process.stop()
+
+    asyncio.run(main())
 
 
 def pending(site_id: int, number: int, **changes: object) -> PendingEvent:
@@ -120,67 +124,79 @@ def test_events_are_committed_by_the_writer_before_the_202(
 
 
 def test_a_batch_the_database_refuses_fails_alone(
-    started: writer.WriterProcess, engine: Engine
+    process_settings: Settings, engine: Engine
 ) -> None:
     site = site_id(engine)
-    started.write([pending(site, 1)], NOW)
-    # Props that cannot be written as JSON: the writer's transaction fails, it answers the name.
-    with pytest.raises(writer.WriterFailed, match="TypeError"):
-        started.write([pending(site, 2), pending(site, 3, props={"a": {1, 2}})], NOW)
-    started.write([pending(site, 4)], NOW)
+
+    async def scenario(process: writer.WriterProcess) -> None:
+        await process.write([pending(site, 1)], NOW)
+        # Props that cannot be written as JSON: the writer's transaction fails, it says why.
+        with pytest.raises(writer.WriterFailed, match="TypeError"):
+            await process.write([pending(site, 2), pending(site, 3, props={"a": {1, 2}})], NOW)
+        await process.write([pending(site, 4)], NOW)
+        assert process.started == 1  # the same writer all along
+
+    run_with_writer(process_settings, scenario)
     assert stored(engine) == ["/page-1", "/page-4"]
-    assert started.started == 1  # the same writer all along
 
 
 def test_a_killed_writer_fails_its_batch_and_the_next_starts_another(
-    started: writer.WriterProcess, engine: Engine
+    process_settings: Settings, engine: Engine
 ) -> None:
     site = site_id(engine)
-    first = started.process
-    assert first is not None
-    # Hold a lock the writer needs, so that the next batch waits in it; kill it meanwhile.
-    outcome: list[BaseException | None] = []
-    with engine.connect() as conn:
-        lock = conn.begin()  # BEGIN IMMEDIATE on SQLite: the write lock, held
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("LOCK TABLE analytics_events IN EXCLUSIVE MODE")
 
-        def write() -> None:
-            try:
-                started.write([pending(site, 1)], NOW)
-                outcome.append(None)
-            except writer.WriterFailed as exc:
-                outcome.append(exc)
+    async def scenario(process: writer.WriterProcess) -> None:
+        first = process.process
+        assert first is not None
+        # Hold a lock the writer needs, so that the next batch waits in it; kill it meanwhile.
+        with engine.connect() as conn:
+            lock = conn.begin()  # BEGIN IMMEDIATE on SQLite: the write lock, held
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE analytics_events IN EXCLUSIVE MODE")
+            batch = asyncio.create_task(process.write([pending(site, 1)], NOW))
+            await asyncio.sleep(0.5)
+            assert not batch.done()
+            os.kill(first.pid, signal.SIGKILL)
+            with pytest.raises(writer.WriterFailed, match="ended"):
+                await asyncio.wait_for(batch, 10)
+            lock.rollback()
+        assert stored(engine) == []  # never committed, never acknowledged
+        await process.write([pending(site, 2)], NOW)
+        assert process.started == 2 and process.process is not first
 
-        thread = threading.Thread(target=write)
-        thread.start()
-        time.sleep(0.5)
-        os.kill(first.pid, signal.SIGKILL)
-        thread.join(10)
-        lock.rollback()
-    assert len(outcome) == 1 and isinstance(outcome[0], writer.WriterFailed)
-    assert "ended" in str(outcome[0])
-    assert stored(engine) == []  # never committed, never acknowledged
-    started.write([pending(site, 2)], NOW)
-    assert started.started == 2 and started.process is not first
+    run_with_writer(process_settings, scenario)
     assert stored(engine) == ["/page-2"]
 
 
 def test_the_writer_ignores_a_process_group_stop_and_ends_with_its_server(
-    started: writer.WriterProcess, engine: Engine
+    process_settings: Settings, engine: Engine
 ) -> None:
     site = site_id(engine)
-    child = started.process
-    assert child is not None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        os.kill(child.pid, signum)
-    time.sleep(0.3)
-    assert child.poll() is None  # still running
-    started.write([pending(site, 1)], NOW)  # still writing
-    assert stored(engine) == ["/page-1"]
-    # The server gone (its end of the pipe closed, as a SIGKILL would): the writer ends.
-    assert started.connection is not None
-    started.connection.close()
-    assert child.wait(10) == 0
-    started.connection = None
-    started.process = None
+
+    async def scenario(process: writer.WriterProcess) -> None:
+        child = process.process
+        assert child is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            os.kill(child.pid, signum)
+        await asyncio.sleep(0.3)
+        assert child.poll() is None  # still running
+        await process.write([pending(site, 1)], NOW)  # still writing
+        assert stored(engine) == ["/page-1"]
+        # The server gone (its end of the socket closed, as a SIGKILL would): the writer ends.
+        assert process._writer is not None
+        process._writer.close()
+        assert await asyncio.to_thread(child.wait, 10) == 0
+
+    run_with_writer(process_settings, scenario)
+
+
+def test_a_writer_that_cannot_start_is_reported(process_settings: Settings) -> None:
+    broken = process_settings.model_copy(
+        update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    )
+
+    async def main() -> None:
+        with pytest.raises(writer.WriterFailed, match="did not start"):
+            await writer.WriterProcess(broken).start()
+
+    asyncio.run(main())
