@@ -108,9 +108,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: pg.PostgresServer) -> Iterator[str]:
-    """Yield the name of a PostgreSQL database migrated to head, copied (CREATE DATABASE ...
-    TEMPLATE) for each test using the engine fixture instead of running every migration again."""
+def postgres_template(postgres_server: pg.PostgresServer) -> Iterator[pg.Supply]:
+    """Yield the supply of copies (CREATE DATABASE ... TEMPLATE) of a PostgreSQL database
+    migrated to head, for each test using the engine fixture, instead of running every migration
+    again."""
     url = postgres_server.create_database()
     engine = make_engine(
         Settings(
@@ -125,10 +126,14 @@ def postgres_template(postgres_server: pg.PostgresServer) -> Iterator[str]:
     finally:
         # A template must have no open connection while it is copied.
         engine.dispose()
+    supply = pg.Supply(postgres_server, postgres_server.database_name(url))
     try:
-        yield postgres_server.database_name(url)
+        yield supply
     finally:
-        postgres_server.drop_database(url)
+        try:
+            supply.close()
+        finally:
+            postgres_server.drop_database(url)
 
 
 @pytest.fixture(
@@ -148,10 +153,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     server: pg.PostgresServer = request.getfixturevalue("postgres_server")
     if "engine" in request.fixturenames:
-        url = server.create_database(template=request.getfixturevalue("postgres_template"))
+        supply: pg.Supply = request.getfixturevalue("postgres_template")
+        url = supply.take()
         request.node.stash[FROM_TEMPLATE] = url
-    else:
-        url = server.create_database()
+        try:
+            yield url
+        finally:
+            supply.give_back(url)
+        return
+    url = server.create_database()
     try:
         yield url
     finally:
