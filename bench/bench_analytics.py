@@ -407,7 +407,10 @@ class DataSet:
             self.live_load(session)
             live = time.perf_counter() - t0
             t0 = time.perf_counter()
-            incremental.advance(session, site_id, now=later, visit_minutes=30, limit=events)
+            upto = session.scalar(select(func.max(Event.id)))  # the worker's bound, once committed
+            incremental.advance(
+                session, site_id, now=later, visit_minutes=30, upto=upto, limit=events
+            )
             step = time.perf_counter() - t0
             session.rollback()
         return step, live

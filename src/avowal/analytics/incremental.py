@@ -14,20 +14,27 @@ to each figure; rows whose visitors fall to zero are deleted) and moves the mark
 transaction. :func:`tail` computes the same difference for the events past the mark at read time,
 so a dashboard adds them on the fly: totals include an event acknowledged a moment ago.
 
-Event ids grow in commit order with SQLite's single writer. With several PostgreSQL processes
-two ingest transactions may commit out of id order; an event committed after the mark has passed
-its id is then missing from the live figures until the day's final rollup, which recomputes the
-day whole an hour after it ends (:func:`avowal.analytics.rollup.roll_day`).
+**Out-of-order commits.** With SQLite's single writer, every event id a reader sees is below
+those of any transaction still writing. With several PostgreSQL processes, two ingest
+transactions may commit out of id order: a mark moved past the later one's ids would skip the
+earlier one's for good. So every ingest transaction holds a shared advisory lock
+(:func:`ingest_lock`, taken by :func:`avowal.analytics.store.write_events`), and each worker pass
+first takes the same lock exclusively for a moment (:func:`committed_through`): with no ingest
+transaction in flight, the largest event id is one through which every event is committed, and
+the sequence gives later transactions larger ids. A pass moves marks no further than that. Live
+figures (:func:`tail`) need no such bound: they add whatever is committed past the mark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from avowal.analytics import archive
@@ -42,6 +49,7 @@ from avowal.analytics.rollup import (
     site_lock,
 )
 from avowal.analytics.visits import EVENT_COLUMNS, by_visitor, sessionise
+from avowal.db.engine import READ_ONLY
 from avowal.db.upsert import dialect_insert
 
 _DAILY = cast(Table, DailyRollup.__table__)
@@ -53,6 +61,41 @@ TAIL_LIMIT = 20_000
 # Visitors read per query (bound parameters stay well under every database's limit).
 IN_CHUNK = 500
 _ID = len(EVENT_COLUMNS)  # the event id follows the rollup's columns in the rows read here
+# The advisory lock every ingest transaction holds shared on PostgreSQL (see the module's notes).
+INGEST_LOCK = int.from_bytes(hashlib.sha256(b"analytics-ingest").digest()[:8], "big", signed=True)
+# How long a worker pass waits for the ingest transactions in flight to end.
+SETTLE_TIMEOUT = "5s"
+
+
+class IngestBusy(Exception):
+    """Ingest transactions stayed in flight too long: this pass moves no mark."""
+
+
+def ingest_lock(session: Session) -> None:
+    """Hold, until the transaction ends, the shared lock of an ingest transaction (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": INGEST_LOCK})
+
+
+def committed_through(session: Session) -> int:
+    """Return an event id through which every event is committed (0: no event yet).
+
+    On PostgreSQL, waits (at most :data:`SETTLE_TIMEOUT`, else :class:`IngestBusy`) until no
+    ingest transaction is in flight; call it in a session of its own, committed at once (the
+    lock is held until then). On SQLite, call it before the session has begun.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: a reader's snapshot holds only committed events, and a writer in flight adds
+        # ids above them. Read without the write lock (a deferred, read-only transaction).
+        connection = session.connection(execution_options={READ_ONLY: True})
+        return int(connection.scalar(select(func.max(Event.id))) or 0)
+    session.execute(text(f"SET LOCAL lock_timeout = '{SETTLE_TIMEOUT}'"))
+    try:
+        with session.begin_nested():
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK})
+    except OperationalError as exc:
+        raise IngestBusy("ingest transactions stayed in flight") from exc
+    return int(session.scalar(select(func.max(Event.id))) or 0)
 
 
 def mark_of(session: Session, site_id: int) -> int | None:
@@ -122,10 +165,16 @@ def _difference(
 
 
 def _new_events(
-    session: Session, site_id: int, after: int, limit: int, days: Iterable[dt.date] | None = None
+    session: Session,
+    site_id: int,
+    after: int,
+    limit: int,
+    days: Iterable[dt.date] | None = None,
+    upto: int | None = None,
 ) -> tuple[dict[dt.date, set[int]], int | None]:
-    """Read the next ``limit`` events past ``after`` (of every site, in id order); return the
-    visitors of this site's events per day (of ``days`` only, when given) and the last id read.
+    """Read the next ``limit`` events past ``after`` (of every site, in id order; up to id
+    ``upto`` when given); return the visitors of this site's events per day (of ``days`` only,
+    when given) and the last id read.
 
     Only the id range is given to the database: with the site (or the days) in the condition,
     SQLite prefers the (site, day, visitor) index and reads the site's every event to find the
@@ -137,6 +186,8 @@ def _new_events(
         .order_by(Event.id)
         .limit(limit)
     )
+    if upto is not None:
+        stmt = stmt.where(Event.id <= upto)
     wanted = None if days is None else set(days)
     found: defaultdict[dt.date, set[int]] = defaultdict(set)
     last: int | None = None
@@ -260,10 +311,16 @@ def _touch(session: Session, site_id: int, day: dt.date, now: dt.datetime) -> No
 
 
 def advance(
-    session: Session, site_id: int, *, now: dt.datetime, visit_minutes: int, limit: int = STEP
+    session: Session,
+    site_id: int,
+    *,
+    now: dt.datetime,
+    visit_minutes: int,
+    upto: int,
+    limit: int = STEP,
 ) -> list[dt.date] | None:
-    """Add the next events past a site's mark (at most ``limit`` read) to its rollups; move the
-    mark.
+    """Add the next events past a site's mark (at most ``limit`` read, none past ``upto``, from
+    :func:`committed_through`) to its rollups; move the mark.
 
     Returns the days that changed (maybe none: the events read were other sites'), or None when
     no event is past the mark. The site must have a mark (the worker's first pass sets it).
@@ -272,7 +329,7 @@ def advance(
     before = mark_of(session, site_id)
     if before is None:
         raise LookupError(f"site {site_id} has no rollup mark")
-    found, last = _new_events(session, site_id, before, limit)
+    found, last = _new_events(session, site_id, before, limit, upto=upto)
     if last is None:
         return None
     for day, visitors in sorted(found.items()):

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.orm import Session
 
-from avowal.analytics import salts
+from avowal.analytics import incremental, salts
 from avowal.analytics.ingest import UTM_FIELDS, PendingEvent
 from avowal.analytics.models import Event, ScrubCounter
 
@@ -175,6 +175,8 @@ def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datet
     """Insert ``events`` and add their scrub counts, in the caller's open transaction."""
     if not events:
         return
+    # Held until the commit: a worker pass waits for it before moving rollup marks.
+    incremental.ingest_lock(session)
     connection = session.connection()
     compiled = insert_of(connection.dialect)
     day_salts: dict[dt.date, bytes] = {}

@@ -88,7 +88,20 @@ MAX_STEPS = 50
 def roll_pending(
     factory: sessionmaker[Session], settings: Settings, now: dt.datetime, report: PassReport
 ) -> None:
-    """Bring every site's rollups up to date, then make final the days that are over."""
+    """Bring every site's rollups up to date, then make final the days that are over.
+
+    Marks move no further than an event id through which every event is committed (see
+    :mod:`avowal.analytics.incremental`); when ingest transactions stay in flight too long, this
+    pass only makes days final.
+    """
+    upto: int | None
+    try:
+        with factory() as session:
+            upto = incremental.committed_through(session)
+            session.commit()  # ends the lock's transaction at once
+    except incremental.IngestBusy:
+        log.warning("ingest transactions stayed in flight: rollup marks move at the next pass")
+        upto = None
     for site_id, domain in _sites(factory):
         try:
             with factory() as session:
@@ -96,10 +109,11 @@ def roll_pending(
         except Exception as exc:
             report.fail(domain, None, exc, "rollup")
             continue
-        if through is None:
-            _start_marking(factory, settings, site_id, domain, now, report)
-        else:
-            _advance(factory, settings, site_id, domain, now, report)
+        if upto is not None:
+            if through is None:
+                _start_marking(factory, settings, site_id, domain, now, report, upto)
+            else:
+                _advance(factory, settings, site_id, domain, now, report, upto)
         _finalise(factory, settings, site_id, domain, now, report)
 
 
@@ -110,9 +124,11 @@ def _start_marking(
     domain: str,
     now: dt.datetime,
     report: PassReport,
+    upto: int,
 ) -> None:
     """A site's first pass (or the first since rollups became incremental): in one transaction,
-    recompute its pending days from the events up to the newest and mark that one."""
+    recompute its pending days from the events up to the newest (committed through ``upto``) and
+    mark that one."""
     days: list[dt.date] = []
     for attempt in range(2):
         try:
@@ -120,7 +136,9 @@ def _start_marking(
                 rollup.site_lock(session, site_id)
                 if incremental.mark_of(session, site_id) is not None:
                     return  # another process did it meanwhile
-                through = session.scalar(select(func.max(Event.id)).where(Event.site_id == site_id))
+                through = session.scalar(
+                    select(func.max(Event.id)).where(Event.site_id == site_id, Event.id <= upto)
+                )
                 # After a retry, also the days whose only events were set aside (now empty).
                 days = sorted(
                     set(days) | set(incremental.pending_days(session, site_id, now.date()))
@@ -151,15 +169,21 @@ def _advance(
     domain: str,
     now: dt.datetime,
     report: PassReport,
+    upto: int,
 ) -> None:
-    """Add the events past the site's mark, a step (one transaction) at a time."""
+    """Add the events past the site's mark (up to id ``upto``), a step (one transaction) at a
+    time."""
     rolled: set[dt.date] = set()
     isolated = False
     for _ in range(MAX_STEPS):
         try:
             with transaction(factory) as session:
                 days = incremental.advance(
-                    session, site_id, now=now, visit_minutes=settings.analytics_visit_minutes
+                    session,
+                    site_id,
+                    now=now,
+                    visit_minutes=settings.analytics_visit_minutes,
+                    upto=upto,
                 )
         except Exception as exc:
             if isolated or not _isolate(factory, site_id, domain, now, report, after=0):

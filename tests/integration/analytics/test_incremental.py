@@ -247,3 +247,46 @@ def test_the_summary_api_counts_an_event_the_moment_it_is_acknowledged(
         )
         assert sent.status_code == 202, sent.text
         assert pageviews() == before + 1
+
+
+def test_a_mark_never_passes_an_event_still_being_committed(
+    sessions: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingest transactions commit out of id order (several PostgreSQL processes): the pass
+    between the two commits moves no mark, so the earlier ids are counted once committed."""
+    with sessions.begin() as session:
+        site_id = add_site(session)
+        incremental.set_mark(session, site_id, 0, NOW)
+    at = dt.datetime.combine(FIRST, dt.time(9), tzinfo=dt.UTC)
+    postgres = sessions.kw["bind"].dialect.name == "postgresql"
+    in_flight = sessions()
+    in_flight.begin()
+    incremental.ingest_lock(in_flight)  # as store.write_events takes it
+    add_events(in_flight, [event(site_id, 1, at, "/first-id")])
+    if postgres:
+        with sessions.begin() as session:  # a larger id, committed first
+            incremental.ingest_lock(session)
+            add_events(session, [event(site_id, 2, at, "/second-id")])
+        monkeypatch.setattr(incremental, "SETTLE_TIMEOUT", "300ms")
+        with sessions() as session, pytest.raises(incremental.IngestBusy):
+            incremental.committed_through(session)
+        worker.roll_pending(sessions, settings, NOW, worker.PassReport())
+        with sessions() as session:
+            assert incremental.mark_of(session, site_id) == 0  # not past the first id
+    else:
+        # SQLite: the one writer in flight holds ids above every committed one; the bound is
+        # read without waiting for it.
+        with sessions() as session:
+            assert incremental.committed_through(session) == 0
+    in_flight.commit()
+    in_flight.close()
+    report = worker.PassReport()
+    worker.roll_pending(sessions, settings, NOW, report)
+    assert not report.failed
+    with sessions() as session:
+        bound = incremental.committed_through(session)
+    with sessions() as session:
+        assert stored(session, site_id) == recomputed(session, site_id)
+        pages = {v for (_, dim, v) in stored(session, site_id)[0] if dim == "page"}
+        assert pages == ({"/first-id", "/second-id"} if postgres else {"/first-id"})
+        assert incremental.mark_of(session, site_id) == bound > 0
