@@ -22,7 +22,7 @@ from avowal.consent import routes as consent_routes
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
 from avowal.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
-from avowal.lib import errors, openapi
+from avowal.lib import errors, heap, openapi
 from avowal.lib.bodies import JsonDepthGuard
 from avowal.lib.limits import BodyLimit
 from avowal.lib.proxy import ProxyHeaders, parse_networks
@@ -104,6 +104,7 @@ def create_app(
                     mail_worker.run_forever(sessions, settings, secrets, policies.current)
                 ),
             ]
+        heap.freeze_once()  # everything built so far lives as long as the process
         yield
         # Uvicorn has answered every request by now; commit whatever is still queued.
         await analytics.stop()

@@ -2,19 +2,15 @@
 
 A request hands its rows to :meth:`GroupCommit.submit` and waits. One writer task takes the
 first waiting submission and everything queued behind it (up to ``max_batch`` rows), commits
-them in a single transaction in a worker thread, and only then wakes each waiting request. An
+them in a single transaction (through the server's writer process, :mod:`avowal.analytics.writer`,
+or in a worker thread), and only then wakes each waiting request. An
 answer of 202 therefore always means "committed": nothing acknowledged lives only in memory.
 While one transaction commits, the next batch gathers, so the number of commits per second
 stays small however many events arrive.
 
-Events wait here for their commit for a few milliseconds: long enough to outlive a collection of
-the garbage collector's young generation, so everything a waiting request holds is promoted, and
-the collector then runs full collections of the whole heap every second or so (about 120 ms
-each for the ~180,000 objects a started server holds: an eighth of the event loop's time under
-load, where a request answered at once leaves nothing behind). So the first writer started in a
-process collects once and freezes what exists by then (:func:`gc.freeze`: the application, the
-policy, SQLAlchemy's and pydantic's structures, all kept for the life of the process), and full
-collections then look only at what was allocated since (a few milliseconds each).
+Events wait here for their commit for a few milliseconds, which makes the garbage collector's
+full collections costly unless the heap of the started server is frozen: see
+:mod:`avowal.lib.heap` (done when the application has started).
 
 A waiting request awaits its own future directly (no ``asyncio.shield``): the rows are in the
 queue, not in the future, so a request that is cancelled (its client hung up) cannot take its
@@ -25,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -57,8 +52,7 @@ class GroupCommit(Generic[T]):
         return self.task is not None and not self.closed
 
     async def start(self) -> None:
-        """Start the writer task in the running event loop (freezing the heap, once)."""
-        _freeze_heap()
+        """Start the writer task in the running event loop."""
         self.queue = asyncio.Queue()
         self.closed = False
         self.task = asyncio.create_task(self._run(), name="analytics-group-commit")
@@ -138,19 +132,6 @@ class GroupCommit(Generic[T]):
         except Exception as exc:
             log.error("analytics event not committed: %s", _name(exc))
             raise _unavailable() from None
-
-
-_frozen = False
-
-
-def _freeze_heap() -> None:
-    """Collect, then exclude what the process holds from later collections (see the notes)."""
-    global _frozen
-    if _frozen:
-        return
-    _frozen = True
-    gc.collect()
-    gc.freeze()
 
 
 def _name(exc: BaseException) -> str:
