@@ -60,13 +60,32 @@ def token(settings: Settings, engine: Engine) -> str:
         return callers.create(session, policy, "generated-client", "web_backend")
 
 
+@pytest.fixture(scope="module")
+def clients_made() -> dict[bytes, Path]:
+    """The clients generated in this module, by the exact /openapi.json they were made from."""
+    return {}
+
+
 @pytest.fixture
-def generated(running: server.Server, tmp_path: Path) -> Iterator[dict[str, ModuleType]]:
-    """Generate the client from the server's /openapi.json and import it."""
-    document = tmp_path / "openapi.json"
-    document.write_bytes(httpx.get(f"{running.url}/openapi.json").content)
-    out = tmp_path / "client"
-    generate_data(document, out / PACKAGE, library=HTTPLibrary.httpx)
+def generated(
+    running: server.Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    clients_made: dict[bytes, Path],
+) -> Iterator[dict[str, ModuleType]]:
+    """Generate the client from the server's /openapi.json and import it afresh.
+
+    The generator runs once per distinct document (seconds each time): a server answering the
+    very same bytes as an earlier one gets the client already generated from them.
+    """
+    content = httpx.get(f"{running.url}/openapi.json").content
+    out = clients_made.get(content)
+    if out is None:
+        folder = tmp_path_factory.mktemp("generated")
+        document = folder / "openapi.json"
+        document.write_bytes(content)
+        out = folder / "client"
+        generate_data(document, out / PACKAGE, library=HTTPLibrary.httpx)
+        clients_made[content] = out
     sys.path.insert(0, str(out))
     try:
         yield {
