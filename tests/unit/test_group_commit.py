@@ -124,3 +124,42 @@ def test_without_a_writer_task_each_submission_commits_alone() -> None:
     store = Store()
     asyncio.run(GroupCommit(store.write, 500).submit([1, 2]))
     assert store.transactions == [[1, 2]]
+
+
+def test_an_awaited_writer_gets_two_batches_at_once_and_each_answer_follows_its_commit() -> None:
+    """A writer process commits one batch while the next is already handed over (never more)."""
+    committed: list[list[int]] = []
+    flight = [0, 0]  # now, most
+
+    async def write(rows: Sequence[int]) -> None:
+        flight[0] += 1
+        flight[1] = max(flight)
+        await asyncio.sleep(0.01)
+        flight[0] -= 1
+        if 13 in rows:
+            raise RuntimeError("constraint violated")
+        committed.append(list(rows))
+
+    async def main() -> list[BaseException | None]:
+        batcher = GroupCommit(Store().write, 500)
+        batcher.write_async = write
+        await batcher.start()
+
+        async def one(i: int) -> BaseException | None:
+            await asyncio.sleep(i * 0.001)  # arriving over 0.2 s: many batches
+            try:
+                await batcher.submit([i])
+            except IngestUnavailable as exc:
+                return exc
+            assert any(i in t for t in committed)  # answered only once committed
+            return None
+
+        try:
+            return await asyncio.gather(*(one(i) for i in range(200)))
+        finally:
+            await batcher.stop()
+
+    outcomes = asyncio.run(main())
+    assert [i for i, o in enumerate(outcomes) if o is not None] == [13]
+    assert sorted(r for t in committed for r in t) == [i for i in range(200) if i != 13]
+    assert flight[1] == 2  # pipelined, and never more than two at once

@@ -29,6 +29,10 @@ from avowal.analytics.exceptions import IngestUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# Batches handed to a writer process at once: it starts the next as soon as it has committed one,
+# instead of waiting for the event loop to take its answer and send another (measured: the loop,
+# busy answering requests, left the writer idle between batches and events waited for it).
+IN_FLIGHT = 2
 
 Submission = tuple[Sequence[T], "asyncio.Future[None]"]
 
@@ -86,10 +90,15 @@ class GroupCommit(Generic[T]):
     async def _run(self) -> None:
         assert self.queue is not None
         stopping = False
+        in_flight: set[asyncio.Task[None]] = set()
         while not stopping:
             first = await self.queue.get()
             if first is None:
                 break
+            # A writer process takes the next batch while it commits one (see IN_FLIGHT): wait
+            # for a free place first, so that what arrives meanwhile joins this batch.
+            while len(in_flight) >= self._in_flight_limit():
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             batch = [first]
             count = len(first[0])
             while count < self.max_batch and not self.queue.empty():
@@ -99,7 +108,15 @@ class GroupCommit(Generic[T]):
                     break
                 batch.append(item)
                 count += len(item[0])
-            await self._commit(batch)
+            task = asyncio.create_task(self._commit(batch))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight)
+
+    def _in_flight_limit(self) -> int:
+        # A thread's transactions would only wait for each other's locks.
+        return IN_FLIGHT if self.write_async is not None else 1
 
     async def _commit(self, batch: list[Submission[T]]) -> None:
         rows = [row for submission in batch for row in submission[0]]

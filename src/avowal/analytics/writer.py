@@ -12,8 +12,8 @@ socket pair (a pickle behind its length) straight from the event loop, with no t
 them; the writer commits it in one transaction and answers. A 202 still means committed: the
 server answers only once the writer has said so.
 
-- **One batch at a time.** The group commit sends a batch and waits for the answer before it
-  sends the next (see :mod:`avowal.analytics.batcher`), as it did with a thread.
+- **Two batches in flight.** The group commit sends the next batch while the writer commits one
+  (see :mod:`avowal.analytics.batcher`); the writer takes them in order and answers each.
 - **A failed batch** is answered with the name of the error (the writer logs it, without
   values); the group commit then retries in halves, as before.
 - **A writer that dies** (killed, out of memory) fails the batch in flight; the next batch starts
@@ -38,7 +38,9 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from avowal.analytics.ingest import PendingEvent
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 # How long a new writer may take to import, connect and say it is ready.
 START_SECONDS = 60.0
 STOP_SECONDS = 30.0
+# How long a writer whose socket closed may take to end on its own before it is killed.
+END_GRACE_SECONDS = 5.0
 READY = "ready"
 HEADER = 4  # bytes of a frame's length, big-endian
 
@@ -84,21 +88,46 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     return bytes(data)
 
 
+@dataclass(eq=False)
+class _Link:
+    """One running writer: its process, the socket's writing end, the batches awaiting answers."""
+
+    process: subprocess.Popen[bytes]
+    writer: asyncio.StreamWriter
+    waiting: deque[asyncio.Future[Any]] = field(default_factory=deque)
+    answers: asyncio.Task[None] | None = None
+
+    def fail_waiting(self, error: WriterFailed) -> None:
+        while self.waiting:
+            answer = self.waiting.popleft()
+            if not answer.done():
+                answer.set_exception(error)
+                answer.exception()  # retrieved: nobody may wait any more
+
+
 class WriterProcess:
-    """The server's side of the writer: start it, hand it batches, stop it (in the event loop)."""
+    """The server's side of the writer: start it, hand it batches, stop it (in the event loop).
+
+    Batches are sent as they come (the group commit keeps at most
+    :data:`avowal.analytics.batcher.IN_FLIGHT` in flight) and the writer answers them in order:
+    a reader task hands each answer to the oldest batch waiting.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.process: subprocess.Popen[bytes] | None = None
         self.started = 0  # how many writers this server has started (a restart adds one)
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._link: _Link | None = None
         self._lock: asyncio.Lock | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """Return the running writer's process, if any."""
+        return self._link.process if self._link is not None else None
 
     @property
     def alive(self) -> bool:
         """Say whether a writer is running."""
-        return self.process is not None and self.process.poll() is None
+        return self._link is not None and self._link.process.poll() is None
 
     async def start(self) -> None:
         """Start a writer and wait until it is connected to the database."""
@@ -106,11 +135,13 @@ class WriterProcess:
         async with self._lock:
             await self._start()
 
-    async def _start(self) -> None:
+    async def _start(self) -> _Link:
         process, sock = await asyncio.to_thread(self._spawn)
-        self._reader, self._writer = await asyncio.open_connection(sock=sock)
-        self.process = process
+        reader, writer = await asyncio.open_connection(sock=sock)
+        link = self._link = _Link(process, writer)
+        link.answers = asyncio.create_task(self._read_answers(link, reader))
         self.started += 1
+        return link
 
     def _spawn(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
         ours, theirs = socket.socketpair()
@@ -138,55 +169,70 @@ class WriterProcess:
         """Return once the writer has committed ``events``; raise :class:`WriterFailed` if not."""
         if self._lock is None:
             raise WriterFailed("the writer process was not started")
-        async with self._lock:
-            if not self.alive:
+        async with self._lock:  # one frame at a time, in the order of the answers
+            link = self._link
+            if link is None or link.process.poll() is not None:
                 await self._discard()
-                await self._start()
-            assert self._reader is not None and self._writer is not None
-            try:
-                self._writer.write(frame((list(events), now)))
-                await self._writer.drain()
-                size = int.from_bytes(await self._reader.readexactly(HEADER), "big")
-                answer = pickle.loads(await self._reader.readexactly(size))
-            except (OSError, asyncio.IncompleteReadError):
-                code = await self._discard()
-                raise WriterFailed(f"the writer process ended (exit code {code})") from None
-            except asyncio.CancelledError:
-                # The batch may be half sent: this writer cannot be trusted with the next one.
-                await asyncio.shield(self._discard())
-                raise
-            if answer is not None:
-                raise WriterFailed(str(answer))
+                link = await self._start()
+            answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            link.waiting.append(answer)
+            # Buffered whole by the transport: a cancelled wait never leaves half a frame.
+            link.writer.write(frame((list(events), now)))
+        with contextlib.suppress(OSError):  # ended: its reader task fails the batches waiting
+            await link.writer.drain()
+        outcome = await answer
+        if outcome is not None:
+            raise WriterFailed(str(outcome))
+
+    async def _read_answers(self, link: _Link, reader: asyncio.StreamReader) -> None:
+        """Hand each answer to the oldest batch waiting; fail them all when the writer ends."""
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(HEADER), "big")
+                outcome = pickle.loads(await reader.readexactly(size))
+                answer = link.waiting.popleft()
+                if not answer.done():
+                    answer.set_result(outcome)
+        except (OSError, asyncio.IncompleteReadError):
+            # Its socket closed: the writer is ending (or the server closed it, see _discard).
+            code = await asyncio.to_thread(_end, link.process, END_GRACE_SECONDS)
+            link.fail_waiting(WriterFailed(f"the writer process ended (exit code {code})"))
 
     async def stop(self) -> None:
         """Ask the writer to stop once it has committed what it was given, and wait for it."""
-        if self._lock is None or self.process is None or self._writer is None:
+        if self._lock is None:
             return
         async with self._lock:
+            link = self._link
+            if link is None:
+                return
             with contextlib.suppress(OSError):  # already ended: nothing to wait for
-                self._writer.write(frame(None))
-                await self._writer.drain()
-            process = self.process
+                link.writer.write(frame(None))
+                await link.writer.drain()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(process.wait, STOP_SECONDS)
+                await asyncio.to_thread(link.process.wait, STOP_SECONDS)
             await self._discard()
 
-    async def _discard(self) -> int | None:
-        """Forget the writer (killed if it still runs); return its exit code."""
-        process, writer = self.process, self._writer
-        self.process = self._reader = self._writer = None
-        if writer is not None:
-            writer.close()
-        if process is None:
-            return None
-        await asyncio.to_thread(_end, process)
-        return process.returncode
+    async def _discard(self) -> None:
+        """Forget the writer (killed if it still runs); batches waiting for it fail."""
+        link, self._link = self._link, None
+        if link is None:
+            return
+        link.writer.close()
+        await asyncio.to_thread(_end, link.process)
+        if link.answers is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await link.answers  # ends with the socket closed
+        link.fail_waiting(WriterFailed("the writer process was stopped"))
 
 
-def _end(process: subprocess.Popen[bytes]) -> None:
+def _end(process: subprocess.Popen[bytes], grace: float = 0.0) -> int | None:
+    """Kill ``process`` if it still runs (after ``grace`` seconds); return its exit code."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace)
     if process.poll() is None:
         process.kill()
-    process.wait(5)
+    return process.wait(5)
 
 
 def _main(sock: socket.socket) -> None:

@@ -140,6 +140,28 @@ def test_a_batch_the_database_refuses_fails_alone(
     assert stored(engine) == ["/page-1", "/page-4"]
 
 
+def test_batches_sent_together_are_answered_each_in_order(
+    process_settings: Settings, engine: Engine
+) -> None:
+    site = site_id(engine)
+
+    async def scenario(process: writer.WriterProcess) -> None:
+        batches = [[pending(site, 10 * b + i) for i in range(3)] for b in range(4)]
+        batches[2][1].props = {"a": {1, 2}}  # this batch's transaction fails
+        outcomes = await asyncio.gather(
+            *(process.write(batch, NOW) for batch in batches), return_exceptions=True
+        )
+        assert [type(o).__name__ for o in outcomes] == [
+            "NoneType",
+            "NoneType",
+            "WriterFailed",
+            "NoneType",
+        ]
+
+    run_with_writer(process_settings, scenario)
+    assert stored(engine) == sorted(f"/page-{n}" for n in (0, 1, 2, 10, 11, 12, 30, 31, 32))
+
+
 def test_a_killed_writer_fails_its_batch_and_the_next_starts_another(
     process_settings: Settings, engine: Engine
 ) -> None:
@@ -183,8 +205,8 @@ def test_the_writer_ignores_a_process_group_stop_and_ends_with_its_server(
         await process.write([pending(site, 1)], NOW)  # still writing
         assert stored(engine) == ["/page-1"]
         # The server gone (its end of the socket closed, as a SIGKILL would): the writer ends.
-        assert process._writer is not None
-        process._writer.close()
+        assert process._link is not None
+        process._link.writer.close()
         assert await asyncio.to_thread(child.wait, 10) == 0
 
     run_with_writer(process_settings, scenario)
