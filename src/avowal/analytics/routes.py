@@ -256,9 +256,14 @@ async def event(request: Request) -> Response:
     Takes Plausible's Events API payload (``name``, ``url``, ``domain``, ``referrer``,
     ``props``) or the tracker's short names, as ``application/json`` or ``text/plain``.
     """
-    analytics = _analytics(request)
+    answer = await _record(_analytics(request), request.scope, request.receive)
+    return answer if isinstance(answer, Response) else answer.as_response()
+
+
+async def _record(analytics: Analytics, scope: Scope, receive: Receive) -> Response | Accepted:
+    """Record the event of a request; return its answer (a refusal, or the 202)."""
     # Read straight from the ASGI scope: the hottest path of the server (see EventFastPath).
-    wanted = _event_headers(request.scope)
+    wanted = _event_headers(scope)
     try:
         media_type = wanted.content_type.split(";", 1)[0].strip().lower()
         if media_type not in MEDIA_TYPES:
@@ -266,8 +271,8 @@ async def event(request: Request) -> Response:
                 "send the event as application/json or text/plain",
                 content_type=media_type[:100],
             )
-        body = await _read_body(request.receive, wanted.content_length)
-        client = request.scope.get("client")
+        body = await _read_body(receive, wanted.content_length)
+        client = scope.get("client")
         ip = client[0] if client else ""
         ingest.DROPPED.set(())
         accepted = await analytics.ingest(body, ip, wanted.user_agent)
@@ -275,14 +280,49 @@ async def event(request: Request) -> Response:
         # After ingest, which re-reads the sites when it meets an unknown one.
         headers = {**_cors_for(analytics, wanted.origin), **(exc.headers or {})}
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
-    headers = _cors_for(analytics, wanted.origin)
-    dropped = ingest.DROPPED.get()
-    if dropped:
+    allowed = _origins(analytics).allowed_origin(analytics, wanted.origin)
+    return _accepted(allowed, accepted.stored, accepted.dropped, ingest.DROPPED.get())
+
+
+class Accepted:
+    """A 202, its headers and body rendered once for each origin and answer (see _accepted)."""
+
+    __slots__ = ("body", "headers")
+
+    def __init__(self, headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> None:
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A new list each time: the middlewares add their headers to it.
+        start = {"type": "http.response.start", "status": 202, "headers": list(self.headers)}
+        await send(start)
+        await send({"type": "http.response.body", "body": self.body})
+
+    def as_response(self) -> Response:
+        """Return the same answer as a Starlette response (for the documented route)."""
+        response = Response(self.body, status_code=202)
+        response.raw_headers = list(self.headers)
+        return response
+
+
+@functools.lru_cache(maxsize=1024)
+def _accepted(
+    origin: str | None, stored: int, dropped: str | None, parts: tuple[str, ...]
+) -> Accepted:
+    """Return the 202 for an allowed ``origin`` (or none), ``stored`` events, a reason nothing
+    was kept (``dropped``) and the parts of the event dropped (``parts``)."""
+    headers = {"Vary": "Origin"}
+    if origin is not None:
+        headers["Access-Control-Allow-Origin"] = origin
+    if parts:
         # Like Plausible, invalid parts are dropped and the rest kept; this says which.
-        headers[DROPPED_HEADER] = ",".join(dropped)
+        headers[DROPPED_HEADER] = ",".join(parts)
         headers["Access-Control-Expose-Headers"] = DROPPED_HEADER
-    content = _accepted_body(accepted.stored, accepted.dropped)
-    return Response(content, status_code=202, headers=headers, media_type=JSON_MEDIA_TYPE)
+    rendered = Response(
+        _accepted_body(stored, dropped), headers=headers, media_type=JSON_MEDIA_TYPE
+    )
+    return Accepted(tuple(rendered.raw_headers), bytes(rendered.body))
 
 
 EVENT_PATH = "/api/event"
@@ -304,8 +344,8 @@ class EventFastPath:
         if scope["type"] == "http" and scope["path"] == EVENT_PATH:
             method = scope["method"]
             if method == "POST":
-                response = await event(Request(scope, receive))
-                await response(scope, receive, send)
+                answer = await _record(scope["app"].state.analytics, scope, receive)
+                await answer(scope, receive, send)
                 return
             if method == "OPTIONS":
                 response = await event_preflight(Request(scope, receive))
