@@ -29,10 +29,11 @@ from avowal.analytics.exceptions import IngestUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-# Batches handed to a writer process at once: it starts the next as soon as it has committed one,
-# instead of waiting for the event loop to take its answer and send another (measured: the loop,
-# busy answering requests, left the writer idle between batches and events waited for it).
-IN_FLIGHT = 2
+# Batches handed to a writer process at once: it starts on the next ones as soon as it has
+# committed one, in one transaction (see analytics.writer), instead of waiting for the event loop
+# to take its answer and send another (measured: the loop, busy answering requests, left the
+# writer idle between batches while events waited for it).
+IN_FLIGHT = 6
 
 Submission = tuple[Sequence[T], "asyncio.Future[None]"]
 

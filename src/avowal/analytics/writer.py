@@ -12,8 +12,10 @@ socket pair (a pickle behind its length) straight from the event loop, with no t
 them; the writer commits it in one transaction and answers. A 202 still means committed: the
 server answers only once the writer has said so.
 
-- **Two batches in flight.** The group commit sends the next batch while the writer commits one
-  (see :mod:`avowal.analytics.batcher`); the writer takes them in order and answers each.
+- **Batches in flight.** The group commit sends the next batches while the writer commits one
+  (see :mod:`avowal.analytics.batcher`); the writer commits together, in one transaction, the
+  batches that arrived meanwhile (one durable commit for all of them), and answers each in
+  order.
 - **A failed batch** is answered with the name of the error (the writer logs it, without
   values); the group commit then retries in halves, as before.
 - **A writer that dies** (killed, out of memory) fails the batch in flight; the next batch starts
@@ -35,6 +37,7 @@ import datetime as dt
 import logging
 import operator
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -43,6 +46,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics.ingest import PendingEvent
 from avowal.settings import Settings
@@ -55,6 +60,8 @@ STOP_SECONDS = 30.0
 END_GRACE_SECONDS = 5.0
 READY = "ready"
 HEADER = 4  # bytes of a frame's length, big-endian
+# Most batches a writer commits in one transaction (those that arrived during its last commit).
+JOINED = 8
 # An event crosses as the tuple of its fields (half the pickling time of the object).
 _FIELDS_OF = operator.attrgetter(*(f.name for f in fields(PendingEvent)))
 
@@ -239,11 +246,10 @@ def _end(process: subprocess.Popen[bytes], grace: float = 0.0) -> int | None:
 
 
 def _main(sock: socket.socket) -> None:
-    """The writer process: commit each batch received, answer, until told to stop."""
+    """The writer process: commit the batches received, answer each, until told to stop."""
     # Its server decides when it stops (see the module's notes).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from avowal.analytics import store
     from avowal.db.engine import make_engine, make_sessionmaker
 
     settings: Settings = receive(sock)
@@ -253,27 +259,49 @@ def _main(sock: socket.socket) -> None:
         pass  # connected: the server may hand over batches
     sock.sendall(frame(READY))
     try:
-        while True:
+        stopping = False
+        while not stopping:
             try:
-                message: Any = receive(sock)
+                first: Any = receive(sock)
             except (EOFError, OSError):
                 return  # the server ended
-            if message is None:
+            if first is None:
                 return
-            rows, now = message
-            events = [PendingEvent(*row) for row in rows]
-            try:
-                with sessions() as session, session.begin():
-                    store.write_events(session, events, now)
-            except Exception as exc:
-                # The exception's text may quote SQL parameters; its class is enough to act on.
-                name = type(exc).__name__
-                log.error("analytics batch of %d events not committed: %s", len(events), name)
-                sock.sendall(frame(name))
-                continue
-            sock.sendall(frame(None))
+            batches = [first]
+            # The batches that arrived while the last one committed join this transaction.
+            while len(batches) < JOINED and select.select([sock], [], [], 0)[0]:
+                try:
+                    more: Any = receive(sock)
+                except (EOFError, OSError):
+                    more = None
+                if more is None:
+                    stopping = True  # after these, committed all the same
+                    break
+                batches.append(more)
+            for answer in _commit(sessions, batches):
+                with contextlib.suppress(OSError):  # the server ended: nobody to answer
+                    sock.sendall(frame(answer))
     finally:
         engine.dispose()
+
+
+def _commit(sessions: sessionmaker[Session], batches: list[Any]) -> list[str | None]:
+    """Commit ``batches`` in one transaction, or each alone if that fails; return the answers
+    (None: committed, else the name of the error)."""
+    from avowal.analytics import store
+
+    try:
+        with sessions() as session, session.begin():
+            for rows, now in batches:
+                store.write_events(session, [PendingEvent(*row) for row in rows], now)
+    except Exception as exc:
+        if len(batches) > 1:
+            return [answer for batch in batches for answer in _commit(sessions, [batch])]
+        # The exception's text may quote SQL parameters; its class is enough to act on.
+        name = type(exc).__name__
+        log.error("analytics batch of %d events not committed: %s", len(batches[0][0]), name)
+        return [name]
+    return [None] * len(batches)
 
 
 if __name__ == "__main__":

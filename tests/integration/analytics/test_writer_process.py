@@ -24,6 +24,7 @@ from avowal.analytics import writer
 from avowal.analytics.ingest import PendingEvent
 from avowal.analytics.models import Event, ScrubCounter
 from avowal.app import create_app
+from avowal.db.engine import make_sessionmaker
 from avowal.settings import Settings
 
 SITE = "www.contactmonkey.com"  # declared in the example policy
@@ -222,3 +223,18 @@ def test_a_writer_that_cannot_start_is_reported(process_settings: Settings) -> N
             await writer.WriterProcess(broken).start()
 
     asyncio.run(main())
+
+
+def test_batches_joined_in_one_transaction_fall_back_to_one_each(engine: Engine) -> None:
+    """The writer commits the batches that arrived together at once; if that fails, each alone."""
+    site = site_id(engine)
+    sessions = make_sessionmaker(engine)
+
+    def batch(*numbers: int, bad: bool = False) -> tuple[list[tuple[object, ...]], dt.datetime]:
+        events = [pending(site, n, props={"a": {1, 2}} if bad else None) for n in numbers]
+        return [writer._FIELDS_OF(e) for e in events], NOW
+
+    assert writer._commit(sessions, [batch(1, 2), batch(3)]) == [None, None]
+    answers = writer._commit(sessions, [batch(4), batch(5, 6, bad=True), batch(7)])
+    assert answers == [None, "TypeError", None]
+    assert stored(engine) == [f"/page-{n}" for n in (1, 2, 3, 4, 7)]
