@@ -400,7 +400,8 @@ def test_share_page_on_a_phone(server: str, shared: str, tmp_path: Path) -> None
             assert header["inner"] <= header["line"] * 1.5, header
             expect(page.locator("header.top summary")).to_have_count(0)
             # A filter with a long value keeps the page within the screen too.
-            page.locator("section[aria-labelledby='t-source'] a", has_text=LONG_SOURCE).click()
+            with page.expect_navigation(wait_until="load"):  # its stylesheet applied too
+                page.locator("section[aria-labelledby='t-source'] a", has_text=LONG_SOURCE).click()
             page.locator(".an-filters li").wait_for()
             _check_no_sideways_scroll(page, "the filtered share page")
             page.screenshot(path=str(tmp_path / "share-phone.png"), full_page=True)
