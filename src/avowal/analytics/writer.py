@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics.ingest import PendingEvent
@@ -71,7 +72,13 @@ class WriterFailed(Exception):
 
 
 def uses_process(settings: Settings) -> bool:
-    """Say whether the ingest writes through a process of its own under ``settings``."""
+    """Say whether the ingest writes through a process of its own under ``settings``.
+
+    Never for an in-memory SQLite database: another process would open a database of its own.
+    """
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return False
     if settings.analytics_writer == "auto":
         return settings.env != "test"
     return settings.analytics_writer == "process"

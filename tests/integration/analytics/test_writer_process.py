@@ -102,6 +102,10 @@ def test_auto_writes_through_a_process_except_in_the_test_mode(settings: Setting
     assert not writer.uses_process(development)
     with pytest.raises(ValidationError, match="analytics_writer"):
         Settings(analytics_writer="fork")
+    # Another process would open an in-memory database of its own: never a process there.
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        memory = settings.model_copy(update={"analytics_writer": "process", "database_url": url})
+        assert not writer.uses_process(memory)
 
 
 def test_events_are_committed_by_the_writer_before_the_202(
