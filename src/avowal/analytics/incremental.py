@@ -28,7 +28,6 @@ figures (:func:`tail`) need no such bound: they add whatever is committed past t
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, cast
@@ -49,6 +48,7 @@ from avowal.analytics.rollup import (
     site_lock,
 )
 from avowal.analytics.visits import EVENT_COLUMNS, by_visitor, sessionise
+from avowal.db import locks
 from avowal.db.engine import READ_ONLY
 from avowal.db.upsert import dialect_insert
 
@@ -62,7 +62,7 @@ TAIL_LIMIT = 20_000
 IN_CHUNK = 500
 _ID = len(EVENT_COLUMNS)  # the event id follows the rollup's columns in the rows read here
 # The advisory lock every ingest transaction holds shared on PostgreSQL (see the module's notes).
-INGEST_LOCK = int.from_bytes(hashlib.sha256(b"analytics-ingest").digest()[:8], "big", signed=True)
+INGEST_LOCK = "analytics-ingest"
 # How long a worker pass waits for the ingest transactions in flight to end.
 SETTLE_TIMEOUT = "5s"
 
@@ -73,8 +73,7 @@ class IngestBusy(Exception):
 
 def ingest_lock(session: Session) -> None:
     """Hold, until the transaction ends, the shared lock of an ingest transaction (PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": INGEST_LOCK})
+    locks.hold(session, INGEST_LOCK, shared=True)
 
 
 def committed_through(session: Session) -> int:
@@ -92,7 +91,7 @@ def committed_through(session: Session) -> int:
     session.execute(text(f"SET LOCAL lock_timeout = '{SETTLE_TIMEOUT}'"))
     try:
         with session.begin_nested():
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK})
+            locks.hold(session, INGEST_LOCK)
     except OperationalError as exc:
         raise IngestBusy("ingest transactions stayed in flight") from exc
     return int(session.scalar(select(func.max(Event.id))) or 0)

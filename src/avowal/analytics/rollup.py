@@ -54,13 +54,12 @@ distinct (dimension, value) of the day, never the day's events or visitor sets.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from avowal.analytics import dimensions
@@ -78,6 +77,7 @@ from avowal.analytics.visits import (
     by_visitor,
     sessionise,
 )
+from avowal.db import locks
 
 TOTAL = "total"
 # The visit attributes, in the order of their columns in EVENT_COLUMNS (from index 4 on).
@@ -276,10 +276,7 @@ def compute_day(
 def lock(session: Session, site_id: int, day: dt.date) -> None:
     # Two server processes (PostgreSQL) may roll the same day at once: one waits for the other,
     # so the delete + insert never interleave. SQLite has a single writer anyway.
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(f"analytics-rollup:{site_id}:{day}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    locks.hold(session, f"analytics-rollup:{site_id}:{day}")
 
 
 def site_lock(session: Session, site_id: int) -> None:
@@ -288,10 +285,7 @@ def site_lock(session: Session, site_id: int) -> None:
     Two processes' workers may pass at once: one waits for the other, then reads the mark it
     left. (SQLite has a single writer: a second one fails to write and retries at the next pass.)
     """
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(f"analytics-site:{site_id}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    locks.hold(session, f"analytics-site:{site_id}")
 
 
 def store_day(
