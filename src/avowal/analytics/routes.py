@@ -117,8 +117,12 @@ def _origins(analytics: Analytics) -> OriginCache:
 
 
 def _cors_for(analytics: Analytics, origin: str | None) -> dict[str, str]:
+    return _cors_headers(_origins(analytics).allowed_origin(analytics, origin))
+
+
+def _cors_headers(allowed: str | None) -> dict[str, str]:
+    """Return the CORS headers of an answer to a page of origin ``allowed`` (None: not one)."""
     headers = {"Vary": "Origin"}
-    allowed = _origins(analytics).allowed_origin(analytics, origin)
     if allowed is not None:
         headers["Access-Control-Allow-Origin"] = allowed
     return headers
@@ -312,9 +316,7 @@ def _accepted(
 ) -> Accepted:
     """Return the 202 for an allowed ``origin`` (or none), ``stored`` events, a reason nothing
     was kept (``dropped``) and the parts of the event dropped (``parts``)."""
-    headers = {"Vary": "Origin"}
-    if origin is not None:
-        headers["Access-Control-Allow-Origin"] = origin
+    headers = _cors_headers(origin)
     if parts:
         # Like Plausible, invalid parts are dropped and the rest kept; this says which.
         headers[DROPPED_HEADER] = ",".join(parts)
