@@ -33,6 +33,9 @@ def serve_env(data_dir: Path, database_url: str, policy_file: Path) -> dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVOWAL_")}
     env.update(
         AVOWAL_ENV="test",
+        # As `avowal serve` runs in production: events committed by the writer process (the test
+        # mode's default is a thread), so real trackers and browsers go through it.
+        AVOWAL_ANALYTICS_WRITER="process",
         AVOWAL_DATA_DIR=str(data_dir),
         AVOWAL_DATABASE_URL=database_url,
         AVOWAL_POLICY_FILE=str(policy_file),
@@ -56,6 +59,17 @@ class Server:
     def output(self) -> str:
         self.log.flush()
         return self.log_path.read_text(errors="replace")[-4000:]
+
+    def writers(self) -> list[int]:
+        """Return the pids of this server's ingest writer processes (analytics.writer)."""
+        found = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            for pid in task.read_text().split():
+                with contextlib.suppress(OSError):
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    if b"avowal.analytics.writer" in command:
+                        found.append(int(pid))
+        return found
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, nothing queued in memory is flushed."""

@@ -250,6 +250,8 @@ def test_one_visit_gives_exact_dashboard_figures(
                 finally:
                     browser.close()
             elapsed = time.monotonic() - started
+            # The tracker's events were committed by the writer process, as in production.
+            assert avowal.writers(), avowal.output()
             got = figures(engine, avowal.url)
     finally:
         engine.dispose()
