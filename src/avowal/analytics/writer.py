@@ -12,6 +12,9 @@ socket pair (a pickle behind its length) straight from the event loop, with no t
 them; the writer commits it in one transaction and answers. A 202 still means committed: the
 server answers only once the writer has said so.
 
+- **What crosses.** A pending event carries the IP address and user agent as far as the
+  transaction that hashes them (:mod:`avowal.analytics.store`), now the writer's: they cross the
+  socket pair in memory, are never written to disk or logged, and are never stored.
 - **Batches in flight.** The group commit sends the next batches while the writer commits one
   (see :mod:`avowal.analytics.batcher`); the writer commits together, in one transaction, the
   batches that arrived meanwhile (one durable commit for all of them), and answers each in

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import os
 import signal
+import subprocess
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -51,6 +52,12 @@ def run_with_writer(
             await process.stop()
 
     asyncio.run(main())
+
+
+def child_of(process: writer.WriterProcess) -> subprocess.Popen[bytes]:
+    """Return the running writer's process."""
+    assert process.process is not None and process.alive
+    return process.process
 
 
 def pending(site_id: int, number: int, **changes: object) -> PendingEvent:
@@ -173,8 +180,7 @@ def test_a_killed_writer_fails_its_batch_and_the_next_starts_another(
     site = site_id(engine)
 
     async def scenario(process: writer.WriterProcess) -> None:
-        first = process.process
-        assert first is not None
+        first = child_of(process)
         # Hold a lock the writer needs, so that the next batch waits in it; kill it meanwhile.
         with engine.connect() as conn:
             lock = conn.begin()  # BEGIN IMMEDIATE on SQLite: the write lock, held
@@ -201,8 +207,7 @@ def test_the_writer_ignores_a_process_group_stop_and_ends_with_its_server(
     site = site_id(engine)
 
     async def scenario(process: writer.WriterProcess) -> None:
-        child = process.process
-        assert child is not None
+        child = child_of(process)
         for signum in (signal.SIGINT, signal.SIGTERM):
             os.kill(child.pid, signum)
         await asyncio.sleep(0.3)
