@@ -10,13 +10,19 @@ recomputes each day of the range from raw events with the rollup code itself
 (:func:`avowal.analytics.rollup.compute_day`), keeping only the selected visits. Its cost grows
 with the events of the range (one indexed SQL pass per day plus Python work for the visitors who
 may match), and it is only possible within the raw-event retention window.
+
+Both it and the ClickHouse store's reader
+(:class:`avowal.analytics.clickhouse.reader.ClickHouseReader`) answer from per-day
+:class:`~avowal.analytics.rollup.DayFigures`: :class:`DayFiguresReader` sums and ranks them,
+once for both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -225,7 +231,81 @@ class RollupReader:
         return found
 
 
-class RawReader:
+class DayFiguresReader(ABC):
+    """A reader answering from per-day :class:`DayFigures` (each computed once per reader) and,
+    for the days some store keeps already summed (archived), from that store's rows.
+
+    The sums, the ranking and the hour window live here, once, for every reader whose figures
+    are recomputed per day: :class:`RawReader` (raw events in the relational store) and
+    :class:`avowal.analytics.clickhouse.reader.ClickHouseReader`.
+    """
+
+    @abstractmethod
+    def figures(self, days: Sequence[dt.date]) -> dict[dt.date, DayFigures]:
+        """Return the figures of each of ``days`` (empty figures for a day without events)."""
+
+    def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:
+        """Return the days of ``days`` with archived figures, and the others."""
+        return [], list(days.each())
+
+    def archived_totals(self, days: list[dt.date]) -> dict[dt.date, Tally]:
+        """Return the archived totals of each of ``days`` that has any."""
+        return {}
+
+    def archived_sums(
+        self, dimension: str, days: list[dt.date], values: list[str] | None
+    ) -> dict[str, Tally]:
+        """Return the archived figures of a dimension's values summed over ``days``."""
+        return {}
+
+    def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
+        """Return the totals of each day that has any."""
+        archived, raw = self.split(days)
+        found = self.archived_totals(archived) if archived else {}
+        for day, figures in self.figures(raw).items():
+            t = figures.daily.get((TOTAL, ""))
+            if t is not None:
+                found[day] = t
+        return found
+
+    def _summed(
+        self, dimension: str, days: DayRange, values: list[str] | None = None
+    ) -> dict[str, Tally]:
+        archived, raw = self.split(days)
+        sums = self.archived_sums(dimension, archived, values) if archived else {}
+        for figures in self.figures(raw).values():
+            for (dim, value), t in figures.daily.items():
+                if dim == dimension:
+                    merge(sums.setdefault(value, Tally()), t)
+        return sums
+
+    def breakdown(
+        self, dimension: str, days: DayRange, limit: int | None
+    ) -> list[tuple[str, Tally]]:
+        """Return a dimension's values with their summed figures, most visitors first."""
+        ranked = sorted(self._summed(dimension, days).items(), key=_rank)
+        return ranked if limit is None else ranked[:limit]
+
+    def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
+        """Return the summed figures of the given values of a dimension."""
+        wanted = sorted(set(values))
+        if not wanted:
+            return {}
+        return {v: t for v, t in self._summed(dimension, days, wanted).items() if v in values}
+
+    def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
+        """Return the figures of each hour (aware UTC start) that has any."""
+        start, end = days.bounds()
+        found: dict[dt.datetime, HourTally] = {}
+        for figures in self.figures(list(days.each())).values():
+            for hour, t in figures.hourly.items():
+                at = hour_start(hour)
+                if start <= at < end:
+                    found[at] = t
+        return found
+
+
+class RawReader(DayFiguresReader):
     """Figures of the visits the filters select: archived days from ``analytics_archived`` (one
     SQL aggregation), the others recomputed from raw events day by day
     (:mod:`avowal.analytics.archive`). Hours are always recomputed (short ranges only)."""
@@ -325,61 +405,24 @@ class RawReader:
             stmt = stmt.where(ArchivedRollup.value.in_(values))
         return self.session.execute(stmt.group_by(ArchivedRollup.value))
 
-    def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
-        """Return the totals of each day that has any."""
-        archived, raw = self.split(days)
-        found: dict[dt.date, Tally] = {}
-        if archived:
-            rows = self.session.execute(
-                select(ArchivedRollup.day, *(getattr(ArchivedRollup, n) for n in FIGURES)).where(
-                    ArchivedRollup.site_id == self.site_id,
-                    ArchivedRollup.filter_id == self.ident,
-                    ArchivedRollup.day.in_(archived),
-                    ArchivedRollup.dimension == TOTAL,
-                )
+    def figures(self, days: Sequence[dt.date]) -> dict[dt.date, DayFigures]:
+        """Return the filtered figures of each of ``days`` from raw events (see :meth:`day`)."""
+        return {day: self.day(day) for day in days}
+
+    def archived_totals(self, days: list[dt.date]) -> dict[dt.date, Tally]:
+        """Return the archived totals of each of ``days`` that has any."""
+        rows = self.session.execute(
+            select(ArchivedRollup.day, *(getattr(ArchivedRollup, n) for n in FIGURES)).where(
+                ArchivedRollup.site_id == self.site_id,
+                ArchivedRollup.filter_id == self.ident,
+                ArchivedRollup.day.in_(days),
+                ArchivedRollup.dimension == TOTAL,
             )
-            found.update((row.day, _tally(row)) for row in rows)
-        for day in raw:
-            t = self.day(day).daily.get((TOTAL, ""))
-            if t is not None:
-                found[day] = t
-        return found
+        )
+        return {row.day: _tally(row) for row in rows}
 
-    def _summed(
-        self, dimension: str, days: DayRange, values: list[str] | None = None
+    def archived_sums(
+        self, dimension: str, days: list[dt.date], values: list[str] | None
     ) -> dict[str, Tally]:
-        archived, raw = self.split(days)
-        sums: dict[str, Tally] = {}
-        if archived:
-            for row in self._archived(dimension, archived, values):
-                sums[row.value] = _tally(row)
-        for day in raw:
-            for (dim, value), t in self.day(day).daily.items():
-                if dim == dimension:
-                    merge(sums.setdefault(value, Tally()), t)
-        return sums
-
-    def breakdown(
-        self, dimension: str, days: DayRange, limit: int | None
-    ) -> list[tuple[str, Tally]]:
-        """Return a dimension's values with their summed figures, most visitors first."""
-        ranked = sorted(self._summed(dimension, days).items(), key=_rank)
-        return ranked if limit is None else ranked[:limit]
-
-    def values(self, dimension: str, days: DayRange, values: Collection[str]) -> dict[str, Tally]:
-        """Return the summed figures of the given values of a dimension."""
-        wanted = sorted(set(values))
-        if not wanted:
-            return {}
-        return {v: t for v, t in self._summed(dimension, days, wanted).items() if v in values}
-
-    def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
-        """Return the figures of each hour (aware UTC start) that has any."""
-        start, end = days.bounds()
-        found: dict[dt.datetime, HourTally] = {}
-        for day in days.each():
-            for hour, t in self.day(day).hourly.items():
-                at = hour_start(hour)
-                if start <= at < end:
-                    found[at] = t
-        return found
+        """Return the archived figures of a dimension's values summed over ``days``."""
+        return {row.value: _tally(row) for row in self._archived(dimension, days, values)}

@@ -1,0 +1,273 @@
+"""The ClickHouse SQL of a site's figures: visits, filters and rollup figures from raw events.
+
+One statement computes every day of a range, in four steps over ``analytics_events``:
+
+1. ``events``: the site's events of the range (narrowed, for each positive filter that allows
+   it, to the (day, visitor) pairs that may match: an ``IN`` subquery, as
+   :meth:`avowal.analytics.filters.VisitFilter.narrow`), each with the time of the visitor's
+   previous page view or custom event of the day (a window over ``(day, visitor)`` ordered by
+   ``(ts, id)``);
+2. ``placed``: each page view or custom event starts a visit when that time is more than the
+   gap before it; a running sum numbers the visits. An ``engagement`` event joins the visit under
+   way when it comes within the gap, and is dropped otherwise (:mod:`avowal.analytics.visits`);
+3. ``visits``: one row per visit (GROUP BY day, visitor, visit): its first event's attributes,
+   its page views and custom events as arrays in (ts, id) order, its engagement events; the
+   filters are a ``HAVING`` on these, so a filtered visit is kept or dropped whole;
+4. each visit becomes an array of entries ``(dimension, value, visits, pageviews, bounces,
+   duration_s, events, engaged_ms, scroll_sum, scrolls, revenue_micros)``, exactly what
+   :meth:`avowal.analytics.rollup.DayFigures._add_visit` adds to each key, ``arrayJoin``-ed and
+   summed per (day, dimension, value); ``visitors`` is the distinct visitors of the group. The
+   hours are entries too (dimension :data:`HOUR`, the hour since the epoch as value), so one
+   statement answers the daily and the hourly figures.
+
+A dimension is sent as its index in :data:`avowal.analytics.rollup.DIMENSIONS` (a small
+integer), not its name. Every value (site, days, gap, filter values, event names) is a
+server-side parameter; only column names and integers of the registry are part of the text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, cast
+
+from avowal.analytics import dimensions, rollup
+from avowal.analytics.clickhouse import schema
+from avowal.analytics.filters import VisitFilter
+from avowal.analytics.visits import (
+    ENGAGEMENT,
+    MAX_VALUE,
+    MICROS,
+    PAGEVIEW,
+    VISIT_DIMENSIONS,
+)
+
+# The rollup's dimensions by index, and one more for the hours.
+DIMENSIONS = rollup.DIMENSIONS
+INDEX = {name: i for i, name in enumerate(DIMENSIONS)}
+HOUR = len(DIMENSIONS)
+# The raw columns of the visit attributes, in VISIT_DIMENSIONS order.
+ATTRIBUTE_COLUMNS = tuple(
+    cast(Any, dimensions.BY_NAME[name].column).key for name in VISIT_DIMENSIONS
+)
+_ENTRY = "Tuple(UInt8, String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)"
+
+
+def _entries(expr: str) -> str:
+    # Every array of entries has one type, so that they concatenate.
+    return f"CAST({expr}, 'Array({_ENTRY})')"
+
+
+def _attribute(i: int) -> str:
+    return f"CAST(ifNull(tupleElement(attrs, {i + 1}), '') AS String)"
+
+
+def _label(key: str, value: str) -> str:
+    """The SQL of a property's label, ``f"{k}={v}"[:MAX_VALUE]`` in code points."""
+    return f"substringUTF8(concat({key}, '=', {value}), 1, {MAX_VALUE})"
+
+
+def _source() -> str:
+    return f"if(empty({_attribute(0)}), {{direct:String}}, {_attribute(0)})"
+
+
+def _has(f: VisitFilter, param: str) -> str:
+    """The SQL telling whether a visit row has the filter's value (see VisitFilter._has)."""
+    kind = f.kind
+    if kind in VISIT_DIMENSIONS:
+        i = VISIT_DIMENSIONS.index(kind)
+        if i == 0:
+            return f"{_source()} = {param}"
+        return f"ifNull(tupleElement(attrs, {i + 1}) = {param}, false)"
+    if kind == "page":
+        return f"arrayExists(p -> p.3 = {param}, pages)"
+    if kind == "entry_page":
+        return f"(notEmpty(pages) AND pages[1].3 = {param})"
+    if kind == "exit_page":
+        return f"(notEmpty(pages) AND pages[-1].3 = {param})"
+    if kind == "event":
+        return f"arrayExists(c -> c.3 = {param}, customs)"
+    if kind == "prop":
+        label = _label("k", "v")
+        return (
+            f"arrayExists(c -> arrayExists((k, v) -> {label} = {param}, "
+            f"mapKeys(c.4), mapValues(c.4)), customs)"
+        )
+    raise ValueError(f"no dimension '{kind}'")
+
+
+def _narrowing(f: VisitFilter, param: str) -> str | None:
+    """The condition on raw events of the visitors who may match ``f``, if there is one."""
+    if f.negated:
+        return None  # a visitor may have another visit that lacks the value: no superset
+    kind = f.kind
+    if kind in VISIT_DIMENSIONS:
+        if kind == "source" and f.value == dimensions.DIRECT:
+            return None  # a direct visit's events carry no source
+        return f"{ATTRIBUTE_COLUMNS[VISIT_DIMENSIONS.index(kind)]} = {param}"
+    if kind in ("page", "entry_page", "exit_page"):
+        return f"(name = {{pageview:String}} AND path = {param})"
+    if kind == "event":
+        return f"name = {param}"
+    if kind == "prop":
+        return (
+            f"arrayExists((k, v) -> {_label('k', 'v')} = {param}, mapKeys(props), mapValues(props))"
+        )
+    raise ValueError(f"no dimension '{kind}'")
+
+
+_RANGE = "site_id = {site_id:UInt32} AND day >= {first:Date} AND day <= {last:Date}"
+
+
+def figures_query(
+    site_id: int,
+    first: dt.date,
+    last: dt.date,
+    filters: Sequence[VisitFilter],
+    *,
+    visit_minutes: int,
+) -> tuple[str, dict[str, Any]]:
+    """Return the statement and parameters of the figures of ``first`` to ``last``: rows of
+    (day, dimension index, value, visitors, then the other rollup figures)."""
+    parameters: dict[str, Any] = {
+        "site_id": site_id,
+        "first": first,
+        "last": last,
+        "gap": visit_minutes * 60 * MICROS,
+        "pageview": PAGEVIEW,
+        "engagement": ENGAGEMENT,
+        "direct": dimensions.DIRECT,
+    }
+    having: list[str] = []
+    narrow: list[str] = []
+    for i, f in enumerate(filters):
+        name = f"filter{i}"
+        parameters[name] = f.value
+        param = f"{{{name}:String}}"
+        has = _has(f, param)
+        having.append(f"NOT {has}" if f.negated else has)
+        condition = _narrowing(f, param)
+        if condition is not None:
+            narrow.append(
+                f"AND (day, visitor) IN (SELECT day, visitor FROM {schema.TABLE} "
+                f"WHERE {_RANGE} AND {condition})"
+            )
+    return _statement(" ".join(narrow), " AND ".join(having) or "true"), parameters
+
+
+def _statement(narrow: str, having: str) -> str:
+    index = INDEX
+    attributes = ", ".join(ATTRIBUTE_COLUMNS)
+    zeros4 = "0, 0, 0, 0"
+    # Visit keys: totals, source (Direct / None when missing), other attributes when set,
+    # entry and exit pages.
+    others = ", ".join(
+        f"({index[name]}, {_attribute(i)})" for i, name in enumerate(VISIT_DIMENSIONS) if i > 0
+    )
+    visit_keys = (
+        f"arrayConcat([({index[rollup.TOTAL]}, ''), ({index['source']}, {_source()})], "
+        f"arrayFilter(k -> notEmpty(k.2), [{others}]), "
+        f"if(views > 0, [({index['entry_page']}, pages[1].3), "
+        f"({index['exit_page']}, pages[-1].3)], []))"
+    )
+    visit_entries = _entries(
+        f"arrayMap(k -> (k.1, k.2, 1, views, bounce, duration, fired, {zeros4}), {visit_keys})"
+    )
+    # Pages: a view adds a page view and the seconds to the next view of the visit; the first
+    # view of a path adds the visit (and its bounce).
+    page_entries = _entries(
+        f"arrayMap((p, i, u) -> ({index['page']}, p.3, u = 1, 1, if(u = 1, bounce, 0), "
+        f"if(i < views, intDiv(pages[i + 1].1 - p.1, {MICROS}), 0), 0, {zeros4}), "
+        "pages, arrayEnumerate(pages), arrayEnumerateUniq(arrayMap(p -> p.3, pages)))"
+    )
+    # Engagement, per page the visit viewed: its deepest scroll and summed engaged time.
+    engaged_entries = _entries(
+        f"arrayMap(path -> ({index['page']}, path, 0, 0, 0, 0, 0, "
+        "arraySum(arrayMap(e -> e.3, arrayFilter(e -> e.1 = path, engagements))), "
+        "arrayMax(arrayMap(e -> e.2, arrayFilter(e -> e.1 = path, engagements))), 1, 0), "
+        "arrayFilter(path -> has(arrayMap(p -> p.3, pages), path), "
+        "arrayDistinct(arrayMap(e -> e.1, engagements))))"
+    )
+    # Custom events: (dimension, value, revenue) of each one's name, properties and revenue;
+    # the first of a key in the visit adds the visit.
+    fired_keys = (
+        "arrayFlatten(arrayMap(c -> arrayConcat("
+        f"[({index['event']}, CAST(c.3 AS String), toInt64(0))], "
+        f"arrayMap((k, v) -> ({index['prop']}, {_label('k', 'v')}, toInt64(0)), "
+        "mapKeys(c.4), mapValues(c.4)), "
+        f"if(isNull(c.7), [], [({index[rollup.REVENUE]}, "
+        "concat(ifNull(CAST(c.6 AS Nullable(String)), ''), ' ', CAST(c.3 AS String)), "
+        "assumeNotNull(c.7))])), customs))"
+    )
+    custom_entries = _entries(
+        "arrayMap((k, u) -> (k.1, k.2, u = 1, 0, 0, 0, 1, 0, 0, 0, k.3), "
+        "fired_keys, arrayEnumerateUniq(arrayMap(k -> (k.1, k.2), fired_keys)))"
+    )
+    hour = f"toString(intDiv({{t}}, {rollup.HOUR_US}))"
+    hour_entries = _entries(
+        f"arrayConcat([({HOUR}, {hour.format(t='first_t')}, 1, 0, 0, 0, 0, {zeros4})], "
+        f"arrayMap(p -> ({HOUR}, {hour.format(t='p.1')}, 0, 1, 0, 0, 0, {zeros4}), pages), "
+        f"arrayMap(c -> ({HOUR}, {hour.format(t='c.1')}, 0, 0, 0, 0, 1, {zeros4}), customs))"
+    )
+    sums = ", ".join(f"sum(e.{i})" for i in range(3, 12))
+    return f"""
+WITH
+events AS (
+    SELECT day, visitor, id, toUnixTimestamp64Micro(ts) AS t, name, path,
+        tuple({attributes}) AS first_attrs,
+        props,
+        ifNull(interactive, true) AS interactive,
+        toInt64(ifNull(scroll_depth, 0)) AS depth,
+        ifNull(engagement_ms, 0) AS engaged,
+        revenue_currency AS currency,
+        if(revenue_currency IS NULL, NULL,
+           toInt64(toDecimal128OrNull(trimBoth(revenue_amount), 6) * {MICROS})) AS micros,
+        name = {{engagement:String}} AS engagement,
+        max(if(engagement, NULL, t)) OVER (
+            PARTITION BY day, visitor ORDER BY t, id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS previous
+    FROM {schema.TABLE}
+    WHERE {_RANGE} {narrow}
+),
+placed AS (
+    SELECT *, sum(toInt64(starts)) OVER (
+            PARTITION BY day, visitor ORDER BY t, id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS visit
+    FROM (
+        SELECT *, NOT engagement AND ifNull(t - previous > {{gap:Int64}}, true) AS starts
+        FROM events
+    )
+    WHERE NOT engagement OR ifNull(t - previous <= {{gap:Int64}}, false)
+),
+visits AS (
+    SELECT day, visitor,
+        minIf(t, NOT engagement) AS first_t,
+        maxIf(t, NOT engagement) AS last_t,
+        argMinIf(first_attrs, (t, id), NOT engagement) AS attrs,
+        arraySort(p -> (p.1, p.2),
+            groupArrayIf((t, id, path), name = {{pageview:String}})) AS pages,
+        arraySort(c -> (c.1, c.2),
+            groupArrayIf((t, id, name, props, interactive, currency, micros),
+                NOT engagement AND name != {{pageview:String}})) AS customs,
+        groupArrayIf((path, depth, engaged), engagement) AS engagements
+    FROM placed
+    GROUP BY day, visitor, visit
+    HAVING {having}
+),
+entries AS (
+    SELECT day, visitor,
+        length(pages) AS views,
+        toInt64(length(customs)) AS fired,
+        toInt64(views = 1 AND NOT arrayExists(c -> c.5, customs)) AS bounce,
+        intDiv(last_t - first_t, {MICROS}) AS duration,
+        {fired_keys} AS fired_keys,
+        arrayConcat({visit_entries}, {page_entries}, {engaged_entries}, {custom_entries},
+            {hour_entries}) AS all_entries
+    FROM visits
+)
+SELECT day, e.1 AS dimension, e.2 AS value, uniqExact(visitor), {sums}
+FROM (SELECT day, visitor, arrayJoin(all_entries) AS e FROM entries)
+GROUP BY day, dimension, value
+"""
