@@ -19,7 +19,7 @@ from avowal.lib import files
 from avowal.policy import loader
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import EXAMPLE_POLICY, Settings
-from tests import pg
+from tests import clickhouse, pg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The URL of a PostgreSQL database db_url made as a copy of the migrated template.
@@ -222,3 +222,21 @@ def _copied_template(request: pytest.FixtureRequest, settings: Settings, engine:
     with path.open("r+b") as out:
         out.write(template)
     return True
+
+
+@pytest.fixture(scope="session")
+def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the folder of this test process's embedded ClickHouse (chdb opens one per
+    process)."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def clickhouse_url(chdb_folder: Path) -> Iterator[str]:
+    """Yield the ``AVOWAL_ANALYTICS_URL`` of a fresh ClickHouse database, dropped afterwards."""
+    from avowal.analytics.clickhouse import connection
+
+    url = clickhouse.folder_url(chdb_folder, clickhouse.new_database_name())
+    target = connection.parse(url)
+    yield url
+    connection.connect(target).command(f"DROP DATABASE IF EXISTS {target.database}")

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from avowal.analytics import cli as analytics_cli
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.audit import cli as audit_cli
 from avowal.callers import cli as token_cli
 from avowal.cli_support import fail, load_policy, load_secrets
@@ -113,6 +114,20 @@ def db_upgrade(
         typer.echo(f"database at revision {migrate.current(engine)}")
     finally:
         engine.dispose()
+    clickhouse = clickhouse_events.of(settings)
+    if clickhouse is not None:
+        retention = load_policy(settings.policy_file).policy.analytics.raw_retention_days
+        try:
+            done = clickhouse.upgrade(retention)
+        except Exception as exc:
+            raise fail(
+                f"ClickHouse at {clickhouse.target.describe()} could not be migrated: "
+                f"{type(exc).__name__}: {str(exc)[:300]}"
+            ) from None
+        typer.echo(
+            f"analytics in ClickHouse at {clickhouse.target.describe()}: "
+            + ("; ".join(done) if done else "up to date")
+        )
 
 
 @db_app.command("current")
@@ -123,6 +138,22 @@ def db_current() -> None:
         typer.echo(f"current: {migrate.current(engine) or '(none)'}  head: {migrate.head(engine)}")
     finally:
         engine.dispose()
+
+
+def _check_clickhouse(settings: Settings) -> None:
+    """Exit 1 unless ClickHouse, when analytics are kept there, answers with a current schema."""
+    clickhouse = clickhouse_events.of(settings)
+    if clickhouse is None:
+        return
+    where = clickhouse.target.describe()
+    try:
+        current = clickhouse.is_current()
+    except Exception as exc:
+        raise fail(
+            f"ClickHouse at {where} does not answer: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from None
+    if not current:
+        raise fail(f"the ClickHouse schema at {where} is not current: run `avowal db upgrade`")
 
 
 @app.command()
@@ -158,6 +189,11 @@ def serve(
     if migrate.current(engine) != migrate.head(engine):
         engine.dispose()
         raise fail("the database schema is not current: run `avowal db upgrade` first")
+    try:
+        _check_clickhouse(settings)
+    except BaseException:
+        engine.dispose()
+        raise
     promises_cli.check_before_serving(settings, loaded, engine)
     if settings.env == "production":
         with make_read_sessionmaker(engine)() as session:

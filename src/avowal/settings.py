@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_POLICY = Path("examples/contactmonkey-2017/policy.yaml")
@@ -14,7 +14,10 @@ EXAMPLE_POLICY = Path("examples/contactmonkey-2017/policy.yaml")
 class Settings(BaseSettings):
     """Where avowal keeps its data and which policy it enforces."""
 
-    model_config = SettingsConfigDict(env_prefix="AVOWAL_", extra="ignore")
+    # A refusal never repeats the value given: it may hold a password (AVOWAL_ANALYTICS_URL...).
+    model_config = SettingsConfigDict(
+        env_prefix="AVOWAL_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = Field(
         "development",
@@ -139,6 +142,14 @@ class Settings(BaseSettings):
         "the test mode.",
     )
 
+    analytics_url: SecretStr | None = Field(
+        None,
+        description="Keep analytics events in ClickHouse instead of the database: "
+        "`clickhouse://user:password@host:8123/database`, `clickhouses://` or `https://` for "
+        "TLS, or `chdb:///folder?database=name` for ClickHouse's engine embedded in one process "
+        "(docs/analytics.md). Unset: events stay in the database with everything else.",
+    )
+
     policy_refresh_seconds: float = Field(
         5.0,
         ge=0,
@@ -227,6 +238,16 @@ class Settings(BaseSettings):
     def checkpoint_path(self) -> Path:
         """Return the folder of audit checkpoints."""
         return self.checkpoint_dir or self.data_dir / "checkpoints"
+
+    @field_validator("analytics_url")
+    @classmethod
+    def _analytics_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        from avowal.analytics.clickhouse import connection
+
+        connection.parse(value.get_secret_value())  # raises, naming what is wrong with it
+        return value
 
     @property
     def effective_database_url(self) -> str:

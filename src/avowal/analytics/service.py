@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics import geo, ingest, salts, sites, store, useragent, writer
 from avowal.analytics.batcher import GroupCommit
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.exceptions import AnalyticsDisabled, UnknownSite
 from avowal.analytics.ingest import PendingEvent
 from avowal.analytics.schemas import EventAccepted
@@ -45,6 +46,8 @@ class Analytics:
         )
         # The group commits' database work, in a process of its own (see analytics.writer).
         self.writer = writer.WriterProcess(settings) if writer.uses_process(settings) else None
+        # Where the events go when they are kept in ClickHouse (None: the database).
+        self.clickhouse = clickhouse_events.of(settings)
         self.countries = geo.open_countries(settings.geoip_file)
         self.clock: Callable[[], dt.datetime] = clock.now
         public = urlsplit(settings.public_url)
@@ -82,7 +85,7 @@ class Analytics:
 
     def _write(self, events: Sequence[PendingEvent]) -> None:
         with self.sessions() as session, session.begin():
-            store.write_events(session, events, self.clock())
+            store.write_events(session, events, self.clock(), clickhouse=self.clickhouse)
 
     async def _write_through_process(self, events: Sequence[PendingEvent]) -> None:
         assert self.writer is not None

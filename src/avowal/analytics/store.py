@@ -26,7 +26,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.orm import Session
@@ -34,6 +34,9 @@ from sqlalchemy.orm import Session
 from avowal.analytics import incremental, salts
 from avowal.analytics.ingest import UTM_FIELDS, PendingEvent
 from avowal.analytics.models import Event, ScrubCounter
+
+if TYPE_CHECKING:
+    from avowal.analytics.clickhouse.events import ClickHouseEvents
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 SCRUBBED: Table = ScrubCounter.__table__  # type: ignore[assignment]
@@ -100,7 +103,7 @@ class CompiledInsert:
             values[at] = process(values[at])
         return tuple(values)
 
-    def execute(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    def execute(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
         """Insert ``rows`` in the connection's transaction."""
         if self.copy is None:
             # One statement per chunk: the driver's executemany would step (and hand the GIL
@@ -171,16 +174,28 @@ def _compile(dialect: Dialect) -> CompiledInsert:
     )
 
 
-def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datetime) -> None:
-    """Insert ``events`` and add their scrub counts, in the caller's open transaction."""
+def write_events(
+    session: Session,
+    events: Sequence[PendingEvent],
+    now: dt.datetime,
+    *,
+    clickhouse: ClickHouseEvents | None = None,
+) -> None:
+    """Insert ``events`` and add their scrub counts, in the caller's open transaction.
+
+    With ``clickhouse``, the events go to ClickHouse instead, once the scrub counts are written:
+    if ClickHouse refuses them, the caller's transaction rolls back and nothing is acknowledged;
+    the events are stored once ClickHouse answers, before the caller commits.
+    """
     if not events:
         return
-    # Held until the commit: a worker pass waits for it before moving rollup marks.
-    incremental.ingest_lock(session)
     connection = session.connection()
     compiled = insert_of(connection.dialect)
+    if clickhouse is None:
+        # Held until the commit: a worker pass waits for it before moving rollup marks.
+        incremental.ingest_lock(session)
     day_salts: dict[dt.date, bytes] = {}
-    rows: list[tuple[Any, ...]] = []
+    rows: list[Sequence[Any]] = []
     scrubbed: Counter[tuple[int, dt.date, str]] = Counter()
     for e in events:
         day = e.ts.astimezone(dt.UTC).date()
@@ -209,15 +224,28 @@ def write_events(session: Session, events: Sequence[PendingEvent], now: dt.datet
             e.revenue_amount,
             e.revenue_currency,
         ]
-        rows.append(compiled.row(values))
+        rows.append(compiled.row(values) if clickhouse is None else _clickhouse_row(values))
         if e.scrubbed:
             for kind, count in e.scrubbed.items():
                 if count:
                     scrubbed[(e.site_id, day, kind)] += count
-    compiled.execute(connection, rows)
+    if clickhouse is None:
+        compiled.execute(connection, rows)
     if scrubbed:
         # Sorted, so that two processes lock the counter rows in the same order.
         compiled.add_scrubbed(
             connection,
             [(site, day, kind, count) for (site, day, kind), count in sorted(scrubbed.items())],
         )
+    if clickhouse is not None:
+        clickhouse.insert(rows)
+
+
+_PROPS = COLUMNS.index("props")
+
+
+def _clickhouse_row(values: list[Any]) -> Sequence[Any]:
+    # ClickHouse's Map column has no NULL: no props is the empty map.
+    if values[_PROPS] is None:
+        values[_PROPS] = {}
+    return values

@@ -29,6 +29,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics import archive, incremental, quarantine, rollup
+from avowal.analytics.clickhouse import events as clickhouse_events
+from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
@@ -349,6 +351,22 @@ def _purge_day(
         report.purged.append((domain, day, count))
 
 
+ALL_SITES = "(all sites)"
+
+
+def purge_clickhouse(
+    clickhouse: ClickHouseEvents, policy: LoadedPolicy, now: dt.datetime, report: PassReport
+) -> None:
+    """Drop the ClickHouse days past the retention cutoff (the TTL would, at its next merge)."""
+    try:
+        for day, count in clickhouse.purge_before(retention_cutoff(policy, now.date())):
+            report.purged.append((ALL_SITES, day, count))
+        # The version in effect decides the retention: its TTL too.
+        clickhouse.set_retention(policy.policy.analytics.raw_retention_days)
+    except Exception as exc:
+        report.fail(ALL_SITES, None, exc, "purge")
+
+
 def run_pass(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -359,6 +377,11 @@ def run_pass(
     retention; return what was done."""
     now = now or clock.now()
     report = PassReport()
+    clickhouse = clickhouse_events.of(settings)
+    if clickhouse is not None:
+        # Figures are read from ClickHouse's raw events: nothing to roll up or archive.
+        purge_clickhouse(clickhouse, policy, now, report)
+        return report
     roll_pending(factory, settings, now, report)
     archive.run(
         factory, settings, retention_cutoff(policy, now.date()), now, report, dict(_sites(factory))

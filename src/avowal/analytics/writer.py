@@ -53,6 +53,8 @@ from typing import Any
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from avowal.analytics.clickhouse import events
+from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.ingest import PendingEvent
 from avowal.settings import Settings
 
@@ -77,11 +79,15 @@ class WriterFailed(Exception):
 def uses_process(settings: Settings) -> bool:
     """Say whether the ingest writes through a process of its own under ``settings``.
 
-    Never for an in-memory SQLite database: another process would open a database of its own.
+    Never for an in-memory SQLite database: another process would open a database of its own;
+    nor for ClickHouse embedded by chdb, whose folder only one process may open.
     """
     url = make_url(settings.effective_database_url)
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return False
+    clickhouse = events.of(settings)
+    if clickhouse is not None and clickhouse.target.embedded:
+        return False  # chdb opens its folder in one process only: the server's
     if settings.analytics_writer == "auto":
         return settings.env != "test"
     return settings.analytics_writer == "process"
@@ -265,8 +271,11 @@ def _main(sock: socket.socket) -> None:
     settings: Settings = receive(sock)
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
+    clickhouse = events.of(settings)
     with engine.connect():
-        pass  # connected: the server may hand over batches
+        if clickhouse is not None:
+            clickhouse.client()
+        # connected: the server may hand over batches
     sock.sendall(frame(READY))
     try:
         stopping = False
@@ -288,14 +297,16 @@ def _main(sock: socket.socket) -> None:
                     stopping = True  # after these, committed all the same
                     break
                 batches.append(more)
-            for answer in _commit(sessions, batches):
+            for answer in _commit(sessions, batches, clickhouse):
                 with contextlib.suppress(OSError):  # the server ended: nobody to answer
                     sock.sendall(frame(answer))
     finally:
         engine.dispose()
 
 
-def _commit(sessions: sessionmaker[Session], batches: list[Any]) -> list[str | None]:
+def _commit(
+    sessions: sessionmaker[Session], batches: list[Any], clickhouse: ClickHouseEvents | None
+) -> list[str | None]:
     """Commit ``batches`` in one transaction, or each alone if that fails; return the answers
     (None: committed, else the name of the error)."""
     from avowal.analytics import store
@@ -303,10 +314,17 @@ def _commit(sessions: sessionmaker[Session], batches: list[Any]) -> list[str | N
     try:
         with sessions() as session, session.begin():
             for rows, now in batches:
-                store.write_events(session, [PendingEvent(*row) for row in rows], now)
+                store.write_events(
+                    session,
+                    [PendingEvent(*row) for row in rows],
+                    now,
+                    clickhouse=clickhouse,
+                )
     except Exception as exc:
         if len(batches) > 1:
-            return [answer for batch in batches for answer in _commit(sessions, [batch])]
+            return [
+                answer for batch in batches for answer in _commit(sessions, [batch], clickhouse)
+            ]
         # The exception's text may quote SQL parameters; its class is enough to act on.
         name = type(exc).__name__
         log.error("analytics batch of %d events not committed: %s", len(batches[0][0]), name)

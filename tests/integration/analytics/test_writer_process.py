@@ -243,7 +243,7 @@ def test_batches_joined_in_one_transaction_fall_back_to_one_each(engine: Engine)
         events = [pending(site, n, props={"a": {1, 2}} if bad else None) for n in numbers]
         return [writer._FIELDS_OF(e) for e in events], NOW
 
-    assert writer._commit(sessions, [batch(1, 2), batch(3)]) == [None, None]
-    answers = writer._commit(sessions, [batch(4), batch(5, 6, bad=True), batch(7)])
+    assert writer._commit(sessions, [batch(1, 2), batch(3)], None) == [None, None]
+    answers = writer._commit(sessions, [batch(4), batch(5, 6, bad=True), batch(7)], None)
     assert answers == [None, "TypeError", None]
     assert stored(engine) == [f"/page-{n}" for n in (1, 2, 3, 4, 7)]

@@ -1,0 +1,130 @@
+"""The raw events of a site kept in ClickHouse: insert a batch, purge past retention, count.
+
+One :class:`ClickHouseEvents` per address and process (:func:`of`): clickhouse-connect's HTTP
+client keeps a pool of connections, and a chdb engine is opened once per process. Each thread
+gets its own client (:meth:`ClickHouseEvents.client`): a client runs one query at a time.
+
+An insert returns once ClickHouse has the batch (a synchronous insert: the data part is written
+before the answer), which is what an ingest 202 waits for; any failure raises, and the group
+commit answers 503 for the batch's events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from avowal.analytics.clickhouse import connection, schema
+from avowal.analytics.clickhouse.connection import Target
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+    from avowal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ClickHouseEvents:
+    """The events table of one ClickHouse database."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._local = threading.local()
+
+    def client(self) -> Client:
+        """Return this thread's client (connected on first use)."""
+        found: Client | None = getattr(self._local, "client", None)
+        if found is None:
+            found = self._local.client = connection.connect(self.target)
+        return found
+
+    def insert(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows of :data:`schema.COLUMNS` values; return once ClickHouse has them."""
+        if rows:
+            self.client().insert(schema.TABLE, rows, column_names=schema.COLUMNS)
+
+    def upgrade(self, retention_days: int) -> list[str]:
+        """Create or migrate the schema and set the retention; return what was done."""
+        return schema.upgrade(self.client(), retention_days)
+
+    def set_retention(self, retention_days: int) -> bool:
+        """Make the TTL the policy's raw retention; return whether it changed."""
+        return schema.set_retention(self.client(), retention_days)
+
+    def is_current(self) -> bool:
+        """Tell whether the schema is up to date."""
+        return schema.is_current(self.client())
+
+    def days(self) -> list[dt.date]:
+        """Return the days that have events (of any site), oldest first."""
+        rows = (
+            self.client()
+            .query(
+                "SELECT DISTINCT partition FROM system.parts "
+                "WHERE database = {db:String} AND table = {t:String} AND active ORDER BY partition",
+                parameters={"db": self.target.database, "t": schema.TABLE},
+            )
+            .result_rows
+        )
+        return [dt.date.fromisoformat(str(row[0])) for row in rows]
+
+    def purge_before(self, cutoff: dt.date) -> list[tuple[dt.date, int]]:
+        """Drop the days before ``cutoff`` (whole partitions); return each with its events."""
+        dropped = []
+        for day in self.days():
+            if day >= cutoff:
+                break
+            count = self.count(day=day)
+            # The partition's name is the day, checked above as a date: not a value from outside.
+            self.client().command(f"ALTER TABLE {schema.TABLE} DROP PARTITION '{day.isoformat()}'")
+            dropped.append((day, count))
+        return dropped
+
+    def count(self, *, site_id: int | None = None, day: dt.date | None = None) -> int:
+        """Return how many events are kept (of a site, of a day)."""
+        where: list[str] = []
+        parameters: dict[str, object] = {}
+        if site_id is not None:
+            where.append("site_id = {site:UInt32}")
+            parameters["site"] = site_id
+        if day is not None:
+            where.append("day = {day:Date}")
+            parameters["day"] = day
+        sql = f"SELECT count() FROM {schema.TABLE}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return int(self.client().query(sql, parameters=parameters).result_rows[0][0])
+
+    def disk_bytes(self) -> int:
+        """Return the compressed bytes the events take on disk."""
+        rows = (
+            self.client()
+            .query(
+                "SELECT sum(bytes_on_disk) FROM system.parts "
+                "WHERE database = {db:String} AND table = {t:String} AND active",
+                parameters={"db": self.target.database, "t": schema.TABLE},
+            )
+            .result_rows
+        )
+        return int(rows[0][0] or 0)
+
+
+@lru_cache(maxsize=32)
+def _for_url(url: str) -> ClickHouseEvents:
+    return ClickHouseEvents(connection.parse(url))
+
+
+def of(settings: Settings) -> ClickHouseEvents | None:
+    """Return the ClickHouse events of ``settings``, or None when analytics stay relational."""
+    given = settings.analytics_url
+    if not given:
+        return None
+    # A str when set by model_copy(update=...), which does not validate.
+    return _for_url(given.get_secret_value() if isinstance(given, SecretStr) else given)

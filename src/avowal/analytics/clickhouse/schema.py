@@ -1,0 +1,129 @@
+"""The ClickHouse analytics schema, in ClickHouse's own terms, created and migrated by
+``avowal db upgrade``.
+
+One table, ``analytics_events``, holds exactly the columns of the relational store's
+:class:`avowal.analytics.models.Event` (no IP, no user agent: scrubbed paths and props and the
+daily visitor hash), typed for a column store:
+
+- a MergeTree partitioned by day, so retention drops whole days, and ordered by
+  ``(site_id, day, visitor, ts, id)``: a site's range of days is one contiguous read, and each
+  visitor's events of a day lie together in time order, as visits are made of them;
+- low-cardinality strings for the columns with few values (names, sources, browsers...);
+- the policy's raw-event retention as a TTL on the day (kept equal to the policy at every
+  upgrade and start, see :func:`set_retention`); the worker also drops the partitions past it
+  (:func:`avowal.analytics.clickhouse.events.ClickHouseEvents.purge_before`), since a TTL only
+  runs when ClickHouse merges, and readers never read a day past it;
+- ``id``, a Snowflake id given by ClickHouse on insert, orders the events of one instant.
+
+Salts stay in avowal's own database and are destroyed there, as before. Migrations are numbered
+steps recorded in ``avowal_migrations``; each runs once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from avowal.analytics import store
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+TABLE = "analytics_events"
+MIGRATIONS_TABLE = "avowal_migrations"
+
+# The columns an insert names, in order: the relational store's.
+COLUMNS = store.COLUMNS
+
+_CREATE_EVENTS = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    site_id UInt32,
+    ts DateTime64(6, 'UTC'),
+    day Date,
+    name LowCardinality(String),
+    path String,
+    referrer_domain LowCardinality(Nullable(String)),
+    source LowCardinality(Nullable(String)),
+    utm_source Nullable(String),
+    utm_medium LowCardinality(Nullable(String)),
+    utm_campaign Nullable(String),
+    utm_term Nullable(String),
+    utm_content Nullable(String),
+    browser LowCardinality(Nullable(String)),
+    os LowCardinality(Nullable(String)),
+    device LowCardinality(Nullable(String)),
+    country LowCardinality(Nullable(String)),
+    visitor Int64,
+    props Map(String, String),
+    interactive Nullable(Bool),
+    scroll_depth Nullable(UInt8),
+    engagement_ms Nullable(Int64),
+    revenue_amount Nullable(String),
+    revenue_currency LowCardinality(Nullable(String)),
+    id UInt64 DEFAULT generateSnowflakeID()
+)
+ENGINE = MergeTree
+PARTITION BY day
+ORDER BY (site_id, day, visitor, ts, id)
+"""
+
+# (number, what it does, statement); appended to, never edited once released.
+STEPS: tuple[tuple[int, str, str], ...] = ((1, "create analytics_events", _CREATE_EVENTS),)
+
+
+def _applied(client: Client) -> set[int]:
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+        "(step UInt32, name String, applied_at DateTime64(6, 'UTC')) "
+        "ENGINE = MergeTree ORDER BY step"
+    )
+    return {int(row[0]) for row in client.query(f"SELECT step FROM {MIGRATIONS_TABLE}").result_rows}
+
+
+def upgrade(client: Client, retention_days: int) -> list[str]:
+    """Apply the steps not applied yet and set the retention; return what was done."""
+    done = []
+    applied = _applied(client)
+    for step, name, statement in STEPS:
+        if step in applied:
+            continue
+        client.command(statement)
+        client.insert(
+            MIGRATIONS_TABLE,
+            [[step, name, dt.datetime.now(dt.UTC)]],
+            column_names=["step", "name", "applied_at"],
+        )
+        done.append(f"step {step}: {name}")
+    if set_retention(client, retention_days):
+        done.append(f"raw events kept {retention_days} days (TTL)")
+    return done
+
+
+def is_current(client: Client) -> bool:
+    """Tell whether every step has been applied."""
+    return {step for step, _, _ in STEPS} <= _applied(client)
+
+
+def ttl_days(client: Client) -> int | None:
+    """Return the table's TTL in days, or None when it has none."""
+    create = client.command(f"SHOW CREATE TABLE {TABLE}")
+    text = create if isinstance(create, str) else str(create)
+    marker = "TTL day + toIntervalDay("
+    at = text.find(marker)
+    if at < 0:
+        return None
+    return int(text[at + len(marker) : text.index(")", at)]) - 1
+
+
+def set_retention(client: Client, retention_days: int) -> bool:
+    """Make the table's TTL the policy's raw retention; return whether it changed.
+
+    avowal keeps the days from ``today - retention_days`` on (worker.retention_cutoff), and a
+    TTL expires a row once its time has passed: a day expires at the end of its last kept day,
+    the start of ``day + retention_days + 1``.
+    """
+    if ttl_days(client) == retention_days:
+        return False
+    expires = int(retention_days) + 1
+    client.command(f"ALTER TABLE {TABLE} MODIFY TTL day + toIntervalDay({expires})")
+    return True

@@ -1,0 +1,253 @@
+"""Analytics kept in ClickHouse (AVOWAL_ANALYTICS_URL, on chdb's embedded engine): the same
+events reach it as reach the database, nothing is acknowledged that it does not have, its schema
+and retention are ClickHouse's own, and the address is checked and never shown whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from avowal.analytics import worker, writer
+from avowal.analytics.clickhouse import connection, events, schema
+from avowal.analytics.models import Event, ScrubCounter
+from avowal.app import create_app
+from avowal.cli import app as cli_app
+from avowal.db.engine import make_sessionmaker
+from avowal.policy.loader import load_file
+from avowal.settings import Settings
+
+SITE = "www.contactmonkey.com"
+GEOIP = Path(__file__).resolve().parents[2] / "data" / "geoip" / "GeoIP2-Country-Test.mmdb"
+FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+# Today: ClickHouse applies the retention TTL on insert, so an older day would not be kept.
+NOON = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(12), tzinfo=dt.UTC)
+
+# Every kind of field an event may carry, as Plausible's trackers send them.
+PAYLOADS: list[dict[str, Any]] = [
+    {"n": "pageview", "u": f"https://{SITE}/pricing?utm_source=news&utm_medium=mail&x=1"},
+    {"n": "pageview", "u": f"https://{SITE}/blog", "r": "https://www.google.com/search?q=a"},
+    {
+        "n": "Signup",
+        "u": f"https://{SITE}/users/ada@example.com",
+        "p": {"plan": "pro", "seats": 3, "note": "call 555-0100"},
+        "$": {"amount": "12.5", "currency": "EUR"},
+    },
+    {"n": "engagement", "u": f"https://{SITE}/blog", "sd": 80, "e": 4200},
+    {"n": "Video", "u": f"https://{SITE}/blog", "i": False},
+    {"n": "pageview", "u": f"https://{SITE}/ünïcode/页面"},
+]
+
+
+def send(client: TestClient, payload: dict[str, Any], ip: str) -> Any:
+    body = json.dumps({"d": SITE, **payload}).encode()
+    return client.post(
+        "/api/event",
+        content=body,
+        headers={"Content-Type": "text/plain", "User-Agent": FIREFOX, "X-Forwarded-For": ip},
+    )
+
+
+def ingest_all(settings: Settings, engine: Engine) -> None:
+    update = {"trusted_proxies": ["10.0.0.0/8"], "geoip_file": GEOIP}
+    app = create_app(settings.model_copy(update=update), engine=engine)
+    with TestClient(app, client=("10.0.0.1", 4000)) as client:
+        app.state.analytics.clock = lambda: NOON
+        for i, payload in enumerate(PAYLOADS):
+            response = send(client, payload, "81.2.69.160" if i % 2 else "198.51.100.7")
+            assert response.status_code == 202, response.text
+
+
+def relational_rows(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Event).order_by(Event.id)).mappings()
+        return [{c: row[c] for c in schema.COLUMNS} for row in rows]
+
+
+def clickhouse_rows(settings: Settings) -> list[dict[str, Any]]:
+    store = events.of(settings)
+    assert store is not None
+    names = ", ".join(schema.COLUMNS)
+    result = store.client().query(f"SELECT {names} FROM {schema.TABLE} ORDER BY id")
+    return [dict(zip(schema.COLUMNS, row, strict=True)) for row in result.result_rows]
+
+
+def comparable(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with the stores' representations made alike: naive UTC times, no props as {}."""
+    out = dict(row)
+    ts = out["ts"]
+    out["ts"] = ts.astimezone(dt.UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    out["props"] = out["props"] or {}
+    return out
+
+
+@pytest.fixture
+def ch_settings(settings: Settings, clickhouse_url: str) -> Iterator[Settings]:
+    configured = settings.model_copy(update={"analytics_url": clickhouse_url})
+    store = events.of(Settings(analytics_url=clickhouse_url))
+    assert store is not None
+    policy = load_file(settings.policy_file)
+    store.upgrade(policy.policy.analytics.raw_retention_days)
+    yield configured
+
+
+def test_clickhouse_keeps_exactly_what_the_database_keeps(
+    settings: Settings, ch_settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    # The same events through a server on the database alone...
+    ingest_all(settings, engine)
+    expected = [comparable(r) for r in relational_rows(engine)]
+    assert len(expected) == len(PAYLOADS)
+    with engine.begin() as conn:
+        conn.execute(Event.__table__.delete())  # type: ignore[arg-type]
+        counted = dict(conn.execute(select(ScrubCounter.kind, ScrubCounter.count)).all())
+        conn.execute(ScrubCounter.__table__.delete())  # type: ignore[arg-type]
+    # ... and through one keeping them in ClickHouse: the same rows, none in the database.
+    ingest_all(ch_settings, engine)
+    got = [comparable(r) for r in clickhouse_rows(ch_settings)]
+    assert got == expected
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Event)) == 0
+        # The scrub counts stay in the database, as with the database store.
+        assert dict(conn.execute(select(ScrubCounter.kind, ScrubCounter.count)).all()) == counted
+    text = json.dumps([{k: str(v) for k, v in r.items()} for r in got])
+    for needle in ("198.51.100.7", "81.2.69.160", "Firefox/128.0", "ada@example.com", "q=a"):
+        assert needle not in text
+
+
+def test_nothing_is_acknowledged_when_clickhouse_is_unreachable(
+    settings: Settings, engine: Engine
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    down = settings.model_copy(update={"analytics_url": f"clickhouse://127.0.0.1:{port}/avowal"})
+    app = create_app(down, engine=engine)
+    with TestClient(app) as client:
+        payload = {"n": "pageview", "u": f"https://{SITE}/users/ada@example.com"}
+        response = send(client, payload, "198.51.100.7")
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "ingest_unavailable"
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Event)) == 0
+        # The scrub count written before ClickHouse refused was rolled back with the event.
+        assert conn.scalar(select(func.count()).select_from(ScrubCounter)) == 0
+
+
+def test_schema_is_clickhouses_own_and_retention_is_a_ttl(ch_settings: Settings) -> None:
+    store = events.of(ch_settings)
+    assert store is not None
+    client = store.client()
+    create = str(client.command(f"SHOW CREATE TABLE {schema.TABLE}"))
+    assert "ENGINE = MergeTree" in create
+    assert "PARTITION BY day" in create
+    assert "ORDER BY (site_id, day, visitor, ts, id)" in create
+    assert "`source` LowCardinality(Nullable(String))" in create
+    # The example policy's raw retention: a day expires at the end of its 30th day after.
+    assert "TTL day + toIntervalDay(31)" in create
+    # Exactly the database's columns (and ClickHouse's own event id).
+    described = {row[0] for row in client.query(f"DESCRIBE TABLE {schema.TABLE}").result_rows}
+    relational = {c.name for c in Event.__table__.columns}
+    assert described == relational
+    # Each step runs once; the retention follows the policy's.
+    assert store.upgrade(30) == []
+    assert store.upgrade(90) == ["raw events kept 90 days (TTL)"]
+    assert schema.ttl_days(client) == 90
+
+
+def test_the_worker_drops_days_past_retention_and_follows_the_policy(
+    ch_settings: Settings, engine: Engine
+) -> None:
+    store = events.of(ch_settings)
+    assert store is not None
+    policy = load_file(ch_settings.policy_file)
+    today = NOON.date()  # the TTL counts from the real today
+    days = [today - dt.timedelta(days=n) for n in (40, 31, 30, 1)]
+    rows = []
+    for day in days:
+        ts = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
+        rows.append(
+            [1, ts, day, "pageview", "/", *[None] * 11, 7, {}, None, None, None, None, None]
+        )
+        rows.append(
+            [1, ts, day, "pageview", "/b", *[None] * 11, 7, {}, None, None, None, None, None]
+        )
+    store.set_retention(3650)  # as if the policy had kept them longer until now
+    store.insert(rows)
+    now = dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC)
+    report = worker.run_pass(make_sessionmaker(engine), ch_settings, policy, now)
+    assert report.failed == []
+    # 30 days kept: today - 30 is the oldest day kept.
+    assert report.purged == [(worker.ALL_SITES, days[0], 2), (worker.ALL_SITES, days[1], 2)]
+    assert store.days() == sorted(days[2:])
+    assert store.count() == 4
+    assert schema.ttl_days(store.client()) == 30
+
+
+def test_db_upgrade_creates_the_schema_and_serve_refuses_until_then(
+    settings: Settings, engine: Engine, clickhouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVOWAL_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("AVOWAL_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("AVOWAL_POLICY_FILE", str(settings.policy_file))
+    monkeypatch.setenv("AVOWAL_ANALYTICS_URL", clickhouse_url)
+    runner = CliRunner()
+    target = connection.parse(clickhouse_url)
+    refused = runner.invoke(cli_app, ["serve", "--port", "1"])
+    assert refused.exit_code == 1
+    assert "ClickHouse schema" in refused.output and "avowal db upgrade" in refused.output
+    result = runner.invoke(cli_app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"analytics in ClickHouse at {target.describe()}: step 1" in result.output
+    again = runner.invoke(cli_app, ["db", "upgrade"])
+    assert "up to date" in again.output
+
+
+@pytest.mark.parametrize(
+    ("url", "fault"),
+    [
+        ("mysql://h/db", "unknown scheme 'mysql'"),
+        ("clickhouse:///db", "names no host"),
+        ("clickhouse://u:hunter2@h/bad-name", "database name 'bad-name'"),
+        ("chdb://relative/folder", "absolute folder"),
+        ("clickhouse://h:99999/db", "not a URL"),
+    ],
+)
+def test_a_bad_address_is_refused_naming_the_fault_never_the_password(url: str, fault: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(analytics_url=url)
+    assert fault in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_address_is_described_without_its_password() -> None:
+    target = connection.parse("clickhouses://reader:hunter2@ch.example.com:8443/stats")
+    assert target.describe() == "clickhouses://reader@ch.example.com:8443/stats"
+    assert (target.host, target.port, target.database, target.password) == (
+        "ch.example.com",
+        8443,
+        "stats",
+        "hunter2",
+    )
+    assert "hunter2" not in repr(Settings(analytics_url="clickhouse://u:hunter2@h/db"))
+
+
+def test_an_embedded_engine_never_gets_a_writer_process(clickhouse_url: str) -> None:
+    on_chdb = Settings(env="production", analytics_writer="process", analytics_url=clickhouse_url)
+    assert not writer.uses_process(on_chdb)
+    served = Settings(
+        env="production",
+        analytics_writer="process",
+        analytics_url="clickhouse://ch.example.com/stats",
+        database_url="postgresql+psycopg://u@db.example.com/avowal",
+    )
+    assert writer.uses_process(served)
