@@ -10,15 +10,17 @@ One statement computes every day of a range, in four steps over ``analytics_even
 2. ``placed``: each page view or custom event starts a visit when that time is more than the
    gap before it; a running sum numbers the visits. An ``engagement`` event joins the visit under
    way when it comes within the gap, and is dropped otherwise (:mod:`avowal.analytics.visits`);
-3. ``visits``: one row per visit (GROUP BY day, visitor, visit): its first event's attributes,
-   its page views and custom events as arrays in (ts, id) order, its engagement events; the
-   filters are a ``HAVING`` on these, so a filtered visit is kept or dropped whole;
-4. each visit becomes an array of entries ``(dimension, value, visits, pageviews, bounces,
-   duration_s, events, engaged_ms, scroll_sum, scrolls, revenue_micros)``, exactly what
-   :meth:`avowal.analytics.rollup.DayFigures._add_visit` adds to each key, ``arrayJoin``-ed and
-   summed per (day, dimension, value); ``visitors`` is the distinct visitors of the group. The
-   hours are entries too (dimension :data:`HOUR`, the hour since the epoch as value), so one
-   statement answers the daily and the hourly figures.
+3. ``visits``: one row per visit (GROUP BY day, visitor, visit): its first event's attributes
+   (those of the row that starts it), its page views and custom events as arrays sorted by
+   (ts, id), its engagement events; the filters are a ``HAVING`` on these, so a visit is kept
+   or dropped whole, as :meth:`avowal.analytics.filters.VisitFilter.matches` decides;
+4. ``entries``: each visit becomes the entries ``(dimension, value, kind, a, b)`` of the keys
+   :meth:`avowal.analytics.rollup.DayFigures._add_visit` adds it to (its visit keys, each page
+   view, each engaged page it viewed, each custom event's name, properties and revenue, and
+   the hours of its start, page views and custom events), ``arrayJoin``-ed; the last step sums
+   them per (day, dimension, value), each figure by the entry's kind (see :data:`_SUMS`), and
+   counts the group's distinct visitors. The hours are a dimension of their own (:data:`HOUR`,
+   the hour since the epoch as value), so one statement answers the daily and hourly figures.
 
 A dimension is sent as its index in :data:`avowal.analytics.rollup.DIMENSIONS` (a small
 integer), not its name. Every value (site, days, gap, filter values, event names) is a
@@ -50,12 +52,6 @@ HOUR = len(DIMENSIONS)
 ATTRIBUTE_COLUMNS = tuple(
     cast(Any, dimensions.BY_NAME[name].column).key for name in VISIT_DIMENSIONS
 )
-_ENTRY = "Tuple(UInt8, String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)"
-
-
-def _entries(expr: str) -> str:
-    # Every array of entries has one type, so that they concatenate.
-    return f"CAST({expr}, 'Array({_ENTRY})')"
 
 
 def _attribute(i: int) -> str:
@@ -155,41 +151,64 @@ def figures_query(
     return _statement(" ".join(narrow), " AND ".join(having) or "true"), parameters
 
 
+# The kinds of entries a visit makes, and what each adds to its (dimension, value): a visit
+# key adds the visit's figures; a page view (a: first view of the path in the visit, b: seconds
+# to the next view) adds a page view, the visit and its bounce on a first view, and b seconds;
+# an engagement (a: engaged ms, b: deepest scroll) adds to the scroll figures; a custom event's
+# key (a: its first in the visit, b: revenue) adds an event, the visit on a first one and its
+# revenue; an hour adds the visit started in it, a page view or a custom event.
+VISIT_KEY, VIEW, ENGAGED, FIRED, HOUR_START, HOUR_VIEW, HOUR_EVENT = range(7)
+_ENTRY = "Array(Tuple(UInt8, String, UInt8, Int64, Int64))"
+# Per figure of rollup.FIGURES after visitors, its sum over the entries of a group.
+_SUMS = {
+    "visits": f"multiIf(kind IN ({VISIT_KEY}, {HOUR_START}), 1, kind IN ({VIEW}, {FIRED}), a, 0)",
+    "pageviews": f"multiIf(kind = {VISIT_KEY}, views, kind IN ({VIEW}, {HOUR_VIEW}), 1, 0)",
+    "bounces": f"multiIf(kind = {VISIT_KEY}, bounce, kind = {VIEW}, a * bounce, 0)",
+    "duration_s": f"multiIf(kind = {VISIT_KEY}, duration, kind = {VIEW}, b, 0)",
+    "events": f"multiIf(kind = {VISIT_KEY}, fired, kind IN ({FIRED}, {HOUR_EVENT}), 1, 0)",
+    "engaged_ms": f"if(kind = {ENGAGED}, a, 0)",
+    "scroll_sum": f"if(kind = {ENGAGED}, b, 0)",
+    "scrolls": f"kind = {ENGAGED}",
+    "revenue_micros": f"if(kind = {FIRED}, b, 0)",
+}
+
+
+def _entries(expr: str) -> str:
+    # Every array of entries has one type, so that they concatenate.
+    return f"CAST({expr}, '{_ENTRY}')"
+
+
 def _statement(narrow: str, having: str) -> str:
     index = INDEX
     attributes = ", ".join(ATTRIBUTE_COLUMNS)
-    zeros4 = "0, 0, 0, 0"
+    # A visit's attributes are its first event's: the one row of the visit that starts it
+    # (anyIf keeps that row's NULL, having no other row to take).
+    first_attributes = ", ".join(f"anyIf({c}, starts)" for c in ATTRIBUTE_COLUMNS)
     # Visit keys: totals, source (Direct / None when missing), other attributes when set,
     # entry and exit pages.
-    others = ", ".join(
-        f"({index[name]}, {_attribute(i)})" for i, name in enumerate(VISIT_DIMENSIONS) if i > 0
-    )
+    others = ", ".join(_attribute(i) for i in range(1, len(VISIT_DIMENSIONS)))
+    other_dims = ", ".join(str(index[name]) for name in VISIT_DIMENSIONS[1:])
     visit_keys = (
         f"arrayConcat([({index[rollup.TOTAL]}, ''), ({index['source']}, {_source()})], "
-        f"arrayFilter(k -> notEmpty(k.2), [{others}]), "
+        f"arrayFilter(k -> notEmpty(k.2), arrayZip([{other_dims}], [{others}])), "
         f"if(views > 0, [({index['entry_page']}, pages[1].3), "
         f"({index['exit_page']}, pages[-1].3)], []))"
     )
-    visit_entries = _entries(
-        f"arrayMap(k -> (k.1, k.2, 1, views, bounce, duration, fired, {zeros4}), {visit_keys})"
-    )
-    # Pages: a view adds a page view and the seconds to the next view of the visit; the first
-    # view of a path adds the visit (and its bounce).
+    visit_entries = _entries(f"arrayMap(k -> (k.1, k.2, {VISIT_KEY}, 0, 0), {visit_keys})")
     page_entries = _entries(
-        f"arrayMap((p, i, u) -> ({index['page']}, p.3, u = 1, 1, if(u = 1, bounce, 0), "
-        f"if(i < views, intDiv(pages[i + 1].1 - p.1, {MICROS}), 0), 0, {zeros4}), "
+        f"arrayMap((p, i, u) -> ({index['page']}, p.3, {VIEW}, u = 1, "
+        f"if(i < views, intDiv(pages[i + 1].1 - p.1, {MICROS}), 0)), "
         "pages, arrayEnumerate(pages), arrayEnumerateUniq(arrayMap(p -> p.3, pages)))"
     )
-    # Engagement, per page the visit viewed: its deepest scroll and summed engaged time.
+    # Engagement, per page the visit viewed: its summed engaged time and deepest scroll.
     engaged_entries = _entries(
-        f"arrayMap(path -> ({index['page']}, path, 0, 0, 0, 0, 0, "
+        f"arrayMap(path -> ({index['page']}, path, {ENGAGED}, "
         "arraySum(arrayMap(e -> e.3, arrayFilter(e -> e.1 = path, engagements))), "
-        "arrayMax(arrayMap(e -> e.2, arrayFilter(e -> e.1 = path, engagements))), 1, 0), "
+        "arrayMax(arrayMap(e -> e.2, arrayFilter(e -> e.1 = path, engagements)))), "
         "arrayFilter(path -> has(arrayMap(p -> p.3, pages), path), "
         "arrayDistinct(arrayMap(e -> e.1, engagements))))"
     )
-    # Custom events: (dimension, value, revenue) of each one's name, properties and revenue;
-    # the first of a key in the visit adds the visit.
+    # Custom events: (dimension, value, revenue) of each one's name, properties and revenue.
     fired_keys = (
         "arrayFlatten(arrayMap(c -> arrayConcat("
         f"[({index['event']}, CAST(c.3 AS String), toInt64(0))], "
@@ -200,21 +219,21 @@ def _statement(narrow: str, having: str) -> str:
         "assumeNotNull(c.7))])), customs))"
     )
     custom_entries = _entries(
-        "arrayMap((k, u) -> (k.1, k.2, u = 1, 0, 0, 0, 1, 0, 0, 0, k.3), "
+        f"arrayMap((k, u) -> (k.1, k.2, {FIRED}, u = 1, k.3), "
         "fired_keys, arrayEnumerateUniq(arrayMap(k -> (k.1, k.2), fired_keys)))"
     )
     hour = f"toString(intDiv({{t}}, {rollup.HOUR_US}))"
     hour_entries = _entries(
-        f"arrayConcat([({HOUR}, {hour.format(t='first_t')}, 1, 0, 0, 0, 0, {zeros4})], "
-        f"arrayMap(p -> ({HOUR}, {hour.format(t='p.1')}, 0, 1, 0, 0, 0, {zeros4}), pages), "
-        f"arrayMap(c -> ({HOUR}, {hour.format(t='c.1')}, 0, 0, 0, 0, 1, {zeros4}), customs))"
+        f"arrayConcat([({HOUR}, {hour.format(t='first_t')}, {HOUR_START}, 0, 0)], "
+        f"arrayMap(p -> ({HOUR}, {hour.format(t='p.1')}, {HOUR_VIEW}, 0, 0), pages), "
+        f"arrayMap(c -> ({HOUR}, {hour.format(t='c.1')}, {HOUR_EVENT}, 0, 0), customs))"
     )
-    sums = ", ".join(f"sum(e.{i})" for i in range(3, 12))
+    sums = ", ".join(f"sum({_SUMS[name]})" for name in rollup.FIGURES[1:])
     return f"""
 WITH
 events AS (
     SELECT day, visitor, id, toUnixTimestamp64Micro(ts) AS t, name, path,
-        tuple({attributes}) AS first_attrs,
+        {attributes},
         props,
         ifNull(interactive, true) AS interactive,
         toInt64(ifNull(scroll_depth, 0)) AS depth,
@@ -245,7 +264,7 @@ visits AS (
     SELECT day, visitor,
         minIf(t, NOT engagement) AS first_t,
         maxIf(t, NOT engagement) AS last_t,
-        argMinIf(first_attrs, (t, id), NOT engagement) AS attrs,
+        tuple({first_attributes}) AS attrs,
         arraySort(p -> (p.1, p.2),
             groupArrayIf((t, id, path), name = {{pageview:String}})) AS pages,
         arraySort(c -> (c.1, c.2),
@@ -258,16 +277,17 @@ visits AS (
 ),
 entries AS (
     SELECT day, visitor,
-        length(pages) AS views,
+        toInt64(length(pages)) AS views,
         toInt64(length(customs)) AS fired,
         toInt64(views = 1 AND NOT arrayExists(c -> c.5, customs)) AS bounce,
         intDiv(last_t - first_t, {MICROS}) AS duration,
         {fired_keys} AS fired_keys,
-        arrayConcat({visit_entries}, {page_entries}, {engaged_entries}, {custom_entries},
-            {hour_entries}) AS all_entries
+        arrayJoin(arrayConcat({visit_entries}, {page_entries}, {engaged_entries},
+            {custom_entries}, {hour_entries})) AS entry,
+        entry.3 AS kind, entry.4 AS a, entry.5 AS b
     FROM visits
 )
-SELECT day, e.1 AS dimension, e.2 AS value, uniqExact(visitor), {sums}
-FROM (SELECT day, visitor, arrayJoin(all_entries) AS e FROM entries)
+SELECT day, entry.1 AS dimension, entry.2 AS value, uniqExact(visitor), {sums}
+FROM entries
 GROUP BY day, dimension, value
 """
