@@ -32,6 +32,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from avowal.analytics import archive, dimensions
+from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.models import Event
 from avowal.analytics.query import DayRange, Query, UnknownDimension
 from avowal.analytics.readers import RawReader, Reader, RollupReader, merge
@@ -63,10 +64,31 @@ MAX_LIMIT = 1000
 
 
 def reader(
-    session: Session, query: Query, *, visit_minutes: int, budget: float | None = None
+    session: Session,
+    query: Query,
+    *,
+    visit_minutes: int,
+    budget: float | None = None,
+    clickhouse: ClickHouseEvents | None = None,
+    kept_from: dt.date | None = None,
 ) -> Reader:
     """Return the reader of a request: rollups, or raw events when it is filtered (computing
-    raw days for at most ``budget`` seconds, see :meth:`RawReader.day`)."""
+    raw days for at most ``budget`` seconds, see :meth:`RawReader.day`).
+
+    With ``clickhouse``, every figure comes from ClickHouse's raw events, except the days
+    before ``kept_from`` (the raw-event retention's first day), which come from their rollups.
+    """
+    if clickhouse is not None:
+        from avowal.analytics.clickhouse.reader import ClickHouseReader
+
+        return ClickHouseReader(
+            clickhouse.client(),
+            query.site_id,
+            query.filters,
+            visit_minutes=visit_minutes,
+            history=session,
+            kept_from=kept_from,
+        )
     if query.filters:
         # Noted, so that the worker archives these filters' days (avowal.analytics.archive).
         archive.note_use_in_read(session, query.site_id, query.filters, clock.now())
@@ -318,8 +340,17 @@ def timeseries(source: Reader, query: Query) -> dict[str, Any]:
     return answer
 
 
-def realtime(session: Session, site_id: int, now: dt.datetime) -> dict[str, Any]:
+def realtime(
+    session: Session,
+    site_id: int,
+    now: dt.datetime,
+    clickhouse: ClickHouseEvents | None = None,
+) -> dict[str, Any]:
     """Return the visitors and page views of the last 30 minutes, and their top pages."""
+    if clickhouse is not None:
+        from avowal.analytics.clickhouse import reader as clickhouse_reader
+
+        return clickhouse_reader.realtime(clickhouse.client(), site_id, now)
     since = now - dt.timedelta(minutes=REALTIME_MINUTES)
     window = (Event.site_id == site_id, Event.ts >= since, Event.ts <= now)
     row = session.execute(

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from avowal.analytics import dashboard, query, share
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.dashboard_schemas import Breakdown, Realtime, SiteList, Summary, Timeseries
 from avowal.analytics.deps import ParamsDep, export_csv, parse
 from avowal.analytics.models import Site
@@ -125,10 +126,10 @@ def _install(prefix: str, site: Callable[..., str], name: str, errors: tuple[int
         response_model=Realtime,
         responses=problems.responses(*sorted({404, 422, 503, *errors})),
     )
-    def realtime(domain: Domain, session: ReadSessionDep) -> dict[str, Any]:
+    def realtime(domain: Domain, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
         """Return the visitors of the last 30 minutes."""
         site_id, _ = query.site(session, domain)
-        return dashboard.realtime(session, site_id, clock.now())
+        return dashboard.realtime(session, site_id, clock.now(), clickhouse_events.of(settings))
 
     @router.get(
         f"{prefix}/export.csv",

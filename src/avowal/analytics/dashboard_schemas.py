@@ -67,8 +67,10 @@ class _Head(_Range):
     site: str
     days: int
     filters: list[str] = Field(description="The filters that hold, as given.")
-    basis: Literal["rollups", "raw_events"] = Field(
-        description="Where the figures come from: rollups, or raw events for filtered requests."
+    basis: Literal["rollups", "raw_events", "clickhouse"] = Field(
+        description="Where the figures come from: rollups, or raw events for filtered "
+        "requests; `clickhouse` when events are kept in ClickHouse (its raw events, and the "
+        "rollups of days past their retention)."
     )
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from avowal.analytics import dashboard, query
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.readers import Reader
 from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
@@ -80,6 +81,10 @@ def parse(
         parsed,
         visit_minutes=settings.analytics_visit_minutes,
         budget=settings.analytics_filter_budget_seconds,
+        clickhouse=clickhouse_events.of(settings),
+        kept_from=query.first_kept_day(
+            clock.now().date(), policy.policy.analytics.raw_retention_days
+        ),
     )
     return parsed, source
 

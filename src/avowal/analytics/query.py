@@ -176,11 +176,16 @@ def parse_compare(value: str | None) -> bool:
     raise InvalidQuery(f"'compare' is 'previous' or absent, not '{value[:40]}'", field="compare")
 
 
+def first_kept_day(today: dt.date, retention_days: int) -> dt.date:
+    """Return the oldest day whose raw events are kept: older days are purged."""
+    return today - dt.timedelta(days=retention_days)
+
+
 def check_retention(query: Query, today: dt.date, retention_days: int) -> None:
     """Refuse a filtered range that starts before the raw events kept (filters read them)."""
     if not query.filters:
         return
-    oldest = today - dt.timedelta(days=retention_days)
+    oldest = first_kept_day(today, retention_days)
     ranges = [query.range, query.range.previous()] if query.compare else [query.range]
     start = min(r.start for r in ranges)
     if start < oldest:

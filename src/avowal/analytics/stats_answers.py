@@ -17,6 +17,7 @@ from avowal.analytics import dashboard, query
 from avowal.analytics import stats_figures as figures
 from avowal.analytics import stats_periods as periods
 from avowal.analytics import stats_query as sq
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.filters import VisitFilter
 from avowal.analytics.query import DayRange
 from avowal.analytics.readers import Reader
@@ -85,6 +86,10 @@ class Context:
             parsed,
             visit_minutes=self.settings.analytics_visit_minutes,
             budget=self.settings.analytics_filter_budget_seconds,
+            clickhouse=clickhouse_events.of(self.settings),
+            kept_from=query.first_kept_day(
+                self.today, self.policy.policy.analytics.raw_retention_days
+            ),
         )
 
 

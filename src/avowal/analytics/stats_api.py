@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from avowal.analytics import dashboard, stats_v2
 from avowal.analytics import stats_answers as answers
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.stats_answers import Context, Site
 from avowal.analytics.stats_schemas import Aggregate, QueryAnswer, QueryRequest, Rows, StatsError
 from avowal.callers.deps import ReadCallerDep
@@ -101,7 +102,8 @@ def _site(ctx: Context, site_id: str | None) -> Site:
 def stats_realtime_visitors(ctx: ContextDep, site_id: SiteParam = None) -> int:
     """Return the visitors of the last 30 minutes (the dashboard's realtime figure)."""
     at = _site(ctx, site_id)
-    visitors: int = dashboard.realtime(ctx.session, at.id, clock.now())["visitors"]
+    clickhouse = clickhouse_events.of(ctx.settings)
+    visitors: int = dashboard.realtime(ctx.session, at.id, clock.now(), clickhouse)["visitors"]
     return visitors
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import archive, incremental, quarantine, rollup
+from avowal.analytics import archive, incremental, quarantine, query, rollup
 from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.models import Event, RollupState, Site
@@ -74,7 +74,7 @@ class PassReport:
 
 def retention_cutoff(policy: LoadedPolicy, today: dt.date) -> dt.date:
     """Return the oldest day whose raw events are kept: older days are purged."""
-    return today - dt.timedelta(days=policy.policy.analytics.raw_retention_days)
+    return query.first_kept_day(today, policy.policy.analytics.raw_retention_days)
 
 
 def _sites(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
@@ -352,6 +352,54 @@ def _purge_day(
 
 
 ALL_SITES = "(all sites)"
+# Final days a pass rolls up from ClickHouse per site (then the next pass goes on).
+CLICKHOUSE_DAYS_PER_PASS = 31
+
+
+def roll_clickhouse(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clickhouse: ClickHouseEvents,
+    now: dt.datetime,
+    report: PassReport,
+) -> None:
+    """Store the figures of each day that is over and not rolled up yet, computed in ClickHouse,
+    as the day's final rollup: the dashboard reads them once the day's raw events are dropped
+    (the relational store keeps its rollups the same way)."""
+    from avowal.analytics.clickhouse.reader import ClickHouseReader
+
+    for site_id, domain in _sites(factory):
+        try:
+            with factory() as session:
+                rolled = set(
+                    session.scalars(
+                        select(RollupState.day).where(
+                            RollupState.site_id == site_id, RollupState.final.is_(True)
+                        )
+                    )
+                )
+            days = [
+                day
+                for day in clickhouse.days(site_id=site_id)
+                if day not in rolled and rollup.is_final(day, now)
+            ][:CLICKHOUSE_DAYS_PER_PASS]
+        except Exception as exc:
+            report.fail(domain, None, exc, "rollup")
+            continue
+        if not days:
+            continue
+        reader = ClickHouseReader(
+            clickhouse.client(), site_id, visit_minutes=settings.analytics_visit_minutes
+        )
+        for day in days:
+            try:
+                figures = reader.figures([day])[day]
+                with transaction(factory) as session:
+                    rollup.store_day(session, site_id, day, figures, now=now, final=True)
+            except Exception as exc:
+                report.fail(domain, day, exc, "rollup")
+                continue
+            report.rolled.append((domain, day))
 
 
 def purge_clickhouse(
@@ -379,7 +427,9 @@ def run_pass(
     report = PassReport()
     clickhouse = clickhouse_events.of(settings)
     if clickhouse is not None:
-        # Figures are read from ClickHouse's raw events: nothing to roll up or archive.
+        # Figures are read from ClickHouse's raw events; only the days that are over are rolled
+        # up, for the time after their raw events are gone. Filters need no archive.
+        roll_clickhouse(factory, settings, clickhouse, now, report)
         purge_clickhouse(clickhouse, policy, now, report)
         return report
     roll_pending(factory, settings, now, report)

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from avowal.analytics import dashboard, dimensions, query
+from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.deps import Params, parse
 from avowal.analytics.query import RETENTION_RULE, InvalidQuery
 from avowal.console import analytics_chart
@@ -248,7 +249,9 @@ def build(
         "chart": chart,
         "interval": series["interval"],
         "tables": tables,
-        "realtime": dashboard.realtime(session, parsed.site_id, clock.now()),
+        "realtime": dashboard.realtime(
+            session, parsed.site_id, clock.now(), clickhouse_events.of(settings)
+        ),
         "presets": [(label, links.to(**{"from": a, "to": b})) for label, a, b in presets(today)],
         "metrics": [
             (name, noun, links.to(metric=name), name == metric)

@@ -11,7 +11,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from avowal.analytics import rollup
+from avowal.analytics.clickhouse import events
 from avowal.analytics.models import Event, Site
+from avowal.analytics.store import COLUMNS
 
 PATHS = ["/", "/pricing", "/blog", "/blog/one", "/blog/two", "/docs", "/docs/api", "/about"]
 SOURCES = [None, None, "Google", "Google", "Twitter", "Newsletter", "news.example.com"]
@@ -75,6 +77,33 @@ def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert raw events."""
     if rows:
         session.execute(insert(Event), rows)
+
+
+def clickhouse_values(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """Return event rows as ClickHouse insert values, in ``schema.COLUMNS`` order (no props is
+    the empty map)."""
+    return [
+        [({} if row.get(c) is None else row[c]) if c == "props" else row.get(c) for c in COLUMNS]
+        for row in rows
+    ]
+
+
+def store_events(app: FastAPI, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert raw events where the app keeps them: ClickHouse if configured, else ``session``."""
+    clickhouse = events.of(app.state.settings)
+    if clickhouse is None:
+        add_events(session, rows)
+    else:
+        clickhouse.insert(clickhouse_values(rows))
+
+
+def roll_up(app: FastAPI, site_id: int, days: list[dt.date]) -> None:
+    """Roll up ``days`` as the worker would have (ClickHouse's figures need no rollup)."""
+    if events.of(app.state.settings) is not None:
+        return
+    for day in days:
+        with app.state.sessionmaker.begin() as session:
+            rollup.roll_day(session, site_id, day, now=NOW, visit_minutes=30)
 
 
 def random_events(
@@ -217,10 +246,8 @@ def store_known(app: FastAPI) -> int:
     with app.state.sessionmaker.begin() as session:
         site_id = add_site(session, SITE)
         add_site(session, "quiet.example.com")
-        add_events(session, known_events(site_id))
-    for day in range(7, 14):
-        with app.state.sessionmaker.begin() as session:
-            rollup.roll_day(session, site_id, dt.date(2026, 3, day), now=NOW, visit_minutes=30)
+        store_events(app, session, known_events(site_id))
+    roll_up(app, site_id, [dt.date(2026, 3, day) for day in range(7, 14)])
     return site_id
 
 
@@ -250,7 +277,8 @@ def store_every_dimension(app: FastAPI) -> int:
     site_id = store_known(app)
     e = event
     with app.state.sessionmaker.begin() as session:
-        add_events(
+        store_events(
+            app,
             session,
             [
                 e(site_id, 6, at(11, "13:00"), "/features", **EVERY),
@@ -294,6 +322,5 @@ def store_every_dimension(app: FastAPI) -> int:
                 ),
             ],
         )
-    with app.state.sessionmaker.begin() as session:
-        rollup.roll_day(session, site_id, dt.date(2026, 3, 11), now=NOW, visit_minutes=30)
+    roll_up(app, site_id, [dt.date(2026, 3, 11)])
     return site_id

@@ -17,14 +17,18 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from avowal.analytics import worker, writer
+from avowal.analytics import query, worker, writer
 from avowal.analytics.clickhouse import connection, events, schema
+from avowal.analytics.clickhouse.reader import ClickHouseReader
+from avowal.analytics.dimensions import NAMES
 from avowal.analytics.models import Event, ScrubCounter
+from avowal.analytics.query import DayRange
 from avowal.app import create_app
 from avowal.cli import app as cli_app
 from avowal.db.engine import make_sessionmaker
 from avowal.policy.loader import load_file
 from avowal.settings import Settings
+from tests.integration.analytics.dashboard_data import add_site, clickhouse_values, random_events
 
 SITE = "www.contactmonkey.com"
 GEOIP = Path(__file__).resolve().parents[2] / "data" / "geoip" / "GeoIP2-Country-Test.mmdb"
@@ -251,3 +255,52 @@ def test_an_embedded_engine_never_gets_a_writer_process(clickhouse_url: str) -> 
         database_url="postgresql+psycopg://u@db.example.com/avowal",
     )
     assert writer.uses_process(served)
+
+
+def hours(t: Any) -> tuple[int, ...]:
+    return (t.visitors, t.visits, t.pageviews, t.events)
+
+
+def test_days_past_retention_keep_their_figures_as_rollups(
+    ch_settings: Settings, engine: Engine
+) -> None:
+    """The worker rolls each day that is over into the database's rollups before its raw
+    events go: a range reaching past the retention reads those days from them, the same
+    figures as ClickHouse gave while it had the events."""
+    store = events.of(ch_settings)
+    assert store is not None
+    policy = load_file(ch_settings.policy_file)
+    sessions = make_sessionmaker(engine)
+    today = NOON.date()
+    first = today - dt.timedelta(days=40)
+    with sessions.begin() as session:
+        site_id = add_site(session)
+    store.set_retention(3650)  # as if the policy had kept them longer until now
+    store.insert(clickhouse_values(random_events(site_id, first, 16, per_day=20)))
+    everything = DayRange(first, today)
+    two_days = DayRange(first, first + dt.timedelta(days=1))
+    before = ClickHouseReader(store.client(), site_id, visit_minutes=30)
+    expected = (
+        {d: t.as_dict() for d, t in before.by_day(everything).items()},
+        {d: [(v, t.as_dict()) for v, t in before.breakdown(d, everything, None)] for d in NAMES},
+        {h: hours(t) for h, t in before.by_hour(two_days).items()},
+    )
+    report = worker.run_pass(sessions, ch_settings, policy, NOON)
+    assert report.failed == []
+    assert len(report.rolled) == 16  # every day is over
+    kept_from = query.first_kept_day(today, policy.policy.analytics.raw_retention_days)
+    assert store.days() == [
+        d for d in everything.each() if kept_from <= d < first + dt.timedelta(days=16)
+    ]
+    with sessions() as session:
+        after = ClickHouseReader(
+            store.client(), site_id, visit_minutes=30, history=session, kept_from=kept_from
+        )
+        assert after.split(everything)[0][0] == first  # read from rollups
+        got = (
+            {d: t.as_dict() for d, t in after.by_day(everything).items()},
+            {d: [(v, t.as_dict()) for v, t in after.breakdown(d, everything, None)] for d in NAMES},
+            {h: hours(t) for h, t in after.by_hour(two_days).items()},
+        )
+    assert got == expected
+    assert expected[0]  # there were figures to compare

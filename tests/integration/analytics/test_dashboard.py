@@ -50,6 +50,10 @@ from tests.integration.analytics.dashboard_data import (
     SITE,
     store_known,
 )
+from tests.integration.analytics.stores import BOTH_STORES, DATABASE_ONLY
+
+# Every figure, with the events in the database and in ClickHouse.
+pytestmark = BOTH_STORES
 
 
 @pytest.fixture
@@ -93,7 +97,9 @@ PREVIOUS = {
 }
 
 
-def test_summary_with_comparison(known: int, marketing: Callable[..., Any]) -> None:
+def test_summary_with_comparison(
+    known: int, marketing: Callable[..., Any], basis: Callable[[str], str]
+) -> None:
     got = marketing(f"{API}/summary", **RANGE, compare="previous")
     assert got == {
         "site": SITE,
@@ -101,7 +107,7 @@ def test_summary_with_comparison(known: int, marketing: Callable[..., Any]) -> N
         "to": "2026-03-12",
         "days": 3,
         "filters": [],
-        "basis": "rollups",
+        "basis": basis("rollups"),
         "totals": TOTALS,
         "previous": {"from": "2026-03-07", "to": "2026-03-09", "totals": PREVIOUS},
         "change": {
@@ -332,9 +338,11 @@ def test_hourly_series_for_a_day(known: int, marketing: Callable[..., Any]) -> N
     assert two_days["interval"] == "hour" and len(two_days["points"]) == 48
 
 
-def test_source_filter(known: int, marketing: Callable[..., Any]) -> None:
+def test_source_filter(
+    known: int, marketing: Callable[..., Any], basis: Callable[[str], str]
+) -> None:
     got = marketing(f"{API}/summary", **RANGE, filter="source:Google")
-    assert got["basis"] == "raw_events"
+    assert got["basis"] == basis("raw_events")
     assert got["filters"] == ["source:Google"]
     assert got["totals"] == {
         "visitors": 2,
@@ -375,6 +383,7 @@ def test_page_filter_selects_visits_that_viewed_the_page(
     assert [p["visits"] for p in series["points"]] == [1, 0, 1]
 
 
+@DATABASE_ONLY  # the database store's two readers; ClickHouse's: test_clickhouse_reader
 def test_unfiltered_raw_figures_equal_the_rollups(app: FastAPI, known: int) -> None:
     """The filter path (raw events) and the rollups agree when nothing is filtered out."""
     query = Query(known, SITE, DayRange(dt.date(2026, 3, 7), dt.date(2026, 3, 13)), True, ())

@@ -21,6 +21,10 @@ from tests.integration.analytics.dashboard_data import (
     store_every_dimension,
     store_known,
 )
+from tests.integration.analytics.stores import BOTH_STORES
+
+# Every figure, with the events in the database and in ClickHouse.
+pytestmark = BOTH_STORES
 
 
 @pytest.fixture
@@ -79,10 +83,14 @@ def _counts(got: dict[str, Any]) -> tuple[int, int, int]:
     ],
 )
 def test_filters_on_any_dimension(
-    known: int, get: Callable[..., Any], filters: list[str], expected: tuple[int, int, int]
+    known: int,
+    get: Callable[..., Any],
+    filters: list[str],
+    expected: tuple[int, int, int],
+    basis: Callable[[str], str],
 ) -> None:
     got = get("summary", filter=filters)
-    assert got["filters"] == filters and got["basis"] == "raw_events"
+    assert got["filters"] == filters and got["basis"] == basis("raw_events")
     assert _counts(got) == expected
 
 

@@ -16,6 +16,10 @@ from fastapi.testclient import TestClient
 
 from avowal.lib import clock
 from tests.integration.analytics.dashboard_data import API, NOW, RANGE, SITE, store_every_dimension
+from tests.integration.analytics.stores import BOTH_STORES
+
+# Every figure, with the events in the database and in ClickHouse.
+pytestmark = BOTH_STORES
 
 CUSTOM = {"period": "custom", "date": "2026-03-10,2026-03-12"}
 DATE_RANGE = ["2026-03-10", "2026-03-12"]

@@ -62,8 +62,15 @@ class ClickHouseEvents:
         """Tell whether the schema is up to date."""
         return schema.is_current(self.client())
 
-    def days(self) -> list[dt.date]:
-        """Return the days that have events (of any site), oldest first."""
+    def days(self, *, site_id: int | None = None) -> list[dt.date]:
+        """Return the days that have events (of any site, or of one), oldest first."""
+        if site_id is not None:
+            found = self.client().query(
+                f"SELECT DISTINCT day FROM {schema.TABLE} WHERE site_id = {{site:UInt32}} "
+                "ORDER BY day",
+                parameters={"site": site_id},
+            )
+            return [row[0] for row in found.result_rows]
         rows = (
             self.client()
             .query(

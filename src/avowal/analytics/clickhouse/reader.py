@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from avowal.analytics.clickhouse import schema, sql
 from avowal.analytics.dashboard import REALTIME_MINUTES
 from avowal.analytics.filters import VisitFilter
-from avowal.analytics.readers import DayFiguresReader
-from avowal.analytics.rollup import FIGURES, DayFigures
+from avowal.analytics.query import DayRange
+from avowal.analytics.readers import DayFiguresReader, RollupReader
+from avowal.analytics.rollup import FIGURES, DayFigures, HourTally, Tally
 from avowal.analytics.visits import PAGEVIEW, micros
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
+    from sqlalchemy.orm import Session
 
 
 class ClickHouseReader(DayFiguresReader):
@@ -40,12 +42,57 @@ class ClickHouseReader(DayFiguresReader):
         filters: tuple[VisitFilter, ...] = (),
         *,
         visit_minutes: int,
+        history: Session | None = None,
+        kept_from: dt.date | None = None,
     ) -> None:
         self.client = client
         self.site_id = site_id
         self.filters = filters
         self.visit_minutes = visit_minutes
         self._days: dict[dt.date, DayFigures] = {}
+        # The days before ``kept_from`` have no raw events left: their figures are the rollups
+        # the worker stored when each day was over (unfiltered only: filters need raw events,
+        # and query.check_retention refuses a filtered range reaching past them).
+        self.kept_from = kept_from
+        self.history = (
+            RollupReader(history, site_id)
+            if history is not None and kept_from is not None and not filters
+            else None
+        )
+
+    def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:
+        """Return the days of ``days`` read from rollups (past the raw retention), and the
+        others."""
+        if self.history is None or self.kept_from is None or days.start >= self.kept_from:
+            return [], list(days.each())
+        kept = self.kept_from
+        return [d for d in days.each() if d < kept], [d for d in days.each() if d >= kept]
+
+    def archived_totals(self, days: list[dt.date]) -> dict[dt.date, Tally]:
+        """Return the rolled-up totals of each of ``days`` that has any."""
+        assert self.history is not None
+        return self.history.by_day(DayRange(days[0], days[-1]))
+
+    def archived_sums(
+        self, dimension: str, days: list[dt.date], values: list[str] | None
+    ) -> dict[str, Tally]:
+        """Return the rolled-up figures of a dimension's values summed over ``days``."""
+        assert self.history is not None
+        within = DayRange(days[0], days[-1])
+        if values is None:
+            return dict(self.history.breakdown(dimension, within, None))
+        return self.history.values(dimension, within, values)
+
+    def by_hour(self, days: DayRange) -> dict[dt.datetime, HourTally]:
+        """Return the figures of each hour (aware UTC start) that has any."""
+        older, recent = self.split(days)
+        found: dict[dt.datetime, HourTally] = {}
+        if older:
+            assert self.history is not None
+            found.update(self.history.by_hour(DayRange(older[0], older[-1])))
+        if recent:
+            found.update(super().by_hour(DayRange(recent[0], recent[-1])))
+        return found
 
     def figures(self, days: Sequence[dt.date]) -> dict[dt.date, DayFigures]:
         """Return the figures of each of ``days``; the days not computed yet are computed by

@@ -1,0 +1,45 @@
+"""The analytics store of a test (:mod:`tests.integration.analytics.stores`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from avowal.analytics.clickhouse import events
+from avowal.settings import Settings
+from tests.integration.analytics.stores import CLICKHOUSE, DATABASE, TEST_RETENTION_DAYS
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test marked ``both_stores`` that keeps events (uses ``settings``) on both (or on
+    the stores the closest mark names)."""
+    mark = metafunc.definition.get_closest_marker("both_stores")
+    if mark is not None and "analytics_store" in metafunc.fixturenames:
+        stores = list(mark.args) or [DATABASE, CLICKHOUSE]
+        metafunc.parametrize("analytics_store", stores, indirect=True)
+
+
+@pytest.fixture
+def analytics_store(request: pytest.FixtureRequest) -> str:
+    """Return where the test's analytics events are kept (the database unless parametrized)."""
+    return str(getattr(request, "param", DATABASE))
+
+
+@pytest.fixture
+def settings(settings: Settings, analytics_store: str, request: pytest.FixtureRequest) -> Settings:
+    """Return the test settings, keeping analytics in a fresh ClickHouse database if asked."""
+    if analytics_store == DATABASE:
+        return settings
+    url: str = request.getfixturevalue("clickhouse_url")
+    configured = settings.model_copy(update={"analytics_url": url})
+    store = events.of(configured)
+    assert store is not None
+    store.upgrade(TEST_RETENTION_DAYS)
+    return configured
+
+
+@pytest.fixture
+def basis(analytics_store: str) -> Callable[[str], str]:
+    """Return the ``basis`` a dashboard answer names, given the database store's."""
+    return lambda relational: relational if analytics_store == DATABASE else CLICKHOUSE
