@@ -21,31 +21,37 @@ figure is exact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import http.server
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from avowal.analytics import rollup, share
+from avowal.analytics.clickhouse import events
+from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.models import Event, Site
+from avowal.app import create_app
 from avowal.cli import app as cli
 from avowal.db import migrate
 from avowal.db.engine import make_engine
 from avowal.settings import Settings
 from tests import pg, server
 from tests.conftest import REPO_ROOT
+from tests.integration.analytics.stores import CLICKHOUSE, DATABASE
 
 pytestmark = pytest.mark.browser
 
@@ -137,15 +143,59 @@ def site(tmp_path: Path) -> Iterator[int]:
         httpd.server_close()
 
 
-def wait_for(engine: Engine, count: int, timeout: float = 15.0) -> int:
-    """Wait until ``count`` events are stored; return how many are."""
+Counter = Callable[[], int]
+
+
+def counter(engine: Engine, clickhouse: ClickHouseEvents | None) -> Counter:
+    """Return a function counting the stored events, where the server keeps them."""
+    if clickhouse is not None:
+        return clickhouse.count
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(Event)) or 0)
+
+    return count
+
+
+def wait_for(count: Counter, expected: int, timeout: float = 15.0) -> int:
+    """Wait until ``expected`` events are stored; return how many are."""
     deadline = time.monotonic() + timeout
     while True:
-        with engine.connect() as conn:
-            stored = int(conn.scalar(select(func.count()).select_from(Event)) or 0)
-        if stored >= count or time.monotonic() > deadline:
+        stored = count()
+        if stored >= expected or time.monotonic() > deadline:
             return stored
         time.sleep(0.05)
+
+
+@dataclass
+class InProcess:
+    """A server run by uvicorn in a thread of the test process (for chdb, which only the
+    process that opened its folder may use: the test counts the events in it too)."""
+
+    url: str
+
+    def output(self) -> str:
+        return "(in-process server: its log is the test's)"
+
+
+@contextlib.contextmanager
+def in_process(settings: Settings) -> Iterator[InProcess]:
+    port = server.free_port()
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + server.START_TIMEOUT
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield InProcess(f"http://127.0.0.1:{port}")
+    finally:
+        srv.should_exit = True
+        thread.join(10)
 
 
 def write_page(tmp_path: Path, tracker: Tracker, avowal: str, bundles: dict[str, Path]) -> None:
@@ -159,14 +209,14 @@ def write_page(tmp_path: Path, tracker: Tracker, avowal: str, bundles: dict[str,
     (shop / "index.html").write_text(html)
 
 
-def visit(engine: Engine, browser: Any, url: str, tracker: Tracker, log: Any) -> None:
+def visit(count: Counter, browser: Any, url: str, tracker: Tracker, log: Any) -> None:
     """Drive the scripted visit of the module's docstring, waiting for each stored event."""
     stored = 0
 
     def expect(more: int) -> None:
         nonlocal stored
         stored += more
-        assert wait_for(engine, stored) == stored, log()
+        assert wait_for(count, stored) == stored, log()
 
     a = browser.new_context(user_agent=VISITOR_A)
     page = a.new_page()
@@ -196,13 +246,16 @@ def visit(engine: Engine, browser: Any, url: str, tracker: Tracker, log: Any) ->
     b.close()
 
 
-def figures(engine: Engine, avowal: str) -> dict[str, Any]:
-    """Roll today up, and read the dashboard's JSON endpoints through a share link."""
+def figures(engine: Engine, avowal: str, *, roll: bool) -> dict[str, Any]:
+    """Roll today up (the database store), and read the dashboard's JSON endpoints through a
+    share link."""
     today = dt.datetime.now(dt.UTC).date()
     with Session(engine) as session, session.begin():
         site_id = session.scalar(select(Site.id).where(Site.domain == "localhost"))
         assert site_id is not None
-        rollup.roll_day(session, site_id, today, now=dt.datetime.now(dt.UTC), visit_minutes=30)
+        if roll:
+            now = dt.datetime.now(dt.UTC)
+            rollup.roll_day(session, site_id, today, now=now, visit_minutes=30)
         token = share.create(session, "localhost")
     base = f"{avowal}/v1/analytics/share/{token}"
     params = {"from": today.isoformat(), "to": today.isoformat()}
@@ -219,9 +272,15 @@ def figures(engine: Engine, avowal: str) -> dict[str, Any]:
     return answers
 
 
+@pytest.mark.parametrize("store", [DATABASE, CLICKHOUSE])
 @pytest.mark.parametrize("tracker", TRACKERS, ids=lambda t: t.name)
 def test_one_visit_gives_exact_dashboard_figures(
-    tmp_path: Path, site: int, bundles: dict[str, Path], tracker: Tracker
+    tmp_path: Path,
+    site: int,
+    bundles: dict[str, Path],
+    tracker: Tracker,
+    store: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     chromium_or_skip()
     from playwright.sync_api import sync_playwright
@@ -233,15 +292,29 @@ def test_one_visit_gives_exact_dashboard_figures(
     env = server.serve_env(tmp_path, database_url, policy)
     added = CliRunner().invoke(cli, ["analytics", "site", "add", "localhost"], env=env)
     assert added.exit_code == 0, added.output
+    clickhouse = None
+    serving: contextlib.AbstractContextManager[server.Server | InProcess]
+    if store == CLICKHOUSE:
+        # In this process: chdb's folder opens in one process, and the test counts in it too.
+        url: str = request.getfixturevalue("clickhouse_url")
+        settings = Settings(
+            env="test", data_dir=tmp_path, database_url=database_url, policy_file=policy
+        ).model_copy(update={"analytics_url": url})
+        clickhouse = events.of(settings)
+        assert clickhouse is not None
+        clickhouse.upgrade(30)
+        serving = in_process(settings)
+    else:
+        serving = server.running(env, tmp_path / "serve.log")
     try:
-        with server.running(env, tmp_path / "serve.log") as avowal:
+        with serving as avowal:
             write_page(tmp_path, tracker, avowal.url, bundles)
             started = time.monotonic()
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
                 try:
                     visit(
-                        engine,
+                        counter(engine, clickhouse),
                         browser,
                         f"http://localhost:{site}/shop/index.html",
                         tracker,
@@ -250,9 +323,10 @@ def test_one_visit_gives_exact_dashboard_figures(
                 finally:
                     browser.close()
             elapsed = time.monotonic() - started
-            # The tracker's events were committed by the writer process, as in production.
-            assert avowal.writers(), avowal.output()
-            got = figures(engine, avowal.url)
+            if isinstance(avowal, server.Server):
+                # The tracker's events were committed by the writer process, as in production.
+                assert avowal.writers(), avowal.output()
+            got = figures(engine, avowal.url, roll=clickhouse is None)
     finally:
         engine.dispose()
 
