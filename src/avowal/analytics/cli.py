@@ -11,6 +11,8 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics import query, share, sites, worker
+from avowal.analytics.clickhouse import events as clickhouse_events
+from avowal.analytics.clickhouse import migrate as clickhouse_migrate
 from avowal.analytics.exceptions import SiteError
 from avowal.cli_support import database, fail, load_policy, load_secrets
 from avowal.lib import clock
@@ -72,7 +74,7 @@ def remove(
     policy = load_policy(settings.policy_file).policy
     with database(settings) as sessions, sessions() as session, session.begin():
         try:
-            removed = sites.remove_site(session, domain, policy)
+            removed = sites.remove_site(session, domain, policy, clickhouse_events.of(settings))
         except SiteError as exc:
             raise fail(exc.message) from None
     typer.echo(f"site {sites.normalise_domain(domain)} removed with its {removed} events")
@@ -108,6 +110,63 @@ def unshare_site(
         except AvowalError as exc:
             raise fail(exc.message) from None
     typer.echo(f"share link of {domain} ended" if had else f"{domain} had no share link")
+
+
+@app.command("migrate")
+def migrate_to(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The ClickHouse address, as AVOWAL_ANALYTICS_URL takes it "
+            "(clickhouse://user:password@host:8123/database, clickhouses://, https://).",
+        ),
+    ],
+    delete_source: Annotated[
+        bool,
+        typer.Option(
+            "--delete-source",
+            help="Delete the raw events from the database once ClickHouse has every one "
+            "(otherwise the worker purges them at the end of their retention).",
+        ),
+    ] = False,
+) -> None:
+    """Copy the raw events into ClickHouse, check every site-day's count, and say how to switch.
+
+    Run it with the servers stopped (events arriving meanwhile would stay behind), then set
+    AVOWAL_ANALYTICS_URL and start them. Rollups stay in the database: days past the raw
+    retention keep their figures.
+    """
+    settings = Settings()
+    if clickhouse_events.of(settings) is not None:
+        raise fail("analytics are already kept in ClickHouse (AVOWAL_ANALYTICS_URL is set)")
+    try:
+        target = clickhouse_events.ClickHouseEvents(clickhouse_migrate.parse(to))
+    except AvowalError as exc:
+        raise fail(exc.message) from None
+    policy = load_policy(settings.policy_file)
+    with database(settings) as sessions:
+        try:
+            report = clickhouse_migrate.copy(
+                sessions,
+                target,
+                policy.policy.analytics.raw_retention_days,
+                delete_source=delete_source,
+                progress=lambda n: typer.echo(f"copied {n} events", err=True),
+            )
+        except clickhouse_migrate.MigrationRefused as exc:
+            raise fail(exc.message) from None
+    where = target.target.describe()
+    typer.echo(
+        f"copied {report.events} events of {report.sites} sites ({report.site_days} site-days) "
+        f"to {where}; every site-day's count checked"
+    )
+    if report.deleted:
+        typer.echo(f"deleted the {report.deleted} raw events from the database")
+    typer.echo(
+        f"next: set AVOWAL_ANALYTICS_URL to {where} (with its password, if any) for every "
+        "server and the worker, then start them"
+    )
 
 
 def _day(name: str, value: str | None) -> dt.date | None:

@@ -24,6 +24,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from sqlalchemy import delete, select
@@ -34,6 +35,9 @@ from avowal.analytics.exceptions import InvalidDomain, SiteExists, SiteInPolicy,
 from avowal.analytics.models import Site
 from avowal.db import upsert
 from avowal.policy.schemas import AnalyticsSite, Policy
+
+if TYPE_CHECKING:
+    from avowal.analytics.clickhouse.events import ClickHouseEvents
 
 POLICY = "policy"
 CLI = "cli"
@@ -94,8 +98,13 @@ def add_site(session: Session, domain: str, now: dt.datetime) -> Site:
     return site
 
 
-def remove_site(session: Session, domain: str, policy: Policy) -> int:
-    """Remove a site with all its events, figures and counters; return its events' count."""
+def remove_site(
+    session: Session, domain: str, policy: Policy, clickhouse: ClickHouseEvents | None = None
+) -> int:
+    """Remove a site with all its events, figures and counters; return its events' count.
+
+    With ``clickhouse``, its events there are deleted first: if that fails, nothing is removed.
+    """
     domain = normalise_domain(domain)
     if domain in declared(policy):
         raise SiteInPolicy(
@@ -118,6 +127,8 @@ def remove_site(session: Session, domain: str, policy: Policy) -> int:
         if table is models.Event:
             removed = int(getattr(result, "rowcount", 0) or 0)
     session.execute(delete(Site).where(Site.id == site_id))
+    if clickhouse is not None:
+        removed += clickhouse.delete_site(site_id)
     return removed
 
 

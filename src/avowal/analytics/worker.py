@@ -431,6 +431,8 @@ def run_pass(
         # up, for the time after their raw events are gone. Filters need no archive.
         roll_clickhouse(factory, settings, clickhouse, now, report)
         purge_clickhouse(clickhouse, policy, now, report)
+        # Raw events left in the database by a migration go at the end of their retention.
+        purge(factory, policy, now, report)
         return report
     roll_pending(factory, settings, now, report)
     archive.run(

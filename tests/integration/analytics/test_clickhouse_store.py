@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from avowal.analytics import query, worker, writer
+from avowal.analytics import query, rollup, worker, writer
 from avowal.analytics.clickhouse import connection, events, schema
 from avowal.analytics.clickhouse.reader import ClickHouseReader
 from avowal.analytics.dimensions import NAMES
@@ -28,7 +28,12 @@ from avowal.cli import app as cli_app
 from avowal.db.engine import make_sessionmaker
 from avowal.policy.loader import load_file
 from avowal.settings import Settings
-from tests.integration.analytics.dashboard_data import add_site, clickhouse_values, random_events
+from tests.integration.analytics.dashboard_data import (
+    add_events,
+    add_site,
+    clickhouse_values,
+    random_events,
+)
 
 SITE = "www.contactmonkey.com"
 GEOIP = Path(__file__).resolve().parents[2] / "data" / "geoip" / "GeoIP2-Country-Test.mmdb"
@@ -304,3 +309,99 @@ def test_days_past_retention_keep_their_figures_as_rollups(
         )
     assert got == expected
     assert expected[0]  # there were figures to compare
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        "AVOWAL_DATABASE_URL": settings.effective_database_url,
+        "AVOWAL_DATA_DIR": str(settings.data_dir),
+        "AVOWAL_POLICY_FILE": str(settings.policy_file),
+    }
+
+
+def test_migrate_copies_every_event_in_order_then_refuses_to_copy_twice(
+    settings: Settings, engine: Engine, clickhouse_url: str
+) -> None:
+    sessions = make_sessionmaker(engine)
+    first = NOON.date() - dt.timedelta(days=3)
+    with sessions.begin() as session:
+        site = add_site(session)
+        other = add_site(session, "other.example.com")
+        add_events(session, random_events(site, first, 3, per_day=15))
+        add_events(session, random_events(other, first, 2, seed=3, per_day=5))
+    expected = [comparable(r) for r in relational_rows(engine)]
+    runner = CliRunner()
+    env = cli_env(settings)
+    moved = runner.invoke(cli_app, ["analytics", "migrate", "--to", clickhouse_url], env=env)
+    assert moved.exit_code == 0, moved.output
+    target = connection.parse(clickhouse_url)
+    assert f"copied {len(expected)} events of 2 sites (5 site-days)" in moved.output
+    assert f"set AVOWAL_ANALYTICS_URL to {target.describe()}" in moved.output
+    configured = settings.model_copy(update={"analytics_url": clickhouse_url})
+    assert [comparable(r) for r in clickhouse_rows(configured)] == expected
+    # Without --delete-source, the database keeps its copies until their retention ends.
+    assert len(relational_rows(engine)) == len(expected)
+    # The figures ClickHouse computes from them are the database's.
+    store = events.of(configured)
+    assert store is not None
+    reader = ClickHouseReader(store.client(), site, visit_minutes=30)
+    with sessions() as session:
+        for day in DayRange(first, first + dt.timedelta(days=2)).each():
+            want = rollup.compute_day(session, site, day, visit_minutes=30)
+            got = reader.figures([day])[day]
+            assert {k: t.as_dict() for k, t in got.daily.items()} == {
+                k: t.as_dict() for k, t in want.daily.items()
+            }
+    again = runner.invoke(cli_app, ["analytics", "migrate", "--to", clickhouse_url], env=env)
+    assert again.exit_code == 1
+    assert f"already holds {len(expected)} events" in again.output
+    already = runner.invoke(
+        cli_app,
+        ["analytics", "migrate", "--to", clickhouse_url],
+        env={**env, "AVOWAL_ANALYTICS_URL": clickhouse_url},
+    )
+    assert already.exit_code == 1 and "already kept in ClickHouse" in already.output
+
+
+def test_migrate_deletes_the_source_only_when_asked_and_names_a_bad_address(
+    settings: Settings, engine: Engine, clickhouse_url: str
+) -> None:
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        add_events(session, random_events(add_site(session), NOON.date(), 1, per_day=10))
+    count = len(relational_rows(engine))
+    runner = CliRunner()
+    env = cli_env(settings)
+    bad = runner.invoke(cli_app, ["analytics", "migrate", "--to", "mysql://h/db"], env=env)
+    assert bad.exit_code == 1 and "unknown scheme 'mysql'" in bad.output
+    moved = runner.invoke(
+        cli_app, ["analytics", "migrate", "--to", clickhouse_url, "--delete-source"], env=env
+    )
+    assert moved.exit_code == 0, moved.output
+    assert f"deleted the {count} raw events from the database" in moved.output
+    assert relational_rows(engine) == []
+    configured = settings.model_copy(update={"analytics_url": clickhouse_url})
+    assert len(clickhouse_rows(configured)) == count
+
+
+def test_removing_a_site_deletes_its_events_in_clickhouse(
+    ch_settings: Settings, engine: Engine
+) -> None:
+    store = events.of(ch_settings)
+    assert store is not None
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        gone = add_site(session, "gone.example.com")
+        kept = add_site(session, "kept.example.com")
+    store.insert(clickhouse_values(random_events(gone, NOON.date(), 1, per_day=8)))
+    store.insert(clickhouse_values(random_events(kept, NOON.date(), 1, per_day=4)))
+    before = store.count(site_id=gone)
+    result = CliRunner().invoke(
+        cli_app,
+        ["analytics", "site", "remove", "gone.example.com", "--yes"],
+        env={**cli_env(ch_settings), "AVOWAL_ANALYTICS_URL": str(ch_settings.analytics_url)},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"removed with its {before} events" in result.output
+    assert store.count(site_id=gone) == 0
+    assert store.count(site_id=kept) > 0

@@ -94,6 +94,18 @@ class ClickHouseEvents:
             dropped.append((day, count))
         return dropped
 
+    def delete_site(self, site_id: int) -> int:
+        """Delete a site's events, waiting until ClickHouse has rewritten its parts without
+        them; return how many there were."""
+        count = self.count(site_id=site_id)
+        if count:
+            self.client().command(
+                f"ALTER TABLE {schema.TABLE} DELETE WHERE site_id = {{site:UInt32}}",
+                parameters={"site": site_id},
+                settings={"mutations_sync": 1},
+            )
+        return count
+
     def count(self, *, site_id: int | None = None, day: dt.date | None = None) -> int:
         """Return how many events are kept (of a site, of a day)."""
         where: list[str] = []
