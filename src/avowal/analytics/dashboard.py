@@ -32,9 +32,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from avowal.analytics import archive, dimensions
+from avowal.analytics.clickhouse import reader as clickhouse_reader
 from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.models import Event
-from avowal.analytics.query import DayRange, Query, UnknownDimension
+from avowal.analytics.query import REALTIME_MINUTES, DayRange, Query, UnknownDimension
 from avowal.analytics.readers import RawReader, Reader, RollupReader, merge
 from avowal.analytics.rollup import REVENUE, Tally
 from avowal.analytics.visits import MICROS, PAGEVIEW
@@ -58,7 +59,6 @@ COLUMNS = {
     dimensions.VISIT_ROWS: ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration"),
     dimensions.EVENT_ROWS: ("visitors", "visits", "events", "conversion_rate"),
 }
-REALTIME_MINUTES = 30
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 
@@ -70,24 +70,20 @@ def reader(
     visit_minutes: int,
     budget: float | None = None,
     clickhouse: ClickHouseEvents | None = None,
-    kept_from: dt.date | None = None,
 ) -> Reader:
     """Return the reader of a request: rollups, or raw events when it is filtered (computing
     raw days for at most ``budget`` seconds, see :meth:`RawReader.day`).
 
-    With ``clickhouse``, every figure comes from ClickHouse's raw events, except the days
-    before ``kept_from`` (the raw-event retention's first day), which come from their rollups.
+    With ``clickhouse``, figures come from ClickHouse's raw events, except, unfiltered, the
+    days that are over, read from the rollups the worker stored from ClickHouse.
     """
     if clickhouse is not None:
-        from avowal.analytics.clickhouse.reader import ClickHouseReader
-
-        return ClickHouseReader(
+        return clickhouse_reader.ClickHouseReader(
             clickhouse.client(),
             query.site_id,
             query.filters,
             visit_minutes=visit_minutes,
             history=session,
-            kept_from=kept_from,
         )
     if query.filters:
         # Noted, so that the worker archives these filters' days (avowal.analytics.archive).
@@ -348,8 +344,6 @@ def realtime(
 ) -> dict[str, Any]:
     """Return the visitors and page views of the last 30 minutes, and their top pages."""
     if clickhouse is not None:
-        from avowal.analytics.clickhouse import reader as clickhouse_reader
-
         return clickhouse_reader.realtime(clickhouse.client(), site_id, now)
     since = now - dt.timedelta(minutes=REALTIME_MINUTES)
     window = (Event.site_id == site_id, Event.ts >= since, Event.ts <= now)

@@ -82,9 +82,6 @@ def parse(
         visit_minutes=settings.analytics_visit_minutes,
         budget=settings.analytics_filter_budget_seconds,
         clickhouse=clickhouse_events.of(settings),
-        kept_from=query.first_kept_day(
-            clock.now().date(), policy.policy.analytics.raw_retention_days
-        ),
     )
     return parsed, source
 

@@ -31,6 +31,8 @@ FILTER_KINDS = dimensions.NAMES
 NOT = "!"  # ``kind!:value``: the visits without the value
 MAX_FILTER_VALUE = 2000
 RETENTION_RULE = "analytics.raw_retention_days"
+# The realtime figures' window, in minutes (the dashboard's and the Stats API's).
+REALTIME_MINUTES = 30
 
 
 class InvalidQuery(AvowalError):

@@ -87,9 +87,6 @@ class Context:
             visit_minutes=self.settings.analytics_visit_minutes,
             budget=self.settings.analytics_filter_budget_seconds,
             clickhouse=clickhouse_events.of(self.settings),
-            kept_from=query.first_kept_day(
-                self.today, self.policy.policy.analytics.raw_retention_days
-            ),
         )
 
 

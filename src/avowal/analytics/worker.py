@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from avowal.analytics import archive, incremental, quarantine, query, rollup
 from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.analytics.clickhouse.events import ClickHouseEvents
+from avowal.analytics.clickhouse.reader import ClickHouseReader
 from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
@@ -255,6 +256,11 @@ def _finalise(
 def redo_day(
     factory: sessionmaker[Session], settings: Settings, site_id: int, day: dt.date, now: dt.datetime
 ) -> None:
+    """Recompute a site-day's rollups from its raw events (in ClickHouse, if kept there)."""
+    clickhouse = clickhouse_events.of(settings)
+    if clickhouse is not None:
+        _store_clickhouse_day(factory, settings, clickhouse, site_id, day, now)
+        return
     with transaction(factory) as session:
         # The mark is read under the site's lock: no step can move it while the day is redone.
         rollup.site_lock(session, site_id)
@@ -366,8 +372,6 @@ def roll_clickhouse(
     """Store the figures of each day that is over and not rolled up yet, computed in ClickHouse,
     as the day's final rollup: the dashboard reads them once the day's raw events are dropped
     (the relational store keeps its rollups the same way)."""
-    from avowal.analytics.clickhouse.reader import ClickHouseReader
-
     for site_id, domain in _sites(factory):
         try:
             with factory() as session:
@@ -386,20 +390,30 @@ def roll_clickhouse(
         except Exception as exc:
             report.fail(domain, None, exc, "rollup")
             continue
-        if not days:
-            continue
-        reader = ClickHouseReader(
-            clickhouse.client(), site_id, visit_minutes=settings.analytics_visit_minutes
-        )
         for day in days:
             try:
-                figures = reader.figures([day])[day]
-                with transaction(factory) as session:
-                    rollup.store_day(session, site_id, day, figures, now=now, final=True)
+                _store_clickhouse_day(factory, settings, clickhouse, site_id, day, now)
             except Exception as exc:
                 report.fail(domain, day, exc, "rollup")
                 continue
             report.rolled.append((domain, day))
+
+
+def _store_clickhouse_day(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clickhouse: ClickHouseEvents,
+    site_id: int,
+    day: dt.date,
+    now: dt.datetime,
+) -> None:
+    """Store a site-day's figures computed in ClickHouse as its rollup (final once over)."""
+    reader = ClickHouseReader(
+        clickhouse.client(), site_id, visit_minutes=settings.analytics_visit_minutes
+    )
+    figures = reader.figures([day])[day]
+    with transaction(factory) as session:
+        rollup.store_day(session, site_id, day, figures, now=now, final=rollup.is_final(day, now))
 
 
 def purge_clickhouse(

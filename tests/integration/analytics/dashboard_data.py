@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from avowal.analytics import rollup
+from avowal.analytics import worker
 from avowal.analytics.clickhouse import events
 from avowal.analytics.models import Event, Site
 from avowal.analytics.store import COLUMNS
@@ -98,12 +98,9 @@ def store_events(app: FastAPI, session: Session, rows: list[dict[str, Any]]) -> 
 
 
 def roll_up(app: FastAPI, site_id: int, days: list[dt.date]) -> None:
-    """Roll up ``days`` as the worker would have (ClickHouse's figures need no rollup)."""
-    if events.of(app.state.settings) is not None:
-        return
+    """Roll up ``days`` at NOW as the worker would have (from ClickHouse, if kept there)."""
     for day in days:
-        with app.state.sessionmaker.begin() as session:
-            rollup.roll_day(session, site_id, day, now=NOW, visit_minutes=30)
+        worker.redo_day(app.state.sessionmaker, app.state.settings, site_id, day, NOW)
 
 
 def random_events(

@@ -16,17 +16,19 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from avowal.analytics.clickhouse import schema, sql
-from avowal.analytics.dashboard import REALTIME_MINUTES
 from avowal.analytics.filters import VisitFilter
-from avowal.analytics.query import DayRange
+from avowal.analytics.models import RollupState
+from avowal.analytics.query import REALTIME_MINUTES, DayRange
 from avowal.analytics.readers import DayFiguresReader, RollupReader
 from avowal.analytics.rollup import FIGURES, DayFigures, HourTally, Tally
 from avowal.analytics.visits import PAGEVIEW, micros
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
-    from sqlalchemy.orm import Session
 
 
 class ClickHouseReader(DayFiguresReader):
@@ -43,30 +45,42 @@ class ClickHouseReader(DayFiguresReader):
         *,
         visit_minutes: int,
         history: Session | None = None,
-        kept_from: dt.date | None = None,
     ) -> None:
         self.client = client
         self.site_id = site_id
         self.filters = filters
         self.visit_minutes = visit_minutes
         self._days: dict[dt.date, DayFigures] = {}
-        # The days before ``kept_from`` have no raw events left: their figures are the rollups
-        # the worker stored when each day was over (unfiltered only: filters need raw events,
-        # and query.check_retention refuses a filtered range reaching past them).
-        self.kept_from = kept_from
+        # Unfiltered, the days that are over are read from the rollups the worker stored from
+        # ClickHouse when each day ended (worker.roll_clickhouse), as the database store reads
+        # them: a 30-day dashboard sums rows instead of recomputing visits from 30 days of raw
+        # events, and days past the raw retention keep their figures. Filters need raw events
+        # (query.check_retention refuses a filtered range reaching past them).
         self.history = (
-            RollupReader(history, site_id)
-            if history is not None and kept_from is not None and not filters
-            else None
+            RollupReader(history, site_id) if history is not None and not filters else None
         )
+        self._last_final: dt.date | None = None
+        self._asked = False
+
+    def last_final_day(self) -> dt.date | None:
+        """Return the site's last day rolled up for good (every day before it is, or has no
+        events: the worker rolls them oldest first)."""
+        if self.history is not None and not self._asked:
+            self._last_final = self.history.session.scalar(
+                select(func.max(RollupState.day)).where(
+                    RollupState.site_id == self.site_id, RollupState.final.is_(True)
+                )
+            )
+            self._asked = True
+        return self._last_final
 
     def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:
-        """Return the days of ``days`` read from rollups (past the raw retention), and the
-        others."""
-        if self.history is None or self.kept_from is None or days.start >= self.kept_from:
+        """Return the days of ``days`` read from rollups (those rolled up for good), and the
+        others (from ClickHouse's raw events)."""
+        last = self.last_final_day()
+        if last is None or days.start > last:
             return [], list(days.each())
-        kept = self.kept_from
-        return [d for d in days.each() if d < kept], [d for d in days.each() if d >= kept]
+        return [d for d in days.each() if d <= last], [d for d in days.each() if d > last]
 
     def archived_totals(self, days: list[dt.date]) -> dict[dt.date, Tally]:
         """Return the rolled-up totals of each of ``days`` that has any."""
