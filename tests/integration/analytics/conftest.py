@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, select
 
-from avowal.analytics.clickhouse import events
+from avowal.analytics.clickhouse import events, schema
+from avowal.analytics.models import Event
 from avowal.settings import Settings
-from tests.integration.analytics.stores import CLICKHOUSE, DATABASE, TEST_RETENTION_DAYS
+from tests.integration.analytics.stores import CLICKHOUSE, DATABASE, TEST_RETENTION_DAYS, Rows
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -43,3 +46,23 @@ def settings(settings: Settings, analytics_store: str, request: pytest.FixtureRe
 def basis(analytics_store: str) -> Callable[[str], str]:
     """Return the ``basis`` a dashboard answer names, given the database store's."""
     return lambda relational: relational if analytics_store == DATABASE else CLICKHOUSE
+
+
+@pytest.fixture
+def stored(settings: Settings, engine: Engine) -> Rows:
+    """Return a function listing the stored events in arrival order, from the test's store
+    (ClickHouse's rows shaped as the database's: no props is None)."""
+    clickhouse = events.of(settings)
+
+    def rows() -> list[dict[str, Any]]:
+        if clickhouse is None:
+            with engine.connect() as conn:
+                return [dict(r) for r in conn.execute(select(Event).order_by(Event.id)).mappings()]
+        names = ", ".join(schema.COLUMNS)
+        found = clickhouse.client().query(f"SELECT {names} FROM {schema.TABLE} ORDER BY id")
+        out = [dict(zip(schema.COLUMNS, row, strict=True)) for row in found.result_rows]
+        for row in out:
+            row["props"] = row["props"] or None
+        return out
+
+    return rows

@@ -4,6 +4,9 @@ of its tests with them in the database and again in ClickHouse (chdb's embedded 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 DATABASE, CLICKHOUSE = "database", "clickhouse"
@@ -15,3 +18,6 @@ TEST_RETENTION_DAYS = 3650
 BOTH_STORES = pytest.mark.both_stores
 # Marks a test of a BOTH_STORES module that is about the database store's own tables.
 DATABASE_ONLY = pytest.mark.both_stores(DATABASE)
+
+# The stored events, in arrival order (the ``stored`` fixture).
+Rows = Callable[[], list[dict[str, Any]]]

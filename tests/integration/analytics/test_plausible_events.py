@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from avowal.analytics import rollup
-from avowal.analytics.models import Event, Site
+from avowal.analytics import worker
+from avowal.analytics.models import Site
 from avowal.lib import clock as lib_clock
+from tests.integration.analytics.stores import BOTH_STORES, Rows
 
 SITE = "www.contactmonkey.com"
 API = f"/v1/analytics/sites/{SITE}"
@@ -33,6 +34,9 @@ CHROME = (
     "Chrome/120.0.0.0 Safari/537.36"
 )
 
+# Plausible's events, with the events in the database and in ClickHouse.
+pytestmark = BOTH_STORES
+
 
 def send(client: TestClient, payload: Any, ua: str = FIREFOX) -> Any:
     return client.post(
@@ -45,11 +49,6 @@ def send(client: TestClient, payload: Any, ua: str = FIREFOX) -> Any:
 def short(name: str | int, path: str, **extra: Any) -> dict[str, Any]:
     """An event as @plausible-analytics/tracker sends it (short names)."""
     return {"n": name, "u": f"https://{SITE}{path}", "d": SITE, **extra}
-
-
-def rows(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(Event).order_by(Event.id)).mappings())
 
 
 @pytest.fixture
@@ -65,11 +64,12 @@ def at(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
 
 
 def roll(app: FastAPI) -> None:
-    with app.state.sessionmaker.begin() as session:
+    """Roll the day up as the worker would the next day (from ClickHouse, if kept there)."""
+    with app.state.sessionmaker() as session:
         site_id = session.scalar(select(Site.id).where(Site.domain == SITE))
-        rollup.roll_day(
-            session, site_id, NOON.date(), now=NOON + dt.timedelta(days=1), visit_minutes=30
-        )
+    assert site_id is not None
+    now = NOON + dt.timedelta(days=1)
+    worker.redo_day(app.state.sessionmaker, app.state.settings, site_id, NOON.date(), now)
 
 
 def get(client: TestClient, tokens: dict[str, str], path: str, **params: Any) -> Any:
@@ -86,7 +86,7 @@ def get(client: TestClient, tokens: dict[str, str], path: str, **params: Any) ->
 def test_engagement_non_interactive_and_revenue_figures(
     app: FastAPI,
     client: TestClient,
-    engine: Engine,
+    stored: Rows,
     tokens: dict[str, str],
     at: Callable[[int], None],
 ) -> None:
@@ -134,16 +134,16 @@ def test_engagement_non_interactive_and_revenue_figures(
         assert answer.status_code == 202, answer.text
         assert answer.json() == {"stored": 1}
         assert "x-avowal-dropped" not in answer.headers
-    stored = rows(engine)
-    engagements = [r for r in stored if r["name"] == "engagement"]
+    kept = stored()
+    engagements = [r for r in kept if r["name"] == "engagement"]
     assert [(r["path"], r["scroll_depth"], r["engagement_ms"]) for r in engagements] == [
         ("/", 40, 8000),
         ("/pricing", 90, 20000),
         ("/", 100, 26000),
     ]
-    revenues = [(r["revenue_amount"], r["revenue_currency"]) for r in stored if r["revenue_amount"]]
+    revenues = [(r["revenue_amount"], r["revenue_currency"]) for r in kept if r["revenue_amount"]]
     assert revenues == [("12.5", "EUR"), ("30", "EUR"), ("7.25", "USD")]
-    assert [r["interactive"] for r in stored if r["name"] == "Video Play"] == [False]
+    assert [r["interactive"] for r in kept if r["name"] == "Video Play"] == [False]
     roll(app)
 
     totals = get(client, tokens, "/summary")["totals"]
@@ -251,7 +251,7 @@ LONG = "x" * 2100
 )
 def test_invalid_parts_are_dropped_and_the_rest_kept(
     client: TestClient,
-    engine: Engine,
+    stored: Rows,
     at: Callable[[int], None],
     payload: dict[str, Any],
     dropped: str | None,
@@ -261,11 +261,11 @@ def test_invalid_parts_are_dropped_and_the_rest_kept(
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"stored": 1}
     assert answer.headers.get("x-avowal-dropped") == dropped
-    (row,) = rows(engine)
+    (row,) = stored()
     assert check(row), row
 
 
-def test_still_refused_stores_nothing(client: TestClient, engine: Engine) -> None:
+def test_still_refused_stores_nothing(client: TestClient, stored: Rows) -> None:
     for payload in (
         {"n": "pageview", "u": "javascript:alert(1)"},  # no host to fall back to
         {"n": "pageview", "u": "ftp://www.contactmonkey.com/x", "d": SITE},
@@ -274,4 +274,4 @@ def test_still_refused_stores_nothing(client: TestClient, engine: Engine) -> Non
         answer = send(client, payload)
         assert answer.status_code == 400, answer.text
         assert "x-avowal-dropped" not in answer.headers
-    assert rows(engine) == []
+    assert stored() == []
