@@ -12,16 +12,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from avowal.analytics import salts, sites, tracker
-from avowal.analytics.models import Event, Salt, ScrubCounter
+from avowal.analytics.models import Salt, ScrubCounter
 from avowal.app import create_app
 from avowal.db.base import Base
 from avowal.db.engine import purge_wal
 from avowal.policy.loader import LoadedPolicy, load_file
 from avowal.policy.schemas import AnalyticsSite
 from avowal.settings import Settings
+from tests.integration.analytics.stores import BOTH_STORES, Rows
 
 SITE = "www.contactmonkey.com"
 ORIGIN = f"https://{SITE}"
@@ -32,6 +33,9 @@ IPHONE = (
 )
 GEOIP = Path(__file__).resolve().parents[2] / "data" / "geoip" / "GeoIP2-Country-Test.mmdb"
 NOON = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+
+# What is kept of each event, with the events in the database and in ClickHouse.
+pytestmark = BOTH_STORES
 
 
 def send(
@@ -54,13 +58,8 @@ def pageview(path: str = "/", **extra: Any) -> dict[str, Any]:
     return {"name": "pageview", "url": f"https://{SITE}{path}", "domain": SITE, **extra}
 
 
-def events(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(Event).order_by(Event.id)).mappings())
-
-
-def one(engine: Engine) -> Any:
-    rows = events(engine)
+def one(stored: Rows) -> Any:
+    rows = stored()
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -69,11 +68,6 @@ def scrubbed(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(select(ScrubCounter.kind, ScrubCounter.count)).all()
     return {str(kind): int(count) for kind, count in rows}
-
-
-def count_events(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(Event)) or 0)
 
 
 @pytest.fixture
@@ -93,7 +87,7 @@ def proxied_app(settings: Settings, engine: Engine, **overrides: Any) -> FastAPI
 
 
 def test_plausible_events_api_payload_is_stored_reduced(
-    client: TestClient, engine: Engine, clock: list[dt.datetime]
+    client: TestClient, engine: Engine, clock: list[dt.datetime], stored: Rows
 ) -> None:
     response = send(
         client,
@@ -110,7 +104,7 @@ def test_plausible_events_api_payload_is_stored_reduced(
     )
     assert response.status_code == 202, response.text
     assert response.json() == {"stored": 1}
-    row = one(engine)
+    row = one(stored)
     assert row["name"] == "Signup"
     assert row["path"] == "/pricing"
     assert (row["referrer_domain"], row["source"]) == ("news.ycombinator.com", "Hacker News")
@@ -122,7 +116,9 @@ def test_plausible_events_api_payload_is_stored_reduced(
     assert all(row[f"utm_{k}"] is None for k in ("source", "medium", "campaign", "term", "content"))
 
 
-def test_tracker_short_names_as_text_plain(client: TestClient, engine: Engine) -> None:
+def test_tracker_short_names_as_text_plain(
+    client: TestClient, engine: Engine, stored: Rows
+) -> None:
     payload = {
         "n": "pageview",
         "u": f"https://{SITE}/blog/hello",
@@ -132,24 +128,28 @@ def test_tracker_short_names_as_text_plain(client: TestClient, engine: Engine) -
     }
     response = send(client, payload, content_type="text/plain;charset=UTF-8")
     assert response.status_code == 202, response.text
-    row = one(engine)
+    row = one(stored)
     assert (row["name"], row["path"], row["referrer_domain"]) == ("pageview", "/blog/hello", None)
     assert row["props"] == {"author": "ada"}
     assert (row["browser"], row["os"], row["device"]) == ("Firefox", "Ubuntu", "desktop")
 
 
-def test_hash_routing_keeps_the_fragment_path(client: TestClient, engine: Engine) -> None:
+def test_hash_routing_keeps_the_fragment_path(
+    client: TestClient, engine: Engine, stored: Rows
+) -> None:
     send(client, {"n": "pageview", "u": f"https://{SITE}/app#/settings?tab=2", "d": SITE, "h": 1})
-    assert one(engine)["path"] == "/app#/settings"
+    assert one(stored)["path"] == "/app#/settings"
 
 
-def test_query_string_is_removed_except_utm_parameters(client: TestClient, engine: Engine) -> None:
+def test_query_string_is_removed_except_utm_parameters(
+    client: TestClient, engine: Engine, stored: Rows
+) -> None:
     url = (
         "/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
         "&utm_term=privacy&utm_content=button&q=ada%40example.com&session=abc123&ref=x#top"
     )
     assert send(client, pageview(url)).status_code == 202
-    row = one(engine)
+    row = one(stored)
     assert row["path"] == "/pricing"
     assert (row["utm_source"], row["utm_medium"], row["utm_campaign"]) == (
         "newsletter",
@@ -173,17 +173,22 @@ def test_query_string_is_removed_except_utm_parameters(client: TestClient, engin
     ],
 )  # fmt: skip
 def test_referrer_is_kept_as_its_domain_and_source(
-    client: TestClient, engine: Engine, referrer: str, domain: str | None, source: str | None
+    client: TestClient,
+    engine: Engine,
+    referrer: str,
+    domain: str | None,
+    source: str | None,
+    stored: Rows,
 ) -> None:
     assert send(client, pageview("/", referrer=referrer)).status_code == 202
-    row = one(engine)
+    row = one(stored)
     assert (row["referrer_domain"], row["source"]) == (domain, source)
     everything = json.dumps({k: str(v) for k, v in row.items()})
     assert "ada" not in everything and "search" not in everything
 
 
 def test_identifiers_in_paths_and_props_are_scrubbed_and_counted(
-    client: TestClient, engine: Engine, clock: list[dt.datetime]
+    client: TestClient, engine: Engine, clock: list[dt.datetime], stored: Rows
 ) -> None:
     path = (
         "/users/ada%40example.com/call/555-0123/pay/4242424242424242/reset/aB3dE5fG7hJ9kL1mN3pQ7r"
@@ -195,7 +200,7 @@ def test_identifiers_in_paths_and_props_are_scrubbed_and_counted(
         "plan": "pro",
     }
     assert send(client, pageview(path, props=props, name="Buy 555-0100")).status_code == 202
-    row = one(engine)
+    row = one(stored)
     assert row["path"] == "/users/:email/call/:phone/pay/:card/reset/:token"
     assert row["props"] == {
         "contact": "write to :email or call :phone",
@@ -227,11 +232,13 @@ BOTS = [
 
 
 @pytest.mark.parametrize("ua", BOTS)
-def test_bots_are_answered_but_not_stored(client: TestClient, engine: Engine, ua: str) -> None:
+def test_bots_are_answered_but_not_stored(
+    client: TestClient, engine: Engine, ua: str, stored: Rows
+) -> None:
     response = send(client, pageview("/"), ua=ua)
     assert response.status_code == 202
     assert response.json() == {"stored": 0, "dropped": "bot"}
-    assert count_events(engine) == 0
+    assert len(stored()) == 0
 
 
 JSON = "application/json"
@@ -263,26 +270,29 @@ def test_refusals_store_nothing(
     content_type: str,
     status: int,
     error: str,
+    stored: Rows,
 ) -> None:
     for ua in (FIREFOX, BOTS[0]):  # a bot is refused the same way
         response = send(client, payload, content_type=content_type, ua=ua)
         assert response.status_code == status, response.text
         assert response.json()["error"] == error
-    assert count_events(engine) == 0
+    assert len(stored()) == 0
     assert scrubbed(engine) == {}
 
 
-def test_a_streamed_body_over_the_limit_is_refused(client: TestClient, engine: Engine) -> None:
+def test_a_streamed_body_over_the_limit_is_refused(
+    client: TestClient, engine: Engine, stored: Rows
+) -> None:
     chunks = iter([b'{"name": "pageview", "props": {"a": "', b"x" * 9000, b'"}}'])
     response = client.post(
         "/api/event", content=chunks, headers={"Content-Type": "text/plain", "User-Agent": FIREFOX}
     )
     assert response.status_code == 413
-    assert count_events(engine) == 0
+    assert len(stored()) == 0
 
 
 def test_excluded_paths_and_extra_kept_parameters(
-    settings: Settings, engine: Engine, tmp_path: Path
+    settings: Settings, engine: Engine, tmp_path: Path, stored: Rows
 ) -> None:
     loaded = load_file(settings.policy_file)
     declared = [
@@ -306,7 +316,7 @@ def test_excluded_paths_and_extra_kept_parameters(
         assert send(client, both).json() == {"stored": 1}
         both["url"] = f"https://{SITE}/list?page=2&utm_source=a&sort=asc"
         assert send(client, both).json() == {"stored": 2}
-    rows = events(engine)
+    rows = stored()
     assert [(r["path"], r["utm_source"]) for r in rows] == [
         ("/admin/x", "a"),
         ("/list?page=2", "a"),
@@ -316,7 +326,7 @@ def test_excluded_paths_and_extra_kept_parameters(
 
 
 def test_nothing_is_counted_when_the_policy_disables_analytics(
-    settings: Settings, engine: Engine
+    settings: Settings, engine: Engine, stored: Rows
 ) -> None:
     loaded = load_file(settings.policy_file)
     off = loaded.policy.analytics.model_copy(update={"enabled": False})
@@ -333,7 +343,7 @@ def test_nothing_is_counted_when_the_policy_disables_analytics(
         assert response.status_code == 403
         assert response.json()["error"] == "analytics_disabled"
         assert preflight(client, ORIGIN).status_code == 403
-    assert count_events(engine) == 0
+    assert len(stored()) == 0
 
 
 def test_a_site_added_by_the_cli_is_accepted_without_a_restart(
@@ -391,31 +401,33 @@ def test_other_origins_get_no_cors_headers(client: TestClient, origin: str) -> N
 # --- visitors: trusted proxies, salts, nothing identifying ----------------------------------
 
 
-def visitors(engine: Engine) -> list[int]:
-    return [r["visitor"] for r in events(engine)]
+def visitors(stored: Rows) -> list[int]:
+    return [r["visitor"] for r in stored()]
 
 
-def test_forwarded_for_counts_only_from_a_trusted_proxy(settings: Settings, engine: Engine) -> None:
+def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    settings: Settings, engine: Engine, stored: Rows
+) -> None:
     app = proxied_app(settings, engine)
     with TestClient(app, client=("10.0.0.1", 4000)) as proxy:
         app.state.analytics.clock = lambda: NOON
         for ip in ("198.51.100.1", "198.51.100.2", "198.51.100.1"):
             send(proxy, pageview("/"), **{"X-Forwarded-For": ip})
         send(proxy, pageview("/"))  # no header: the proxy itself
-    a, b, a_again, proxy_itself = visitors(engine)
+    a, b, a_again, proxy_itself = visitors(stored)
     assert a == a_again
     assert len({a, b, proxy_itself}) == 3
     with TestClient(app, client=("203.0.113.5", 4000)) as direct:
         app.state.analytics.clock = lambda: NOON
         for ip in ("198.51.100.1", "198.51.100.2"):
             send(direct, pageview("/"), **{"X-Forwarded-For": ip})
-    forged_a, forged_b = visitors(engine)[4:]
+    forged_a, forged_b = visitors(stored)[4:]
     assert forged_a == forged_b  # both are 203.0.113.5
     assert forged_a not in (a, b)
 
 
 def test_same_visitor_same_day_same_hash_next_day_another(
-    client: TestClient, engine: Engine, clock: list[dt.datetime]
+    client: TestClient, engine: Engine, clock: list[dt.datetime], stored: Rows
 ) -> None:
     send(client, pageview("/"))
     clock[0] = NOON + dt.timedelta(hours=11, minutes=59)
@@ -423,7 +435,7 @@ def test_same_visitor_same_day_same_hash_next_day_another(
     send(client, pageview("/"), ua=IPHONE)  # another visitor
     clock[0] = NOON + dt.timedelta(hours=12)  # midnight UTC: a new day, a new salt
     send(client, pageview("/"))
-    first, same_day, other, next_day = visitors(engine)
+    first, same_day, other, next_day = visitors(stored)
     assert first == same_day
     assert len({first, other, next_day}) == 3
     with engine.connect() as conn:
@@ -466,7 +478,7 @@ def test_two_writers_creating_the_days_salt_agree(app: FastAPI) -> None:
     assert len(salt) == 32
 
 
-def test_no_ip_and_no_user_agent_anywhere(settings: Settings, engine: Engine) -> None:
+def test_no_ip_and_no_user_agent_anywhere(settings: Settings, engine: Engine, stored: Rows) -> None:
     ip = "198.51.100.77"
     ua = FIREFOX.replace("rv:128.0", "rv:128.7").replace("Firefox/128.0", "Firefox/128.7")
     app = proxied_app(settings, engine, geoip_file=GEOIP)
@@ -476,8 +488,14 @@ def test_no_ip_and_no_user_agent_anywhere(settings: Settings, engine: Engine) ->
             assert send(proxy, payload, ua=ua, **{"X-Forwarded-For": ip}).status_code == 202
         # A country is kept as its code only (MaxMind's test database: 81.2.69.160 is GB).
         send(proxy, pageview("/uk"), ua=ua, **{"X-Forwarded-For": "81.2.69.160"})
-    assert [r["country"] for r in events(engine)] == [None, None, None, "GB"]
+    kept = stored()
+    assert [r["country"] for r in kept] == [None, None, None, "GB"]
     needles = [ip, "81.2.69.160", ua, "128.7", "Gecko", "/a/b", "c=d"]
+    # The events as kept (in ClickHouse, when they are kept there)...
+    for row in kept:
+        for value in row.values():
+            assert not any(needle in str(value) for needle in needles), value
+    # ... and every analytics table of the database.
     tables = [t for t in Base.metadata.sorted_tables if t.name.startswith("analytics_")]
     assert {t.name for t in tables} >= {"analytics_events", "analytics_salts", "analytics_sites"}
     with engine.connect() as conn:
