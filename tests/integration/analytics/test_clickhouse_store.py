@@ -298,9 +298,7 @@ def test_days_past_retention_keep_their_figures_as_rollups(
         d for d in everything.each() if kept_from <= d < first + dt.timedelta(days=16)
     ]
     with sessions() as session:
-        after = ClickHouseReader(
-            store.client(), site_id, visit_minutes=30, history=session
-        )
+        after = ClickHouseReader(store.client(), site_id, visit_minutes=30, history=session)
         # Every day rolled up for good is read from its rollup, those past retention included.
         last = first + dt.timedelta(days=15)
         assert after.split(everything) == (
