@@ -44,6 +44,9 @@ from avowal.analytics.rollup import (
 )
 from avowal.lib import clock
 
+# The hours' figures (DayFigures.hourly), named as a dimension among those a reader is asked for.
+HOURS = "hours"
+
 
 def _tally(row: Any) -> Tally:
     t = Tally()
@@ -237,12 +240,18 @@ class DayFiguresReader(ABC):
 
     The sums, the ranking and the hour window live here, once, for every reader whose figures
     are recomputed per day: :class:`RawReader` (raw events in the relational store) and
-    :class:`avowal.analytics.clickhouse.reader.ClickHouseReader`.
+    :class:`avowal.analytics.clickhouse.reader.ClickHouseReader`. Each answer names the one
+    dimension it reads (:data:`HOURS` for the hours), so a reader that can compute some
+    dimensions without the others does.
     """
 
     @abstractmethod
-    def figures(self, days: Sequence[dt.date]) -> dict[dt.date, DayFigures]:
-        """Return the figures of each of ``days`` (empty figures for a day without events)."""
+    def figures(
+        self, days: Sequence[dt.date], wanted: Collection[str] | None = None
+    ) -> dict[dt.date, DayFigures]:
+        """Return the figures of each of ``days`` (empty figures for a day without events):
+        whole, or at least those of the ``wanted`` dimensions (:data:`HOURS` for the hourly
+        figures) when given; the others may be missing."""
 
     def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:
         """Return the days of ``days`` with archived figures, and the others."""
@@ -262,7 +271,7 @@ class DayFiguresReader(ABC):
         """Return the totals of each day that has any."""
         archived, raw = self.split(days)
         found = self.archived_totals(archived) if archived else {}
-        for day, figures in self.figures(raw).items():
+        for day, figures in self.figures(raw, (TOTAL,)).items():
             t = figures.daily.get((TOTAL, ""))
             if t is not None:
                 found[day] = t
@@ -273,7 +282,7 @@ class DayFiguresReader(ABC):
     ) -> dict[str, Tally]:
         archived, raw = self.split(days)
         sums = self.archived_sums(dimension, archived, values) if archived else {}
-        for figures in self.figures(raw).values():
+        for figures in self.figures(raw, (dimension,)).values():
             for (dim, value), t in figures.daily.items():
                 if dim == dimension:
                     merge(sums.setdefault(value, Tally()), t)
@@ -297,7 +306,7 @@ class DayFiguresReader(ABC):
         """Return the figures of each hour (aware UTC start) that has any."""
         start, end = days.bounds()
         found: dict[dt.datetime, HourTally] = {}
-        for figures in self.figures(list(days.each())).values():
+        for figures in self.figures(list(days.each()), (HOURS,)).values():
             for hour, t in figures.hourly.items():
                 at = hour_start(hour)
                 if start <= at < end:
@@ -405,8 +414,11 @@ class RawReader(DayFiguresReader):
             stmt = stmt.where(ArchivedRollup.value.in_(values))
         return self.session.execute(stmt.group_by(ArchivedRollup.value))
 
-    def figures(self, days: Sequence[dt.date]) -> dict[dt.date, DayFigures]:
-        """Return the filtered figures of each of ``days`` from raw events (see :meth:`day`)."""
+    def figures(
+        self, days: Sequence[dt.date], wanted: Collection[str] | None = None
+    ) -> dict[dt.date, DayFigures]:
+        """Return the filtered figures of each of ``days`` from raw events, whole whatever is
+        ``wanted`` (see :meth:`day`)."""
         return {day: self.day(day) for day in days}
 
     def archived_totals(self, days: list[dt.date]) -> dict[dt.date, Tally]:

@@ -3,7 +3,9 @@
 The same events (seeded random ones and hand-made edge cases, several sites) go to the
 relational store and to ClickHouse in the same order; every day's figures, daily and hourly,
 must be equal whole, without filters and under filters of every dimension, positive, negated
-and two at once; the summed answers must equal RawReader's, and realtime dashboard.realtime's.
+and two at once; each dimension computed alone must equal its figures in the whole, and be
+computed once per reader; the summed answers must equal RawReader's, and realtime
+dashboard.realtime's.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from avowal.analytics import dashboard, dimensions
-from avowal.analytics.clickhouse import connection, schema
+from avowal.analytics import dashboard, dimensions, rollup
+from avowal.analytics.clickhouse import connection, schema, sql
 from avowal.analytics.clickhouse.reader import ClickHouseReader, realtime
 from avowal.analytics.dimensions import DIRECT
 from avowal.analytics.query import DayRange
-from avowal.analytics.readers import RawReader
+from avowal.analytics.readers import HOURS, RawReader
 from avowal.analytics.rollup import DayFigures, VisitFilter, compute_day
 from avowal.db.engine import make_sessionmaker
 from tests.integration.analytics.dashboard_data import add_events, add_site, event, random_events
@@ -229,15 +231,74 @@ def test_every_day_equals_compute_day(
 
 
 class Counting(ClickHouseReader):
-    """A reader that notes the ranges it asks ClickHouse for."""
+    """A reader that notes the ranges and dimensions it asks ClickHouse for."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.calls: list[tuple[dt.date, dt.date]] = []
+        self.calls: list[tuple[dt.date, dt.date, frozenset[int]]] = []
 
-    def _compute(self, first: dt.date, last: dt.date) -> dict[dt.date, DayFigures]:
-        self.calls.append((first, last))
-        return super()._compute(first, last)
+    def _compute(
+        self, first: dt.date, last: dt.date, wanted: frozenset[int]
+    ) -> dict[dt.date, DayFigures]:
+        self.calls.append((first, last, wanted))
+        return super()._compute(first, last, wanted)
+
+
+def only(figures: DayFigures, name: str) -> tuple[Any, Any]:
+    """Return a day's figures of one dimension (HOURS: the hours) as plain values."""
+    daily, hourly = flat(figures)
+    if name == HOURS:
+        return {}, hourly
+    return {key: t for key, t in daily.items() if key[0] == name}, {}
+
+
+def test_each_dimension_alone_equals_the_whole(
+    sessions: sessionmaker[Session], stores: tuple[int, int, Any]
+) -> None:
+    site, _, client = stores
+    days = list(RANGE.each())
+    names = [*sql.DIMENSIONS, HOURS]
+    for filters in [(), (VisitFilter("source", DIRECT, negated=True),)]:
+        whole = ClickHouseReader(client, site, filters, visit_minutes=30).figures(days)
+        reader = Counting(client, site, filters, visit_minutes=30)
+        for name in names:
+            found = reader.figures(days, [name])
+            for day in days:
+                assert only(found[day], name) == only(whole[day], name), (filters, name, day)
+            assert reader.calls[-1] == (days[0], days[-1], frozenset([reader_index(name)]))
+            # Asked again, for the range or some of its days: nothing is computed.
+            calls = len(reader.calls)
+            reader.figures(days, [name])
+            reader.figures(days[1:2], [name])
+            assert len(reader.calls) == calls
+        assert len(reader.calls) == len(names)
+        # Every dimension computed, the whole figures are the reader's without more statements.
+        found = reader.figures(days)
+        assert len(reader.calls) == len(names)
+        assert {d: flat(f) for d, f in found.items()} == {d: flat(f) for d, f in whole.items()}
+        assert any(whole[d].daily for d in days) and any(whole[d].hourly for d in days)
+    # A reader asked for dimensions some days lack runs one statement: the dimensions any of
+    # them lacks, from the first to the last of them; nothing for the days and dimensions seen.
+    reader = Counting(client, site, visit_minutes=30)
+    reader.figures(days[:2], ["source"])
+    reader.figures(days, ["source", "page"])
+    index = reader_index
+    assert reader.calls == [
+        (days[0], days[1], frozenset([index("source")])),
+        (days[0], days[-1], frozenset([index("source"), index("page")])),
+    ]
+    whole = ClickHouseReader(client, site, visit_minutes=30).figures(days)
+    found = reader.figures(days, ["source", "page"])
+    assert len(reader.calls) == 2
+    for day in days:
+        for name in ("source", "page"):
+            assert only(found[day], name) == only(whole[day], name), (name, day)
+    reader.figures(days)
+    assert reader.calls[-1] == (days[0], days[-1], sql.ALL - {index("source"), index("page")})
+
+
+def reader_index(name: str) -> int:
+    return sql.HOUR if name == HOURS else sql.INDEX[name]
 
 
 def test_summed_answers_equal_raw_reader(
@@ -263,10 +324,13 @@ def test_summed_answers_equal_raw_reader(
                     } == {v: t.as_dict() for v, t in raw.values(name, days, wanted).items()}
                 ours = {h: vars_of(t) for h, t in reader.by_hour(days).items()}
                 assert ours == {h: vars_of(t) for h, t in raw.by_hour(days).items()}
-            # One statement per range first seen; answers after it come from the reader's days.
+            # One statement per range and dimension first seen (DayRange(FIRST, FIRST) is of
+            # RANGE); answers after it come from the reader's days.
+            asked = [rollup.TOTAL, *dimensions.NAMES, HOURS]
             assert reader.calls == [
-                (RANGE.start, RANGE.end),
-                (RANGE.previous().start, RANGE.previous().end),
+                (r.start, r.end, frozenset([reader_index(name)]))
+                for r in (RANGE, RANGE.previous())
+                for name in asked
             ]
             assert reader.by_day(RANGE)  # there are figures to compare
 

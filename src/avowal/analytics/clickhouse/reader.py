@@ -2,10 +2,13 @@
 from raw events, filtered or not.
 
 ClickHouse aggregates a site's raw events fast enough to need no rollup tables: a reader asks
-one statement (:mod:`avowal.analytics.clickhouse.sql`) for the :class:`DayFigures` of every day
-of a range it has not seen yet, and keeps them, so a dashboard request with a dozen tables and
-the time series runs it once per range (twice when it compares with the previous period). The
-figures are defined exactly as :func:`avowal.analytics.rollup.compute_day` defines them;
+one statement (:mod:`avowal.analytics.clickhouse.sql`) for the figures of the dimensions it is
+asked for (the totals for the time series, one dimension for a table, the hours) over the days
+of a range it has not computed them for yet, and keeps them per (day, dimension): asking again
+is free, and a dashboard request (a new reader each) computes only what it answers, not every
+dimension of every day. :meth:`ClickHouseReader.figures` without dimensions computes them all
+(the worker's rollups). The figures are defined exactly as
+:func:`avowal.analytics.rollup.compute_day` defines them;
 :class:`avowal.analytics.readers.DayFiguresReader` sums and ranks them, as for raw events in the
 relational store.
 """
@@ -13,7 +16,7 @@ relational store.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -23,17 +26,20 @@ from avowal.analytics.clickhouse import schema, sql
 from avowal.analytics.filters import VisitFilter
 from avowal.analytics.models import RollupState
 from avowal.analytics.query import REALTIME_MINUTES, DayRange
-from avowal.analytics.readers import DayFiguresReader, RollupReader
+from avowal.analytics.readers import HOURS, DayFiguresReader, RollupReader
 from avowal.analytics.rollup import FIGURES, DayFigures, HourTally, Tally
 from avowal.analytics.visits import PAGEVIEW, micros
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
+# A wanted dimension's index in the statement's rows (sql.DIMENSIONS, or sql.HOUR).
+_INDEX = {**sql.INDEX, HOURS: sql.HOUR}
+
 
 class ClickHouseReader(DayFiguresReader):
     """Figures of the visits the filters select (all visits without filters), per day computed
-    in ClickHouse from raw events, once per reader."""
+    in ClickHouse from raw events, each dimension of a day once per reader."""
 
     basis = "clickhouse"
 
@@ -51,6 +57,8 @@ class ClickHouseReader(DayFiguresReader):
         self.filters = filters
         self.visit_minutes = visit_minutes
         self._days: dict[dt.date, DayFigures] = {}
+        # The dimensions (indices) of each day computed into _days so far.
+        self._done: dict[dt.date, set[int]] = {}
         # Unfiltered, the days that are over are read from the rollups the worker stored from
         # ClickHouse when each day ended (worker.roll_clickhouse), as the database store reads
         # them: a 30-day dashboard sums rows instead of recomputing visits from 30 days of raw
@@ -108,22 +116,47 @@ class ClickHouseReader(DayFiguresReader):
             found.update(super().by_hour(DayRange(recent[0], recent[-1])))
         return found
 
-    def figures(self, days: Sequence[dt.date]) -> dict[dt.date, DayFigures]:
-        """Return the figures of each of ``days``; the days not computed yet are computed by
-        one statement (from the first to the last of them)."""
-        missing = [day for day in days if day not in self._days]
+    def figures(
+        self, days: Sequence[dt.date], wanted: Collection[str] | None = None
+    ) -> dict[dt.date, DayFigures]:
+        """Return the figures of each of ``days``: whole, or at least those of the ``wanted``
+        dimensions (:data:`~avowal.analytics.readers.HOURS` for the hours). What is not
+        computed yet is computed by one statement: the dimensions missing from any of the days,
+        from the first to the last of those days."""
+        indices = sql.ALL if wanted is None else frozenset(_INDEX[name] for name in wanted)
+        missing = [day for day in days if not indices <= self._done.get(day, set())]
         if missing:
             first, last = min(missing), max(missing)
-            found = self._compute(first, last)
+            needed = frozenset().union(*(indices - self._done.get(day, set()) for day in missing))
+            found = self._compute(first, last, needed)
             day = first
             while day <= last:
-                self._days.setdefault(day, found.get(day, DayFigures()))
+                into = self._days.setdefault(day, DayFigures())
+                done = self._done.setdefault(day, set())
+                new = needed - done
+                computed = found.get(day)
+                if computed is not None and new:
+                    for key, t in computed.daily.items():
+                        if sql.INDEX[key[0]] in new:
+                            into.daily[key] = t
+                    if sql.HOUR in new:
+                        into.hourly.update(computed.hourly)
+                done |= needed
                 day += dt.timedelta(days=1)
         return {day: self._days[day] for day in days}
 
-    def _compute(self, first: dt.date, last: dt.date) -> dict[dt.date, DayFigures]:
+    def _compute(
+        self, first: dt.date, last: dt.date, wanted: frozenset[int]
+    ) -> dict[dt.date, DayFigures]:
+        """Return the figures of the ``wanted`` dimensions (indices) of each day from ``first``
+        to ``last`` that has any."""
         statement, parameters = sql.figures_query(
-            self.site_id, first, last, self.filters, visit_minutes=self.visit_minutes
+            self.site_id,
+            first,
+            last,
+            self.filters,
+            visit_minutes=self.visit_minutes,
+            wanted=wanted,
         )
         found: dict[dt.date, DayFigures] = {}
         for day, dimension, value, *figures in self.client.query(

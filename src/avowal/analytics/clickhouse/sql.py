@@ -22,6 +22,13 @@ One statement computes every day of a range, in four steps over ``analytics_even
    counts the group's distinct visitors. The hours are a dimension of their own (:data:`HOUR`,
    the hour since the epoch as value), so one statement answers the daily and hourly figures.
 
+A statement computes the dimensions it is asked for only (``wanted``; all by default): only the
+families of entries they need are built (the visit keys of the wanted totals and visit
+dimensions, and of those only; page views and engagement for ``page``; the custom events'
+wanted keys for ``event``, ``prop`` and ``revenue``; the hours), so a reader asking one table
+does not explode and group every other dimension's entries. Steps 1 to 3 are the same whatever
+is wanted: a dimension's figures are the same as in the statement of all of them.
+
 A dimension is sent as its index in :data:`avowal.analytics.rollup.DIMENSIONS` (a small
 integer), not its name. Every value (site, days, gap, filter values, event names) is a
 server-side parameter; only column names and integers of the registry are part of the text.
@@ -30,7 +37,7 @@ server-side parameter; only column names and integers of the registry are part o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
 from avowal.analytics import dimensions, rollup
@@ -48,6 +55,8 @@ from avowal.analytics.visits import (
 DIMENSIONS = rollup.DIMENSIONS
 INDEX = {name: i for i, name in enumerate(DIMENSIONS)}
 HOUR = len(DIMENSIONS)
+# Every dimension's index, the hours' too: what a statement computes by default.
+ALL = frozenset(range(HOUR + 1))
 # The raw columns of the visit attributes, in VISIT_DIMENSIONS order.
 ATTRIBUTE_COLUMNS = tuple(
     cast(Any, dimensions.BY_NAME[name].column).key for name in VISIT_DIMENSIONS
@@ -122,9 +131,14 @@ def figures_query(
     filters: Sequence[VisitFilter],
     *,
     visit_minutes: int,
+    wanted: Collection[int] = ALL,
 ) -> tuple[str, dict[str, Any]]:
     """Return the statement and parameters of the figures of ``first`` to ``last``: rows of
-    (day, dimension index, value, visitors, then the other rollup figures)."""
+    (day, dimension index, value, visitors, then the other rollup figures), of the ``wanted``
+    dimensions only (indices in :data:`DIMENSIONS`, or :data:`HOUR`)."""
+    wanted = frozenset(wanted)
+    if not wanted or not wanted <= ALL:
+        raise ValueError(f"no dimensions to compute in {sorted(wanted)}")
     parameters: dict[str, Any] = {
         "site_id": site_id,
         "first": first,
@@ -148,7 +162,7 @@ def figures_query(
                 f"AND (day, visitor) IN (SELECT day, visitor FROM {schema.TABLE} "
                 f"WHERE {_RANGE} AND {condition})"
             )
-    return _statement(" ".join(narrow), " AND ".join(having) or "true"), parameters
+    return _statement(" ".join(narrow), " AND ".join(having) or "true", wanted), parameters
 
 
 # The kinds of entries a visit makes, and what each adds to its (dimension, value): a visit
@@ -178,56 +192,104 @@ def _entries(expr: str) -> str:
     return f"CAST({expr}, '{_ENTRY}')"
 
 
-def _statement(narrow: str, having: str) -> str:
+def _concat(arrays: Sequence[str]) -> str:
+    return arrays[0] if len(arrays) == 1 else f"arrayConcat({', '.join(arrays)})"
+
+
+def _visit_entries(wanted: frozenset[int]) -> str | None:
+    """The entries of a visit's wanted visit keys: totals, source (Direct / None when missing),
+    other attributes when set, entry and exit pages."""
+    index = INDEX
+    keys: list[str] = []
+    if index[rollup.TOTAL] in wanted:
+        keys.append(f"[({index[rollup.TOTAL]}, '')]")
+    if index["source"] in wanted:
+        keys.append(f"[({index['source']}, {_source()})]")
+    others = [i for i in range(1, len(VISIT_DIMENSIONS)) if index[VISIT_DIMENSIONS[i]] in wanted]
+    if others:
+        dims = ", ".join(str(index[VISIT_DIMENSIONS[i]]) for i in others)
+        values = ", ".join(_attribute(i) for i in others)
+        keys.append(f"arrayFilter(k -> notEmpty(k.2), arrayZip([{dims}], [{values}]))")
+    for name, at in (("entry_page", 1), ("exit_page", -1)):
+        if index[name] in wanted:
+            keys.append(f"if(views > 0, [({index[name]}, pages[{at}].3)], [])")
+    if not keys:
+        return None
+    return _entries(f"arrayMap(k -> (k.1, k.2, {VISIT_KEY}, 0, 0), {_concat(keys)})")
+
+
+def _fired_keys(wanted: frozenset[int]) -> str | None:
+    """Each custom event's wanted keys: (dimension, value, revenue) of its name, properties
+    and revenue."""
+    index = INDEX
+    keys: list[str] = []
+    if index["event"] in wanted:
+        keys.append(f"[({index['event']}, CAST(c.3 AS String), toInt64(0))]")
+    if index["prop"] in wanted:
+        keys.append(
+            f"arrayMap((k, v) -> ({index['prop']}, {_label('k', 'v')}, toInt64(0)), "
+            "mapKeys(c.4), mapValues(c.4))"
+        )
+    if index[rollup.REVENUE] in wanted:
+        keys.append(
+            f"if(isNull(c.7), [], [({index[rollup.REVENUE]}, "
+            "concat(ifNull(CAST(c.6 AS Nullable(String)), ''), ' ', CAST(c.3 AS String)), "
+            "assumeNotNull(c.7))])"
+        )
+    if not keys:
+        return None
+    return f"arrayFlatten(arrayMap(c -> {_concat(keys)}, customs))"
+
+
+def _statement(narrow: str, having: str, wanted: frozenset[int]) -> str:
     index = INDEX
     attributes = ", ".join(ATTRIBUTE_COLUMNS)
     # A visit's attributes are its first event's: the one row of the visit that starts it
     # (anyIf keeps that row's NULL, having no other row to take).
     first_attributes = ", ".join(f"anyIf({c}, starts)" for c in ATTRIBUTE_COLUMNS)
-    # Visit keys: totals, source (Direct / None when missing), other attributes when set,
-    # entry and exit pages.
-    others = ", ".join(_attribute(i) for i in range(1, len(VISIT_DIMENSIONS)))
-    other_dims = ", ".join(str(index[name]) for name in VISIT_DIMENSIONS[1:])
-    visit_keys = (
-        f"arrayConcat([({index[rollup.TOTAL]}, ''), ({index['source']}, {_source()})], "
-        f"arrayFilter(k -> notEmpty(k.2), arrayZip([{other_dims}], [{others}])), "
-        f"if(views > 0, [({index['entry_page']}, pages[1].3), "
-        f"({index['exit_page']}, pages[-1].3)], []))"
-    )
-    visit_entries = _entries(f"arrayMap(k -> (k.1, k.2, {VISIT_KEY}, 0, 0), {visit_keys})")
-    page_entries = _entries(
-        f"arrayMap((p, i, u) -> ({index['page']}, p.3, {VIEW}, u = 1, "
-        f"if(i < views, intDiv(pages[i + 1].1 - p.1, {MICROS}), 0)), "
-        "pages, arrayEnumerate(pages), arrayEnumerateUniq(arrayMap(p -> p.3, pages)))"
-    )
-    # Engagement, per page the visit viewed: its summed engaged time and deepest scroll.
-    engaged_entries = _entries(
-        f"arrayMap(path -> ({index['page']}, path, {ENGAGED}, "
-        "arraySum(arrayMap(e -> e.3, arrayFilter(e -> e.1 = path, engagements))), "
-        "arrayMax(arrayMap(e -> e.2, arrayFilter(e -> e.1 = path, engagements)))), "
-        "arrayFilter(path -> has(arrayMap(p -> p.3, pages), path), "
-        "arrayDistinct(arrayMap(e -> e.1, engagements))))"
-    )
-    # Custom events: (dimension, value, revenue) of each one's name, properties and revenue.
-    fired_keys = (
-        "arrayFlatten(arrayMap(c -> arrayConcat("
-        f"[({index['event']}, CAST(c.3 AS String), toInt64(0))], "
-        f"arrayMap((k, v) -> ({index['prop']}, {_label('k', 'v')}, toInt64(0)), "
-        "mapKeys(c.4), mapValues(c.4)), "
-        f"if(isNull(c.7), [], [({index[rollup.REVENUE]}, "
-        "concat(ifNull(CAST(c.6 AS Nullable(String)), ''), ' ', CAST(c.3 AS String)), "
-        "assumeNotNull(c.7))])), customs))"
-    )
-    custom_entries = _entries(
-        f"arrayMap((k, u) -> (k.1, k.2, {FIRED}, u = 1, k.3), "
-        "fired_keys, arrayEnumerateUniq(arrayMap(k -> (k.1, k.2), fired_keys)))"
-    )
-    hour = f"toString(intDiv({{t}}, {rollup.HOUR_US}))"
-    hour_entries = _entries(
-        f"arrayConcat([({HOUR}, {hour.format(t='first_t')}, {HOUR_START}, 0, 0)], "
-        f"arrayMap(p -> ({HOUR}, {hour.format(t='p.1')}, {HOUR_VIEW}, 0, 0), pages), "
-        f"arrayMap(c -> ({HOUR}, {hour.format(t='c.1')}, {HOUR_EVENT}, 0, 0), customs))"
-    )
+    families: list[str] = []
+    visit_entries = _visit_entries(wanted)
+    if visit_entries is not None:
+        families.append(visit_entries)
+    if index["page"] in wanted:
+        families.append(
+            _entries(
+                f"arrayMap((p, i, u) -> ({index['page']}, p.3, {VIEW}, u = 1, "
+                f"if(i < views, intDiv(pages[i + 1].1 - p.1, {MICROS}), 0)), "
+                "pages, arrayEnumerate(pages), arrayEnumerateUniq(arrayMap(p -> p.3, pages)))"
+            )
+        )
+        # Engagement, per page the visit viewed: its summed engaged time and deepest scroll.
+        families.append(
+            _entries(
+                f"arrayMap(path -> ({index['page']}, path, {ENGAGED}, "
+                "arraySum(arrayMap(e -> e.3, arrayFilter(e -> e.1 = path, engagements))), "
+                "arrayMax(arrayMap(e -> e.2, arrayFilter(e -> e.1 = path, engagements)))), "
+                "arrayFilter(path -> has(arrayMap(p -> p.3, pages), path), "
+                "arrayDistinct(arrayMap(e -> e.1, engagements))))"
+            )
+        )
+    # A custom event's key is its first in the visit by (dimension, value): the other keys
+    # left out change no wanted key's rank.
+    fired_keys = _fired_keys(wanted)
+    fired_column = ""
+    if fired_keys is not None:
+        fired_column = f"{fired_keys} AS fired_keys,"
+        families.append(
+            _entries(
+                f"arrayMap((k, u) -> (k.1, k.2, {FIRED}, u = 1, k.3), "
+                "fired_keys, arrayEnumerateUniq(arrayMap(k -> (k.1, k.2), fired_keys)))"
+            )
+        )
+    if HOUR in wanted:
+        hour = f"toString(intDiv({{t}}, {rollup.HOUR_US}))"
+        families.append(
+            _entries(
+                f"arrayConcat([({HOUR}, {hour.format(t='first_t')}, {HOUR_START}, 0, 0)], "
+                f"arrayMap(p -> ({HOUR}, {hour.format(t='p.1')}, {HOUR_VIEW}, 0, 0), pages), "
+                f"arrayMap(c -> ({HOUR}, {hour.format(t='c.1')}, {HOUR_EVENT}, 0, 0), customs))"
+            )
+        )
     sums = ", ".join(f"sum({_SUMS[name]})" for name in rollup.FIGURES[1:])
     return f"""
 WITH
@@ -281,9 +343,8 @@ entries AS (
         toInt64(length(customs)) AS fired,
         toInt64(views = 1 AND NOT arrayExists(c -> c.5, customs)) AS bounce,
         intDiv(last_t - first_t, {MICROS}) AS duration,
-        {fired_keys} AS fired_keys,
-        arrayJoin(arrayConcat({visit_entries}, {page_entries}, {engaged_entries},
-            {custom_entries}, {hour_entries})) AS entry,
+        {fired_column}
+        arrayJoin({_concat(families)}) AS entry,
         entry.3 AS kind, entry.4 AS a, entry.5 AS b
     FROM visits
 )
