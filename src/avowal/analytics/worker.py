@@ -382,14 +382,32 @@ def roll_clickhouse(
                         )
                     )
                 )
-            days = [
-                day
-                for day in clickhouse.days(site_id=site_id)
-                if day not in rolled and rollup.is_final(day, now)
-            ][:CLICKHOUSE_DAYS_PER_PASS]
+            kept = clickhouse.days(site_id=site_id)
+            days = [day for day in kept if day not in rolled and rollup.is_final(day, now)][
+                :CLICKHOUSE_DAYS_PER_PASS
+            ]
+            # Days rolled up for good before their visits were kept (or with another gap):
+            # their visits are made now, so that every day that is over has them.
+            stored = set(
+                clickhouse_events.stored_visit_days(
+                    clickhouse.client(),
+                    site_id,
+                    kept[0] if kept else now.date(),
+                    kept[-1] if kept else now.date(),
+                    visit_minutes=settings.analytics_visit_minutes,
+                )
+            )
+            unstored = [day for day in kept if day in rolled and day not in stored]
         except Exception as exc:
             report.fail(domain, None, exc, "rollup")
             continue
+        for day in unstored[:CLICKHOUSE_DAYS_PER_PASS]:
+            try:
+                clickhouse.store_visits(
+                    site_id, day, visit_minutes=settings.analytics_visit_minutes
+                )
+            except Exception as exc:
+                report.fail(domain, day, exc, "rollup")
         for day in days:
             try:
                 _store_clickhouse_day(factory, settings, clickhouse, site_id, day, now)
@@ -407,13 +425,17 @@ def _store_clickhouse_day(
     day: dt.date,
     now: dt.datetime,
 ) -> None:
-    """Store a site-day's figures computed in ClickHouse as its rollup (final once over)."""
-    reader = ClickHouseReader(
-        clickhouse.client(), site_id, visit_minutes=settings.analytics_visit_minutes
-    )
+    """Store a site-day's figures computed in ClickHouse as its rollup (final once over); a
+    day that is over has its visits (re)made in ``analytics_visits`` first, and its figures are
+    computed from them."""
+    final = rollup.is_final(day, now)
+    minutes = settings.analytics_visit_minutes
+    if final:
+        clickhouse.store_visits(site_id, day, visit_minutes=minutes)
+    reader = ClickHouseReader(clickhouse.client(), site_id, visit_minutes=minutes)
     figures = reader.figures([day])[day]
     with transaction(factory) as session:
-        rollup.store_day(session, site_id, day, figures, now=now, final=rollup.is_final(day, now))
+        rollup.store_day(session, site_id, day, figures, now=now, final=final)
 
 
 def purge_clickhouse(

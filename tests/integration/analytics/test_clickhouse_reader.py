@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.analytics import dashboard, dimensions, rollup
-from avowal.analytics.clickhouse import connection, schema, sql
+from avowal.analytics.clickhouse import connection, events, schema, sql
 from avowal.analytics.clickhouse.reader import ClickHouseReader, realtime
 from avowal.analytics.dimensions import DIRECT
 from avowal.analytics.query import DayRange
@@ -360,3 +360,46 @@ def test_realtime_equals_dashboard(
                 assert ours == dashboard.realtime(session, s, now), (s, now)
                 answers.append(ours)
     assert any(a["visitors"] > 1 and a["pages"] for a in answers)
+
+
+@pytest.mark.parametrize("stored_days", [(0, 1, 2, 3), (0, 2)], ids=["all", "some"])
+def test_stored_visits_give_the_same_figures(
+    sessions: sessionmaker[Session], stores: tuple[int, int, Any], stored_days: tuple[int, ...]
+) -> None:
+    """Visits kept in analytics_visits (all days, or some: the others made from raw events in
+    the same statement) give every day's figures, under every filter, as raw events do."""
+    site, other, client = stores
+    days = list(RANGE.each())
+    for s in (site, other):
+        for n in stored_days:
+            events.store_visits(client, s, days[n], visit_minutes=30)
+    # Made twice, a day's visits are replaced, not doubled.
+    events.store_visits(client, site, days[0], visit_minutes=30)
+    kept = [days[n] for n in stored_days]
+    assert events.stored_visit_days(client, site, days[0], days[-1], visit_minutes=30) == kept
+    assert events.stored_visit_days(client, site, days[0], days[-1], visit_minutes=5) == []
+    with sessions() as session:
+        sets: list[tuple[VisitFilter, ...]] = [(), *filter_sets(session, site)]
+        for filters in sets:
+            stored = ClickHouseReader(client, site, filters, visit_minutes=30).figures(days)
+            raw = ClickHouseReader(
+                client, site, filters, visit_minutes=30, stored_visits=False
+            ).figures(days)
+            for day in days:
+                expected = compute_day(session, site, day, visit_minutes=30, filters=filters)
+                assert flat(stored[day]) == flat(raw[day]) == flat(expected), (filters, day)
+        # Visits made with another gap are not read for this one.
+        found = ClickHouseReader(client, other, visit_minutes=5).figures(days)
+        for day in days:
+            assert flat(found[day]) == flat(compute_day(session, other, day, visit_minutes=5))
+        # The stored days were read from the table: emptied, their figures are gone.
+        client.command(f"TRUNCATE TABLE {schema.VISITS_TABLE}")
+        blank = (None,) * len(sql.ATTRIBUTE_COLUMNS)
+        client.insert(
+            schema.VISITS_TABLE,
+            [[site, 30, kept[0], 1, 0, 0, blank, [], [], [], 0, 0, 0, 0]],
+            column_names=["site_id", "visit_minutes", *sql.VISIT_COLUMNS],
+        )
+        found = ClickHouseReader(client, site, visit_minutes=30).figures(days)
+        assert found[kept[0]].daily[(rollup.TOTAL, "")].visits == 1
+        assert flat(found[days[1]]) == flat(compute_day(session, site, days[1], visit_minutes=30))

@@ -18,9 +18,10 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from avowal.analytics import query, rollup, worker, writer
-from avowal.analytics.clickhouse import connection, events, schema
+from avowal.analytics.clickhouse import connection, events, schema, sql
 from avowal.analytics.clickhouse.reader import ClickHouseReader
 from avowal.analytics.dimensions import NAMES
+from avowal.analytics.filters import VisitFilter
 from avowal.analytics.models import Event, ScrubCounter
 from avowal.analytics.query import DayRange
 from avowal.app import create_app
@@ -167,10 +168,24 @@ def test_schema_is_clickhouses_own_and_retention_is_a_ttl(ch_settings: Settings)
     described = {row[0] for row in client.query(f"DESCRIBE TABLE {schema.TABLE}").result_rows}
     relational = {c.name for c in Event.__table__.columns}
     assert described == relational
-    # Each step runs once; the retention follows the policy's.
+    # The visits of days that are over: the same retention, ordered for a site's days.
+    visits = str(client.command(f"SHOW CREATE TABLE {schema.VISITS_TABLE}"))
+    assert "PARTITION BY day" in visits
+    assert "ORDER BY (site_id, day, visitor, first_t)" in visits
+    assert "TTL day + toIntervalDay(31)" in visits
+    columns = {row[0] for row in client.query(f"DESCRIBE TABLE {schema.VISITS_TABLE}").result_rows}
+    assert columns == {"site_id", "visit_minutes", *sql.VISIT_COLUMNS}
+    steps = client.query(f"SELECT step, name FROM {schema.MIGRATIONS_TABLE} ORDER BY step")
+    assert steps.result_rows == [(1, "create analytics_events"), (2, "create analytics_visits")]
+    # Each step runs once; the retention follows the policy's, in both tables.
     assert store.upgrade(30) == []
     assert store.upgrade(90) == ["raw events kept 90 days (TTL)"]
     assert schema.ttl_days(client) == 90
+    assert schema.ttl_days(client, schema.VISITS_TABLE) == 90
+    # A visits table whose TTL drifted is put back too.
+    client.command(f"ALTER TABLE {schema.VISITS_TABLE} MODIFY TTL day + toIntervalDay(5)")
+    assert store.set_retention(90) is True
+    assert schema.ttl_days(client, schema.VISITS_TABLE) == 90
 
 
 def test_the_worker_drops_days_past_retention_and_follows_the_policy(
@@ -181,14 +196,16 @@ def test_the_worker_drops_days_past_retention_and_follows_the_policy(
     policy = load_file(ch_settings.policy_file)
     today = NOON.date()  # the TTL counts from the real today
     days = [today - dt.timedelta(days=n) for n in (40, 31, 30, 1)]
+    with make_sessionmaker(engine).begin() as session:
+        site = add_site(session)  # the worker rolls up (and keeps the visits of) its days
     rows = []
     for day in days:
         ts = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
         rows.append(
-            [1, ts, day, "pageview", "/", *[None] * 11, 7, {}, None, None, None, None, None]
+            [site, ts, day, "pageview", "/", *[None] * 11, 7, {}, None, None, None, None, None]
         )
         rows.append(
-            [1, ts, day, "pageview", "/b", *[None] * 11, 7, {}, None, None, None, None, None]
+            [site, ts, day, "pageview", "/b", *[None] * 11, 7, {}, None, None, None, None, None]
         )
     store.set_retention(3650)  # as if the policy had kept them longer until now
     store.insert(rows)
@@ -200,6 +217,20 @@ def test_the_worker_drops_days_past_retention_and_follows_the_policy(
     assert store.days() == sorted(days[2:])
     assert store.count() == 4
     assert schema.ttl_days(store.client()) == 30
+    assert schema.ttl_days(store.client(), schema.VISITS_TABLE) == 30
+    # The days rolled up for good had their visits kept; those past retention went with them.
+    assert visit_days(store) == sorted(days[2:])
+    # Visits missing for days rolled up for good (kept before there was a visits table, or
+    # lost) are made by the next pass, the days not rolled up again.
+    store.client().command(f"TRUNCATE TABLE {schema.VISITS_TABLE}")
+    again = worker.run_pass(make_sessionmaker(engine), ch_settings, policy, now)
+    assert again.failed == [] and again.rolled == []
+    assert visit_days(store) == sorted(days[2:])
+
+
+def visit_days(store: events.ClickHouseEvents) -> list[dt.date]:
+    found = store.client().query(f"SELECT DISTINCT day FROM {schema.VISITS_TABLE} ORDER BY day")
+    return [row[0] for row in found.result_rows]
 
 
 def test_db_upgrade_creates_the_schema_and_serve_refuses_until_then(
@@ -290,6 +321,10 @@ def test_days_past_retention_keep_their_figures_as_rollups(
         {d: [(v, t.as_dict()) for v, t in before.breakdown(d, everything, None)] for d in NAMES},
         {h: hours(t) for h, t in before.by_hour(two_days).items()},
     )
+    filtered = ClickHouseReader(store.client(), site_id, FILTERS, visit_minutes=30)
+    # Filters need raw events: the days within the raw retention.
+    kept = DayRange(query.first_kept_day(today, policy.policy.analytics.raw_retention_days), today)
+    expected_filtered = filtered_answers(filtered, kept)
     report = worker.run_pass(sessions, ch_settings, policy, NOON)
     assert report.failed == []
     assert len(report.rolled) == 16  # every day is over
@@ -310,8 +345,25 @@ def test_days_past_retention_keep_their_figures_as_rollups(
             {d: [(v, t.as_dict()) for v, t in after.breakdown(d, everything, None)] for d in NAMES},
             {h: hours(t) for h, t in after.by_hour(two_days).items()},
         )
+        # Filtered, the days that are over read their visits from analytics_visits.
+        assert events.stored_visit_days(
+            store.client(), site_id, kept.start, kept.end, visit_minutes=30
+        ) == [d for d in kept.each() if d <= last]
+        filtered = ClickHouseReader(store.client(), site_id, FILTERS, visit_minutes=30)
+        assert filtered_answers(filtered, kept) == expected_filtered
     assert got == expected
-    assert expected[0]  # there were figures to compare
+    assert expected[0] and expected_filtered[0]  # there were figures to compare
+
+
+FILTERS = (VisitFilter("page", "/", negated=True), VisitFilter("device", "mobile", negated=True))
+
+
+def filtered_answers(reader: ClickHouseReader, days: DayRange) -> tuple[Any, ...]:
+    return (
+        {d: t.as_dict() for d, t in reader.by_day(days).items()},
+        {d: [(v, t.as_dict()) for v, t in reader.breakdown(d, days, None)] for d in NAMES},
+        {h: hours(t) for h, t in reader.by_hour(days).items()},
+    )
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -398,6 +450,8 @@ def test_removing_a_site_deletes_its_events_in_clickhouse(
         kept = add_site(session, "kept.example.com")
     store.insert(clickhouse_values(random_events(gone, NOON.date(), 1, per_day=8)))
     store.insert(clickhouse_values(random_events(kept, NOON.date(), 1, per_day=4)))
+    for site in (gone, kept):
+        store.store_visits(site, NOON.date(), visit_minutes=30)
     before = store.count(site_id=gone)
     result = CliRunner().invoke(
         cli_app,
@@ -408,3 +462,10 @@ def test_removing_a_site_deletes_its_events_in_clickhouse(
     assert f"removed with its {before} events" in result.output
     assert store.count(site_id=gone) == 0
     assert store.count(site_id=kept) > 0
+    # Its visits too.
+    counted = dict(
+        store.client()
+        .query(f"SELECT site_id, count() FROM {schema.VISITS_TABLE} GROUP BY site_id")
+        .result_rows
+    )
+    assert gone not in counted and counted[kept] > 0

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from avowal.analytics.clickhouse import connection, schema
+from avowal.analytics.clickhouse import connection, schema, sql
 from avowal.analytics.clickhouse.connection import Target
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ class ClickHouseEvents:
                 break
             count = self.count(day=day)
             # The partition's name is the day, checked above as a date: not a value from outside.
-            self.client().command(f"ALTER TABLE {schema.TABLE} DROP PARTITION '{day.isoformat()}'")
+            # The visits go first: a day's visits are never kept without its events.
+            for table in (schema.VISITS_TABLE, schema.TABLE):
+                self.client().command(f"ALTER TABLE {table} DROP PARTITION '{day.isoformat()}'")
             dropped.append((day, count))
         return dropped
 
@@ -98,13 +100,19 @@ class ClickHouseEvents:
         """Delete a site's events, waiting until ClickHouse has rewritten its parts without
         them; return how many there were."""
         count = self.count(site_id=site_id)
-        if count:
-            self.client().command(
-                f"ALTER TABLE {schema.TABLE} DELETE WHERE site_id = {{site:UInt32}}",
-                parameters={"site": site_id},
-                settings={"mutations_sync": 1},
-            )
+        visits = _visits(self.client(), site_id)
+        for table, there in ((schema.VISITS_TABLE, visits), (schema.TABLE, count)):
+            if there:
+                self.client().command(
+                    f"ALTER TABLE {table} DELETE WHERE site_id = {{site:UInt32}}",
+                    parameters={"site": site_id},
+                    settings={"mutations_sync": 1},
+                )
         return count
+
+    def store_visits(self, site_id: int, day: dt.date, *, visit_minutes: int) -> None:
+        """(Re)make a site-day's visits in ``analytics_visits`` (see :func:`store_visits`)."""
+        store_visits(self.client(), site_id, day, visit_minutes=visit_minutes)
 
     def count(self, *, site_id: int | None = None, day: dt.date | None = None) -> int:
         """Return how many events are kept (of a site, of a day)."""
@@ -133,6 +141,48 @@ class ClickHouseEvents:
             .result_rows
         )
         return int(rows[0][0] or 0)
+
+
+def _visits(client: Client, site_id: int, day: dt.date | None = None) -> int:
+    where = "site_id = {site:UInt32}"
+    parameters: dict[str, object] = {"site": site_id}
+    if day is not None:
+        where += " AND day = {day:Date}"
+        parameters["day"] = day
+    found = client.query(
+        f"SELECT count() FROM {schema.VISITS_TABLE} WHERE {where}", parameters=parameters
+    )
+    return int(found.result_rows[0][0])
+
+
+def store_visits(client: Client, site_id: int, day: dt.date, *, visit_minutes: int) -> None:
+    """Replace a site-day's visits in ``analytics_visits`` by those its events make now with a
+    gap of ``visit_minutes``: its old rows are deleted (waiting until they are), then the
+    visits inserted, made by the same SQL as the figures' (:func:`sql.store_visits_query`).
+    For a day that is over: a reader takes the day's visits from the table from then on."""
+    if _visits(client, site_id, day):
+        client.command(
+            f"ALTER TABLE {schema.VISITS_TABLE} DELETE "
+            "WHERE site_id = {site:UInt32} AND day = {day:Date}",
+            parameters={"site": site_id, "day": day},
+            settings={"mutations_sync": 1},
+        )
+    statement, parameters = sql.store_visits_query(site_id, day, visit_minutes=visit_minutes)
+    client.command(statement, parameters=parameters)
+
+
+def stored_visit_days(
+    client: Client, site_id: int, first: dt.date, last: dt.date, *, visit_minutes: int
+) -> list[dt.date]:
+    """Return the days from ``first`` to ``last`` whose visits made with a gap of
+    ``visit_minutes`` ``analytics_visits`` holds for the site."""
+    found = client.query(
+        f"SELECT DISTINCT day FROM {schema.VISITS_TABLE} WHERE site_id = {{site:UInt32}} "
+        "AND day >= {first:Date} AND day <= {last:Date} AND visit_minutes = {minutes:UInt32} "
+        "ORDER BY day",
+        parameters={"site": site_id, "first": first, "last": last, "minutes": visit_minutes},
+    )
+    return [row[0] for row in found.result_rows]
 
 
 @lru_cache(maxsize=32)

@@ -15,6 +15,14 @@ daily visitor hash), typed for a column store:
   runs when ClickHouse merges, and readers never read a day past it;
 - ``id``, a Snowflake id given by ClickHouse on insert, orders the events of one instant.
 
+A second table, ``analytics_visits``, holds the same events regrouped into visits, for the days
+that are over (the worker writes a site-day's visits when it rolls the day up for good, see
+:func:`avowal.analytics.clickhouse.events.store_visits`): one row per visit of the ``visits`` step
+of :mod:`avowal.analytics.clickhouse.sql` (its first event's attributes, its page views, custom
+events and engagements), with the gap it was made with, so that a filtered dashboard reads
+visits instead of re-making them from raw events. It holds nothing the events do not (no IP, no
+user agent), is partitioned by day and kept by the same TTL, and is dropped with them.
+
 Salts stay in avowal's own database and are destroyed there, as before. Migrations are numbered
 steps recorded in ``avowal_migrations``; each runs once.
 """
@@ -25,11 +33,15 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from avowal.analytics import store
+from avowal.analytics.visits import VISIT_DIMENSIONS
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
 TABLE = "analytics_events"
+VISITS_TABLE = "analytics_visits"
+# The tables kept as long as raw events, by the same TTL.
+TABLES = (TABLE, VISITS_TABLE)
 MIGRATIONS_TABLE = "avowal_migrations"
 
 # The columns an insert names, in order: the relational store's.
@@ -67,8 +79,35 @@ PARTITION BY day
 ORDER BY (site_id, day, visitor, ts, id)
 """
 
+_ATTRIBUTES = ", ".join(["LowCardinality(Nullable(String))"] * len(VISIT_DIMENSIONS))
+_CREATE_VISITS = f"""
+CREATE TABLE IF NOT EXISTS {VISITS_TABLE} (
+    site_id UInt32,
+    visit_minutes UInt32,
+    day Date,
+    visitor Int64,
+    first_t Int64,
+    last_t Int64,
+    attrs Tuple({_ATTRIBUTES}),
+    pages Array(Tuple(Int64, UInt64, String)),
+    customs Array(Tuple(Int64, UInt64, LowCardinality(String), Map(String, String), Bool,
+        LowCardinality(Nullable(String)), Nullable(Int64))),
+    engagements Array(Tuple(String, Int64, Int64)),
+    views Int64,
+    fired Int64,
+    bounce Int64,
+    duration Int64
+)
+ENGINE = MergeTree
+PARTITION BY day
+ORDER BY (site_id, day, visitor, first_t)
+"""
+
 # (number, what it does, statement); appended to, never edited once released.
-STEPS: tuple[tuple[int, str, str], ...] = ((1, "create analytics_events", _CREATE_EVENTS),)
+STEPS: tuple[tuple[int, str, str], ...] = (
+    (1, "create analytics_events", _CREATE_EVENTS),
+    (2, "create analytics_visits", _CREATE_VISITS),
+)
 
 
 def _applied(client: Client) -> set[int]:
@@ -104,9 +143,9 @@ def is_current(client: Client) -> bool:
     return {step for step, _, _ in STEPS} <= _applied(client)
 
 
-def ttl_days(client: Client) -> int | None:
+def ttl_days(client: Client, table: str = TABLE) -> int | None:
     """Return the table's TTL in days, or None when it has none."""
-    create = client.command(f"SHOW CREATE TABLE {TABLE}")
+    create = client.command(f"SHOW CREATE TABLE {table}")
     text = create if isinstance(create, str) else str(create)
     marker = "TTL day + toIntervalDay("
     at = text.find(marker)
@@ -116,14 +155,16 @@ def ttl_days(client: Client) -> int | None:
 
 
 def set_retention(client: Client, retention_days: int) -> bool:
-    """Make the table's TTL the policy's raw retention; return whether it changed.
+    """Make the tables' TTL the policy's raw retention; return whether it changed.
 
     avowal keeps the days from ``today - retention_days`` on (worker.retention_cutoff), and a
     TTL expires a row once its time has passed: a day expires at the end of its last kept day,
     the start of ``day + retention_days + 1``.
     """
-    if ttl_days(client) == retention_days:
-        return False
     expires = int(retention_days) + 1
-    client.command(f"ALTER TABLE {TABLE} MODIFY TTL day + toIntervalDay({expires})")
-    return True
+    changed = False
+    for table in TABLES:
+        if ttl_days(client, table) != retention_days:
+            client.command(f"ALTER TABLE {table} MODIFY TTL day + toIntervalDay({expires})")
+            changed = True
+    return changed

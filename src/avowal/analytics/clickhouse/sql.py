@@ -12,7 +12,7 @@ One statement computes every day of a range, in four steps over ``analytics_even
    way when it comes within the gap, and is dropped otherwise (:mod:`avowal.analytics.visits`);
 3. ``visits``: one row per visit (GROUP BY day, visitor, visit): its first event's attributes
    (those of the row that starts it), its page views and custom events as arrays sorted by
-   (ts, id), its engagement events; the filters are a ``HAVING`` on these, so a visit is kept
+   (ts, id), its engagement events; the filters are a condition on these, so a visit is kept
    or dropped whole, as :meth:`avowal.analytics.filters.VisitFilter.matches` decides;
 4. ``entries``: each visit becomes the entries ``(dimension, value, kind, a, b)`` of the keys
    :meth:`avowal.analytics.rollup.DayFigures._add_visit` adds it to (its visit keys, each page
@@ -21,6 +21,13 @@ One statement computes every day of a range, in four steps over ``analytics_even
    them per (day, dimension, value), each figure by the entry's kind (see :data:`_SUMS`), and
    counts the group's distinct visitors. The hours are a dimension of their own (:data:`HOUR`,
    the hour since the epoch as value), so one statement answers the daily and hourly figures.
+
+Steps 1 to 3 are one definition, :func:`computed_visits`: the worker uses it to keep the visits
+of a day that is over in ``analytics_visits`` (:func:`store_visits_query`), with each visit's page
+views, custom events, bounce and duration as columns of their own. A statement given such days
+(``stored``) reads their visits from that table, filtered by the same conditions (as a WHERE),
+and makes the other days' from raw events, the two joined by UNION ALL before step 4: the
+figures are the same either way, and the days that are over skip the costly sessionisation.
 
 A statement computes the dimensions it is asked for only (``wanted``; all by default): only the
 families of entries they need are built (the visit keys of the wanted totals and visit
@@ -123,6 +130,112 @@ def _narrowing(f: VisitFilter, param: str) -> str | None:
 
 _RANGE = "site_id = {site_id:UInt32} AND day >= {first:Date} AND day <= {last:Date}"
 
+# A visit's columns, as the ``visits`` step makes them and ``analytics_visits`` keeps them.
+# Its page views, custom events, bounce (0 or 1) and duration in seconds are kept as columns of
+# their own: a visit's figures read these, not its arrays.
+VISIT_COLUMNS = (
+    "day",
+    "visitor",
+    "first_t",
+    "last_t",
+    "attrs",
+    "pages",
+    "customs",
+    "engagements",
+    "views",
+    "fired",
+    "bounce",
+    "duration",
+)
+
+
+def computed_visits(name: str, narrow: str = "") -> str:
+    """The SQL of the CTEs making the site's events of ``{first:Date}`` to ``{last:Date}``
+    (and ``narrow``, conditions added to their WHERE) into visits, the last CTE called
+    ``name``: one row of :data:`VISIT_COLUMNS` per visit (steps 1 to 3 of the module's)."""
+    attributes = ", ".join(ATTRIBUTE_COLUMNS)
+    # A visit's attributes are its first event's: the one row of the visit that starts it
+    # (anyIf keeps that row's NULL, having no other row to take).
+    first_attributes = ", ".join(f"anyIf({c}, starts)" for c in ATTRIBUTE_COLUMNS)
+    return f"""
+events AS (
+    SELECT day, visitor, id, toUnixTimestamp64Micro(ts) AS t, name, path,
+        {attributes},
+        props,
+        ifNull(interactive, true) AS interactive,
+        toInt64(ifNull(scroll_depth, 0)) AS depth,
+        ifNull(engagement_ms, 0) AS engaged,
+        revenue_currency AS currency,
+        if(revenue_currency IS NULL, NULL,
+           toInt64(toDecimal128OrNull(trimBoth(revenue_amount), 6) * {MICROS})) AS micros,
+        name = {{engagement:String}} AS engagement,
+        max(if(engagement, NULL, t)) OVER (
+            PARTITION BY day, visitor ORDER BY t, id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS previous
+    FROM {schema.TABLE}
+    WHERE {_RANGE} {narrow}
+),
+placed AS (
+    SELECT *, sum(toInt64(starts)) OVER (
+            PARTITION BY day, visitor ORDER BY t, id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS visit
+    FROM (
+        SELECT *, NOT engagement AND ifNull(t - previous > {{gap:Int64}}, true) AS starts
+        FROM events
+    )
+    WHERE NOT engagement OR ifNull(t - previous <= {{gap:Int64}}, false)
+),
+{name} AS (
+    SELECT day, visitor,
+        minIf(t, NOT engagement) AS first_t,
+        maxIf(t, NOT engagement) AS last_t,
+        tuple({first_attributes}) AS attrs,
+        arraySort(p -> (p.1, p.2),
+            groupArrayIf((t, id, path), name = {{pageview:String}})) AS pages,
+        arraySort(c -> (c.1, c.2),
+            groupArrayIf((t, id, name, props, interactive, currency, micros),
+                NOT engagement AND name != {{pageview:String}})) AS customs,
+        groupArrayIf((path, depth, engaged), engagement) AS engagements,
+        toInt64(length(pages)) AS views,
+        toInt64(length(customs)) AS fired,
+        toInt64(views = 1 AND NOT arrayExists(c -> c.5, customs)) AS bounce,
+        intDiv(last_t - first_t, {MICROS}) AS duration
+    FROM placed
+    GROUP BY day, visitor, visit
+)"""
+
+
+def _visit_parameters(
+    site_id: int, first: dt.date, last: dt.date, visit_minutes: int
+) -> dict[str, Any]:
+    return {
+        "site_id": site_id,
+        "first": first,
+        "last": last,
+        "minutes": visit_minutes,
+        "gap": visit_minutes * 60 * MICROS,
+        "pageview": PAGEVIEW,
+        "engagement": ENGAGEMENT,
+        "direct": dimensions.DIRECT,
+    }
+
+
+def store_visits_query(
+    site_id: int, day: dt.date, *, visit_minutes: int
+) -> tuple[str, dict[str, Any]]:
+    """Return the statement and parameters inserting a site-day's visits into
+    ``analytics_visits`` (:data:`schema.VISITS_TABLE`), made as :func:`computed_visits` makes
+    them for :func:`figures_query`."""
+    columns = ", ".join(VISIT_COLUMNS)
+    statement = (
+        f"INSERT INTO {schema.VISITS_TABLE} (site_id, visit_minutes, {columns}) "
+        f"WITH {computed_visits('visits')} "
+        f"SELECT {{site_id:UInt32}}, {{minutes:UInt32}}, {columns} FROM visits"
+    )
+    return statement, _visit_parameters(site_id, day, day, visit_minutes)
+
 
 def figures_query(
     site_id: int,
@@ -132,22 +245,25 @@ def figures_query(
     *,
     visit_minutes: int,
     wanted: Collection[int] = ALL,
+    stored: Collection[dt.date] = (),
 ) -> tuple[str, dict[str, Any]]:
     """Return the statement and parameters of the figures of ``first`` to ``last``: rows of
     (day, dimension index, value, visitors, then the other rollup figures), of the ``wanted``
-    dimensions only (indices in :data:`DIMENSIONS`, or :data:`HOUR`)."""
+    dimensions only (indices in :data:`DIMENSIONS`, or :data:`HOUR`).
+
+    The visits of the ``stored`` days (those of the range whose visits ``analytics_visits``
+    holds for this gap) are read from that table; the other days' are computed from raw events.
+    """
     wanted = frozenset(wanted)
     if not wanted or not wanted <= ALL:
         raise ValueError(f"no dimensions to compute in {sorted(wanted)}")
-    parameters: dict[str, Any] = {
-        "site_id": site_id,
-        "first": first,
-        "last": last,
-        "gap": visit_minutes * 60 * MICROS,
-        "pageview": PAGEVIEW,
-        "engagement": ENGAGEMENT,
-        "direct": dimensions.DIRECT,
-    }
+    stored = set(stored)
+    kept = sorted(d for d in stored if first <= d <= last)
+    live = [d for d in _each(first, last) if d not in stored]
+    # The raw events read are those of the days not stored only.
+    parameters = _visit_parameters(
+        site_id, live[0] if live else first, live[-1] if live else last, visit_minutes
+    )
     having: list[str] = []
     narrow: list[str] = []
     for i, f in enumerate(filters):
@@ -162,7 +278,30 @@ def figures_query(
                 f"AND (day, visitor) IN (SELECT day, visitor FROM {schema.TABLE} "
                 f"WHERE {_RANGE} AND {condition})"
             )
-    return _statement(" ".join(narrow), " AND ".join(having) or "true", wanted), parameters
+    where = " AND ".join(having) or "true"
+    columns = ", ".join(VISIT_COLUMNS)
+    parts: list[str] = []
+    ctes: list[str] = []
+    if live:
+        if kept:
+            parameters["stored"] = kept
+            narrow.insert(0, "AND NOT has({stored:Array(Date)}, day)")
+        ctes.append(computed_visits("computed", " ".join(narrow)) + ",")
+        parts.append(f"SELECT {columns} FROM computed WHERE {where}")
+    if kept:
+        parameters.update(stored=kept, stored_first=kept[0], stored_last=kept[-1])
+        parts.append(
+            f"SELECT {columns} FROM {schema.VISITS_TABLE} "
+            "WHERE site_id = {site_id:UInt32} AND visit_minutes = {minutes:UInt32} "
+            "AND day >= {stored_first:Date} AND day <= {stored_last:Date} "
+            f"AND has({{stored:Array(Date)}}, day) AND {where}"
+        )
+    ctes.append(f"visits AS ({' UNION ALL '.join(parts)}),")
+    return _statement("\n".join(ctes), wanted), parameters
+
+
+def _each(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 # The kinds of entries a visit makes, and what each adds to its (dimension, value): a visit
@@ -241,12 +380,8 @@ def _fired_keys(wanted: frozenset[int]) -> str | None:
     return f"arrayFlatten(arrayMap(c -> {_concat(keys)}, customs))"
 
 
-def _statement(narrow: str, having: str, wanted: frozenset[int]) -> str:
+def _statement(visits: str, wanted: frozenset[int]) -> str:
     index = INDEX
-    attributes = ", ".join(ATTRIBUTE_COLUMNS)
-    # A visit's attributes are its first event's: the one row of the visit that starts it
-    # (anyIf keeps that row's NULL, having no other row to take).
-    first_attributes = ", ".join(f"anyIf({c}, starts)" for c in ATTRIBUTE_COLUMNS)
     families: list[str] = []
     visit_entries = _visit_entries(wanted)
     if visit_entries is not None:
@@ -293,56 +428,9 @@ def _statement(narrow: str, having: str, wanted: frozenset[int]) -> str:
     sums = ", ".join(f"sum({_SUMS[name]})" for name in rollup.FIGURES[1:])
     return f"""
 WITH
-events AS (
-    SELECT day, visitor, id, toUnixTimestamp64Micro(ts) AS t, name, path,
-        {attributes},
-        props,
-        ifNull(interactive, true) AS interactive,
-        toInt64(ifNull(scroll_depth, 0)) AS depth,
-        ifNull(engagement_ms, 0) AS engaged,
-        revenue_currency AS currency,
-        if(revenue_currency IS NULL, NULL,
-           toInt64(toDecimal128OrNull(trimBoth(revenue_amount), 6) * {MICROS})) AS micros,
-        name = {{engagement:String}} AS engagement,
-        max(if(engagement, NULL, t)) OVER (
-            PARTITION BY day, visitor ORDER BY t, id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS previous
-    FROM {schema.TABLE}
-    WHERE {_RANGE} {narrow}
-),
-placed AS (
-    SELECT *, sum(toInt64(starts)) OVER (
-            PARTITION BY day, visitor ORDER BY t, id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS visit
-    FROM (
-        SELECT *, NOT engagement AND ifNull(t - previous > {{gap:Int64}}, true) AS starts
-        FROM events
-    )
-    WHERE NOT engagement OR ifNull(t - previous <= {{gap:Int64}}, false)
-),
-visits AS (
-    SELECT day, visitor,
-        minIf(t, NOT engagement) AS first_t,
-        maxIf(t, NOT engagement) AS last_t,
-        tuple({first_attributes}) AS attrs,
-        arraySort(p -> (p.1, p.2),
-            groupArrayIf((t, id, path), name = {{pageview:String}})) AS pages,
-        arraySort(c -> (c.1, c.2),
-            groupArrayIf((t, id, name, props, interactive, currency, micros),
-                NOT engagement AND name != {{pageview:String}})) AS customs,
-        groupArrayIf((path, depth, engaged), engagement) AS engagements
-    FROM placed
-    GROUP BY day, visitor, visit
-    HAVING {having}
-),
+{visits}
 entries AS (
-    SELECT day, visitor,
-        toInt64(length(pages)) AS views,
-        toInt64(length(customs)) AS fired,
-        toInt64(views = 1 AND NOT arrayExists(c -> c.5, customs)) AS bounce,
-        intDiv(last_t - first_t, {MICROS}) AS duration,
+    SELECT day, visitor, views, fired, bounce, duration,
         {fired_column}
         arrayJoin({_concat(families)}) AS entry,
         entry.3 AS kind, entry.4 AS a, entry.5 AS b
