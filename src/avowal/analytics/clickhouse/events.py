@@ -129,14 +129,14 @@ class ClickHouseEvents:
             sql += " WHERE " + " AND ".join(where)
         return int(self.client().query(sql, parameters=parameters).result_rows[0][0])
 
-    def disk_bytes(self) -> int:
-        """Return the compressed bytes the events take on disk."""
+    def disk_bytes(self, table: str = schema.TABLE) -> int:
+        """Return the compressed bytes a table (the events by default) takes on disk."""
         rows = (
             self.client()
             .query(
                 "SELECT sum(bytes_on_disk) FROM system.parts "
                 "WHERE database = {db:String} AND table = {t:String} AND active",
-                parameters={"db": self.target.database, "t": schema.TABLE},
+                parameters={"db": self.target.database, "t": table},
             )
             .result_rows
         )
