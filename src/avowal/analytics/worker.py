@@ -12,7 +12,12 @@ One record never stalls a pass: a day whose rollup fails has the events it canno
 for one site or one day is logged, reported in ``PassReport.failed`` and retried at the next
 pass, while every other site and day, and the purge, go on.
 
-Embedded (SQLite) servers run the loop inside the application; with PostgreSQL and several
+With analytics kept in ClickHouse (``AVOWAL_ANALYTICS_URL``), a pass instead stores, for each
+day that is over, its visits (``analytics_visits``) and its figures as a final rollup, both
+computed by ClickHouse (:func:`roll_clickhouse`), then drops the days past retention
+(:func:`purge_clickhouse`) and purges what a migration left in the database.
+
+Embedded (SQLite, chdb) servers run the loop inside the application; with PostgreSQL and several
 server processes, each process may run it too: a PostgreSQL advisory lock per site makes
 concurrent passes wait for each other, and the second reads the mark the first left.
 """
