@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from avowal.analytics.clickhouse import events, schema
-from avowal.analytics.models import Event
+from avowal.analytics.clickhouse import events
 from avowal.settings import Settings
-from tests.integration.analytics.stores import CLICKHOUSE, DATABASE, TEST_RETENTION_DAYS, Rows
+from tests.integration.analytics.stores import (
+    CLICKHOUSE,
+    DATABASE,
+    TEST_RETENTION_DAYS,
+    Rows,
+    stored_rows,
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -52,17 +56,4 @@ def basis(analytics_store: str) -> Callable[[str], str]:
 def stored(settings: Settings, engine: Engine) -> Rows:
     """Return a function listing the stored events in arrival order, from the test's store
     (ClickHouse's rows shaped as the database's: no props is None)."""
-    clickhouse = events.of(settings)
-
-    def rows() -> list[dict[str, Any]]:
-        if clickhouse is None:
-            with engine.connect() as conn:
-                return [dict(r) for r in conn.execute(select(Event).order_by(Event.id)).mappings()]
-        names = ", ".join(schema.COLUMNS)
-        found = clickhouse.client().query(f"SELECT {names} FROM {schema.TABLE} ORDER BY id")
-        out = [dict(zip(schema.COLUMNS, row, strict=True)) for row in found.result_rows]
-        for row in out:
-            row["props"] = row["props"] or None
-        return out
-
-    return rows
+    return lambda: stored_rows(settings, engine)

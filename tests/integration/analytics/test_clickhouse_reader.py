@@ -26,7 +26,13 @@ from avowal.analytics.query import DayRange
 from avowal.analytics.readers import HOURS, RawReader
 from avowal.analytics.rollup import DayFigures, VisitFilter, compute_day
 from avowal.db.engine import make_sessionmaker
-from tests.integration.analytics.dashboard_data import add_events, add_site, event, random_events
+from tests.integration.analytics.dashboard_data import (
+    add_events,
+    add_site,
+    clickhouse_values,
+    event,
+    random_events,
+)
 
 FIRST = dt.date(2026, 3, 2)
 DAYS = 3
@@ -130,15 +136,6 @@ def edge_events(site: int) -> list[dict[str, Any]]:
     ]
 
 
-def clickhouse_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """Return the rows as ClickHouse insert values, in schema.COLUMNS order."""
-    out = []
-    for row in rows:
-        values = {**row, "props": row.get("props") or {}, "interactive": row.get("interactive")}
-        out.append([values[c] for c in schema.COLUMNS])
-    return out
-
-
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_sessionmaker(engine)
@@ -160,7 +157,7 @@ def stores(sessions: sessionmaker[Session], clickhouse_url: str) -> Iterator[tup
         add_events(session, rows)
     client = connection.connect(connection.parse(clickhouse_url))
     schema.upgrade(client, 3650)
-    client.insert(schema.TABLE, clickhouse_rows(rows), column_names=schema.COLUMNS)
+    client.insert(schema.TABLE, clickhouse_values(rows), column_names=schema.COLUMNS)
     yield site, other, client
 
 

@@ -35,6 +35,7 @@ from tests.integration.analytics.dashboard_data import (
     clickhouse_values,
     random_events,
 )
+from tests.integration.analytics.stores import stored_rows
 
 SITE = "www.contactmonkey.com"
 GEOIP = Path(__file__).resolve().parents[2] / "data" / "geoip" / "GeoIP2-Country-Test.mmdb"
@@ -77,20 +78,6 @@ def ingest_all(settings: Settings, engine: Engine) -> None:
             assert response.status_code == 202, response.text
 
 
-def relational_rows(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(Event).order_by(Event.id)).mappings()
-        return [{c: row[c] for c in schema.COLUMNS} for row in rows]
-
-
-def clickhouse_rows(settings: Settings) -> list[dict[str, Any]]:
-    store = events.of(settings)
-    assert store is not None
-    names = ", ".join(schema.COLUMNS)
-    result = store.client().query(f"SELECT {names} FROM {schema.TABLE} ORDER BY id")
-    return [dict(zip(schema.COLUMNS, row, strict=True)) for row in result.result_rows]
-
-
 def comparable(row: dict[str, Any]) -> dict[str, Any]:
     """A row with the stores' representations made alike: naive UTC times, no props as {}."""
     out = dict(row)
@@ -115,7 +102,7 @@ def test_clickhouse_keeps_exactly_what_the_database_keeps(
 ) -> None:
     # The same events through a server on the database alone...
     ingest_all(settings, engine)
-    expected = [comparable(r) for r in relational_rows(engine)]
+    expected = [comparable(r) for r in stored_rows(settings, engine)]
     assert len(expected) == len(PAYLOADS)
     with engine.begin() as conn:
         conn.execute(Event.__table__.delete())  # type: ignore[arg-type]
@@ -123,7 +110,7 @@ def test_clickhouse_keeps_exactly_what_the_database_keeps(
         conn.execute(ScrubCounter.__table__.delete())  # type: ignore[arg-type]
     # ... and through one keeping them in ClickHouse: the same rows, none in the database.
     ingest_all(ch_settings, engine)
-    got = [comparable(r) for r in clickhouse_rows(ch_settings)]
+    got = [comparable(r) for r in stored_rows(ch_settings, engine)]
     assert got == expected
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Event)) == 0
@@ -384,7 +371,7 @@ def test_migrate_copies_every_event_in_order_then_refuses_to_copy_twice(
         other = add_site(session, "other.example.com")
         add_events(session, random_events(site, first, 3, per_day=15))
         add_events(session, random_events(other, first, 2, seed=3, per_day=5))
-    expected = [comparable(r) for r in relational_rows(engine)]
+    expected = [comparable(r) for r in stored_rows(settings, engine)]
     runner = CliRunner()
     env = cli_env(settings)
     moved = runner.invoke(cli_app, ["analytics", "migrate", "--to", clickhouse_url], env=env)
@@ -393,9 +380,9 @@ def test_migrate_copies_every_event_in_order_then_refuses_to_copy_twice(
     assert f"copied {len(expected)} events of 2 sites (5 site-days)" in moved.output
     assert f"set AVOWAL_ANALYTICS_URL to {target.describe()}" in moved.output
     configured = settings.model_copy(update={"analytics_url": clickhouse_url})
-    assert [comparable(r) for r in clickhouse_rows(configured)] == expected
+    assert [comparable(r) for r in stored_rows(configured, engine)] == expected
     # Without --delete-source, the database keeps its copies until their retention ends.
-    assert len(relational_rows(engine)) == len(expected)
+    assert len(stored_rows(settings, engine)) == len(expected)
     # The figures ClickHouse computes from them are the database's.
     store = events.of(configured)
     assert store is not None
@@ -424,7 +411,7 @@ def test_migrate_deletes_the_source_only_when_asked_and_names_a_bad_address(
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
         add_events(session, random_events(add_site(session), NOON.date(), 1, per_day=10))
-    count = len(relational_rows(engine))
+    count = len(stored_rows(settings, engine))
     runner = CliRunner()
     env = cli_env(settings)
     bad = runner.invoke(cli_app, ["analytics", "migrate", "--to", "mysql://h/db"], env=env)
@@ -434,9 +421,9 @@ def test_migrate_deletes_the_source_only_when_asked_and_names_a_bad_address(
     )
     assert moved.exit_code == 0, moved.output
     assert f"deleted the {count} raw events from the database" in moved.output
-    assert relational_rows(engine) == []
+    assert stored_rows(settings, engine) == []
     configured = settings.model_copy(update={"analytics_url": clickhouse_url})
-    assert len(clickhouse_rows(configured)) == count
+    assert len(stored_rows(configured, engine)) == count
 
 
 def test_removing_a_site_deletes_its_events_in_clickhouse(

@@ -12,7 +12,6 @@ commit answers 503 for the batch's events.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
     from avowal.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class ClickHouseEvents:
@@ -100,14 +97,8 @@ class ClickHouseEvents:
         """Delete a site's events, waiting until ClickHouse has rewritten its parts without
         them; return how many there were."""
         count = self.count(site_id=site_id)
-        visits = _visits(self.client(), site_id)
-        for table, there in ((schema.VISITS_TABLE, visits), (schema.TABLE, count)):
-            if there:
-                self.client().command(
-                    f"ALTER TABLE {table} DELETE WHERE site_id = {{site:UInt32}}",
-                    parameters={"site": site_id},
-                    settings={"mutations_sync": 1},
-                )
+        for table in (schema.VISITS_TABLE, schema.TABLE):
+            _delete(self.client(), table, site_id)
         return count
 
     def store_visits(self, site_id: int, day: dt.date, *, visit_minutes: int) -> None:
@@ -116,18 +107,7 @@ class ClickHouseEvents:
 
     def count(self, *, site_id: int | None = None, day: dt.date | None = None) -> int:
         """Return how many events are kept (of a site, of a day)."""
-        where: list[str] = []
-        parameters: dict[str, object] = {}
-        if site_id is not None:
-            where.append("site_id = {site:UInt32}")
-            parameters["site"] = site_id
-        if day is not None:
-            where.append("day = {day:Date}")
-            parameters["day"] = day
-        sql = f"SELECT count() FROM {schema.TABLE}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return int(self.client().query(sql, parameters=parameters).result_rows[0][0])
+        return _count(self.client(), schema.TABLE, site_id, day)
 
     def disk_bytes(self, table: str = schema.TABLE) -> int:
         """Return the compressed bytes a table (the events by default) takes on disk."""
@@ -143,16 +123,35 @@ class ClickHouseEvents:
         return int(rows[0][0] or 0)
 
 
-def _visits(client: Client, site_id: int, day: dt.date | None = None) -> int:
-    where = "site_id = {site:UInt32}"
-    parameters: dict[str, object] = {"site": site_id}
+def _where(site_id: int | None, day: dt.date | None) -> tuple[str, dict[str, object]]:
+    """Return the WHERE clause (empty for none) and parameters selecting a site, a day."""
+    terms: list[str] = []
+    parameters: dict[str, object] = {}
+    if site_id is not None:
+        terms.append("site_id = {site:UInt32}")
+        parameters["site"] = site_id
     if day is not None:
-        where += " AND day = {day:Date}"
+        terms.append("day = {day:Date}")
         parameters["day"] = day
-    found = client.query(
-        f"SELECT count() FROM {schema.VISITS_TABLE} WHERE {where}", parameters=parameters
-    )
+    return (" WHERE " + " AND ".join(terms) if terms else ""), parameters
+
+
+def _count(client: Client, table: str, site_id: int | None, day: dt.date | None) -> int:
+    where, parameters = _where(site_id, day)
+    found = client.query(f"SELECT count() FROM {table}{where}", parameters=parameters)
     return int(found.result_rows[0][0])
+
+
+def _delete(client: Client, table: str, site_id: int, day: dt.date | None = None) -> None:
+    """Delete a site's (or site-day's) rows, waiting until ClickHouse has rewritten its data
+    without them; nothing is run when there are none."""
+    if _count(client, table, site_id, day):
+        where, parameters = _where(site_id, day)
+        client.command(
+            f"ALTER TABLE {table} DELETE{where}",
+            parameters=parameters,
+            settings={"mutations_sync": 1},
+        )
 
 
 def store_visits(client: Client, site_id: int, day: dt.date, *, visit_minutes: int) -> None:
@@ -160,13 +159,7 @@ def store_visits(client: Client, site_id: int, day: dt.date, *, visit_minutes: i
     gap of ``visit_minutes``: its old rows are deleted (waiting until they are), then the
     visits inserted, made by the same SQL as the figures' (:func:`sql.store_visits_query`).
     For a day that is over: a reader takes the day's visits from the table from then on."""
-    if _visits(client, site_id, day):
-        client.command(
-            f"ALTER TABLE {schema.VISITS_TABLE} DELETE "
-            "WHERE site_id = {site:UInt32} AND day = {day:Date}",
-            parameters={"site": site_id, "day": day},
-            settings={"mutations_sync": 1},
-        )
+    _delete(client, schema.VISITS_TABLE, site_id, day)
     statement, parameters = sql.store_visits_query(site_id, day, visit_minutes=visit_minutes)
     client.command(statement, parameters=parameters)
 

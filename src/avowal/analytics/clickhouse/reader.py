@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -76,25 +77,23 @@ class ClickHouseReader(DayFiguresReader):
         self.history = (
             RollupReader(history, site_id) if history is not None and not filters else None
         )
-        self._last_final: dt.date | None = None
-        self._asked = False
 
+    @cached_property
     def last_final_day(self) -> dt.date | None:
-        """Return the site's last day rolled up for good (every day before it is, or has no
-        events: the worker rolls them oldest first)."""
-        if self.history is not None and not self._asked:
-            self._last_final = self.history.session.scalar(
-                select(func.max(RollupState.day)).where(
-                    RollupState.site_id == self.site_id, RollupState.final.is_(True)
-                )
+        """The site's last day rolled up for good (every day before it is, or has no events:
+        the worker rolls them oldest first); None when no rollups are read (filtered)."""
+        if self.history is None:
+            return None
+        return self.history.session.scalar(
+            select(func.max(RollupState.day)).where(
+                RollupState.site_id == self.site_id, RollupState.final.is_(True)
             )
-            self._asked = True
-        return self._last_final
+        )
 
     def split(self, days: DayRange) -> tuple[list[dt.date], list[dt.date]]:
         """Return the days of ``days`` read from rollups (those rolled up for good), and the
         others (from ClickHouse's raw events)."""
-        last = self.last_final_day()
+        last = self.last_final_day
         if last is None or days.start > last:
             return [], list(days.each())
         return [d for d in days.each() if d <= last], [d for d in days.each() if d > last]
