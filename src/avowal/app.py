@@ -81,15 +81,10 @@ def create_app(
     secrets = secrets or crypto.load(settings)
     sessions = make_sessionmaker(engine)
     analytics = Analytics(settings, loaded.policy, engine, sessions)
-    # Embedded set-ups run the worker themselves: SQLite, and chdb (whose folder no `avowal
-    # worker` process could open beside the server).
-    embedded = engine.dialect.name == "sqlite" or (
-        analytics.clickhouse is not None and analytics.clickhouse.target.embedded
-    )
     in_process = (
         analytics_worker_in_process
         if analytics_worker_in_process is not None
-        else settings.env != "test" and embedded
+        else analytics_worker.runs_in_server(settings, engine.dialect.name)
     )
 
     @asynccontextmanager

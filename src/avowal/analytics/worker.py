@@ -456,6 +456,16 @@ def purge_clickhouse(
         report.fail(ALL_SITES, None, exc, "purge")
 
 
+def runs_in_server(settings: Settings, dialect: str) -> bool:
+    """Tell whether a server runs the worker's loop itself: embedded set-ups do, SQLite and
+    chdb (whose folder no `avowal worker` process could open beside the server); never in the
+    test mode, whose apps are many and short-lived."""
+    if settings.env == "test":
+        return False
+    clickhouse = clickhouse_events.of(settings)
+    return dialect == "sqlite" or (clickhouse is not None and clickhouse.target.embedded)
+
+
 def run_pass(
     factory: sessionmaker[Session],
     settings: Settings,

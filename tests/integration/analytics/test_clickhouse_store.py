@@ -456,3 +456,12 @@ def test_removing_a_site_deletes_its_events_in_clickhouse(
         .result_rows
     )
     assert gone not in counted and counted[kept] > 0
+
+
+def test_a_server_on_chdb_runs_the_worker_itself(clickhouse_url: str) -> None:
+    on_chdb = Settings(env="development", analytics_url=clickhouse_url)
+    assert worker.runs_in_server(on_chdb, "postgresql")  # no `avowal worker` could open it
+    served = Settings(env="development", analytics_url="clickhouse://ch.example.com/stats")
+    assert not worker.runs_in_server(served, "postgresql")  # `avowal worker` runs beside
+    assert worker.runs_in_server(served, "sqlite")
+    assert not worker.runs_in_server(on_chdb.model_copy(update={"env": "test"}), "postgresql")
