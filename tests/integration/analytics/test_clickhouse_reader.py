@@ -228,17 +228,22 @@ def test_every_day_equals_compute_day(
 
 
 class Counting(ClickHouseReader):
-    """A reader that notes the ranges and dimensions it asks ClickHouse for."""
+    """A reader that notes the ranges and dimensions it asks ClickHouse for: the figures of each
+    day in ``calls``, sums over days in ``summed``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.calls: list[tuple[dt.date, dt.date, frozenset[int]]] = []
+        self.summed: list[tuple[dt.date, dt.date, frozenset[int], bool]] = []
 
-    def _compute(
-        self, first: dt.date, last: dt.date, wanted: frozenset[int]
-    ) -> dict[dt.date, DayFigures]:
-        self.calls.append((first, last, wanted))
-        return super()._compute(first, last, wanted)
+    def _query(
+        self, first: dt.date, last: dt.date, wanted: frozenset[int], **options: Any
+    ) -> tuple[str, dict[str, Any]] | None:
+        if options.get("summed"):
+            self.summed.append((first, last, wanted, options.get("values") is not None))
+        else:
+            self.calls.append((first, last, wanted))
+        return super()._query(first, last, wanted, **options)
 
 
 def only(figures: DayFigures, name: str) -> tuple[Any, Any]:
@@ -321,13 +326,20 @@ def test_summed_answers_equal_raw_reader(
                     } == {v: t.as_dict() for v, t in raw.values(name, days, wanted).items()}
                 ours = {h: vars_of(t) for h, t in reader.by_hour(days).items()}
                 assert ours == {h: vars_of(t) for h, t in raw.by_hour(days).items()}
-            # One statement per range and dimension first seen (DayRange(FIRST, FIRST) is of
-            # RANGE); answers after it come from the reader's days.
-            asked = [rollup.TOTAL, *dimensions.NAMES, HOURS]
+            # The totals and hours: one statement per range and dimension first seen
+            # (DayRange(FIRST, FIRST) is of RANGE); answers after it come from the reader's
+            # days. A table: its sums over the range, once for all values (the breakdown with
+            # and without a limit), once for the values asked for, per range asked.
             assert reader.calls == [
                 (r.start, r.end, frozenset([reader_index(name)]))
                 for r in (RANGE, RANGE.previous())
-                for name in asked
+                for name in (rollup.TOTAL, HOURS)
+            ]
+            assert reader.summed == [
+                (r.start, r.end, frozenset([reader_index(name)]), chosen)
+                for r in (RANGE, DayRange(FIRST, FIRST), RANGE.previous())
+                for name in dimensions.NAMES
+                for chosen in (False, True)
             ]
             assert reader.by_day(RANGE)  # there are figures to compare
 
@@ -385,18 +397,82 @@ def test_stored_visits_give_the_same_figures(
             for day in days:
                 expected = compute_day(session, site, day, visit_minutes=30, filters=filters)
                 assert flat(stored[day]) == flat(raw[day]) == flat(expected), (filters, day)
+            # Summed over the range in ClickHouse, as the days' figures sum: a table of each
+            # kind of sum (visit attributes, exit pages as entry pages, pages, custom events),
+            # and the values of exit pages as the page table asks them.
+            summing = ClickHouseReader(client, site, filters, visit_minutes=30)
+            adding = ClickHouseReader(client, site, filters, visit_minutes=30, stored_visits=False)
+            adding.figures(days)  # every day's figures known: its sums are added in Python
+            for name in ("source", "device", "exit_page", "page", "event"):
+                ours = [(v, t.as_dict()) for v, t in summing.breakdown(name, RANGE, None)]
+                assert ours == [(v, t.as_dict()) for v, t in adding.breakdown(name, RANGE, None)]
+            wanted = [v for v, _ in adding.breakdown("page", RANGE, 2)] + ["none such"]
+            assert {
+                v: t.as_dict() for v, t in summing.values("exit_page", RANGE, wanted).items()
+            } == {v: t.as_dict() for v, t in adding.values("exit_page", RANGE, wanted).items()}
         # Visits made with another gap are not read for this one.
         found = ClickHouseReader(client, other, visit_minutes=5).figures(days)
         for day in days:
             assert flat(found[day]) == flat(compute_day(session, other, day, visit_minutes=5))
-        # The stored days were read from the table: emptied, their figures are gone.
-        client.command(f"TRUNCATE TABLE {schema.VISITS_TABLE}")
+        # The stored days were read from the tables: emptied, their figures are gone, and a
+        # day is read from them once it is noted as kept (after its visits and pages).
+        for table in schema.DERIVED:
+            client.command(f"TRUNCATE TABLE {table}")
         blank = (None,) * len(sql.ATTRIBUTE_COLUMNS)
         client.insert(
             schema.VISITS_TABLE,
             [[site, 30, kept[0], 1, 0, 0, blank, [], [], [], 0, 0, 0, 0]],
             column_names=["site_id", "visit_minutes", *sql.VISIT_COLUMNS],
         )
+        client.insert(
+            schema.PAGES_TABLE,
+            [[site, 30, kept[0], "/fake", 1, 0, blank, 2, 0, 0, 0, 0, True, True, 2, 0, 0, 0]],
+            column_names=[
+                row[0] for row in client.query(f"DESCRIBE TABLE {schema.PAGES_TABLE}").result_rows
+            ],
+        )
+        assert events.stored_visit_days(client, site, days[0], days[-1], visit_minutes=30) == []
+        client.insert(
+            schema.DAYS_TABLE,
+            [[site, 30, kept[0]]],
+            column_names=["site_id", "visit_minutes", "day"],
+        )
         found = ClickHouseReader(client, site, visit_minutes=30).figures(days)
         assert found[kept[0]].daily[(rollup.TOTAL, "")].visits == 1
+        assert found[kept[0]].daily[("page", "/fake")].pageviews == 2
+        assert found[kept[0]].daily[("exit_page", "/fake")].pageviews == 2
         assert flat(found[days[1]]) == flat(compute_day(session, site, days[1], visit_minutes=30))
+
+
+def test_an_upgrade_makes_the_pages_and_days_of_the_visits_kept_before_it(
+    sessions: sessionmaker[Session], stores: tuple[int, int, Any]
+) -> None:
+    """A database whose visits were kept before analytics_visit_pages existed (schema step 2)
+    gets their pages and days from ``avowal db upgrade``, and reads them as kept since."""
+    site, other, client = stores
+    days = list(RANGE.each())
+    for s in (site, other):
+        for day in days:
+            events.store_visits(client, s, day, visit_minutes=30)
+    page = (VisitFilter("page", "/pricing"),)
+    expected = [
+        ClickHouseReader(client, site, f, visit_minutes=30).figures(days) for f in ((), page)
+    ]
+    # As such a database has it: visits, and no pages, days or later steps.
+    for table in (schema.PAGES_TABLE, schema.DAYS_TABLE):
+        client.command(f"DROP TABLE {table}")
+    client.command(
+        f"ALTER TABLE {schema.MIGRATIONS_TABLE} DELETE WHERE step > 2",
+        settings={"mutations_sync": 1},
+    )
+    done = schema.upgrade(client, 3650)
+    assert done[:4] == [f"step {n}: {name}" for n, name, _ in schema.STEPS[2:]]
+    for s in (site, other):
+        assert events.stored_visit_days(client, s, days[0], days[-1], visit_minutes=30) == days
+    with sessions() as session:
+        for filters, before in zip(((), page), expected, strict=True):
+            found = ClickHouseReader(client, site, filters, visit_minutes=30).figures(days)
+            for day in days:
+                assert flat(found[day]) == flat(before[day]), (filters, day)
+                wanted = compute_day(session, site, day, visit_minutes=30, filters=filters)
+                assert flat(found[day]) == flat(wanted), (filters, day)

@@ -162,13 +162,26 @@ def test_schema_is_clickhouses_own_and_retention_is_a_ttl(ch_settings: Settings)
     assert "TTL day + toIntervalDay(31)" in visits
     columns = {row[0] for row in client.query(f"DESCRIBE TABLE {schema.VISITS_TABLE}").result_rows}
     assert columns == {"site_id", "visit_minutes", *sql.VISIT_COLUMNS}
+    # Their pages, ordered by page within a day, and the days kept.
+    pages = str(client.command(f"SHOW CREATE TABLE {schema.PAGES_TABLE}"))
+    assert "ORDER BY (site_id, visit_minutes, day, path, visitor, first_t)" in pages
+    assert "`path` LowCardinality(String)" in pages
+    for table in (schema.PAGES_TABLE, schema.DAYS_TABLE):
+        assert "PARTITION BY day" in str(client.command(f"SHOW CREATE TABLE {table}"))
     steps = client.query(f"SELECT step, name FROM {schema.MIGRATIONS_TABLE} ORDER BY step")
-    assert steps.result_rows == [(1, "create analytics_events"), (2, "create analytics_visits")]
-    # Each step runs once; the retention follows the policy's, in both tables.
+    assert steps.result_rows == [
+        (1, "create analytics_events"),
+        (2, "create analytics_visits"),
+        (3, "create analytics_visit_pages"),
+        (4, "create analytics_visit_days"),
+        (5, "make the page rows of the visits kept"),
+        (6, "note the days of the visits kept"),
+    ]
+    # Each step runs once; the retention follows the policy's, in every table.
     assert store.upgrade(30) == []
     assert store.upgrade(90) == ["raw events kept 90 days (TTL)"]
-    assert schema.ttl_days(client) == 90
-    assert schema.ttl_days(client, schema.VISITS_TABLE) == 90
+    for table in schema.TABLES:
+        assert schema.ttl_days(client, table) == 90, table
     # A visits table whose TTL drifted is put back too.
     client.command(f"ALTER TABLE {schema.VISITS_TABLE} MODIFY TTL day + toIntervalDay(5)")
     assert store.set_retention(90) is True
@@ -203,21 +216,32 @@ def test_the_worker_drops_days_past_retention_and_follows_the_policy(
     assert report.purged == [(worker.ALL_SITES, days[0], 2), (worker.ALL_SITES, days[1], 2)]
     assert store.days() == sorted(days[2:])
     assert store.count() == 4
-    assert schema.ttl_days(store.client()) == 30
-    assert schema.ttl_days(store.client(), schema.VISITS_TABLE) == 30
+    for table in schema.TABLES:
+        assert schema.ttl_days(store.client(), table) == 30, table
     # The days rolled up for good had their visits kept; those past retention went with them.
     assert visit_days(store) == sorted(days[2:])
     # Visits missing for days rolled up for good (kept before there was a visits table, or
     # lost) are made by the next pass, the days not rolled up again.
-    store.client().command(f"TRUNCATE TABLE {schema.VISITS_TABLE}")
+    for table in schema.DERIVED:
+        store.client().command(f"TRUNCATE TABLE {table}")
     again = worker.run_pass(make_sessionmaker(engine), ch_settings, policy, now)
     assert again.failed == [] and again.rolled == []
     assert visit_days(store) == sorted(days[2:])
 
 
 def visit_days(store: events.ClickHouseEvents) -> list[dt.date]:
-    found = store.client().query(f"SELECT DISTINCT day FROM {schema.VISITS_TABLE} ORDER BY day")
-    return [row[0] for row in found.result_rows]
+    """Return the days of the kept visits, checking that each table holds the same days."""
+    found = [
+        [
+            row[0]
+            for row in store.client()
+            .query(f"SELECT DISTINCT day FROM {t} ORDER BY day")
+            .result_rows
+        ]
+        for t in schema.DERIVED
+    ]
+    assert found[0] == found[1] == found[2], found
+    return found[0]
 
 
 def test_db_upgrade_creates_the_schema_and_serve_refuses_until_then(
@@ -449,13 +473,14 @@ def test_removing_a_site_deletes_its_events_in_clickhouse(
     assert f"removed with its {before} events" in result.output
     assert store.count(site_id=gone) == 0
     assert store.count(site_id=kept) > 0
-    # Its visits too.
-    counted = dict(
-        store.client()
-        .query(f"SELECT site_id, count() FROM {schema.VISITS_TABLE} GROUP BY site_id")
-        .result_rows
-    )
-    assert gone not in counted and counted[kept] > 0
+    # Its visits, their pages and its days too.
+    for table in schema.DERIVED:
+        counted = dict(
+            store.client()
+            .query(f"SELECT site_id, count() FROM {table} GROUP BY site_id")
+            .result_rows
+        )
+        assert gone not in counted and counted[kept] > 0, table
 
 
 def test_a_server_on_chdb_runs_the_worker_itself(clickhouse_url: str) -> None:

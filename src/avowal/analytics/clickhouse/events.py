@@ -87,8 +87,8 @@ class ClickHouseEvents:
                 break
             count = self.count(day=day)
             # The partition's name is the day, checked above as a date: not a value from outside.
-            # The visits go first: a day's visits are never kept without its events.
-            for table in (schema.VISITS_TABLE, schema.TABLE):
+            # What is made from the events goes first: never kept without them.
+            for table in (*schema.DERIVED, schema.TABLE):
                 self.client().command(f"ALTER TABLE {table} DROP PARTITION '{day.isoformat()}'")
             dropped.append((day, count))
         return dropped
@@ -97,7 +97,7 @@ class ClickHouseEvents:
         """Delete a site's events, waiting until ClickHouse has rewritten its parts without
         them; return how many there were."""
         count = self.count(site_id=site_id)
-        for table in (schema.VISITS_TABLE, schema.TABLE):
+        for table in (*schema.DERIVED, schema.TABLE):
             _delete(self.client(), table, site_id)
         return count
 
@@ -156,24 +156,44 @@ def _delete(client: Client, table: str, site_id: int, day: dt.date | None = None
 
 def store_visits(client: Client, site_id: int, day: dt.date, *, visit_minutes: int) -> None:
     """Replace a site-day's visits in ``analytics_visits`` by those its events make now with a
-    gap of ``visit_minutes``: its old rows are deleted (waiting until they are), then the
-    visits inserted, made by the same SQL as the figures' (:func:`sql.store_visits_query`).
-    For a day that is over: a reader takes the day's visits from the table from then on."""
-    _delete(client, schema.VISITS_TABLE, site_id, day)
+    gap of ``visit_minutes``, and their pages in ``analytics_visit_pages``: the old rows are
+    deleted (waiting until they are; the day's note first, then the pages), then the visits
+    inserted, made by the same SQL as the figures' (:func:`sql.store_visits_query`), then
+    their pages (:func:`schema.pages_insert`), then the day noted (:func:`schema.days_insert`).
+    For a day that is over: a reader takes the day's visits from the tables from then on, once
+    the day is noted, last (:func:`stored_visit_days`)."""
+    for table in schema.DERIVED:
+        _delete(client, table, site_id, day)
     statement, parameters = sql.store_visits_query(site_id, day, visit_minutes=visit_minutes)
     client.command(statement, parameters=parameters)
+    where, parameters = _where(site_id, day)
+    client.command(schema.pages_insert(where), parameters=parameters)
+    client.command(schema.days_insert(where), parameters=parameters)
 
 
 def stored_visit_days(
     client: Client, site_id: int, first: dt.date, last: dt.date, *, visit_minutes: int
 ) -> list[dt.date]:
     """Return the days from ``first`` to ``last`` whose visits made with a gap of
-    ``visit_minutes`` ``analytics_visits`` holds for the site."""
+    ``visit_minutes`` the tables hold for the site (noted once their visits and pages are
+    written)."""
     found = client.query(
-        f"SELECT DISTINCT day FROM {schema.VISITS_TABLE} WHERE site_id = {{site:UInt32}} "
+        f"SELECT DISTINCT day FROM {schema.DAYS_TABLE} WHERE site_id = {{site:UInt32}} "
         "AND day >= {first:Date} AND day <= {last:Date} AND visit_minutes = {minutes:UInt32} "
         "ORDER BY day",
         parameters={"site": site_id, "first": first, "last": last, "minutes": visit_minutes},
+    )
+    return [row[0] for row in found.result_rows]
+
+
+def event_days(client: Client, first: dt.date, last: dt.date) -> list[dt.date]:
+    """Return the days from ``first`` to ``last`` with events of any site: those with a
+    partition, read from the table's metadata, not its rows."""
+    found = client.query(
+        "SELECT DISTINCT min_date FROM system.parts WHERE database = currentDatabase() "
+        "AND table = {table:String} AND active AND min_date >= {first:Date} "
+        "AND min_date <= {last:Date} ORDER BY min_date",
+        parameters={"table": schema.TABLE, "first": first, "last": last},
     )
     return [row[0] for row in found.result_rows]
 

@@ -32,7 +32,7 @@ from avowal.analytics.clickhouse import events, schema, sql
 from avowal.analytics.filters import VisitFilter
 from avowal.analytics.models import RollupState
 from avowal.analytics.query import REALTIME_MINUTES, DayRange
-from avowal.analytics.readers import HOURS, DayFiguresReader, RollupReader
+from avowal.analytics.readers import HOURS, DayFiguresReader, RollupReader, merge
 from avowal.analytics.rollup import FIGURES, DayFigures, HourTally, Tally
 from avowal.analytics.visits import PAGEVIEW, micros
 
@@ -69,6 +69,13 @@ class ClickHouseReader(DayFiguresReader):
         self._days: dict[dt.date, DayFigures] = {}
         # The dimensions (indices) of each day computed into _days so far.
         self._done: dict[dt.date, set[int]] = {}
+        # The days stored and the days with events, per range looked up (_days_of).
+        self._lookups: dict[tuple[dt.date, dt.date], tuple[list[dt.date], list[dt.date]]] = {}
+        # The sums over days asked of ClickHouse (_summed), by (dimension index, first day, last
+        # day, the values asked for or None for all).
+        self._sums: dict[
+            tuple[int, dt.date, dt.date, tuple[str, ...] | None], dict[str, Tally]
+        ] = {}
         # Unfiltered, the days that are over are read from the rollups the worker stored from
         # ClickHouse when each day ended (worker.roll_clickhouse), as the database store reads
         # them: a 30-day dashboard sums rows instead of recomputing visits from 30 days of raw
@@ -153,19 +160,34 @@ class ClickHouseReader(DayFiguresReader):
                 day += dt.timedelta(days=1)
         return {day: self._days[day] for day in days}
 
-    def _compute(
-        self, first: dt.date, last: dt.date, wanted: frozenset[int]
-    ) -> dict[dt.date, DayFigures]:
-        """Return the figures of the ``wanted`` dimensions (indices) of each day from ``first``
-        to ``last`` that has any."""
-        stored = (
-            events.stored_visit_days(
-                self.client, self.site_id, first, last, visit_minutes=self.visit_minutes
-            )
-            if self.stored_visits
-            else []
-        )
-        statement, parameters = sql.figures_query(
+    def _summed(
+        self, dimension: str, days: DayRange, values: list[str] | None = None
+    ) -> dict[str, Tally]:
+        """Return a dimension's figures (of the given values) summed over ``days``: summed in
+        ClickHouse unless this reader has the figures of each day already (a dimension's rows
+        per day would cost more to fetch than their sums)."""
+        index = _INDEX[dimension]
+        archived, raw = self.split(days)
+        if not raw or all(index in self._done.get(day, set()) for day in raw):
+            return super()._summed(dimension, days, values)
+        sums = self.archived_sums(dimension, archived, values) if archived else {}
+        key = (index, raw[0], raw[-1], None if values is None else tuple(values))
+        found = self._sums.get(key)
+        if found is None:
+            rows = self._rows(raw[0], raw[-1], frozenset([index]), values=values, summed=True)
+            found = self._sums[key] = {value: _tally(figures) for _, value, *figures in rows}
+        for value, t in found.items():
+            merge(sums.setdefault(value, Tally()), t)
+        return sums
+
+    def _query(
+        self, first: dt.date, last: dt.date, wanted: frozenset[int], **options: Any
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Return the statement and parameters of the ``wanted`` dimensions' figures from
+        ``first`` to ``last`` (:func:`sql.figures_query`, with ``options``), or None when no day
+        of them is stored or has events."""
+        stored, present = self._days_of(first, last)
+        return sql.figures_query(
             self.site_id,
             first,
             last,
@@ -173,11 +195,45 @@ class ClickHouseReader(DayFiguresReader):
             visit_minutes=self.visit_minutes,
             wanted=wanted,
             stored=stored,
+            present=present,
+            **options,
         )
+
+    def _days_of(self, first: dt.date, last: dt.date) -> tuple[list[dt.date], list[dt.date]]:
+        """Return the days from ``first`` to ``last`` whose visits are stored, and those with
+        events, looked up once per reader (a request's)."""
+        found = self._lookups.get((first, last))
+        if found is None:
+            stored = (
+                events.stored_visit_days(
+                    self.client, self.site_id, first, last, visit_minutes=self.visit_minutes
+                )
+                if self.stored_visits
+                else []
+            )
+            found = self._lookups[(first, last)] = (
+                stored,
+                events.event_days(self.client, first, last),
+            )
+        return found
+
+    def _rows(
+        self, first: dt.date, last: dt.date, wanted: frozenset[int], **options: Any
+    ) -> Sequence[Sequence[Any]]:
+        """Return the rows of :meth:`_query`'s statement (none without one)."""
+        query = self._query(first, last, wanted, **options)
+        if query is None:
+            return []
+        statement, parameters = query
+        return self.client.query(statement, parameters=parameters).result_rows
+
+    def _compute(
+        self, first: dt.date, last: dt.date, wanted: frozenset[int]
+    ) -> dict[dt.date, DayFigures]:
+        """Return the figures of the ``wanted`` dimensions (indices) of each day from ``first``
+        to ``last`` that has any."""
         found: dict[dt.date, DayFigures] = {}
-        for day, dimension, value, *figures in self.client.query(
-            statement, parameters=parameters
-        ).result_rows:
+        for day, dimension, value, *figures in self._rows(first, last, wanted):
             into = found.get(day)
             if into is None:
                 into = found[day] = DayFigures()
@@ -191,10 +247,16 @@ class ClickHouseReader(DayFiguresReader):
                     figures[5],
                 )
                 continue
-            t = into.daily[(sql.DIMENSIONS[dimension], value)]
-            for name, number in zip(FIGURES, figures, strict=True):
-                setattr(t, name, int(number))
+            into.daily[(sql.DIMENSIONS[dimension], value)] = _tally(figures)
         return found
+
+
+def _tally(figures: Sequence[int]) -> Tally:
+    """Return a row's figures, in :data:`FIGURES` order, as a tally."""
+    t = Tally()
+    for name, number in zip(FIGURES, figures, strict=True):
+        setattr(t, name, int(number))
+    return t
 
 
 def realtime(client: Client, site_id: int, now: dt.datetime) -> dict[str, Any]:

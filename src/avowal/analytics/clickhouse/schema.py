@@ -23,6 +23,15 @@ events and engagements), with the gap it was made with, so that a filtered dashb
 visits instead of re-making them from raw events. It holds nothing the events do not (no IP, no
 user agent), is partitioned by day and kept by the same TTL, and is dropped with them.
 
+A third, ``analytics_visit_pages``, holds the same visits once more, one row per page a visit
+viewed (the page's views, seconds to the next view, engagement, and whether it was the visit's
+entry or exit page, beside the visit's attributes and figures), ordered by page: the page table
+and the entry and exit pages of a filtered dashboard sum its rows instead of expanding every
+visit's page views, and a filter on a page finds its visits by the sort key. It is made from
+``analytics_visits`` (:data:`PAGES_FROM_VISITS`), right after a day's visits are. Then
+``analytics_visit_days`` notes the site-day (and gap) as kept: readers read a day's visits from
+the two tables from then on, never a day half written.
+
 Salts stay in avowal's own database and are destroyed there, as before. Migrations are numbered
 steps recorded in ``avowal_migrations``; each runs once.
 """
@@ -33,15 +42,21 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from avowal.analytics import store
-from avowal.analytics.visits import VISIT_DIMENSIONS
+from avowal.analytics.visits import MICROS, VISIT_DIMENSIONS
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
 TABLE = "analytics_events"
 VISITS_TABLE = "analytics_visits"
+PAGES_TABLE = "analytics_visit_pages"
+# The site-days whose visits and pages are kept (for which gap): written last, deleted first.
+DAYS_TABLE = "analytics_visit_days"
 # The tables kept as long as raw events, by the same TTL.
-TABLES = (TABLE, VISITS_TABLE)
+TABLES = (TABLE, VISITS_TABLE, PAGES_TABLE, DAYS_TABLE)
+# The tables made from the events, the last made first: dropped, emptied, before what they are
+# made from, so that none is kept without its source.
+DERIVED = (DAYS_TABLE, PAGES_TABLE, VISITS_TABLE)
 MIGRATIONS_TABLE = "avowal_migrations"
 
 # The columns an insert names, in order: the relational store's.
@@ -103,10 +118,89 @@ PARTITION BY day
 ORDER BY (site_id, day, visitor, first_t)
 """
 
+_CREATE_PAGES = f"""
+CREATE TABLE IF NOT EXISTS {PAGES_TABLE} (
+    site_id UInt32,
+    visit_minutes UInt32,
+    day Date,
+    path LowCardinality(String),
+    visitor Int64,
+    first_t Int64,
+    attrs Tuple({_ATTRIBUTES}),
+    views Int64,
+    seconds Int64,
+    engaged_ms Int64,
+    scroll Int64,
+    scrolled UInt8,
+    entry Bool,
+    exit Bool,
+    visit_views Int64,
+    bounce Int64,
+    duration Int64,
+    fired Int64
+)
+ENGINE = MergeTree
+PARTITION BY day
+ORDER BY (site_id, visit_minutes, day, path, visitor, first_t)
+"""
+
+# The columns of analytics_visit_pages from the rows of analytics_visits (``FROM`` and the rest
+# follow): one row per distinct page of a visit, with, as rollup.DayFigures counts them, the
+# page's views, the seconds from each of its views to the visit's next page view, its summed
+# engaged time and deepest scroll when the visit sent engagement for it (``scrolled``), and
+# whether it is the visit's first (entry) or last (exit) page. The insert names its columns by
+# position: aliases differ from the visits' column names they would hide.
+PAGES_FROM_VISITS = f"""
+SELECT site_id, visit_minutes, day, path, visitor, first_t, attrs,
+    toInt64(countEqual(arrayMap(p -> p.3, pages), path)) AS path_views,
+    arraySum(arrayMap((p, i) -> if(p.3 = path AND i < length(pages),
+        intDiv(pages[i + 1].1 - p.1, {MICROS}), 0), pages, arrayEnumerate(pages))) AS seconds,
+    arraySum(arrayMap(e -> if(e.1 = path, e.3, 0), engagements)) AS engaged_ms,
+    arrayMax(arrayMap(e -> if(e.1 = path, e.2, 0), engagements)) AS scroll,
+    toUInt8(arrayExists(e -> e.1 = path, engagements)) AS scrolled,
+    path = pages[1].3 AS entry,
+    path = pages[-1].3 AS exit,
+    toInt64(length(pages)) AS visit_views, bounce, duration, fired
+"""
+_PAGE_COLUMNS = (
+    "site_id, visit_minutes, day, path, visitor, first_t, attrs, views, seconds, engaged_ms, "
+    "scroll, scrolled, entry, exit, visit_views, bounce, duration, fired"
+)
+
+
+def pages_insert(where: str = "") -> str:
+    """The statement inserting the page rows of the visits ``where`` selects (all without)."""
+    return (
+        f"INSERT INTO {PAGES_TABLE} ({_PAGE_COLUMNS}) {PAGES_FROM_VISITS} FROM {VISITS_TABLE} "
+        f"ARRAY JOIN arrayDistinct(arrayMap(p -> p.3, pages)) AS path {where}"
+    )
+
+
+_CREATE_DAYS = f"""
+CREATE TABLE IF NOT EXISTS {DAYS_TABLE} (site_id UInt32, visit_minutes UInt32, day Date)
+ENGINE = MergeTree
+PARTITION BY day
+ORDER BY (site_id, visit_minutes, day)
+"""
+
+
+def days_insert(where: str = "") -> str:
+    """The statement noting as kept the site-days of the visits ``where`` selects (all
+    without)."""
+    return (
+        f"INSERT INTO {DAYS_TABLE} (site_id, visit_minutes, day) "
+        f"SELECT DISTINCT site_id, visit_minutes, day FROM {VISITS_TABLE} {where}"
+    )
+
+
 # (number, what it does, statement); appended to, never edited once released.
 STEPS: tuple[tuple[int, str, str], ...] = (
     (1, "create analytics_events", _CREATE_EVENTS),
     (2, "create analytics_visits", _CREATE_VISITS),
+    (3, "create analytics_visit_pages", _CREATE_PAGES),
+    (4, "create analytics_visit_days", _CREATE_DAYS),
+    (5, "make the page rows of the visits kept", pages_insert()),
+    (6, "note the days of the visits kept", days_insert()),
 )
 
 

@@ -25,9 +25,16 @@ One statement computes every day of a range, in four steps over ``analytics_even
 Steps 1 to 3 are one definition, :func:`computed_visits`: the worker uses it to keep the visits
 of a day that is over in ``analytics_visits`` (:func:`store_visits_query`), with each visit's page
 views, custom events, bounce and duration as columns of their own. A statement given such days
-(``stored``) reads their visits from that table, filtered by the same conditions (as a WHERE),
-and makes the other days' from raw events, the two joined by UNION ALL before step 4: the
-figures are the same either way, and the days that are over skip the costly sessionisation.
+(``stored``) reads their visits from the stored tables and makes the other days' from raw
+events: the figures are the same either way, and the days that are over skip the costly
+sessionisation. For a stored day, the visit keys (totals, visit attributes) are a GROUP BY of
+``analytics_visits`` rows, and the pages, entry and exit pages one of ``analytics_visit_pages``
+rows (one per page a visit viewed, made from the visits: :data:`schema.PAGES_FROM_VISITS`),
+where steps 4's entries would expand every page view (:func:`_stored_sums`); the custom events'
+keys and the hours are step 4 over its stored visits. The filters select the same visits in
+both tables (:func:`_stored_has`). Each part is a statement of rows (day, dimension, value,
+figures); a statement is their UNION ALL, summed over days in ClickHouse when asked (a table's
+values over a range: fetching every day's rows would cost more than summing them).
 
 A statement computes the dimensions it is asked for only (``wanted``; all by default): only the
 families of entries they need are built (the visit keys of the wanted totals and visit
@@ -88,8 +95,10 @@ def _has(f: VisitFilter, param: str) -> str:
     kind = f.kind
     if kind in VISIT_DIMENSIONS:
         i = VISIT_DIMENSIONS.index(kind)
-        if i == 0:
+        if i == 0 and f.value in (dimensions.DIRECT, ""):
             return f"{_source()} = {param}"
+        # Another source is the attribute itself: compared as stored (low-cardinality), not
+        # through _source()'s string functions.
         return f"ifNull(tupleElement(attrs, {i + 1}) = {param}, false)"
     if kind == "page":
         return f"arrayExists(p -> p.3 = {param}, pages)"
@@ -246,25 +255,47 @@ def figures_query(
     visit_minutes: int,
     wanted: Collection[int] = ALL,
     stored: Collection[dt.date] = (),
-) -> tuple[str, dict[str, Any]]:
+    present: Collection[dt.date] | None = None,
+    values: Collection[str] | None = None,
+    summed: bool = False,
+) -> tuple[str, dict[str, Any]] | None:
     """Return the statement and parameters of the figures of ``first`` to ``last``: rows of
     (day, dimension index, value, visitors, then the other rollup figures), of the ``wanted``
-    dimensions only (indices in :data:`DIMENSIONS`, or :data:`HOUR`).
+    dimensions only (indices in :data:`DIMENSIONS`, or :data:`HOUR`); of the given ``values``
+    only when given; ``summed`` over the days, without the day, when asked (each day's
+    visitors added, as :class:`avowal.analytics.readers.DayFiguresReader` adds them). None when
+    there is nothing to read: no day stored, and none with events (``present``, the days with
+    events when known).
 
-    The visits of the ``stored`` days (those of the range whose visits ``analytics_visits``
-    holds for this gap) are read from that table; the other days' are computed from raw events.
+    The visits of the ``stored`` days (those of the range whose visits the worker keeps for this
+    gap, :func:`avowal.analytics.clickhouse.events.stored_visit_days`) are read from
+    ``analytics_visits`` and ``analytics_visit_pages``; the other days' are computed from raw
+    events. A stored day's figures of the visit keys and pages are sums of those tables' rows
+    (:func:`_stored_sums`); the custom events' and the hours' are the entries of its visits, as
+    for raw events.
     """
     wanted = frozenset(wanted)
     if not wanted or not wanted <= ALL:
         raise ValueError(f"no dimensions to compute in {sorted(wanted)}")
+    if summed and HOUR in wanted:
+        raise ValueError("the hours are not summed over days")
     stored = set(stored)
     kept = sorted(d for d in stored if first <= d <= last)
-    live = [d for d in _each(first, last) if d not in stored]
+    live = [d for d in _each(first, last) if d not in stored and (present is None or d in present)]
+    if not kept and not live:
+        return None
     # The raw events read are those of the days not stored only.
     parameters = _visit_parameters(
         site_id, live[0] if live else first, live[-1] if live else last, visit_minutes
     )
+    stored_range = _STORED
+    if kept:
+        parameters.update(stored_first=kept[0], stored_last=kept[-1])
+        if len(kept) < (kept[-1] - kept[0]).days + 1:  # not every day between them
+            parameters["stored"] = kept
+            stored_range += " AND has({stored:Array(Date)}, day)"
     having: list[str] = []
+    kept_having: list[str] = []
     narrow: list[str] = []
     for i, f in enumerate(filters):
         name = f"filter{i}"
@@ -272,32 +303,150 @@ def figures_query(
         param = f"{{{name}:String}}"
         has = _has(f, param)
         having.append(f"NOT {has}" if f.negated else has)
+        if kept:
+            found = _stored_has(f, param, stored_range)
+            kept_having.append(f"NOT {found}" if f.negated else found)
         condition = _narrowing(f, param)
         if condition is not None:
             narrow.append(
                 f"AND (day, visitor) IN (SELECT day, visitor FROM {schema.TABLE} "
                 f"WHERE {_RANGE} AND {condition})"
             )
-    where = " AND ".join(having) or "true"
+    # The values asked for, as a list of parameters: a set ClickHouse can look up in the pages'
+    # sort key (an array parameter is not).
+    listed = "''"
+    if values is not None:
+        names = [f"value{i}" for i in range(len(set(values)))]
+        parameters.update(zip(names, sorted(set(values)), strict=True))
+        listed = ", ".join(f"{{{name}:String}}" for name in names) or "''"
     columns = ", ".join(VISIT_COLUMNS)
     parts: list[str] = []
-    ctes: list[str] = []
     if live:
-        if kept:
-            parameters["stored"] = kept
-            narrow.insert(0, "AND NOT has({stored:Array(Date)}, day)")
-        ctes.append(computed_visits("computed", " ".join(narrow)) + ",")
-        parts.append(f"SELECT {columns} FROM computed WHERE {where}")
-    if kept:
-        parameters.update(stored=kept, stored_first=kept[0], stored_last=kept[-1])
+        if len(live) < (live[-1] - live[0]).days + 1:  # not every day between them
+            parameters["live"] = live
+            narrow.insert(0, "AND has({live:Array(Date)}, day)")
         parts.append(
-            f"SELECT {columns} FROM {schema.VISITS_TABLE} "
-            "WHERE site_id = {site_id:UInt32} AND visit_minutes = {minutes:UInt32} "
-            "AND day >= {stored_first:Date} AND day <= {stored_last:Date} "
-            f"AND has({{stored:Array(Date)}}, day) AND {where}"
+            _statement(
+                computed_visits("computed", " ".join(narrow))
+                + f", visits AS (SELECT {columns} FROM computed WHERE "
+                + (" AND ".join(having) or "true")
+                + ")",
+                wanted,
+            )
         )
-    ctes.append(f"visits AS ({' UNION ALL '.join(parts)}),")
-    return _statement("\n".join(ctes), wanted), parameters
+    if kept:
+        where = " AND ".join([stored_range, *kept_having])
+        entries = wanted & _ENTRIES_ONLY
+        if entries:
+            parts.append(
+                _statement(
+                    f"visits AS (SELECT {columns} FROM {schema.VISITS_TABLE} WHERE {where})",
+                    entries,
+                )
+            )
+        parts += _stored_sums(wanted - _ENTRIES_ONLY, where, None if values is None else listed)
+    union = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
+    chosen = f"value IN ({listed})" if values is not None else "true"
+    if not summed:
+        return f"SELECT * FROM ({union}) WHERE {chosen}", parameters
+    sums = ", ".join(f"toInt64(sum({name}))" for name in rollup.FIGURES)
+    return (
+        f"SELECT dimension, value, {sums} FROM ({union}) WHERE {chosen} GROUP BY dimension, value",
+        parameters,
+    )
+
+
+# The range of the days stored, in either stored table (both have these columns); the days
+# themselves are checked when some between them are not stored.
+_STORED = (
+    "site_id = {site_id:UInt32} AND visit_minutes = {minutes:UInt32} "
+    "AND day >= {stored_first:Date} AND day <= {stored_last:Date}"
+)
+# A stored visit is (day, visitor, first_t): a visitor's visits of a day start at different times.
+_VISIT = "(day, visitor, first_t)"
+
+
+def _stored_has(f: VisitFilter, param: str, stored: str) -> str:
+    """The SQL telling whether a row of either stored table (a visit, or one of its pages) of the
+    ``stored`` days is of a visit with the filter's value: a visit attribute is in both rows; a
+    page, entry or exit page is found by the pages' sort key; a custom event, property or
+    revenue in the visits' custom events."""
+    kind = f.kind
+    if kind in VISIT_DIMENSIONS:
+        return _has(f, param)
+    if kind in ("page", "entry_page", "exit_page"):
+        which = {"page": "", "entry_page": " AND entry", "exit_page": " AND exit"}[kind]
+        return (
+            f"{_VISIT} IN (SELECT {_VISIT} FROM {schema.PAGES_TABLE} "
+            f"WHERE {stored} AND path = {param}{which})"
+        )
+    return (
+        f"{_VISIT} IN (SELECT {_VISIT} FROM {schema.VISITS_TABLE} "
+        f"WHERE {stored} AND {_has(f, param)})"
+    )
+
+
+# What a stored day's visits give only as entries: its custom events' keys and its hours.
+_ENTRIES_ONLY = frozenset({INDEX["event"], INDEX["prop"], INDEX[rollup.REVENUE], HOUR})
+
+
+def _stored_sums(wanted: frozenset[int], where: str, listed: str | None) -> list[str]:
+    """The statements of the stored days' figures of the ``wanted`` visit keys and pages, each a
+    GROUP BY of one stored table's rows (those of the visits ``where`` selects; of the pages
+    ``listed`` only, SQL values, when given), as the entries of the same visits would sum
+    them."""
+    parts: list[str] = []
+    # A visit key's figures: the visit, its page views, bounce, duration and custom events.
+    visit = {
+        "visits": "count()",
+        "pageviews": "sum(views)",
+        "bounces": "sum(bounce)",
+        "duration_s": "sum(duration)",
+        "events": "sum(fired)",
+    }
+    for i in sorted(wanted):
+        name = DIMENSIONS[i]
+        table = schema.VISITS_TABLE
+        sums = visit
+        condition = ""
+        # Grouped by the stored value, low-cardinality, then made a string (one value per key).
+        key = "value"
+        if name == rollup.TOTAL:
+            value = "''"
+        elif name == "source":
+            value = _source()  # both empty and missing are Direct: grouped by the string
+        elif name in VISIT_DIMENSIONS:
+            key = f"ifNull(tupleElement(attrs, {VISIT_DIMENSIONS.index(name) + 1}), '')"
+            value = f"CAST({key} AS String)"
+            condition = f" AND notEmpty({key})"
+        else:
+            table = schema.PAGES_TABLE
+            key = "path"
+            value = "CAST(path AS String)"
+            if listed is not None:
+                condition = f" AND path IN ({listed})"
+            if name == "page":
+                sums = {
+                    "visits": "count()",
+                    "pageviews": "sum(views)",
+                    "bounces": "sum(bounce)",
+                    "duration_s": "sum(seconds)",
+                    "engaged_ms": "sum(engaged_ms)",
+                    "scroll_sum": "sum(if(scrolled, scroll, 0))",
+                    "scrolls": "sum(scrolled)",
+                }
+            else:  # the entry or exit page: a visit key of the visit's row for that page
+                sums = {**visit, "pageviews": "sum(visit_views)"}
+                condition += " AND entry" if name == "entry_page" else " AND exit"
+        figures = ", ".join(
+            f"toInt64({sums.get(figure, '0')}) AS {figure}" for figure in rollup.FIGURES[1:]
+        )
+        parts.append(
+            f"SELECT day, toUInt8({i}) AS dimension, {value} AS value, "
+            f"toInt64(uniqExact(visitor)) AS visitors, {figures} "
+            f"FROM {table} WHERE {where}{condition} GROUP BY day, {key}"
+        )
+    return parts
 
 
 def _each(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -425,10 +574,10 @@ def _statement(visits: str, wanted: frozenset[int]) -> str:
                 f"arrayMap(c -> ({HOUR}, {hour.format(t='c.1')}, {HOUR_EVENT}, 0, 0), customs))"
             )
         )
-    sums = ", ".join(f"sum({_SUMS[name]})" for name in rollup.FIGURES[1:])
+    sums = ", ".join(f"toInt64(sum({_SUMS[name]})) AS {name}" for name in rollup.FIGURES[1:])
     return f"""
 WITH
-{visits}
+{visits},
 entries AS (
     SELECT day, visitor, views, fired, bounce, duration,
         {fired_column}
@@ -436,7 +585,8 @@ entries AS (
         entry.3 AS kind, entry.4 AS a, entry.5 AS b
     FROM visits
 )
-SELECT day, entry.1 AS dimension, entry.2 AS value, uniqExact(visitor), {sums}
+SELECT day, entry.1 AS dimension, entry.2 AS value, toInt64(uniqExact(visitor)) AS visitors,
+    {sums}
 FROM entries
 GROUP BY day, dimension, value
 """
