@@ -64,8 +64,8 @@ def test_collection_point_lists_each_field_with_its_storage_and_purposes() -> No
     words = "\n".join(
         plain(item) for b in purchase.blocks if b.kind == "bullets" for item in b.items
     )
-    assert "Card number (Credit Card Information): required; we keep only its last four" in words
-    assert "Telephone number (User Contact Phone Number): optional" in words
+    assert "Card number: required; we keep only its last four" in words
+    assert "Telephone number: optional" in words
     assert "to take payment for a purchase" in words
     registration = text_of(section(doc, "collection"))
     # The e-mail field carries an extra purpose of its own, on top of the point's purposes.
@@ -81,13 +81,8 @@ def test_hashed_and_unkept_fields_are_explained() -> None:
         fields["phone"]["storage"] = "none"
 
     words = text_of(section(build(change), "collection"))
-    assert "Card number (Credit Card Information): required; we keep only a keyed fingerprint" in (
-        words
-    )
-    assert (
-        "Telephone number (User Contact Phone Number): optional; used when you send it, then "
-        "not kept" in words
-    )
+    assert "Card number: required; we keep only a keyed fingerprint" in (words)
+    assert "Telephone number: optional; used when you send it, then not kept" in words
 
 
 def test_recipients_are_announced_where_collected() -> None:
@@ -175,7 +170,7 @@ def test_disabled_analytics_and_empty_retention_say_so() -> None:
 def test_retention_rules_in_plain_words() -> None:
     words = text_of(section(build(), "retention"))
     assert (
-        "Credit Card Information (Card number at Purchase): erased 730 days after we collect it"
+        "Card number at Purchase: erased 730 days after we collect it"
         " — kept for refunds and chargebacks, then erased." in words
     )
     assert "erased 365 days after your account is closed" in words

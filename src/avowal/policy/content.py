@@ -13,10 +13,15 @@ from avowal.promises.ids import Tag
 
 @dataclass(frozen=True)
 class Strong:
-    """Text to stress, such as the name of a field."""
+    """Text to stress, such as the name of a field.
+
+    ``category`` is the field's data category key: the HTML page keeps it in a ``data-``
+    attribute for tools, while readers see only the field's own name.
+    """
 
     text: str
     kind: Literal["strong"] = "strong"
+    category: str | None = None
 
 
 @dataclass(frozen=True)

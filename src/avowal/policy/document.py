@@ -6,7 +6,6 @@ from avowal.policy import wording as w
 from avowal.policy.checks import purposes_of
 from avowal.policy.content import (
     Blocks,
-    Code,
     Document,
     Inline,
     Line,
@@ -59,9 +58,8 @@ class Clauses(Practices):
         if self.p.policy.introduction:
             b.para(self.p.policy.introduction, promise=INFO)
         b.para(
-            f"This version takes effect on {w.date(self.p.policy.effective)}. Its version id is ",
-            Code(short_version(self.loaded.version_id)),
-            "; every earlier version stays on record.",
+            f"This version takes effect on {w.date(self.p.policy.effective)}; every earlier "
+            "version stays on record.",
             promise=PromiseId.versions_kept,
         )
         if self.p.policy.use_constitutes_consent:
@@ -110,8 +108,8 @@ class Clauses(Practices):
         items: list[Line] = []
         for field_name, field in point.fields.items():
             line: list[Inline] = [
-                Strong(field.label or field_name),
-                f" ({self.category(field.category)}): ",
+                Strong(field.label or field_name, category=field.category),
+                ": ",
                 "required" if field.required else "optional",
                 f"; {w.STORAGE[field.storage]}",
             ]

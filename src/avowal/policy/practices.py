@@ -367,7 +367,9 @@ class Practices:
                     for n, f in p.fields.items()
                     if self.t.is_within(f.category, cat)
                 ]
-                what = self.category(cat) + (f" ({w.joined(fields)})" if fields else "")
+                # The fields it covers, in the policy's own words; the category's taxonomy name
+                # only when no field falls under it.
+                what = w.joined(fields) if fields else self.category(cat)
             else:
                 what = f"Data collected {self.purpose(rule.purpose or '')}"
             reason = f" — {rule.reason.rstrip('.')}" if rule.reason else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
+from html import escape
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -24,6 +25,7 @@ from avowal.policy.loader import LoadedPolicy
 from avowal.promises import registry
 from avowal.promises.evidence import EvidenceLine
 from avowal.promises.ids import PromiseId
+from avowal.web import favicon
 
 Evidence = Mapping[PromiseId, tuple[EvidenceLine, ...]]
 # Where a promise's evidence goes: after a block (its id), or after one bullet item.
@@ -73,6 +75,7 @@ def render_html(
         evidence_at=lines_at,
         history=history,
         lang=PAGE_LANGUAGE,
+        favicon={"svg": favicon.svg_icon().href, "ico": favicon.ico_icon().href},
     )
 
 
@@ -161,15 +164,17 @@ def _md_blocks(blocks: tuple[Block, ...]) -> list[str]:
 
 
 def _md_heading(level: int, part: Section | Subsection) -> str:
-    # Header attributes ({#id}) keep the HTML page's anchors in Pandoc, kramdown and others.
-    return f"{'#' * level} {_md_text(part.heading)} {{#{part.id}}}"
+    # An empty anchor before the heading keeps the HTML page's ids (#collection, #recipient-x)
+    # on every renderer: GitHub, GitLab and CommonMark show header attributes ({#id}) as text,
+    # and their own heading slugs differ from the page's ids.
+    return f'<a id="{escape(part.id)}"></a>\n\n{"#" * level} {_md_text(part.heading)}'
 
 
 def _markdown(doc: Document) -> str:
     out = [
         f"# {_md_text(doc.title)}",
-        f"{_md_text(doc.organisation)}. Effective {_md_text(doc.effective)}. "
-        f"Version {_md_code(doc.version)}.",
+        # Readers know a version by its date; its hash is for machines (/v1/policy).
+        f"{_md_text(doc.organisation)}. Version of {_md_text(doc.effective)}.",
         "## Contents",
         "\n".join(f"{i}. [{_md_text(s.heading)}](#{s.id})" for i, s in enumerate(doc.sections, 1)),
     ]

@@ -1,14 +1,15 @@
-"""Service health."""
+"""Service health, and the site's icon."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from avowal import __version__
 from avowal.db import ready
 from avowal.lib import problems
 from avowal.lib.deps import PolicyDep
+from avowal.web import favicon
 
 router = APIRouter(tags=["service"])
 
@@ -42,3 +43,15 @@ def readyz(request: Request) -> Ready:
     """
     ready.check_writable(request.app.state.engine)
     return Ready(status="ready")
+
+
+@router.get("/favicon.svg", include_in_schema=False)
+def favicon_svg() -> Response:
+    """Serve the site's icon as SVG, the form pages link."""
+    return favicon.svg_icon().response()
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon_ico() -> Response:
+    """Serve the site's icon as ICO, for browsers and tools that ask for it by this name."""
+    return favicon.ico_icon().response()

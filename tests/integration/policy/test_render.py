@@ -117,8 +117,19 @@ def test_every_section_has_a_stable_id_in_html_and_markdown(page: Page, markdown
         assert section["aria-labelledby"] == f"{section_id}-heading"
         assert page.find("h2", id=f"{section_id}-heading")
         assert page.find("a", href=f"#{section_id}"), f"no contents link to {section_id}"
-        assert f"{{#{section_id}}}" in markdown
+        assert f'<a id="{section_id}"></a>' in markdown
         assert f"](#{section_id})" in markdown
+
+
+def test_markdown_anchors_work_without_header_attributes(markdown: str) -> None:
+    # GitHub, GitLab and CommonMark print "{#id}" as text: anchors are empty <a id> elements.
+    assert "{#" not in markdown
+    anchors = re.findall(r'<a id="([^"]+)"></a>\n\n#{2,3} ', markdown)
+    assert len(anchors) == len(set(anchors)) > len(SECTION_IDS)
+    links = set(re.findall(r"\]\(#([^)]*)\)", markdown))
+    # Contents, and links between sections: to a form, a recipient, the children's rules.
+    assert {"collect-purchase", "recipient-payment_processor", "children"} <= links
+    assert links - set(anchors) == set()
 
 
 def test_page_is_well_formed_accessible_html5(html: str, page: Page) -> None:
@@ -157,7 +168,7 @@ SEED_CLAUSES = [
     "Postal address",
     "Telephone number",
     "E-mail address",
-    "Card number (Credit Card Information): required; we keep only its last four characters",
+    "Card number: required; we keep only its last four characters",
     "to take payment for a purchase",
     "What you give here is also passed to: Card payment processor",
     "We will not disclose personal information about you to any outside party unless we told you",
@@ -201,6 +212,37 @@ def test_every_clause_of_the_seed_is_on_the_page(clause: str, page: Page, markdo
     assert clause in page.words
     flat_md = " ".join(markdown.replace("\\", "").replace("**", "").split())
     assert clause in re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", flat_md)
+
+
+def test_fields_are_named_in_the_policy_s_words_not_the_taxonomy_s(
+    example: LoadedPolicy, page: Page, markdown: str
+) -> None:
+    written = EXAMPLE_POLICY.read_text(encoding="utf-8")
+    fields = [
+        f for point in example.policy.collection_points.values() for f in point.fields.values()
+    ]
+    taxonomy_names = {example.taxonomy.label("data_categories", f.category) for f in fields}
+    # Names a reader would not know ("User Contact Email"), unless the policy uses them itself.
+    unknown = {name for name in taxonomy_names if name not in written}
+    assert {"User Contact Email", "Credit Card Information"} <= unknown
+    for name in unknown:
+        assert name not in page.words
+        assert name not in markdown
+    assert "Card number: required; we keep only its last four characters" in page.words
+    # Tools still find the category of each field on the page, out of sight.
+    categories = [a.get("data-category") for t, a in page.tags if t == "strong"]
+    assert sorted(c for c in categories if c) == sorted(f.category for f in fields)
+
+
+def test_version_is_shown_by_its_date_its_hash_only_in_json(
+    example: LoadedPolicy, html: str, page: Page, markdown: str
+) -> None:
+    short = example.version_id[:12]
+    assert "Version of 23 February 2017" in page.words
+    assert "ContactMonkey. Version of 23 February 2017." in markdown
+    assert page.find("time", datetime="2017-02-23")
+    assert short not in html
+    assert short not in markdown
 
 
 def test_cookie_table_has_a_row_for_each_cookie(example: LoadedPolicy, page: Page) -> None:
@@ -247,6 +289,14 @@ def test_privacy_routes_serve_page_markdown_and_stylesheet(sqlite_client: TestCl
     assert version == load_file(EXAMPLE_POLICY).version_id
     assert len(evidence) == 16
     assert 'id="cookies"' in page.text
+
+    # Its hash names the version for machines only: the JSON form, not the page.
+    version_id = load_file(EXAMPLE_POLICY).version_id
+    # (Evidence lines are avowal's records, worded in avowal.promises: not checked here.)
+    words = re.sub(r'<p class="evidence[^"]*"[^>]*>.*?</p>', "", page.text, flags=re.DOTALL)
+    assert version_id[:12] not in words
+    assert sqlite_client.get("/v1/policy").json()["version_id"] == version_id
+    assert "Version of 23 February 2017" in Page(page.text).words
 
     md = sqlite_client.get("/privacy.md")
     assert md.status_code == 200
