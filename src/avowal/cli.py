@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,8 @@ from avowal.lifecycle.exceptions import UnpublishedPolicy
 from avowal.mail import cli as mail_cli
 from avowal.mail import news_cli
 from avowal.policy import render
+from avowal.policy.loader import inspect_file
+from avowal.policy.report import Output as CheckOutput
 from avowal.promises import cli as promises_cli
 from avowal.review import cli as review_cli
 from avowal.settings import Settings
@@ -57,15 +60,28 @@ STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 
 
 @policy_app.command("check")
-def policy_check(file: Annotated[Path, typer.Argument(help="The policy YAML file.")]) -> None:
+def policy_check(
+    file: Annotated[Path, typer.Argument(help="The policy YAML file.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1) on warnings too, as in CI.")
+    ] = False,
+    fmt: Annotated[
+        CheckOutput,
+        typer.Option("--format", "-f", help="text for people, json for editors and CI."),
+    ] = CheckOutput.text,
+) -> None:
     """Check a policy file; exit 1 listing every problem and the promise it breaks."""
-    loaded = load_policy(file)
-    p = loaded.policy
-    typer.echo(
-        f"{file}: valid policy of {p.organisation.name}, version {loaded.version_id[:12]} "
-        f"({len(p.collection_points)} collection points, {len(p.recipients)} recipients, "
-        f"{len(p.cookies)} cookies, {len(p.staff.roles)} staff roles)"
-    )
+    report = inspect_file(file)
+    if fmt is CheckOutput.json:
+        typer.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        out, err = report.text(strict)
+        for line in err:
+            typer.echo(line, err=True)
+        for line in out:
+            typer.echo(line)
+    if report.failed(strict):
+        raise typer.Exit(1)
 
 
 class Format(StrEnum):

@@ -18,6 +18,7 @@ from avowal.policy.schemas import (
     RecipientKind,
     Storage,
 )
+from avowal.policy.suggest import close, did_you_mean
 from avowal.policy.taxonomy import Node, Taxonomy, default_taxonomy, is_within
 from avowal.policy.wording import joined
 
@@ -52,8 +53,23 @@ class _Checker:
         self.problems: list[Problem] = []
         self.taxonomy = default_taxonomy()
 
-    def add(self, location: str, message: str, promise: str | None = None) -> None:
-        self.problems.append(Problem(location, message, PROMISES.get(promise or "", promise)))
+    def add(
+        self,
+        location: str,
+        message: str,
+        promise: str | None = None,
+        meant: list[str] | None = None,
+    ) -> None:
+        """Record a problem; ``meant`` are the names a mistyped one was probably meant to be."""
+        meant = meant or []
+        self.problems.append(
+            Problem(
+                location,
+                message + did_you_mean(meant),
+                PROMISES.get(promise or "", promise),
+                suggestion=meant[0] if meant else None,
+            )
+        )
 
     # -- taxonomy -------------------------------------------------------------------------
     def declare_custom(self) -> None:
@@ -85,10 +101,14 @@ class _Checker:
             "data_uses": "data use",
             "data_subjects": "data subject",
         }[kind]
-        self.add(
-            location,
-            f"unknown {label} '{key}': not in the fideslang default taxonomy "
-            f"nor declared under taxonomy.{kind}",
+        meant = close(key, getattr(self.taxonomy, kind))
+        self.problems.append(
+            Problem(
+                location,
+                f"unknown {label} '{key}'{did_you_mean(meant)} (not in the fideslang default "
+                f"taxonomy nor declared under taxonomy.{kind})",
+                suggestion=meant[0] if meant else None,
+            )
         )
         return False
 
@@ -96,7 +116,12 @@ class _Checker:
         if not self.known("data_uses", key, location):
             return
         if key not in self.policy.purposes:
-            self.add(location, f"purpose '{key}' is not declared under purposes", promise)
+            self.add(
+                location,
+                f"purpose '{key}' is not declared under purposes",
+                promise,
+                meant=close(key, self.policy.purposes),
+            )
 
     # -- sections -------------------------------------------------------------------------
     def purposes(self) -> None:
@@ -116,6 +141,7 @@ class _Checker:
                     self.add(
                         f"{loc}.field_purposes.{field_name}",
                         f"no field '{field_name}' at this collection point",
+                        meant=close(field_name, point.fields),
                     )
                 for i, purpose in enumerate(extra):
                     self.declared_purpose(
@@ -154,6 +180,7 @@ class _Checker:
                         f"recipient '{rec}' is announced in this "
                         "notice but not declared under recipients",
                         "no_undisclosed_recipients",
+                        meant=close(rec, p.recipients),
                     )
             if point.admits_minors and p.children is None:
                 self.add(
@@ -184,6 +211,7 @@ class _Checker:
                     f"legal_disclosures.recipients[{i}]",
                     f"recipient '{rec_name}' is not declared under recipients",
                     "no_undisclosed_recipients",
+                    meant=close(rec_name, p.recipients),
                 )
             elif declared.kind is not RecipientKind.authority:
                 self.add(
@@ -289,6 +317,7 @@ class _Checker:
                 "cookie_rules.consent_cookie",
                 f"'{name}' is not a cookie declared under cookies",
                 "cookie_choice",
+                meant=close(name, [c.name for c in cookies]),
             )
         elif found.category is not CookieCategory.strictly_necessary or "*" in found.name:
             self.add(
@@ -455,7 +484,11 @@ class _Checker:
                 role = st.roles.get(name)
                 if role is None:
                     known = ", ".join(sorted(st.roles))
-                    self.add(loc, f"'{name}' is not a role of staff.roles (roles: {known})")
+                    self.add(
+                        loc,
+                        f"'{name}' is not a role of staff.roles (roles: {known})",
+                        meant=close(name, st.roles),
+                    )
                 elif role.service:
                     self.add(loc, f"'{name}' is a service role: break-glass is for staff")
         if not bg.roles:

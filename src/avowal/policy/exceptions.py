@@ -14,9 +14,11 @@ class Problem:
     promise: str | None = None
     line: int | None = None
     column: int | None = None
+    # The name most likely meant, when the problem is a mistyped name (also in the message).
+    suggestion: str | None = None
 
-    def render(self, filename: str | None = None) -> str:
-        """Format the problem as one line a person can act on."""
+    def render(self, filename: str | None = None, label: str = "") -> str:
+        """Format the problem as one line a person can act on; ``label`` marks a warning."""
         where = ""
         if filename is not None:
             where = filename
@@ -25,7 +27,7 @@ class Problem:
                 if self.column is not None:
                     where += f":{self.column}"
             where += ": "
-        text = f"{where}{self.location or '(top level)'}: {self.message}"
+        text = f"{where}{label}{self.location or '(top level)'}: {self.message}"
         if self.promise:
             text += f" [breaks the promise: {self.promise}]"
         return text

@@ -31,8 +31,10 @@ from ruamel.yaml.events import (
 from ruamel.yaml.parser import RoundTripParser
 
 from avowal.lib import text as storable
-from avowal.policy import checks
+from avowal.policy import checks, locations, schema_errors, unused
 from avowal.policy.exceptions import PolicyInvalid, Problem
+from avowal.policy.report import Report
+from avowal.policy.salvage import salvage
 from avowal.policy.schemas import Policy
 from avowal.policy.taxonomy import Taxonomy
 
@@ -66,40 +68,51 @@ def content_hash(policy: Policy) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _position(tree: Any, loc: tuple[str | int, ...]) -> tuple[int | None, int | None]:
-    """Find the 1-based line and column of ``loc`` in the parsed YAML, as deep as it exists."""
-    node = tree
-    line: int | None = None
-    col: int | None = None
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if lc is not None and isinstance(node, dict) and part in node:
-                line, col = lc.key(part)
-            elif lc is not None and isinstance(node, list) and isinstance(part, int):
-                line, col = lc.item(part)
-            else:
-                break
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    if line is None:
-        return None, None
-    return line + 1, col + 1 if col is not None else None
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
 def parse_text(text: str, filename: str = "<policy>") -> LoadedPolicy:
     """Parse and check policy text; raise :class:`PolicyInvalid` listing every problem."""
+    report = inspect_text(text, filename)
+    if report.loaded is None:
+        raise PolicyInvalid(report.problems, filename)
+    return report.loaded
+
+
+def inspect_text(text: str, filename: str = "<policy>") -> Report:
+    """Check policy text through every stage that can run; report every problem and warning.
+
+    A file the YAML reader refuses gets that one problem. A file the schema refuses gets its
+    schema problems and, checked on what the schema accepts, its semantic problems too.
+    """
+    try:
+        tree = _read_yaml(text, filename)
+    except PolicyInvalid as exc:
+        return Report(filename, exc.problems, checked=False)
+    data = _plain(tree)
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = schema_errors.problems(exc.errors(), data, tree)
+        salvaged = salvage(data)
+        if salvaged is None:
+            return Report(filename, problems, checked=False)
+        _, found = checks.check(salvaged.policy)
+        return Report(filename, [*problems, *salvaged.located(found, tree)])
+    taxonomy, found = checks.check(policy)
+    problems = [_located(tree, p) for p in found]
+    warnings = [_located(tree, w) for w in unused.warnings(policy)]
+    loaded = None if problems else LoadedPolicy(policy, taxonomy, content_hash(policy), text)
+    return Report(filename, problems, warnings, loaded)
+
+
+def _located(tree: Any, problem: Problem) -> Problem:
+    """Give a problem found on the validated policy its line and column in the file."""
+    line, column = locations.position(tree, locations.split(problem.location))
+    return Problem(
+        problem.location, problem.message, problem.promise, line, column, problem.suggestion
+    )
+
+
+def _read_yaml(text: str, filename: str) -> Any:
+    """Parse the text within the limits into a mapping of sections, or raise PolicyInvalid."""
     _check_text(text, filename)
     try:
         tree = _limited_yaml(filename).load(text)
@@ -128,30 +141,7 @@ def parse_text(text: str, filename: str = "<policy>") -> LoadedPolicy:
             ],
             filename,
         )
-    try:
-        policy = Policy.model_validate(_plain(tree))
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(
-                p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
-            )
-            line, col = _position(tree, loc)
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (not part of the policy format)"
-            problems.append(Problem(_dotted(loc), msg, line=line, column=col))
-        raise PolicyInvalid(
-            sorted(problems, key=lambda p: (p.line or 0, p.location)), filename
-        ) from None
-    taxonomy, problems = checks.check(policy)
-    if problems:
-        located = [
-            Problem(p.location, p.message, p.promise, *_position(tree, _split(p.location)))
-            for p in problems
-        ]
-        raise PolicyInvalid(located, filename)
-    return LoadedPolicy(policy, taxonomy, content_hash(policy), text)
+    return tree
 
 
 def _line_column(text: str, index: int) -> tuple[int, int]:
@@ -217,9 +207,9 @@ def _check_scalars(tree: Any, filename: str) -> None:
 
 
 def _refuse_scalar(tree: Any, loc: tuple[str | int, ...], value: str, filename: str) -> None:
-    line, column = _position(tree, loc)
+    line, column = locations.position(tree, loc)
     reason = storable.problem(value) or ""
-    where = _dotted(tuple(storable.clean(p) if isinstance(p, str) else p for p in loc))
+    where = locations.dotted(tuple(storable.clean(p) if isinstance(p, str) else p for p in loc))
     raise PolicyInvalid([Problem(where, reason, line=line, column=column)], filename)
 
 
@@ -292,20 +282,6 @@ def _limited_yaml(filename: str) -> YAML:
     return yaml
 
 
-def _split(location: str) -> tuple[str | int, ...]:
-    parts: list[str | int] = []
-    for piece in location.split("."):
-        while "[" in piece:
-            head, _, rest = piece.partition("[")
-            if head:
-                parts.append(head)
-            idx, _, piece = rest.partition("]")
-            parts.append(int(idx))
-        if piece:
-            parts.append(piece)
-    return tuple(parts)
-
-
 def _plain(node: Any) -> Any:
     """Turn ruamel's commented containers into plain dicts and lists."""
     if isinstance(node, dict):
@@ -316,7 +292,21 @@ def _plain(node: Any) -> Any:
 
 
 def load_file(path: Path) -> LoadedPolicy:
-    """Read and check a policy file from disk."""
+    """Read and check a policy file from disk; raise :class:`PolicyInvalid` on any problem."""
+    return parse_text(_read_file(path), str(path))
+
+
+def inspect_file(path: Path) -> Report:
+    """Read and check a policy file from disk; report every problem and warning."""
+    try:
+        text = _read_file(path)
+    except PolicyInvalid as exc:
+        return Report(str(path), exc.problems, checked=False)
+    return inspect_text(text, str(path))
+
+
+def _read_file(path: Path) -> str:
+    """Read a policy file's text, at most MAX_POLICY_BYTES of UTF-8, or raise PolicyInvalid."""
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_POLICY_BYTES + 1)
@@ -337,4 +327,4 @@ def load_file(path: Path) -> LoadedPolicy:
             f"not UTF-8 text (byte 0x{raw[exc.start]:02X} cannot start or continue a character)"
         )
         raise PolicyInvalid([Problem("", reason, line=line, column=column)], str(path)) from None
-    return parse_text(text, str(path))
+    return text

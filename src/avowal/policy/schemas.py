@@ -13,8 +13,44 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints
 
-Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+GROUNDS_PATTERN = "^(comply_with_law|lawful_request|operate_systems|protect_rights)$"
+COOKIE_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$"
+COOKIE_DOMAIN_PATTERN = r"^\.?[a-z0-9.-]+$"
+COOKIE_PATH_PATTERN = r"^/[^;\s]*$"
+LIFETIME_PATTERN = r"^(session|\d+ (minutes?|hours?|days?|months?|years?))$"
+SITE_DOMAIN_PATTERN = r"^[a-z0-9.-]+\.[a-z]{2,}$|^localhost$"
+RETENTION_AFTER_PATTERN = "^(collection|last_activity|account_closure)$"
+NOTIFY_BY_PATTERN = "^(banner|email|posting)$"
+HASHING_PATTERN = "^argon2id$"
+
+# What each pattern asks for, in the words `avowal policy check` says instead of the pattern.
+FORMATS = {
+    KEY_PATTERN: "a key is lowercase words (letters, digits, _) joined by dots, "
+    "like user.contact.email",
+    NAME_PATTERN: "a name is lowercase letters, digits and _, starting with a letter, "
+    "like payment_processor (at most 64 characters)",
+    COUNTRY_PATTERN: "a country is its two-letter ISO 3166 code in capitals, like US or CA",
+    GROUNDS_PATTERN: "a ground is one of comply_with_law, lawful_request, operate_systems, "
+    "protect_rights",
+    COOKIE_NAME_PATTERN: "a cookie name is 1 to 200 letters, digits or !#$%&'*+.^_`|~- "
+    "(no space, = or ;), like cm_consent; * stands for any characters, like _ga_*",
+    COOKIE_DOMAIN_PATTERN: "a domain is lowercase, like example.com, or .example.com for every "
+    "subdomain",
+    COOKIE_PATH_PATTERN: "a path starts with / and has no space or ;, like / or /account",
+    LIFETIME_PATTERN: 'a lifetime is "session" or a number and a unit, like "13 months", '
+    '"30 days" or "1 year" (units: minutes, hours, days, months, years)',
+    SITE_DOMAIN_PATTERN: "a site is its lowercase domain without https:// or a path, "
+    "like example.com, or localhost",
+    RETENTION_AFTER_PATTERN: "after is one of collection, last_activity, account_closure",
+    NOTIFY_BY_PATTERN: "a way to notify is one of banner, email, posting",
+    HASHING_PATTERN: "argon2id is the only password hashing avowal accepts",
+}
+
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -168,7 +204,7 @@ class RecipientKind(StrEnum):
 class Recipient(Strict):
     name: Text
     kind: RecipientKind
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)]
     purposes: list[Key] = []
     categories: list[Key] = Field(
         [],
@@ -184,9 +220,7 @@ class LegalDisclosures(Strict):
     grounds: list[
         Annotated[
             str,
-            StringConstraints(
-                pattern="^(comply_with_law|lawful_request|operate_systems|protect_rights)$"
-            ),
+            StringConstraints(pattern=GROUNDS_PATTERN),
         ]
     ] = []
     recipients: list[Name] = Field(
@@ -220,22 +254,20 @@ class CookieCategory(StrEnum):
 
 
 class Cookie(Strict):
-    name: Annotated[str, StringConstraints(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$")] = Field(
+    name: Annotated[str, StringConstraints(pattern=COOKIE_NAME_PATTERN)] = Field(
         description="The cookie's name; `*` stands for any characters (`_ga_*`)."
     )
     provider: Text
     category: CookieCategory | None = None
-    domain: Annotated[str, StringConstraints(pattern=r"^\.?[a-z0-9.-]+$")] | None = Field(
+    domain: Annotated[str, StringConstraints(pattern=COOKIE_DOMAIN_PATTERN)] | None = Field(
         None,
         description="The domain it is set on (`.example.com` for every subdomain); withdrawal "
         "deletes it there. Default: the page's own host.",
     )
-    path: Annotated[str, StringConstraints(pattern=r"^/[^;\s]*$")] = Field(
+    path: Annotated[str, StringConstraints(pattern=COOKIE_PATH_PATTERN)] = Field(
         "/", description="The path it is set on; withdrawal deletes it there."
     )
-    lifetime: Annotated[
-        str, StringConstraints(pattern=r"^(session|\d+ (minutes?|hours?|days?|months?|years?))$")
-    ]
+    lifetime: Annotated[str, StringConstraints(pattern=LIFETIME_PATTERN)]
     purpose: Key
     description: Text | None = None
 
@@ -257,7 +289,7 @@ class CookieRules(Strict):
 
 
 class AnalyticsSite(Strict):
-    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$|^localhost$")]
+    domain: Annotated[str, StringConstraints(pattern=SITE_DOMAIN_PATTERN)]
     keep_query_params: list[str] = [
         "utm_source",
         "utm_medium",
@@ -377,9 +409,7 @@ class RetentionRule(Strict):
     category: Key | None = None
     purpose: Key | None = None
     days: int = Field(ge=1)
-    after: Annotated[
-        str, StringConstraints(pattern="^(collection|last_activity|account_closure)$")
-    ] = "collection"
+    after: Annotated[str, StringConstraints(pattern=RETENTION_AFTER_PATTERN)] = "collection"
     reason: Text | None = None
 
 
@@ -391,15 +421,13 @@ class ChangeRule(Strict):
     material_requires_explicit: bool = Field(
         True, description="New purposes or recipients need the person's explicit consent."
     )
-    notify_by: list[Annotated[str, StringConstraints(pattern="^(banner|email|posting)$")]] = [
-        "posting"
-    ]
+    notify_by: list[Annotated[str, StringConstraints(pattern=NOTIFY_BY_PATTERN)]] = ["posting"]
 
 
 class PasswordPolicy(Strict):
     min_length: int = Field(12, ge=8, le=128)
     reject_common: bool = True
-    hashing: Annotated[str, StringConstraints(pattern="^argon2id$")] = "argon2id"
+    hashing: Annotated[str, StringConstraints(pattern=HASHING_PATTERN)] = "argon2id"
 
 
 class Security(Strict):
