@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import ssl
 from enum import StrEnum
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from avowal import project
 from avowal.analytics import cli as analytics_cli
 from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.audit import cli as audit_cli
@@ -198,6 +200,11 @@ def serve(
         overrides.update(tls_cert_file=tls_cert, tls_key_file=tls_key)
     # create_app sees the TLS files too, so its own production check agrees with this one.
     settings = Settings().model_copy(update=overrides)
+    if settings.env == "development" and "public_url" not in settings.model_fields_set:
+        # Links and redirects point at this server, whatever its port, unless told otherwise.
+        scheme = "https" if settings.tls_cert_file is not None else "http"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = settings.model_copy(update={"public_url": f"{scheme}://{shown}:{port}"})
     check_server_settings(settings)
     secrets = load_secrets(settings)
     loaded = load_policy(settings.policy_file)
@@ -222,7 +229,9 @@ def serve(
     tls = settings.tls_cert_file is not None
     typer.echo(
         f"avowal serving {loaded.policy.organisation.name}'s policy on "
-        f"{'https' if tls else 'http'}://{host}:{port}"
+        f"{'https' if tls else 'http'}://{host}:{port} "
+        f"(policy {settings.policy_file}, data {settings.data_dir}, "
+        f"public URL {settings.public_url})"
     )
     uvicorn.run(
         # Server logs hold no IPs, query strings, paths or error messages (avowal.lib.logs).
@@ -264,27 +273,92 @@ def check_server_settings(settings: Settings) -> None:
         ) from None
 
 
+@app.callback()
+def _project(
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            help="The project folder (with avowal.toml) to use; default: the current folder's.",
+        ),
+    ] = None,
+) -> None:
+    """avowal: a privacy policy that enforces itself."""
+    if project_dir is not None:
+        os.environ[project.ENV] = str(project_dir)
+    try:
+        config = project.find()
+        settings = Settings() if config is not None else None
+    except (project.ProjectConfigError, ValueError):
+        return  # the command itself reports it
+    if config is not None and settings is not None:
+        typer.echo(project.describe(config, settings.policy_file, settings.data_dir), err=True)
+
+
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder to write policy.yaml into.")] = Path(
-        "."
-    ),
-    force: Annotated[bool, typer.Option(help="Overwrite an existing policy.yaml.")] = False,
+    directory: Annotated[
+        Path, typer.Argument(help="The project folder to create (or complete).")
+    ] = Path("."),
+    force: Annotated[
+        bool, typer.Option(help="Overwrite an existing policy.yaml and avowal.toml.")
+    ] = False,
 ) -> None:
-    """Write a starter policy file to edit, already valid."""
-    target = directory / "policy.yaml"
-    if target.exists() and not force:
-        typer.echo(f"{target} exists; use --force to overwrite it", err=True)
-        raise typer.Exit(1)
+    """Create a project: a starter policy to edit (already valid), its avowal.toml and its own
+    data folder; every command run in the folder then uses them."""
+    policy_file = directory / "policy.yaml"
+    config = directory / project.CONFIG_NAME
+    if policy_file.exists() and not force:
+        raise fail(f"{policy_file} exists; use --force to overwrite it")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        target.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+        (directory / ".avowal").mkdir(parents=True, exist_ok=True)
+        policy_file.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+        if force or not config.exists():
+            config.write_text(project.config_text("policy.yaml", ".avowal"), encoding="utf-8")
+        ignore = directory / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(
+                "# keys, database and mail of this project: never committed\n.avowal/\n"
+            )
     except OSError as exc:
-        typer.echo(f"cannot write {target}: {exc.strerror}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"wrote {target}; check it with `avowal policy check {target}`")
+        raise fail(f"cannot write in {directory}: {exc.strerror}") from None
+    typer.echo(
+        f"wrote {policy_file} and {config}; its data goes to {directory / '.avowal'}\n"
+        f"next: cd {directory} && avowal policy check policy.yaml && avowal db upgrade "
+        "&& avowal serve"
+    )
+
+
+@app.command()
+def status() -> None:
+    """Say which project, policy (and its version), data and database this folder's commands
+    and server use."""
+    settings = Settings()
+    config = project.find()
+    typer.echo(
+        f"project: {config.parent if config is not None else 'none here'}"
+        f"{f' ({config.name})' if config is not None else ' (environment and defaults)'}"
+    )
+    loaded = load_policy(settings.policy_file)
+    typer.echo(
+        f"policy: {settings.policy_file}, {loaded.policy.organisation.name}, "
+        f"version {loaded.version_id[:12]}"
+    )
+    typer.echo(f"data: {settings.data_dir}")
+    engine = make_engine(settings)
+    try:
+        current, head = migrate.current(engine), migrate.head(engine)
+    finally:
+        engine.dispose()
+    state = "current" if current == head else "not current: run `avowal db upgrade`"
+    typer.echo(f"database: {engine.url.render_as_string(hide_password=True)} ({state})")
+    typer.echo(f"public URL: {settings.public_url}")
 
 
 def main() -> None:
     """Run the command line."""
-    app()
+    try:
+        app()
+    except project.ProjectConfigError as exc:
+        typer.echo(exc.message, err=True)
+        raise SystemExit(1) from None

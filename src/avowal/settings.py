@@ -3,16 +3,54 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from avowal import project
 
 EXAMPLE_POLICY = Path("examples/contactmonkey-2017/policy.yaml")
 
 
+class ProjectSettings(PydanticBaseSettingsSource):
+    """The settings of the project in use (``avowal.toml``, see :mod:`avowal.project`)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # read whole in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        config = project.find()
+        if config is None:
+            return {}
+        return project.read(config, self.settings_cls.model_fields)
+
+
 class Settings(BaseSettings):
-    """Where avowal keeps its data and which policy it enforces."""
+    """Where avowal keeps its data and which policy it enforces: the environment (``AVOWAL_``)
+    over the project's ``avowal.toml`` over the defaults."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            ProjectSettings(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     # A refusal never repeats the value given: it may hold a password (AVOWAL_ANALYTICS_URL...).
     model_config = SettingsConfigDict(

@@ -168,3 +168,52 @@ def test_tracker_sends_pageviews_spa_navigations_and_custom_events(
     )
     assert len({r["visitor"] for r in rows}) == 1  # one visitor, the same day
     assert "ada" not in str(rows)
+
+
+def readme_snippet() -> str:
+    """Return the README's tracker snippet (the html block of "Cookie-less analytics")."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Cookie-less analytics") :]
+    start = section.index("```html\n") + len("```html\n")
+    return section[start : section.index("\n```", start)]
+
+
+def test_the_readmes_snippet_works_as_pasted(tmp_path: Path, site: int) -> None:
+    """The README's snippet, pasted into a page (only its addresses changed): its custom event
+    arrives, and the page throws nothing (a call before the deferred script loads is queued)."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    snippet = readme_snippet()
+    assert 'src="http://127.0.0.1:8000/a.js"' in snippet and "avowal('signup'" in snippet
+    database_url = f"sqlite:///{tmp_path / 'avowal.sqlite3'}"
+    engine = make_engine(Settings(database_url=database_url, data_dir=tmp_path))
+    migrate.upgrade(engine)
+    policy = REPO_ROOT / "examples" / "contactmonkey-2017" / "policy.yaml"
+    env = server.serve_env(tmp_path, database_url, policy)
+    added = CliRunner().invoke(cli, ["analytics", "site", "add", "localhost"], env=env)
+    assert added.exit_code == 0, added.output
+    errors: list[str] = []
+    try:
+        with server.running(env, tmp_path / "serve.log") as avowal:
+            pasted = snippet.replace("http://127.0.0.1:8000", avowal.url).replace(
+                'data-domain="www.contactmonkey.com"', 'data-domain="localhost"'
+            )
+            (tmp_path / "site" / "shop" / "index.html").write_text(
+                f"<!doctype html><html><head><meta charset='utf-8'>{pasted}</head>"
+                "<body>Shop</body></html>"
+            )
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+                try:
+                    page = browser.new_context(user_agent=VISITOR_UA).new_page()
+                    page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    page.goto(f"http://localhost:{site}/shop/index.html")
+                    rows = wait_for_events(engine, 2)
+                finally:
+                    browser.close()
+    finally:
+        engine.dispose()
+    assert errors == []
+    assert sorted(r["name"] for r in rows) == ["pageview", "signup"], rows
+    assert next(r for r in rows if r["name"] == "signup")["props"] == {"plan": "pro"}
