@@ -63,26 +63,31 @@ STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 
 @policy_app.command("check")
 def policy_check(
-    file: Annotated[Path, typer.Argument(help="The policy YAML file.")],
+    files: Annotated[list[Path], typer.Argument(help="The policy YAML file(s).")],
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (exit 1) on warnings too, as in CI.")
     ] = False,
     fmt: Annotated[
         CheckOutput,
-        typer.Option("--format", "-f", help="text for people, json for editors and CI."),
+        typer.Option(
+            "--format", "-f", help="text for people; json (one object a line) for editors and CI."
+        ),
     ] = CheckOutput.text,
 ) -> None:
-    """Check a policy file; exit 1 listing every problem and the promise it breaks."""
-    report = inspect_file(file)
-    if fmt is CheckOutput.json:
-        typer.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
-    else:
+    """Check policy files; exit 1 listing every problem and the promise it breaks."""
+    failed = False
+    for file in files:
+        report = inspect_file(file)
+        failed = report.failed(strict) or failed
+        if fmt is CheckOutput.json:
+            typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+            continue
         out, err = report.text(strict)
         for line in err:
             typer.echo(line, err=True)
         for line in out:
             typer.echo(line)
-    if report.failed(strict):
+    if failed:
         raise typer.Exit(1)
 
 
