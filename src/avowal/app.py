@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.middleware.gzip import GZipMiddleware
 
 from avowal import __version__, console
 from avowal.analytics import dashboard_routes as analytics_dashboard_routes
@@ -50,6 +51,12 @@ from avowal.vault import routes as vault_routes
 from avowal.web import docs as web_docs
 from avowal.web import metrics as web_metrics
 from avowal.web import routes as web_routes
+
+# Pages, stylesheets, scripts and JSON from the routes are gzipped when the client accepts it;
+# below this size the headers outweigh the saving. Innermost, so the analytics event endpoint
+# (answered by its own middleware, with a tiny 202) never goes through it, and answers that are
+# already compressed (the tracker and banner scripts) pass through untouched.
+GZIP_MINIMUM_BYTES = 1024
 
 
 def create_app(
@@ -142,7 +149,8 @@ def create_app(
     # The last added runs first: proxy headers, then security headers (so refusals get them
     # too), then the JSON answer to any failure, then known hosts only, then the TLS rule, then
     # the body limit, then the analytics event endpoint (which checks its own body), then the
-    # nesting of every other JSON body.
+    # nesting of every other JSON body, then compression of what the routes answer.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=6)
     app.add_middleware(JsonDepthGuard)
     app.add_middleware(analytics_routes.EventFastPath)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
