@@ -56,15 +56,14 @@ def review(
     if fmt is Format.json:
         text = render.render_json(result)
     else:
-        # A page written to disk links a stylesheet written beside it, so it prints offline.
-        text = render.render_html(result, stylesheet_href="review.css")
+        # One file with its styles inlined: it looks the same opened from disk, mailed or
+        # printed offline, wherever it is saved and whatever its name.
+        text = render.render_standalone_html(result)
     if out is None:
         typer.echo(text, nl=False)
         return
     try:
         out.write_text(text, encoding="utf-8")
-        if fmt is Format.html:
-            (out.parent / "review.css").write_bytes(render.STYLESHEET.content)
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"wrote {out}")

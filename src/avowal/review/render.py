@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from avowal.lib.assets import Stylesheet
 from avowal.review.schemas import Review
@@ -45,8 +46,31 @@ def render_html(
     return (
         _environment()
         .get_template("review.html")
-        .render(r=review, stylesheet=href, links=list(links))
+        .render(r=review, stylesheet=href, inline_css=None, links=list(links))
     )
+
+
+def render_standalone_html(review: Review) -> str:
+    """Render the review as one self-contained HTML5 file, its stylesheet inlined.
+
+    For a page saved to disk or mailed: it keeps its screen and print styles with nothing beside
+    it. (The served page links :data:`STYLESHEET` instead, as its security policy allows no
+    inline style.)
+    """
+    return (
+        _environment()
+        .get_template("review.html")
+        .render(r=review, stylesheet=None, inline_css=_inline_css(), links=[])
+    )
+
+
+@cache
+def _inline_css() -> Markup:
+    css = STYLESHEET.content.decode("utf-8")
+    # Our own file, but a "</style" in it would end the element early and spill into the page.
+    if "</style" in css.lower():
+        raise ValueError(f"{STYLESHEET.resource} cannot be inlined: it contains '</style'")
+    return Markup(css)
 
 
 def render_fragment(review: Review) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -401,6 +402,32 @@ def test_the_printable_page_has_every_section(
     assert b"@media print" in render.STYLESHEET.content
 
 
+def assert_self_contained(page: str) -> None:
+    """Check that a review page carries its whole stylesheet and links no file of its own."""
+    head = page[: page.index("</head>")]
+    (css,) = re.findall(r"<style>\n(.*?)</style>", head, flags=re.DOTALL)
+    assert css.encode() == render.STYLESHEET.content  # verbatim, not escaped
+    assert "@media print" in css
+    assert "<link" not in page
+    assert not re.search(r'(?:href|src)="(?!https?:|mailto:|#)', page)
+
+
+def test_the_standalone_page_inlines_its_stylesheet(
+    app: FastAPI, settings: Settings, known: Known
+) -> None:
+    page = render.render_standalone_html(build(app, settings))
+    assert_self_contained(page)
+    assert '<section id="audit"' in page
+    assert "Payments stuck &lt;since 09:00&gt;" in page  # the rest still autoescaped
+
+
+def test_the_cli_prints_a_self_contained_page(known: Known, cli_env: None) -> None:
+    result = runner.invoke(cli, ["review"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("<!doctype html>")
+    assert_self_contained(result.stdout)
+
+
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AVOWAL_ENV", "test")
@@ -420,8 +447,11 @@ def test_the_cli_writes_both_formats(known: Known, cli_env: None, tmp_path: Path
 
     result = runner.invoke(cli, ["review", "-o", str(out / "review.html")])
     assert result.exit_code == 0, result.output
-    assert '<link rel="stylesheet" href="review.css">' in (out / "review.html").read_text()
-    assert (out / "review.css").read_bytes() == render.STYLESHEET.content
+    # One self-contained file: its styles inline, no stylesheet to find beside it.
+    page = (out / "review.html").read_text()
+    assert_self_contained(page)
+    assert "Internal review" in page
+    assert sorted(p.name for p in out.iterdir()) == ["review.html", "review.json"]
 
     result = runner.invoke(cli, ["review", "--format", "json", "--since", NOW.date().isoformat()])
     assert result.exit_code == 0, result.output
