@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from avowal.app import create_app
 from avowal.db import migrate
 from avowal.db.engine import make_engine
+from avowal.policy.content import History, VersionNote
 from avowal.policy.document import SECTION_IDS
 from avowal.policy.loader import LoadedPolicy, load_file, parse_text
 from avowal.policy.render import render_html, render_markdown
@@ -243,6 +244,22 @@ def test_version_is_shown_by_its_date_its_hash_only_in_json(
     assert page.find("time", datetime="2017-02-23")
     assert short not in html
     assert short not in markdown
+
+
+def test_versions_note_names_versions_by_their_dates(example: LoadedPolicy) -> None:
+    def note(short_id: str, day: str, iso: str) -> VersionNote:
+        return VersionNote(short_id, day, iso, f"/privacy/versions/{short_id}", None, False, None)
+
+    history = History(
+        in_effect=note("6a5d5710f281", "23 February 2017", "2017-02-23"),
+        upcoming=(),
+        earlier=(note("0123456789ab", "1 May 2016", "2016-05-01"),),
+    )
+    page = Page(render_html(example, history=history))
+    assert "Earlier versions: the version of 1 May 2016." in page.words
+    assert page.find("a", href="/privacy/versions/0123456789ab")
+    assert "0123456789ab" not in page.words
+    assert "6a5d5710f281" not in page.words
 
 
 def test_cookie_table_has_a_row_for_each_cookie(example: LoadedPolicy, page: Page) -> None:
