@@ -14,13 +14,13 @@ it is there or named, not found by surprise.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avowal.lib.errors import AvowalError
+from avowal.policy import suggest
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -60,8 +60,7 @@ def read(config: Path, fields: dict[str, FieldInfo]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in values.items():
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = suggest.did_you_mean(suggest.close(key, fields))
             raise ProjectConfigError(f"{config}: unknown setting '{key}'{hint}")
         if _is_path(fields[key]) and isinstance(value, str):
             path = Path(value).expanduser()

@@ -110,7 +110,7 @@ def test_the_environment_wins_over_the_file_and_paths_are_the_projects(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('polcy_file = "p.yaml"\n', "unknown setting 'polcy_file' (did you mean 'policy_file'?)"),
+        ('polcy_file = "p.yaml"\n', "unknown setting 'polcy_file' — did you mean 'policy_file'?"),
         ("policy_file = \n", "not valid TOML"),
     ],
 )
