@@ -15,8 +15,10 @@ only where Django is installed.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import httpx
 from django import template
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -38,10 +40,16 @@ def _setting(name: str) -> Any:
     return config[name]
 
 
+@functools.lru_cache(maxsize=8)
+def _client(base_url: str, token: str, http: httpx.Client | None) -> Client:
+    # One client (and connection pool) per configuration, kept for the process.
+    return Client(base_url, token, http=http)
+
+
 def client() -> Client:
-    """Return a client for ``settings.AVOWAL``'s server and service token."""
+    """Return the client for ``settings.AVOWAL``'s server and service token (one per process)."""
     config = getattr(settings, "AVOWAL", None) or {}
-    return Client(_setting("BASE_URL"), _setting("TOKEN"), http=config.get("HTTP"))
+    return _client(_setting("BASE_URL"), _setting("TOKEN"), config.get("HTTP"))
 
 
 def avowal_notice(notice: Notice, changed: bool = False) -> Markup:

@@ -10,6 +10,7 @@ from typing import Any
 import django
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import engines
 from django.test import Client as Browser
@@ -177,3 +178,15 @@ def test_a_read_for_a_purpose_not_granted_is_refused(
     assert answer.status_code == 403
     assert answer.json()["error"] == "purpose_not_granted"
     assert answer.json()["purpose"] == NEWSLETTER
+
+
+def test_the_client_is_made_once_and_a_missing_setting_is_named(
+    client: TestClient, site: Callable[[TestClient], Browser]
+) -> None:
+    site(client)
+    assert avowal_django.client() is avowal_django.client()
+    with (
+        override_settings(AVOWAL={"BASE_URL": "http://testserver"}),
+        pytest.raises(ImproperlyConfigured, match="'TOKEN'"),
+    ):
+        avowal_django.client()
