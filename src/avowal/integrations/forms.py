@@ -22,7 +22,6 @@ from typing import Concatenate, ParamSpec, TypeVar
 from markupsafe import Markup, escape
 
 from avowal.client import Client, StaleNotice
-from avowal.consent import banner
 from avowal.vault.schemas import Collected, Notice, NoticeField, ReadResult
 
 __all__ = [
@@ -152,6 +151,10 @@ def fields_html(notice: Notice, values: Mapping[str, str] | None = None) -> Mark
 
 def banner_tag(public_url: str) -> Markup:
     """Return the tag that loads the cookie banner (``/c.js``), as ``avowal cookies tag`` does."""
+    # Imported here: the banner module minifies its scripts on import (half a second), a cost
+    # the cookie middleware, which imports this package, should not pay.
+    from avowal.consent import banner
+
     return Markup(banner.loader_tag(public_url))
 
 
