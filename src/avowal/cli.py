@@ -30,7 +30,7 @@ from avowal.lifecycle import service as lifecycle
 from avowal.lifecycle.exceptions import UnpublishedPolicy
 from avowal.mail import cli as mail_cli
 from avowal.mail import news_cli
-from avowal.policy import render
+from avowal.policy import fides_cli, render
 from avowal.policy.loader import inspect_file
 from avowal.policy.report import Output as CheckOutput
 from avowal.promises import cli as promises_cli
@@ -56,6 +56,8 @@ app.add_typer(news_cli.app, name="news")
 app.add_typer(cookies_cli.app, name="cookies")
 analytics_cli.install(app)
 policy_app.command("publish")(publish_cli.publish)
+policy_app.command("export")(fides_cli.export)
+policy_app.command("import-fides")(fides_cli.import_fides)
 policy_app.command("diff")(lifecycle_cli.policy_diff)
 
 STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
