@@ -22,6 +22,7 @@ from avowal.integrations.forms import (
     notice_input,
     submit,
     tracker_tag,
+    what_changed,
 )
 from avowal.integrations.wsgi import ConsentCookiesWSGI
 
@@ -38,4 +39,5 @@ __all__ = [
     "notice_input",
     "submit",
     "tracker_tag",
+    "what_changed",
 ]

@@ -3,7 +3,8 @@
 Name this module as a template library in ``TEMPLATES[...]["OPTIONS"]["libraries"]``
 (``{"avowal": "avowal.integrations.django"}``), then ``{% load avowal %}``:
 
-- ``{{ notice|avowal_notice }}``, ``{{ notice|avowal_fields:values }}`` and
+- ``{{ notice|avowal_notice:changes }}`` (``changes``: a NoticeChanged's, or None),
+  ``{{ notice|avowal_fields:values }}`` and
   ``{{ notice|avowal_notice_input }}`` render a notice, its form's inputs, its hidden id;
 - ``{% avowal_banner %}`` and ``{% avowal_tracker %}`` the ``/c.js`` and ``/a.js`` tags.
 
@@ -52,8 +53,11 @@ def client() -> Client:
     return _client(_setting("BASE_URL"), _setting("TOKEN"), config.get("HTTP"))
 
 
-def avowal_notice(notice: Notice, changed: bool = False) -> Markup:
-    """Render a notice (``changed`` opens it with a sentence saying the terms changed)."""
+def avowal_notice(notice: Notice, changed: bool | list[str] | None = False) -> Markup:
+    """Render a notice; ``changed`` (True, or a NoticeChanged's ``changes``, even empty) opens it
+    with a sentence saying the terms changed, and the list of changes."""
+    if isinstance(changed, list):
+        return forms.notice_html(notice, changed=True, changes=changed)
     return forms.notice_html(notice, changed=bool(changed))
 
 

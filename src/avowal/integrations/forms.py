@@ -36,6 +36,7 @@ __all__ = [
     "notice_input",
     "submit",
     "tracker_tag",
+    "what_changed",
 ]
 
 P = ParamSpec("P")
@@ -70,17 +71,51 @@ class NoticeChanged:
 
     Show ``notice`` (the current one) with ``values`` (what the person typed) and ask them to send
     the form again: sending it with ``notice.notice_id`` is their agreement to the new terms.
+    ``changes`` says what differs from the notice shown, when the site gave it to :func:`submit`.
     """
 
     shown_notice_id: str
     notice: Notice
     values: dict[str, str] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
 
 
-def notice_html(notice: Notice, *, changed: bool = False) -> Markup:
+def what_changed(before: Notice, after: Notice) -> list[str]:
+    """Return, in words, what ``after`` says that ``before`` did not, and what it stopped saying."""
+    out: list[str] = []
+    old_uses = {p.key: p.description for p in before.purposes}
+    new_uses = {p.key: p.description for p in after.purposes}
+    out += [f"New use: {d}" for k, d in new_uses.items() if k not in old_uses]
+    out += [f"No longer used: {d}" for k, d in old_uses.items() if k not in new_uses]
+    old_to = {r.key: r for r in before.recipients}
+    new_to = {r.key: r for r in after.recipients}
+    out += [f"Now given to: {r.name} ({r.country})" for k, r in new_to.items() if k not in old_to]
+    out += [f"No longer given to: {r.name}" for k, r in old_to.items() if k not in new_to]
+    old_fields = {f.name: f for f in before.fields}
+    for f in after.fields:
+        was = old_fields.get(f.name)
+        if was is None:
+            out.append(f"New field: {f.label}")
+        elif was.required != f.required:
+            out.append(f"{f.label} is now {'required' if f.required else 'optional'}")
+    asked = {f.name for f in after.fields}
+    out += [f"No longer asked: {f.label}" for f in before.fields if f.name not in asked]
+    kept = {r.model_dump_json() for r in before.retention}
+    for rule in after.retention:
+        if rule.model_dump_json() not in kept:
+            out.append(f"Kept {rule.days} days after {rule.after.replace('_', ' ')}")
+    if (before.organisation, before.privacy_contact) != (after.organisation, after.privacy_contact):
+        out.append(f"Asked by {after.organisation} ({after.privacy_contact})")
+    return out
+
+
+def notice_html(
+    notice: Notice, *, changed: bool = False, changes: list[str] | None = None
+) -> Markup:
     """Return the notice as HTML: who asks, for what, why, who receives it, how long it is kept.
 
-    With ``changed``, it opens with a sentence saying the terms changed since the form was shown.
+    With ``changed``, it opens with a sentence saying the terms changed since the form was shown,
+    and lists ``changes`` (see :func:`what_changed`).
     """
     org = escape(notice.organisation)
     purposes = {p.key: p.description for p in notice.purposes}
@@ -98,6 +133,10 @@ def notice_html(notice: Notice, *, changed: bool = False) -> Markup:
                 "to agree to them.</p>"
             )
         )
+        if changes:
+            out.append(Markup('<ul class="avowal-notice-changes">'))
+            out.extend(Markup("<li>{}</li>").format(line) for line in changes)
+            out.append(Markup("</ul>"))
     out.append(Markup("<p>{} asks for:</p><ul>").format(org))
     for f in notice.fields:
         uses = "; ".join(purposes.get(p, p) for p in f.purposes)
@@ -184,6 +223,7 @@ def submit(
     *,
     ref: str | None = None,
     subject_id: str | None = None,
+    shown_notice: Notice | None = None,
 ) -> Stored | NoticeChanged:
     """Collect a form's values at ``point`` under the notice it was shown with.
 
@@ -191,7 +231,8 @@ def submit(
     optional field is left out. Refusals of the values themselves raise the client's errors
     (:class:`avowal.client.InvalidData` names the field). A form with no notice id raises
     :class:`NoticeNotShown`. The person is the site's own user id (``ref``) or their
-    ``subject_id`` in the vault: exactly one.
+    ``subject_id`` in the vault: exactly one. Given the notice the form was shown with
+    (``shown_notice``, e.g. kept in the session), a :class:`NoticeChanged` lists what changed.
     """
     if (ref is None) == (subject_id is None):
         raise ValueError("give exactly one of ref (the site's user id) or subject_id")
@@ -199,13 +240,22 @@ def submit(
     current = client.notice(point)
     values = {f.name: form[f.name] for f in current.fields if form.get(f.name)}
     if shown != current.notice_id:
-        return NoticeChanged(shown, current, values)
+        return _changed(shown, current, values, shown_notice)
     try:
         collected = client.collect(point, values, ref=ref, subject_id=subject_id, notice_id=shown)
     except StaleNotice:
         # The policy changed between the two calls: show the newer notice, store nothing.
-        return NoticeChanged(shown, client.notice(point), values)
+        return _changed(shown, client.notice(point), values, shown_notice)
     return Stored(collected)
+
+
+def _changed(
+    shown: str, current: Notice, values: dict[str, str], shown_notice: Notice | None
+) -> NoticeChanged:
+    changes: list[str] = []
+    if shown_notice is not None and shown_notice.notice_id == shown:
+        changes = what_changed(shown_notice, current)
+    return NoticeChanged(shown, current, values, changes)
 
 
 def for_purpose(

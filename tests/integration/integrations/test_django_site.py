@@ -55,14 +55,14 @@ def register(request: HttpRequest) -> HttpResponse:
     client = avowal_django.client()
     if request.method != "POST":
         notice = client.notice("registration")
-        return _page(request, {"notice": notice, "values": {}, "changed": False}, 200)
+        return _page(request, {"notice": notice, "values": {}, "changed": None}, 200)
     try:
         ref = f"django-user-{secrets.token_hex(4)}"
         outcome = submit(client, "registration", request.POST, ref=ref)
     except InvalidData as exc:
         return JsonResponse({"error": exc.error, "message": exc.message}, status=422)
     if isinstance(outcome, NoticeChanged):
-        context = {"notice": outcome.notice, "values": outcome.values, "changed": True}
+        context = {"notice": outcome.notice, "values": outcome.values, "changed": outcome.changes}
         return _page(request, context, 409)
     receipt = outcome.collected.receipt.receipt_id
     return JsonResponse({"subject_id": outcome.subject_id, "receipt": receipt}, status=201)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from avowal.client import Client, PurposeNotAllowed
 from avowal.integrations import (
@@ -16,10 +17,11 @@ from avowal.integrations import (
     for_purpose,
     notice_html,
     submit,
+    what_changed,
 )
 from avowal.vault.schemas import Notice, NoticePurpose, NoticeRecipient, ReadResult
 from tests.factories import REGISTRATION
-from tests.integration.integrations.conftest import AUTHENTICATION, FORM, NEWSLETTER, held
+from tests.integration.integrations.conftest import AUTHENTICATION, FORM, IMPROVE, NEWSLETTER, held
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -106,3 +108,42 @@ def test_for_purpose_reads_only_what_the_purpose_allows(backend: Client) -> None
         newsletter(backend, stored.subject_id)
     assert (refused.value.status, refused.value.purpose) == (403, NEWSLETTER)
     assert len(calls) == 1
+
+
+def test_the_changes_are_listed_when_the_site_kept_the_notice_it_showed(
+    client: TestClient, changed_http: TestClient, web_token: str
+) -> None:
+    shown = Client("http://testserver", web_token, http=client).notice("registration")  # type: ignore[arg-type]
+    changed = Client("http://testserver", web_token, http=changed_http)  # type: ignore[arg-type]
+    form = {**FORM, "notice_id": shown.notice_id}
+    outcome = submit(changed, "registration", form, ref="forms-4", shown_notice=shown)
+    assert isinstance(outcome, NoticeChanged)
+    improve = next(p for p in outcome.notice.purposes if p.key == IMPROVE)
+    assert outcome.changes == [f"New use: {improve.description}"]
+    page = str(notice_html(outcome.notice, changed=True, changes=outcome.changes))
+    assert f"<li>New use: {escape(improve.description)}</li>" in page
+    # Without the notice shown, the whole new notice is shown, with no list.
+    blind = submit(changed, "registration", form, ref="forms-4")
+    assert isinstance(blind, NoticeChanged) and blind.changes == []
+
+
+def test_what_changed_names_fields_recipients_and_uses_added_or_dropped(backend: Client) -> None:
+    before = backend.notice("registration")
+    phone = next(f for f in before.fields if f.name == "phone")
+    after = before.model_copy(
+        update={
+            "fields": [
+                *(f for f in before.fields if f.name not in ("phone", "address")),
+                phone.model_copy(update={"required": True}),
+            ],
+            "purposes": before.purposes[1:],
+            "recipients": [NoticeRecipient(key="m", name="Mailer", kind="processor", country="US")],
+        }
+    )
+    assert what_changed(before, after) == [
+        f"No longer used: {before.purposes[0].description}",
+        "Now given to: Mailer (US)",
+        "Telephone number is now required",
+        "No longer asked: Postal address",
+    ]
+    assert what_changed(before, before) == []
