@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 POLICY ?= examples/contactmonkey-2017/policy.yaml
+# The demo site at /demo/ (DEMO=false to leave it out).
+DEMO ?= true
 
 .PHONY: run test lint bench mutate install install-dev lock clean
 
@@ -26,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/avowal db upgrade
-	$(BIN)/avowal serve --host $(HOST) --port $(PORT) --policy $(POLICY)
+	AVOWAL_DEMO=$(DEMO) $(BIN)/avowal serve --host $(HOST) --port $(PORT) --policy $(POLICY)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

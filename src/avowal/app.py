@@ -23,6 +23,7 @@ from avowal.consent import routes as consent_routes
 from avowal.crypto import service as crypto
 from avowal.crypto.service import Secrets
 from avowal.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
+from avowal.demo import routes as demo_routes
 from avowal.lib import errors, heap, openapi
 from avowal.lib.bodies import JsonDepthGuard
 from avowal.lib.limits import BodyLimit
@@ -164,6 +165,8 @@ def create_app(
     app.include_router(web_metrics.router)
     if not production:
         app.include_router(web_docs.router)
+    if settings.demo:
+        app.include_router(demo_routes.router)
     app.include_router(policy_routes.router)
     app.include_router(lifecycle_routes.router)
     app.include_router(vault_routes.router)

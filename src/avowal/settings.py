@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="The machine-readable privacy policy (YAML) this instance enforces.",
     )
     sql_echo: bool = Field(False, description="Log every SQL statement (development only).")
+    demo: bool = Field(
+        False,
+        description="Serve the demo site at /demo/ (development only; `make run` turns it on): "
+        "forms of the policy's collection points sent through avowal's client with a service "
+        "token it makes in the data folder.",
+    )
     master_key_file: Path | None = Field(
         None,
         description="Master keyring wrapping every person's data key; a development keyring is "

@@ -72,6 +72,11 @@ def check_production(settings: Settings) -> None:
     """Refuse production without TLS (our own or a trusted proxy's) or an https public URL."""
     if settings.env != "production":
         return
+    if settings.demo:
+        raise InsecureConfiguration(
+            "AVOWAL_DEMO serves a demo site whose forms store data in the vault with a service "
+            "token of its own: it is for development; unset it in production"
+        )
     cert, key = settings.tls_cert_file, settings.tls_key_file
     if (cert is None) != (key is None):
         raise InsecureConfiguration(
