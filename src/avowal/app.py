@@ -159,7 +159,11 @@ def create_app(
         app.add_middleware(TLSRequired, public_url=settings.public_url)
     app.add_middleware(TrustedHosts, allowed=allowed_hosts(settings))
     app.add_middleware(errors.Failures)
-    app.add_middleware(SecurityHeaders, production=production)
+    app.add_middleware(
+        SecurityHeaders,
+        production=production,
+        csp_by_prefix={demo_routes.PREFIX: demo_routes.csp()} if settings.demo else None,
+    )
     app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
     app.include_router(web_routes.router)
     app.include_router(web_metrics.router)

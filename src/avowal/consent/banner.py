@@ -62,6 +62,9 @@ BANNER_CSS = rcssmin.cssmin(_static("banner.css"))
 # one line, to copy: each line break rjsmin keeps follows a block's closing brace.
 LOADER_JS = rjsmin.jsmin(_static("loader.js")).strip().replace("\n", "")
 LOADER_CSP = f"'sha256-{base64.b64encode(hashlib.sha256(LOADER_JS.encode()).digest()).decode()}'"
+# The banner adds its styles as a <style> element: a page whose Content-Security-Policy allows
+# no inline style allows these by their hash.
+STYLE_CSP = f"'sha256-{base64.b64encode(hashlib.sha256(BANNER_CSS.encode()).digest()).decode()}'"
 
 
 def loader_tag(public_url: str) -> str:

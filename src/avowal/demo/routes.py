@@ -25,9 +25,21 @@ from avowal.client import AvowalError, Client
 from avowal.demo import site
 from avowal.integrations import forms
 from avowal.lib.deps import PolicyDep
+from avowal.lib.security import CSP
 from avowal.vault.schemas import Collected
 
-router = APIRouter(prefix="/demo", include_in_schema=False)
+PREFIX = "/demo"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def csp() -> str:
+    """The demo pages' Content-Security-Policy: avowal's own, and the banner's styles (the
+    ``<style>`` /c.js adds, allowed by its hash) as a site using the banner allows them."""
+    from avowal.consent import banner  # minifies its assets on import: only when asked
+
+    return CSP.replace("style-src 'self'", f"style-src 'self' {banner.STYLE_CSP}")
+
+
 PARENT_INPUT = "parent_email"
 
 

@@ -123,9 +123,14 @@ class SecurityHeaders:
     the visitor used. The headers replace any a route set: this is the one place they are decided.
     """
 
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, production: bool, csp_by_prefix: dict[str, str] | None = None
+    ) -> None:
         self.app = app
         self.production = production
+        # Pages under a path prefix that need another policy (the demo site: the banner's
+        # styles, by hash); every other page gets CSP.
+        self.csp_by_prefix = csp_by_prefix or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,6 +146,9 @@ class SecurityHeaders:
                     headers[name] = value
                 if not self.production and path in DOCS_PATHS:
                     headers["Content-Security-Policy"] = DOCS_CSP
+                for prefix, csp in self.csp_by_prefix.items():
+                    if path.startswith(prefix):
+                        headers["Content-Security-Policy"] = csp
                 if hsts:
                     headers["Strict-Transport-Security"] = HSTS
                 if PERSONAL.match(path) or (
