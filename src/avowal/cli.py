@@ -38,6 +38,7 @@ from avowal.review import cli as review_cli
 from avowal.settings import Settings
 from avowal.staff import cli as staff_cli
 from avowal.vault import cli as receipt_cli
+from avowal.web import favicon
 
 app = typer.Typer(help="avowal: a privacy policy that enforces itself.", no_args_is_help=True)
 policy_app = typer.Typer(help="Check and render policy files.", no_args_is_help=True)
@@ -122,6 +123,7 @@ def policy_render(
         out.write_text(text, encoding="utf-8")
         if fmt is Format.html:
             (out.parent / "privacy.css").write_bytes(render.STYLESHEET.content)
+            (out.parent / render.FAVICON_FILE).write_bytes(favicon.svg_icon().content)
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"wrote {out}")

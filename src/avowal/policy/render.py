@@ -35,6 +35,8 @@ Spot = tuple[int, int | None]
 # page's lang attribute tells screen readers the truth about the words they read.
 PAGE_LANGUAGE = "en"
 STYLESHEET = Stylesheet("avowal.policy", "static/privacy.css", "/assets/privacy.css")
+# The icon's file beside a page written to disk (`avowal policy render -o`).
+FAVICON_FILE = "favicon.svg"
 
 
 @cache
@@ -75,7 +77,12 @@ def render_html(
         evidence_at=lines_at,
         history=history,
         lang=PAGE_LANGUAGE,
-        favicon={"svg": favicon.svg_icon().href, "ico": favicon.ico_icon().href},
+        # A page written to disk (with its stylesheet beside it) has its icon beside it too.
+        favicon=(
+            {"svg": FAVICON_FILE, "ico": FAVICON_FILE}
+            if stylesheet_href is not None
+            else {"svg": favicon.svg_icon().href, "ico": favicon.ico_icon().href}
+        ),
     )
 
 

@@ -98,7 +98,8 @@ def legal_requests(session: Session, _: LoadedPolicy, now: dt.datetime) -> Evide
 def never_sold(_: Session, loaded: LoadedPolicy, __: dt.datetime) -> EvidenceLine | None:
     """Say that no sale is possible: the policy was checked for buyers and sharing when loaded."""
     return EvidenceLine(
-        f"Sales: none possible. This policy (version {loaded.version_id[:12]}) names no buyer "
+        "Sales: none possible. This policy (the version of "
+        f"{w.date(loaded.policy.policy.effective)}) names no buyer "
         "or sharing partner and no selling use; that is checked at every publish."
     )
 

@@ -67,6 +67,9 @@ def test_render_writes_the_page(tmp_path: Path, fmt: str, marker: str) -> None:
     if fmt == "html":
         assert 'href="privacy.css"' in text
         assert (tmp_path / "privacy.css").read_text().strip()
+        # Its icon is written beside it, as its stylesheet is: no link to a server's /favicon.
+        assert 'href="favicon.svg"' in text and 'href="/favicon' not in text
+        assert (tmp_path / "favicon.svg").read_text().startswith("<svg")
 
 
 def test_render_refuses_an_invalid_policy(tmp_path: Path) -> None:
