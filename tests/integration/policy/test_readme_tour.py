@@ -17,13 +17,14 @@ from tests.conftest import REPO_ROOT
 SERVE = re.compile(r"avowal serve --port (\d+)")
 
 
-def tour() -> list[str]:
-    """Return the commands of the README's five-minute tour, comments dropped."""
+def tour(heading: str = "## A five-minute tour") -> list[str]:
+    """Return the commands of the README's tour under ``heading``, comments dropped."""
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## A five-minute tour") :]
+    section = text[text.index(heading) :]
     start = section.index("```sh\n") + len("```sh\n")
     block = section[start : section.index("\n```", start)]
-    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    lines = [line.split("  #")[0].rstrip() for line in block.splitlines()]
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def test_the_five_minute_tour_works_as_written(tmp_path: Path) -> None:
@@ -68,6 +69,9 @@ def test_the_five_minute_tour_works_as_written(tmp_path: Path) -> None:
     )
     try:
         served = wait_for(f"http://127.0.0.1:{free}/v1/policy")
+        # The next tours, in the project's folder against its server, unchanged but its address.
+        published = run_tour("### Publishing a change", site, env, free)
+        vault = run_tour("## The vault in five more minutes", site, env, free)
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
@@ -75,6 +79,34 @@ def test_the_five_minute_tour_works_as_written(tmp_path: Path) -> None:
     assert str(served["version_id"]).startswith(version.group(1))  # the CLI's policy, served
     assert "'name': 'Example Ltd'" in str(served["policy"])  # the starter's, not the example's
     assert f"public URL http://127.0.0.1:{free}" in output, output
+    assert "published version" in published and "A new version takes effect on" in published
+    assert "! MATERIAL  Retention: retention.essential.service.days changed from 365 to 1095" in (
+        published
+    )
+    assert '"message":{"value":"What do you keep about me?"' in vault, vault
+    assert '"error":"purpose_not_granted"' in vault, vault
+    assert "audit chain intact" in vault, vault
+
+
+UPCOMING = "curl -s $A/privacy | grep -A1 'class=\"upcoming\"'"
+
+
+def run_tour(heading: str, site: Path, env: dict[str, str], port: int) -> str:
+    """Run a README tour in the project's folder against its server on ``port``; return its
+    output. The page shows a published version at the server's next look (every few seconds):
+    its line is retried until then."""
+    lines = []
+    for line in tour(heading):
+        line = line.replace("http://127.0.0.1:8001", f"http://127.0.0.1:{port}")
+        if line.strip() == UPCOMING:
+            line = f"for _ in $(seq 60); do {UPCOMING} && break; sleep 0.5; done"
+        lines.append(line)
+    script = "\n".join(["set -euo pipefail", f". {REPO_ROOT}/.venv/bin/activate", *lines])
+    ran = subprocess.run(
+        ["bash", "-c", script], cwd=site, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, (heading, ran.stdout, ran.stderr)
+    return ran.stdout
 
 
 def wait_for(url: str, timeout: float = server.START_TIMEOUT * 2) -> dict[str, object] | None:
