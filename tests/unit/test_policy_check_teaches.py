@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic_core import ErrorDetails
 
-from avowal.policy import schema_errors
+from avowal.policy import checks, salvage, schema_errors
 from avowal.policy.exceptions import PolicyInvalid, Problem
 from avowal.policy.loader import inspect_text, parse_text
 from avowal.policy.report import Report
@@ -178,6 +178,7 @@ def test_schema_and_semantic_problems_come_together() -> None:
     # The same line as when the file has no schema problem.
     alone = report_for(lambda d: d["cookies"][3].pop("category")).problems
     cookie = next(p for p in report.problems if p.location == "cookies[3]")
+    assert cookie.line is not None
     assert [(p.location, p.line) for p in alone] == [("cookies[3]", cookie.line)]
     with pytest.raises(PolicyInvalid) as info:
         parse_text(text, "policy.yaml")
@@ -236,3 +237,24 @@ def test_unused_purposes_and_custom_keys_are_warnings() -> None:
             "key below it"
         ),
     }
+
+
+def test_thousands_of_unknown_names_get_suggestions_for_the_first_ones_only() -> None:
+    def change(d: dict[str, Any]) -> None:
+        fields = d["collection_points"]["contact"]["fields"]
+        for i in range(checks.MAX_SUGGESTIONS + 50):
+            fields[f"f{i}"] = {"category": f"user.contact.emial{i}"}
+
+    problems = report_for(change).problems
+    assert len(problems) == checks.MAX_SUGGESTIONS + 50
+    assert sum(p.suggestion is not None for p in problems) == checks.MAX_SUGGESTIONS
+
+
+def test_a_file_far_from_a_policy_is_not_salvaged() -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["cookies"] = [dict(d["cookies"][1], lifetime="forever")] * (salvage.MAX_ERRORS + 1)
+        d["staff"]["roles"]["support"]["purposes"].append("sales")
+
+    report = report_for(change)
+    assert not report.checked
+    assert {p.location.split("[")[0] for p in report.problems} == {"cookies"}

@@ -45,6 +45,9 @@ SALE_OR_SHARING_KINDS = (RecipientKind.buyer, RecipientKind.partner)
 # The field category a birth_date age question reads; the service itself, never optional.
 DATE_OF_BIRTH = "user.demographic.date_of_birth"
 ESSENTIAL = "essential"
+# Suggestions cost a comparison with every known name: a file with thousands of unknown names
+# gets them for its first ones only.
+MAX_SUGGESTIONS = 200
 
 
 class _Checker:
@@ -52,6 +55,14 @@ class _Checker:
         self.policy = policy
         self.problems: list[Problem] = []
         self.taxonomy = default_taxonomy()
+        self.suggestions_left = MAX_SUGGESTIONS
+
+    def close(self, name: str, known: Iterable[str]) -> list[str]:
+        """Return the names ``name`` was probably meant to be, while the budget lasts."""
+        if self.suggestions_left <= 0:
+            return []
+        self.suggestions_left -= 1
+        return close(name, known)
 
     def add(
         self,
@@ -101,7 +112,7 @@ class _Checker:
             "data_uses": "data use",
             "data_subjects": "data subject",
         }[kind]
-        meant = close(key, getattr(self.taxonomy, kind))
+        meant = self.close(key, getattr(self.taxonomy, kind))
         self.problems.append(
             Problem(
                 location,
@@ -120,7 +131,7 @@ class _Checker:
                 location,
                 f"purpose '{key}' is not declared under purposes",
                 promise,
-                meant=close(key, self.policy.purposes),
+                meant=self.close(key, self.policy.purposes),
             )
 
     # -- sections -------------------------------------------------------------------------
@@ -141,7 +152,7 @@ class _Checker:
                     self.add(
                         f"{loc}.field_purposes.{field_name}",
                         f"no field '{field_name}' at this collection point",
-                        meant=close(field_name, point.fields),
+                        meant=self.close(field_name, point.fields),
                     )
                 for i, purpose in enumerate(extra):
                     self.declared_purpose(
@@ -180,7 +191,7 @@ class _Checker:
                         f"recipient '{rec}' is announced in this "
                         "notice but not declared under recipients",
                         "no_undisclosed_recipients",
-                        meant=close(rec, p.recipients),
+                        meant=self.close(rec, p.recipients),
                     )
             if point.admits_minors and p.children is None:
                 self.add(
@@ -211,7 +222,7 @@ class _Checker:
                     f"legal_disclosures.recipients[{i}]",
                     f"recipient '{rec_name}' is not declared under recipients",
                     "no_undisclosed_recipients",
-                    meant=close(rec_name, p.recipients),
+                    meant=self.close(rec_name, p.recipients),
                 )
             elif declared.kind is not RecipientKind.authority:
                 self.add(
@@ -317,7 +328,7 @@ class _Checker:
                 "cookie_rules.consent_cookie",
                 f"'{name}' is not a cookie declared under cookies",
                 "cookie_choice",
-                meant=close(name, [c.name for c in cookies]),
+                meant=self.close(name, [c.name for c in cookies]),
             )
         elif found.category is not CookieCategory.strictly_necessary or "*" in found.name:
             self.add(
@@ -487,7 +498,7 @@ class _Checker:
                     self.add(
                         loc,
                         f"'{name}' is not a role of staff.roles (roles: {known})",
-                        meant=close(name, st.roles),
+                        meant=self.close(name, st.roles),
                     )
                 elif role.service:
                     self.add(loc, f"'{name}' is a service role: break-glass is for staff")

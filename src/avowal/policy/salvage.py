@@ -31,6 +31,8 @@ STAND_INS: dict[str, dict[str, Any]] = {
 }
 # Each round climbs one level at most (a value, then its entry); a policy is not deeper.
 MAX_ROUNDS = 12
+# Past this many schema errors the file is far from a policy: its other checks can wait.
+MAX_ERRORS = 200
 
 
 @dataclass
@@ -79,12 +81,16 @@ def salvage(data: dict[str, Any]) -> Salvaged | None:
     _number(work, origins)
     removed: list[Loc] = []
     names: set[str] = set()
+    defaulted: dict[Loc, list[str]] = {}
     for _ in range(MAX_ROUNDS):
         try:
             policy = Policy.model_validate(work)
         except ValidationError as exc:
+            errors = exc.errors()
+            if len(errors) > MAX_ERRORS:
+                return None
             targets = set()
-            for err in exc.errors():
+            for err in errors:
                 missing = err["type"] == "missing"
                 loc, _ = locations.real(work, tuple(err["loc"]), missing)
                 target = loc[:-1] if missing else loc
@@ -96,11 +102,11 @@ def salvage(data: dict[str, Any]) -> Salvaged | None:
                 if err["type"] == "extra_forbidden":
                     # The key meant may be one left out, which took its default meanwhile.
                     parent = _original(work, origins, target[:-1])
-                    present = data_keys(work, target[:-1])
-                    removed.extend((*parent, k) for k in keys_at(target[:-1]) if k not in present)
-            outermost = [
-                t for t in targets if not any(o != t and locations.within(t, o) for o in targets)
-            ]
+                    if parent not in defaulted:
+                        present = data_keys(work, target[:-1])
+                        defaulted[parent] = [k for k in keys_at(target[:-1]) if k not in present]
+                        removed.extend((*parent, k) for k in defaulted[parent])
+            outermost = [t for t in targets if not any(t[:n] in targets for n in range(len(t)))]
             for target in sorted(outermost, key=_order, reverse=True):
                 _take_out(work, origins, target, removed, names)
         else:

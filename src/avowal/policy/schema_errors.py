@@ -141,6 +141,8 @@ def problems(errors: Sequence[ErrorDetails], data: Any, tree: Any) -> list[Probl
         loc, about_key = locations.real(data, tuple(err["loc"]), err["type"] == "missing")
         grouped.setdefault(loc, []).append((err, about_key))
     missing = {loc for loc, errs in grouped.items() if errs[0][0]["type"] == "missing"}
+    # The names a mistyped key may have meant, once per mapping (a file may have thousands).
+    meant_at: dict[Loc, list[str]] = {}
     out: list[Problem] = []
     for loc, errs in grouped.items():
         if loc in missing:
@@ -148,8 +150,10 @@ def problems(errors: Sequence[ErrorDetails], data: Any, tree: Any) -> list[Probl
         err, about_key = errs[0]
         parent, key = loc[:-1], loc[-1] if loc else ""
         if err["type"] == "extra_forbidden" and isinstance(key, str):
-            present = data_keys(data, parent)
-            matches = close(key, [k for k in keys_at(parent) if k not in present])
+            if parent not in meant_at:
+                present = data_keys(data, parent)
+                meant_at[parent] = [k for k in keys_at(parent) if k not in present]
+            matches = close(key, meant_at[parent])
             lacking = [m for m in matches if (*parent, m) in missing][:1]
             message = UNKNOWN_KEY + did_you_mean(lacking or matches)
             for meant in lacking:
