@@ -1,5 +1,9 @@
 """Read a policy file: YAML with positions, then the Pydantic schema, then the semantic checks.
 
+:func:`inspect_text` runs every stage that can run and reports all it finds (problems, and
+warnings about parts nothing uses); :func:`parse_text` and :func:`load_file` raise
+:class:`PolicyInvalid` on any problem and return the valid policy otherwise.
+
 A policy file may come from anyone who can open a pull request, so it is read defensively:
 at most ``MAX_POLICY_BYTES``, UTF-8 text with only storable characters (no NUL, lone surrogate
 or noncharacter), nested at most ``MAX_DEPTH`` levels, with at most ``MAX_ALIASES`` aliases and

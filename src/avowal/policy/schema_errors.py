@@ -116,7 +116,8 @@ def _message(err: ErrorDetails, about_key: bool, key: str | int) -> tuple[str, s
         bound = "at least" if kind == "greater_than_equal" else "at most"
         message = f"must be {bound} {ctx.get('ge', ctx.get('le'))}, not {_shown(value)}"
     elif kind == "too_short":
-        message = f"must have at least {ctx.get('min_length')} entry, not none"
+        least = ctx.get("min_length")
+        message = f"must have at least {least} entr{'y' if least == 1 else 'ies'}"
     elif kind == "string_too_short":
         message = "must not be empty"
     elif kind == "string_too_long":
