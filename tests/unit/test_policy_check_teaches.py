@@ -258,3 +258,21 @@ def test_a_file_far_from_a_policy_is_not_salvaged() -> None:
     report = report_for(change)
     assert not report.checked
     assert {p.location.split("[")[0] for p in report.problems} == {"cookies"}
+
+
+def test_a_kind_of_message_no_address_is_collected_for_is_a_warning() -> None:
+    def change(d: dict[str, Any]) -> None:
+        # The newsletter address of registration was the only one collected for marketing.
+        d["collection_points"]["registration"]["field_purposes"] = {}
+        d["children"]["optional_purposes"] = []
+
+    report = report_for(change)
+    assert report.valid
+    assert messages(report.warnings) == {
+        f"communications.{key}.purpose": (
+            "no collection point collects an e-mail address (type email, storage full) for "
+            f"'marketing.communications.email' or a broader purpose, so messages of kind '{key}' "
+            "can reach no one: add the purpose to such a field (field_purposes) or remove the kind"
+        )
+        for key in ("service_updates", "new_projects")
+    }

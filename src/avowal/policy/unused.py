@@ -2,16 +2,18 @@
 
 None of these makes a policy wrong, so they are warnings (``avowal policy check --strict``
 refuses them): a recipient declared but announced at no collection point can never be given
-anything, which is found otherwise only when a disclosure to it is refused at run time; a
-purpose or custom key declared and never used is either dead text or the trace of a typo.
+anything, and a kind of message whose purpose no e-mail address is collected for can reach no
+one, which are found otherwise only at run time; a purpose or custom key declared and never used
+is either dead text or the trace of a typo.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from avowal.policy.checks import purposes_of
 from avowal.policy.exceptions import Problem
-from avowal.policy.schemas import Policy
+from avowal.policy.schemas import FieldType, Policy, Storage
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, SERVING_THE_PERSON, is_within
 
 # Used by avowal itself whether or not the file uses them (legal disclosures, the back end).
@@ -20,7 +22,12 @@ _USED_BY_AVOWAL = (LEGAL_OBLIGATION, SERVING_THE_PERSON)
 
 def warnings(policy: Policy) -> list[Problem]:
     """Return a warning for each declared part of ``policy`` that nothing uses."""
-    return [*_unannounced_recipients(policy), *_unused_purposes(policy), *_unused_custom(policy)]
+    return [
+        *_unannounced_recipients(policy),
+        *_unused_purposes(policy),
+        *_unused_custom(policy),
+        *_unreachable_communications(policy),
+    ]
 
 
 def _unannounced_recipients(p: Policy) -> Iterable[Problem]:
@@ -94,3 +101,21 @@ def _unused_custom(p: Policy) -> Iterable[Problem]:
                     f"taxonomy.{group}[{i}]",
                     f"custom key '{item.key}' is declared but {nothing} uses it or a key below it",
                 )
+
+
+def _unreachable_communications(p: Policy) -> Iterable[Problem]:
+    """News goes to e-mail addresses kept whole and collected for a purpose covering its own."""
+    held = [
+        purposes_of(p, point, name)
+        for point, cp in p.collection_points.items()
+        for name, spec in cp.fields.items()
+        if spec.type is FieldType.email and spec.storage is Storage.full
+    ]
+    for key, kind in p.communications.items():
+        if not any(is_within(kind.purpose, u) for uses in held for u in uses):
+            yield Problem(
+                f"communications.{key}.purpose",
+                f"no collection point collects an e-mail address (type email, storage full) for "
+                f"'{kind.purpose}' or a broader purpose, so messages of kind '{key}' can reach no "
+                "one: add the purpose to such a field (field_purposes) or remove the kind",
+            )
