@@ -66,7 +66,10 @@ STARTER = Path(__file__).resolve().parent / "policy" / "starter.yaml"
 
 @policy_app.command("check")
 def policy_check(
-    files: Annotated[list[Path], typer.Argument(help="The policy YAML file(s).")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="The policy YAML file(s); default: the one this folder's uses."),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (exit 1) on warnings too, as in CI.")
     ] = False,
@@ -79,7 +82,7 @@ def policy_check(
 ) -> None:
     """Check policy files; exit 1 listing every problem and the promise it breaks."""
     failed = False
-    for file in files:
+    for file in files or [Settings().policy_file]:
         report = inspect_file(file)
         failed = report.failed(strict) or failed
         if fmt is CheckOutput.json:

@@ -47,9 +47,13 @@ def test_init_makes_a_project_with_its_own_policy_data_and_configuration(site: P
     settings = Settings()
     assert settings.policy_file == site / "policy.yaml"
     assert settings.data_dir == site / ".avowal"
-    # The starter policy is valid and has a service role for the site's back end.
+    # The starter policy is valid and has a service role for the site's back end; without a
+    # file, the check takes the project's.
     check = runner.invoke(cli, ["policy", "check", "policy.yaml"])
     assert check.exit_code == 0, check.output
+    default = runner.invoke(cli, ["policy", "check"])
+    assert default.exit_code == 0, default.output
+    assert f"{site / 'policy.yaml'}: valid policy of Example Ltd" in default.stdout
     assert "web_backend:" in (site / "policy.yaml").read_text()
     assert "service: true" in (site / "policy.yaml").read_text()
     # A second init keeps what is there.
