@@ -577,6 +577,8 @@ CASES: tuple[Case, ...] = (
     get("/privacy", PUBLIC),
     get("/privacy.md", PUBLIC),
     get("/assets/privacy.css", PUBLIC),
+    get("/favicon.svg", PUBLIC),
+    get("/favicon.ico", PUBLIC),
     get("/assets/versions.css", PUBLIC),
     get("/privacy/versions", PUBLIC),
     get("/privacy/versions/{version_id}", everyone("404 html"), "/privacy/versions/0123456789ab"),

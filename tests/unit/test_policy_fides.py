@@ -116,7 +116,10 @@ def test_the_starter_policy_goes_to_fides_and_back_with_gaps_only() -> None:
     manifest = load_yaml(fides.manifest_yaml(loaded.policy, "starter.yaml"))
     assert fides.check_manifest(manifest) == []
     (own,) = manifest["system"]  # no recipients
-    assert [d["data_use"] for d in own["privacy_declarations"]] == ["essential.service"]
+    assert [d["data_use"] for d in own["privacy_declarations"]] == [
+        "essential.service",
+        "essential.service.operations.support",  # the contact point's
+    ]
     back = starter_of(manifest)
     assert sorted(problem_locations(back)) == sorted(g.location for g in back.gaps)
     assert "collection_points.registration.fields.email.storage" in [g.location for g in back.gaps]
