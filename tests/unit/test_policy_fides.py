@@ -34,6 +34,8 @@ EXPECTED_GAPS = [
         f"collection_points.purchase.fields.{f}.storage"
         for f in ("name", "email", "address", "phone", "card")
     ),
+    # Announced to people by a person: Fides says who receives the data, not where to say so.
+    "collection_points.purchase.recipients",
     "collection_points.contact.fields.email.storage",
     "collection_points.contact.fields.message.storage",
     "recipients.payment_processor.kind",
@@ -78,6 +80,10 @@ def filled(starter: fides.Starter) -> dict[str, Any]:
         node: Any = data
         for part in parent:
             node = node[part]
+        if key == "recipients" and parent[0] == "collection_points":
+            # The person announces the recipients Fides names in the gap's hint.
+            node[key] = gap.hint.rpartition("shared with ")[2].split(", ")
+            continue
         node[key] = {
             "effective": "2026-01-01",
             "privacy_contact": "privacy@example.com",
@@ -309,8 +315,18 @@ def test_a_system_without_dataset_gives_a_point_per_declaration() -> None:
         "contact": "user.contact",
         "cookie_id": "user.device.cookie_id",
     }
-    assert analyze["recipients"] == ["demo_marketing_system"]
-    assert points["send_newsletters"]["recipients"] == ["mailing_house"]
+    # Announcements are a person's to make: gaps naming whom Fides says the data goes to.
+    assert analyze["recipients"] is None and points["send_newsletters"]["recipients"] is None
+    hints = {g.location: g.hint for g in starter.gaps}
+    assert hints[f"collection_points.{next(iter(points))}.recipients"].endswith(
+        "shared with demo_marketing_system"
+    )
+    assert hints["collection_points.send_newsletters.recipients"].endswith(
+        "shared with mailing_house"
+    )
+    assert filled(starter)["collection_points"]["send_newsletters"]["recipients"] == [
+        "mailing_house"
+    ]
     assert points["essential_service"]["title"] == "Essential service"
     recipients = data["recipients"]
     assert recipients["demo_marketing_system"]["purposes"] == [
@@ -377,7 +393,11 @@ def test_a_dataset_without_uses_takes_them_from_the_declarations() -> None:
         "email": ["functional.service.improve", "marketing.communications.email"],
         "first_name": ["essential.service"],
     }
-    assert users["recipients"] == ["demo_marketing_system", "mailing_house"]
+    assert users["recipients"] is None  # a gap: see the hint
+    assert filled(starter)["collection_points"]["users"]["recipients"] == [
+        "demo_marketing_system",
+        "mailing_house",
+    ]
     assert sorted(problem_locations(starter)) == sorted(g.location for g in starter.gaps)
     parse_text(dump(filled(starter)), "filled.yaml")
 

@@ -14,7 +14,8 @@
 
 **Import**: a Fides manifest, checked with fideslang's models, becomes a *starter* policy. What
 Fides knows is carried over; what it does not know (the words of the notices, how the vault
-stores each value, a recipient's kind and country, the staff, the notice period of changes...)
+stores each value, which recipients each notice announces, a recipient's kind and country, the
+staff, the notice period of changes...)
 is left as a gap: an empty value marked ``# FILL IN:``, which ``avowal policy check`` reports
 until someone fills it in. :class:`Starter` lists the gaps as the check names them.
 """

@@ -160,8 +160,8 @@ class _Builder:
                 root,
                 "recipients",
                 "From Fides: the systems this one sends data to (egress) and the third parties "
-                "its declarations name;\nannounced where a declaration shares what a point "
-                "collects with them.",
+                "its declarations name;\neach point's announcements are yours to make (the "
+                "gaps name whom Fides says its data goes to).",
             )
         if self.s.uses_cookies:
             self.gap(
@@ -330,8 +330,9 @@ class _Builder:
         return node
 
     def announced(self, uses: Sequence[str], categories: Sequence[str]) -> list[str]:
-        """The recipients a point announces: those a declaration of one of its uses shares
-        some of its data categories with."""
+        """The recipients a point may announce: those a declaration of one of its uses shares
+        some of its data categories with (named in the point's gap, never announced by
+        themselves)."""
         found = []
         for d, shares in zip(self.declarations, self.shares, strict=True):
             if d.data_use not in uses:
@@ -418,11 +419,24 @@ class _Builder:
         more = {n: us for n, us in extra.items() if us}
         if more:
             point["field_purposes"] = CommentedMap((n, _flow_list(us)) for n, us in more.items())
-        announced = self.announced(every_use, categories)
-        if announced:
-            point["recipients"] = _flow_list(announced)
+        self.announcement(point, loc, self.announced(every_use, categories))
         self.point_uses.extend(every_use)
         node[key] = point
+
+    def announcement(
+        self, point: CommentedMap, loc: locations.Loc, candidates: Sequence[str]
+    ) -> None:
+        """Leave the recipients a point announces to a person: a gap naming those Fides says
+        receive its data (a declaration covering several points would announce them at points
+        that share nothing), none where Fides shares nothing."""
+        if candidates:
+            self.gap(
+                point,
+                "recipients",
+                (*loc, "recipients"),
+                "the recipients announced to people here ([] for none); Fides says this data "
+                f"is shared with {', '.join(candidates)}",
+            )
 
     def declared_for(self, category: str, dataset_key: str) -> list[str]:
         """The uses of the declarations covering ``category`` (and this dataset, when they name
@@ -450,8 +464,7 @@ class _Builder:
             fields[name] = self.field(loc, name, category, None)
         point["fields"] = fields
         point["purposes"] = _flow_list([d.data_use])
-        if shares:
-            point["recipients"] = _flow_list([self.recipients[s].key for s in shares])
+        self.announcement(point, loc, [self.recipients[s].key for s in shares])
         self.point_uses.append(d.data_use)
         node[key] = point
 
