@@ -311,17 +311,21 @@ def inspect_file(path: Path) -> Report:
 
 def _read_file(path: Path) -> str:
     """Read a policy file's text, at most MAX_POLICY_BYTES of UTF-8, or raise PolicyInvalid."""
+    return read_limited(path, MAX_POLICY_BYTES, "policy file")
+
+
+def read_limited(path: Path, limit: int, what: str) -> str:
+    """Read a YAML file's text, at most ``limit`` bytes of UTF-8, or raise PolicyInvalid naming
+    ``what`` it is (a policy file, a Fides manifest...)."""
     try:
         with path.open("rb") as file:
-            raw = file.read(MAX_POLICY_BYTES + 1)
+            raw = file.read(limit + 1)
     except OSError as exc:
         raise PolicyInvalid(
-            [Problem("", f"cannot read the policy file: {exc.strerror}")], str(path)
+            [Problem("", f"cannot read the {what}: {exc.strerror}")], str(path)
         ) from None
-    if len(raw) > MAX_POLICY_BYTES:
-        raise PolicyInvalid(
-            [Problem("", f"a policy file is at most {MAX_POLICY_BYTES} bytes")], str(path)
-        )
+    if len(raw) > limit:
+        raise PolicyInvalid([Problem("", f"a {what} is at most {limit} bytes")], str(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

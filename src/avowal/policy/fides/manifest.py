@@ -166,20 +166,9 @@ def parse_manifest(text: str, filename: str) -> Manifest:
 def load_manifest(path: Path) -> Manifest:
     """Read and check a Fides manifest file."""
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as exc:
-        raise ManifestInvalid(
-            [Problem("", f"cannot read the manifest: {exc.strerror}")], str(path)
-        ) from None
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestInvalid(
-            [Problem("", f"a manifest is read up to {MAX_MANIFEST_BYTES} bytes")], str(path)
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ManifestInvalid([Problem("", "not UTF-8 text")], str(path)) from None
+        text = loader.read_limited(path, MAX_MANIFEST_BYTES, "manifest")
+    except PolicyInvalid as exc:
+        raise ManifestInvalid(exc.problems, str(path)) from None
     return parse_manifest(text, str(path))
 
 
