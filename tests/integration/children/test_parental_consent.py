@@ -358,10 +358,11 @@ def test_forged_links_open_nothing(
     _deliver(app, settings, smtp)
     link = _link(_text(smtp.inbox.messages()[0]))
     request_id, action, nonce, mac = link.rsplit("/", 1)[1].split(".")
+    other = "y" if nonce.startswith("x") else "x"  # a first character the nonce does not have
     forged = [
         f"{request_id}.{action}.{nonce}.{'0' * 32}",  # a made-up signature
         f"{request_id}.revoke.{nonce}.{mac}",  # the signature of another action
-        f"{request_id}.{action}.x{nonce[1:]}.{mac}",  # another nonce
+        f"{request_id}.{action}.{other}{nonce[1:]}.{mac}",  # another nonce
         "not-a-token",
     ]
     for token in forged:
