@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 POLICY ?= examples/contactmonkey-2017/policy.yaml
+# Test processes (pytest-xdist): one per core; each test file runs whole in one of them.
+TEST_WORKERS ?= auto
 # The demo site at /demo/ (DEMO=false to leave it out).
 DEMO ?= true
 
@@ -31,7 +33,7 @@ run: install
 	AVOWAL_DEMO=$(DEMO) $(BIN)/avowal serve --host $(HOST) --port $(PORT) --policy $(POLICY)
 
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
