@@ -328,19 +328,25 @@ def test_summed_answers_equal_raw_reader(
                 assert ours == {h: vars_of(t) for h, t in raw.by_hour(days).items()}
             # The totals and hours: one statement per range and dimension first seen
             # (DayRange(FIRST, FIRST) is of RANGE); answers after it come from the reader's
-            # days. A table: its sums over the range, once for all values (the breakdown with
-            # and without a limit), once for the values asked for, per range asked.
+            # days. A table: its sums over the range, once for all values per range asked (the
+            # breakdown with and without a limit, then the values asked for from those sums).
+            # The pages' sums come with every exit page's: the exit pages are not asked.
             assert reader.calls == [
                 (r.start, r.end, frozenset([reader_index(name)]))
                 for r in (RANGE, RANGE.previous())
                 for name in (rollup.TOTAL, HOURS)
             ]
+            page, exit_page = sql.INDEX["page"], sql.INDEX["exit_page"]
             assert reader.summed == [
-                (r.start, r.end, frozenset([reader_index(name)]), chosen)
+                (r.start, r.end, frozenset({page, exit_page} if i == page else {i}), chosen)
                 for r in (RANGE, DayRange(FIRST, FIRST), RANGE.previous())
-                for name in dimensions.NAMES
-                for chosen in (False, True)
+                for i in (sql.INDEX[name] for name in dimensions.NAMES)
+                for chosen in (() if i == exit_page else (False,))
             ]
+            # Values asked first are asked as such, and only those.
+            fresh = Counting(client, site, filters, visit_minutes=30)
+            fresh.values("exit_page", RANGE, ["/", "none such"])
+            assert fresh.summed == [(RANGE.start, RANGE.end, frozenset({exit_page}), True)]
             assert reader.by_day(RANGE)  # there are figures to compare
 
 

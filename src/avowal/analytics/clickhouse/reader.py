@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 # A wanted dimension's index in the statement's rows (sql.DIMENSIONS, or sql.HOUR).
 _INDEX = {**sql.INDEX, HOURS: sql.HOUR}
+# The dimensions summed together with one asked for every value of: the pages with their exit
+# pages (a page's table shows its exit rate; :func:`sql._pages_and_exits` reads both at once).
+_WITH = {sql.INDEX["page"]: frozenset({sql.INDEX["page"], sql.INDEX["exit_page"]})}
 
 
 class ClickHouseReader(DayFiguresReader):
@@ -171,14 +174,29 @@ class ClickHouseReader(DayFiguresReader):
         if not raw or all(index in self._done.get(day, set()) for day in raw):
             return super()._summed(dimension, days, values)
         sums = self.archived_sums(dimension, archived, values) if archived else {}
-        key = (index, raw[0], raw[-1], None if values is None else tuple(values))
-        found = self._sums.get(key)
-        if found is None:
-            rows = self._rows(raw[0], raw[-1], frozenset([index]), values=values, summed=True)
-            found = self._sums[key] = {value: _tally(figures) for _, value, *figures in rows}
-        for value, t in found.items():
+        for value, t in self._sums_of(index, raw[0], raw[-1], values).items():
             merge(sums.setdefault(value, Tally()), t)
         return sums
+
+    def _sums_of(
+        self, index: int, first: dt.date, last: dt.date, values: list[str] | None
+    ) -> dict[str, Tally]:
+        """Return a dimension's figures (of the given values) summed from ``first`` to ``last``
+        in ClickHouse, asked once per reader; the given values' are taken from every value's
+        when those are known."""
+        every = self._sums.get((index, first, last, None))
+        if every is not None:
+            return every if values is None else {v: every[v] for v in values if v in every}
+        asked = None if values is None else tuple(values)
+        found = self._sums.get((index, first, last, asked))
+        if found is not None:
+            return found
+        indices = _WITH.get(index, frozenset([index])) if values is None else frozenset([index])
+        for i in indices:
+            self._sums[(i, first, last, asked)] = {}
+        for i, value, *figures in self._rows(first, last, indices, values=values, summed=True):
+            self._sums[(i, first, last, asked)][value] = _tally(figures)
+        return self._sums[(index, first, last, asked)]
 
     def _query(
         self, first: dt.date, last: dt.date, wanted: frozenset[int], **options: Any
