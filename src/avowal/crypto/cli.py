@@ -1,4 +1,4 @@
-"""`avowal keys`: create and rotate the master key."""
+"""`avowal keys`: make and check the server's keys, and rotate the master key."""
 
 from __future__ import annotations
 
@@ -7,24 +7,83 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from avowal.cli_support import database, fail, load_secrets
-from avowal.crypto.keyring import Keyring
+from avowal.crypto import setup
+from avowal.crypto.exceptions import KeyError_
+from avowal.crypto.setup import Finding
 from avowal.settings import Settings
 from avowal.vault.rotation import rotate
 
-app = typer.Typer(help="Manage the master key.", no_args_is_help=True)
+app = typer.Typer(
+    help="Make, check and rotate the server's keys (master keyring, blind-index key, signing key).",
+    no_args_is_help=True,
+)
 
 
 @app.command("init")
-def init(output: Annotated[Path, typer.Option(help="Where to write the new keyring.")]) -> None:
-    """Create a production master keyring (then set AVOWAL_MASTER_KEY_FILE to it)."""
-    if output.exists():
-        raise fail(f"{output} exists; a master key is never overwritten")
-    ring = Keyring.create(output, development=False)
-    if ring.development:
-        raise fail(f"{output} appeared meanwhile and holds a development key")
-    typer.echo(f"wrote master key {ring.current} to {output}")
+def init(
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Folder for the three key files (master.json, index.key, signing.pem); "
+            "default: where the settings read them (AVOWAL_*_KEY_FILE, or DATA_DIR/keys/).",
+        ),
+    ] = None,
+) -> None:
+    """Make every key production needs that is missing (none is ever overwritten), readable by
+    its owner only; print where each is and what to back up."""
+    settings = Settings()
+    try:
+        made = setup.init(settings, folder)
+    except KeyError_ as exc:
+        raise fail(str(exc)) from None
+    for m in made:
+        state = "made" if m.created else "kept"
+        typer.echo(f"{state} {m.key.name:<16} {m.key.path}  ({m.fingerprint})")
+    if folder is not None:
+        typer.echo("\nSet in the server's and the worker's environment:")
+        for m in made:
+            typer.echo(f"  {m.key.setting}={m.key.path.resolve()}")
+    typer.echo(
+        "\nBack these files up now, and apart from the database's backups (a key kept beside "
+        "the data it protects protects nothing):"
+    )
+    for m in made:
+        typer.echo(f"  {m.key.name}: lost, {m.key.loss}")
+    typer.echo("`avowal keys check` checks them as production loads them; docs/keys.md.")
+
+
+@app.command("check")
+def check_cmd() -> None:
+    """Check the keys as production loads them, and that the master keyring opens the data keys
+    the database holds; exit 1 naming every problem."""
+    settings = Settings()
+    try:
+        with database(settings, read_only=True) as sessions:
+            found = setup.check(settings, sessions)
+    except typer.Exit:  # the schema is not current, as stderr says: a new deployment's keys
+        found = [
+            *setup.check(settings, None),
+            Finding("data keys: not checked, the database is not migrated (`avowal db upgrade`)"),
+        ]
+    except SQLAlchemyError as exc:
+        reason = type(exc).__name__
+        found = [
+            *setup.check(settings, None),
+            Finding("data keys", f"database unreachable ({reason})"),
+        ]
+    problems = [f for f in found if f.problem is not None]
+    for f in found:
+        if f.problem is None:
+            typer.echo(f"ok       {f.what}")
+        else:
+            typer.echo(f"PROBLEM  {f.what}: {f.problem}")
+    if problems:
+        raise fail(f"{len(problems)} key problem{'s' if len(problems) != 1 else ''}")
+    typer.echo("the keys are ready for production")
 
 
 @app.command("rotate")

@@ -30,7 +30,7 @@ class Secrets:
         return signing.public_key_id(self.signing_key.public_key())
 
 
-def _index_key(path: Path, *, create: bool) -> bytes:
+def index_key(path: Path, *, create: bool) -> bytes:
     if not path.exists():
         if not create:
             raise KeyError_(f"index key file {path} does not exist")
@@ -86,10 +86,10 @@ def load(settings: Settings) -> Secrets:
     if production and ring.development:
         raise KeyError_(
             f"{path} is a development master key; production needs its own "
-            "(create one with `avowal keys init --output FILE`)"
+            "(create the production keys with `avowal keys init`)"
         )
     return Secrets(
         keyring=ring,
-        index_key=_index_key(settings.index_key_path, create=create),
+        index_key=index_key(settings.index_key_path, create=create),
         signing_key=signing.load_or_create(settings.signing_key_path, create=create),
     )
