@@ -15,6 +15,7 @@ from avowal import project
 from avowal.analytics import cli as analytics_cli
 from avowal.analytics.clickhouse import events as clickhouse_events
 from avowal.audit import cli as audit_cli
+from avowal.backup import cli as backup_cli
 from avowal.callers import cli as token_cli
 from avowal.cli_support import fail, load_policy, load_secrets
 from avowal.consent import scan_cli as cookies_cli
@@ -49,6 +50,8 @@ app.add_typer(token_cli.app, name="token")
 app.add_typer(receipt_cli.app, name="receipt")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
+app.command("backup")(backup_cli.backup)
+app.command("restore")(backup_cli.restore)
 app.command("review")(review_cli.review)
 app.add_typer(staff_cli.app, name="staff")
 app.add_typer(promises_cli.app, name="promises")

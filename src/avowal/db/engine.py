@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avowal.lib import files
 from avowal.settings import Settings
+from avowal.vault import journal
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -24,6 +25,7 @@ def make_engine(settings: Settings) -> Engine:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     files.protect_database(engine, settings.data_dir)
+    journal.attach(engine, settings)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -18,7 +18,7 @@ from avowal.mail import erasure as mail_erasure
 from avowal.policy.loader import LoadedPolicy
 from avowal.policy.taxonomy import LEGAL_OBLIGATION, SERVING_THE_PERSON
 from avowal.rights import links as person_links
-from avowal.vault import repository
+from avowal.vault import journal, repository
 from avowal.vault.exceptions import ErasureNotAllowed
 from avowal.vault.schemas import Erased
 from avowal.vault.subjects import living_subject
@@ -87,6 +87,8 @@ def shred(
     subj.key_id = None
     subj.ref = None
     erased_at = subj.erased_at = clock.now()
+    # On disk before the commit: a backup restored later erases the person again.
+    journal.record(session, subject_id, erased_at)
     mail_erasure.shred(session, subject_id, outbox)
     acceptance.forget(session, subject_id)
     consent.forget(session, subject_id)

@@ -1,0 +1,1 @@
+"""Backups of the database, and restores that keep every erasure."""
