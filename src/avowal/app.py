@@ -51,6 +51,7 @@ from avowal.settings import Settings
 from avowal.vault import routes as vault_routes
 from avowal.web import docs as web_docs
 from avowal.web import metrics as web_metrics
+from avowal.web import request_ids
 from avowal.web import routes as web_routes
 
 # Pages, stylesheets, scripts and JSON from the routes are gzipped when the client accepts it;
@@ -136,6 +137,8 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.read_sessionmaker = make_read_sessionmaker(engine)
+    # This application's own Prometheus registry (GET /metrics), never the process-wide one.
+    app.state.metrics = web_metrics.Metrics(app.state.read_sessionmaker)
     # What requests enforce: the version in effect, which may change while serving.
     policies = app.state.policies = PolicyHolder(
         make_read_sessionmaker(engine),
@@ -165,6 +168,10 @@ def create_app(
         csp_by_prefix={demo_routes.PREFIX: demo_routes.csp()} if settings.demo else None,
     )
     app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
+    # Outermost: every request counted and timed by route template, every refusal by its code,
+    # and every answer given its X-Request-ID.
+    app.add_middleware(web_metrics.RequestMetrics, metrics=app.state.metrics, routes=app.routes)
+    app.add_middleware(request_ids.RequestIds)
     app.include_router(web_routes.router)
     app.include_router(web_metrics.router)
     if not production:

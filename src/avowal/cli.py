@@ -253,7 +253,7 @@ def serve(
         logs.AccessLog(application, application.routes),
         host=host,
         port=port,
-        log_config=logs.uvicorn_config(),
+        log_config=logs.uvicorn_config(log_format=settings.log_format),
         access_log=False,
         # Only avowal's ProxyHeaders decides whom to believe (AVOWAL_TRUSTED_PROXIES); uvicorn's
         # own handling would otherwise trust X-Forwarded-* from 127.0.0.1.

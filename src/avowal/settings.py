@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         description="The machine-readable privacy policy (YAML) this instance enforces.",
     )
     sql_echo: bool = Field(False, description="Log every SQL statement (development only).")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How `avowal serve` writes its log: plain text lines, or one JSON object a "
+        "line (time, level, logger, message; route, method, status, duration and request id).",
+    )
     demo: bool = Field(
         False,
         description="Serve the demo site at /demo/ (development only; `make run` turns it on): "

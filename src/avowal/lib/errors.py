@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,17 @@ STORAGE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.TimeoutError,
 )
 STORAGE_RETRY_SECONDS = "5"
+
+# Where a request's scope holds the application's refusal counter (avowal.web.metrics puts it
+# there): every answer with an error body below is counted by its code, never by its details.
+REFUSALS = "avowal.refusals"
+
+
+def count(scope: Scope, error: str) -> None:
+    """Count one answer with the error code ``error``, if the application counts them."""
+    counter: Callable[[str], None] | None = scope.get(REFUSALS)
+    if counter is not None:
+        counter(error)
 
 
 class AvowalError(Exception):
@@ -48,6 +60,7 @@ class AvowalError(Exception):
 
 async def send_problem(scope: Scope, receive: Receive, send: Send, exc: AvowalError) -> None:
     """Answer ``exc`` from ASGI middleware, before any route runs, in the one Problem shape."""
+    count(scope, exc.error)
     response = JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
     await response(scope, receive, send)
 
@@ -63,14 +76,17 @@ def install(app: FastAPI) -> None:
         # Reached only by a failure outside Failures (in the outermost middlewares).
         answer = answer_for(exc)
         logger.error("%s during %s: %s", answer.error, route_of(request.scope), describe(exc))
+        count(request.scope, answer.error)
         return JSONResponse(answer.body(), status_code=answer.status_code, headers=answer.headers)
 
     @app.exception_handler(AvowalError)
-    async def _domain(_: Request, exc: AvowalError) -> JSONResponse:
+    async def _domain(request: Request, exc: AvowalError) -> JSONResponse:
+        count(request.scope, exc.error)
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        count(request.scope, "invalid_request")
         problems = [
             {"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
             for e in exc.errors()
@@ -85,8 +101,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        count(request.scope, code)
         message = str(exc.detail)
         if exc.status_code == 400:
             # Starlette's own words name no cause: a body that is not UTF-8 or not parseable.
@@ -220,6 +237,7 @@ class Failures:
             if started:
                 # Too late for an answer: the server ends the response; the log says why.
                 return
+            count(scope, answer.error)
             response = JSONResponse(
                 answer.body(), status_code=answer.status_code, headers=answer.headers
             )

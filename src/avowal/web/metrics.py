@@ -1,21 +1,43 @@
-"""Operational metrics in the Prometheus text format: counts only, never anything personal.
+"""Operational metrics for Prometheus: counts only, never anything personal.
 
 Served at ``GET /metrics`` to a scraper holding ``AVOWAL_METRICS_TOKEN``; without the setting the
-route answers 404, as if it did not exist.
+route answers 404, as if it did not exist. Each application has its own registry
+(``app.state.metrics``, made by :class:`Metrics`), never prometheus-client's global one, so two
+applications in one process count apart.
+
+Requests are counted by route template (``/v1/subjects/{subject_id}/data``), method and status;
+refusals by their error code. The outbox, the cases and the audit chain are read from the
+database at each scrape. No label holds a path, a query string, an id, a token or a value sent:
+only names from the code (route templates, error codes, outbox statuses) and HTTP methods and
+statuses.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Header
-from fastapi.responses import PlainTextResponse, Response
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from avowal.lib import clock, problems
-from avowal.lib.deps import ReadSessionDep, SettingsDep
+from avowal.audit import service as audit
+from avowal.lib import clock, errors, logs, problems
+from avowal.lib.deps import SettingsDep
 from avowal.lib.errors import AvowalError
 from avowal.mail import service as mail
 from avowal.mail.models import OutboxMessage
@@ -23,7 +45,7 @@ from avowal.rights import cases
 
 router = APIRouter(tags=["service"])
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class MetricsNotEnabled(AvowalError):
@@ -38,26 +60,19 @@ class MetricsTokenRefused(AvowalError):
 
 
 @dataclass(frozen=True)
-class Metric:
-    """One metric family: its name, help text, type and samples (labels, value)."""
+class Figures:
+    """What the database holds at a scrape: outbox by status, the oldest wait, cases, audit."""
 
-    name: str
-    help: str
-    kind: str
-    samples: list[tuple[dict[str, str], float]]
-
-    def render(self) -> str:
-        """Write the family in the Prometheus text exposition format."""
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-        for labels, value in self.samples:
-            inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            lines.append(f"{self.name}{{{inner}}} {value:g}" if inner else f"{self.name} {value:g}")
-        return "\n".join(lines)
+    mail: dict[str, int]
+    oldest_queued_seconds: float
+    cases_open: int
+    cases_overdue: int
+    audit_entries: int
 
 
-def collect(session: Session) -> list[Metric]:
-    """Read the figures: the mail outbox by status, how long the oldest queued one waits, and
-    people's open and overdue cases."""
+def read_figures(session: Session) -> Figures:
+    """Read the figures: the mail outbox by status, how long the oldest queued one waits,
+    people's open and overdue cases, and the audit chain's length."""
     counts = dict.fromkeys(mail.STATUSES, 0)
     counts.update(
         {
@@ -72,32 +87,131 @@ def collect(session: Session) -> list[Metric]:
     )
     waiting = (clock.now() - clock.aware(oldest)).total_seconds() if oldest is not None else 0.0
     held = cases.counts(session)
-    return [
-        Metric(
+    # The head's sequence number: every append advances it, in the append's transaction.
+    entries, _ = audit.head(session)
+    return Figures(counts, max(waiting, 0.0), held.open, held.overdue, entries)
+
+
+class DatabaseFigures(Collector):
+    """The gauges read from the database when scraped (one read-only session a scrape)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def describe(self) -> Iterator[Metric]:
+        """Name the families without reading the database (the registry checks for clashes)."""
+        return self._families(None)
+
+    def collect(self) -> Iterator[Metric]:
+        """Read the figures and return them as gauge families."""
+        with self.sessions() as session:
+            figures = read_figures(session)
+        return self._families(figures)
+
+    @staticmethod
+    def _families(figures: Figures | None) -> Iterator[Metric]:
+        mail_messages = GaugeMetricFamily(
             "avowal_mail_messages",
             "Messages in the outbox by status; failed ones need an operator (avowal mail retry).",
-            "gauge",
-            [({"status": status}, float(n)) for status, n in counts.items()],
-        ),
-        Metric(
+            labels=["status"],
+        )
+        oldest = GaugeMetricFamily(
             "avowal_mail_oldest_queued_seconds",
             "How long the oldest queued message has waited (0 when none is queued).",
-            "gauge",
-            [({}, max(waiting, 0.0))],
-        ),
-        Metric(
-            "avowal_cases_open",
-            "People's questions and rights requests not yet answered.",
-            "gauge",
-            [({}, float(held.open))],
-        ),
-        Metric(
+        )
+        cases_open = GaugeMetricFamily(
+            "avowal_cases_open", "People's questions and rights requests not yet answered."
+        )
+        overdue = GaugeMetricFamily(
             "avowal_cases_overdue",
             "Open questions and requests past their due date (a month, or as extended).",
-            "gauge",
-            [({}, float(held.overdue))],
-        ),
-    ]
+        )
+        chain = GaugeMetricFamily(
+            "avowal_audit_chain_length", "Entries in the audit chain (its head's sequence number)."
+        )
+        if figures is not None:
+            for status, n in figures.mail.items():
+                mail_messages.add_metric([status], n)
+            oldest.add_metric([], figures.oldest_queued_seconds)
+            cases_open.add_metric([], figures.cases_open)
+            overdue.add_metric([], figures.cases_overdue)
+            chain.add_metric([], figures.audit_entries)
+        yield from (mail_messages, oldest, cases_open, overdue, chain)
+
+
+class Metrics:
+    """One application's registry: requests and refusals counted as they are answered, and the
+    database's figures read at each scrape."""
+
+    def __init__(self, read_sessions: sessionmaker[Session]) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter(
+            "avowal_http_requests",
+            "Requests answered, by route template (never the path), method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.durations = Histogram(
+            "avowal_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by route template and method.",
+            ["route", "method"],
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "avowal_refusals",
+            "Answers with an avowal error body, by error code (e.g. purpose_not_allowed).",
+            ["error"],
+            registry=self.registry,
+        )
+        self.registry.register(DatabaseFigures(read_sessions))
+
+    def refused(self, error: str) -> None:
+        """Count one answer carrying the error code ``error``."""
+        self.refusals.labels(error).inc()
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request answered, and how long it took."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.durations.labels(route, method).observe(seconds)
+
+    def exposition(self) -> bytes:
+        """Return every family in the Prometheus text format (reading the database)."""
+        return generate_latest(self.registry)
+
+
+class RequestMetrics:
+    """ASGI middleware counting each request by route template, method and status, timing it,
+    and handing the refusal counter to :mod:`avowal.lib.errors` (through the scope).
+
+    Installed outermost, so refusals answered by other middlewares are counted too.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.templates = logs.RouteTemplates(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope[errors.REFUSALS] = self.metrics.refused
+        route = self.templates(scope)
+        status = 500  # unless an answer starts: an exception escaping is a failure
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.metrics.answered(
+                route, logs.method_of(scope), status, time.perf_counter() - started
+            )
 
 
 @router.get(
@@ -110,10 +224,10 @@ def collect(session: Session) -> list[Metric]:
     },
 )
 def metrics(
+    request: Request,
     settings: SettingsDep,
-    session: ReadSessionDep,
     authorization: str | None = Header(None, include_in_schema=False),
-) -> PlainTextResponse:
+) -> Response:
     """Report operational counts for a Prometheus scraper holding the metrics token."""
     expected = settings.metrics_token
     if expected is None:
@@ -121,5 +235,5 @@ def metrics(
     given = (authorization or "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise MetricsTokenRefused("send the metrics token as `Authorization: Bearer TOKEN`")
-    body = "\n".join(m.render() for m in collect(session)) + "\n"
-    return PlainTextResponse(body, media_type=CONTENT_TYPE)
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.exposition(), media_type=CONTENT_TYPE)
