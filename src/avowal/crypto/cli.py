@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from avowal.backup import keys as keys_backup
 from avowal.cli_support import database, fail, load_secrets
 from avowal.crypto import setup
 from avowal.crypto.exceptions import KeyError_
@@ -84,6 +86,59 @@ def check_cmd() -> None:
     if problems:
         raise fail(f"{len(problems)} key problem{'s' if len(problems) != 1 else ''}")
     typer.echo("the keys are ready for production")
+
+
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="A file whose first line is the passphrase; default: AVOWAL_BACKUP_PASSPHRASE, "
+        "else asked for."
+    ),
+]
+
+
+def _passphrase(given: Path | None, *, confirm: bool) -> str:
+    if given is not None:
+        try:
+            return given.read_text(encoding="utf-8").splitlines()[0] if given.stat().st_size else ""
+        except OSError as exc:
+            raise fail(f"{given} cannot be read: {exc.strerror}") from None
+    found = os.environ.get("AVOWAL_BACKUP_PASSPHRASE")
+    if found:
+        return found
+    return str(typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+@app.command("backup")
+def backup_cmd(
+    output: Annotated[Path, typer.Argument(help="The new file of the encrypted backup.")],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Write the three keys and the erasure journal to OUTPUT, encrypted under a passphrase;
+    keep it apart from the database's backups, and the passphrase apart from both."""
+    settings = Settings()
+    try:
+        held = keys_backup.seal(settings, _passphrase(passphrase_file, confirm=True), output)
+    except keys_backup.KeysBackupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"wrote {output}: {', '.join(held)}, encrypted (scrypt, AES-256-GCM)")
+
+
+@app.command("restore")
+def restore_cmd(
+    sealed: Annotated[Path, typer.Argument(help="A file `avowal keys backup` wrote.")],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Put the keys of a keys backup where the settings read them (an existing key is kept only
+    when it is the same) and merge its erasure journal into the one in place."""
+    settings = Settings()
+    try:
+        done = keys_backup.unseal(settings, _passphrase(passphrase_file, confirm=False), sealed)
+    except keys_backup.KeysBackupError as exc:
+        raise fail(str(exc)) from None
+    for name, how in done.files.items():
+        typer.echo(f"{how:<8} {name}")
+    typer.echo("`avowal keys check` next, then `avowal restore` for the database")
 
 
 @app.command("rotate")
