@@ -142,7 +142,8 @@ class RouteTemplates:
         found = scope.get(ROUTE_KEY)
         if isinstance(found, str):
             return found
-        key = (scope.get("method", ""), scope.get("root_path", ""), scope["path"])
+        # Any method not standard is one key: no route but a mount answers one.
+        key = (method_of(scope), scope.get("root_path", ""), scope["path"])
         found = self.static.get(key)
         if found is None:
             found = route_template(self.routes, scope)

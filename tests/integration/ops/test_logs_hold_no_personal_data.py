@@ -7,13 +7,17 @@ client address or a query string.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import logging
 import logging.config
 import re
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,12 +46,74 @@ CANARIES = (EMAIL, REF, NAME, TAG)
 VALUES = {**REGISTRATION, "name": NAME, "email": EMAIL}
 MARKETING = "marketing.communications.email"
 CLIENT_LOGGERS = ("httpx", "httpcore")
+# Incoming request ids that are replaced: too long, a space, markup, empty.
+BAD_REQUEST_IDS = ("a" * 65, "two words", "<b>id</b>", "")
+GOOD_REQUEST_ID = "proxy-7.a_B"
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def assert_clean(text: str) -> None:
     for canary in CANARIES:
         assert canary not in text, f"{canary!r} found in the log"
     assert "?" + "purpose" not in text
+
+
+@contextlib.contextmanager
+def server_log(log_format: logs.LogFormat = "text") -> Iterator[io.StringIO]:
+    """Configure logging as `avowal serve` does, into a string; put the loggers back after."""
+    stream = io.StringIO()
+    config = logs.uvicorn_config(log_format=log_format)
+    config["handlers"]["stderr"]["stream"] = stream
+    names = [None, *config["loggers"]]
+    saved = [
+        (lg, lg.handlers[:], lg.level, lg.propagate, lg.disabled)
+        for lg in (logging.getLogger(n) for n in names)
+    ]
+    logging.config.dictConfig(config)
+    try:
+        yield stream
+    finally:
+        for lg, handlers, level, propagate, disabled in saved:
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate, lg.disabled = propagate, disabled
+
+
+def request_ids_seen(http: TestClient | httpx.Client) -> list[str]:
+    """Keep the X-Request-ID of every answer ``http`` receives, in order."""
+    seen: list[str] = []
+    http.event_hooks["response"].append(lambda r: seen.append(r.headers["x-request-id"]))
+    return seen
+
+
+def send_request_ids(http: TestClient | httpx.Client) -> None:
+    """Send a good incoming request id, then bad ones: the good one is kept, the bad replaced."""
+    kept = http.get("/healthz", headers={"X-Request-ID": GOOD_REQUEST_ID})
+    assert kept.headers["x-request-id"] == GOOD_REQUEST_ID
+    for bad in BAD_REQUEST_IDS:
+        answer = http.get("/healthz", headers={"X-Request-ID": bad})
+        assert GENERATED_ID.fullmatch(answer.headers["x-request-id"]), answer.headers
+    fresh = http.get("/healthz")
+    assert GENERATED_ID.fullmatch(fresh.headers["x-request-id"])
+
+
+def check_json_log(text: str) -> list[dict[str, Any]]:
+    """Check every line is one JSON object, access lines have their fields, and nothing personal
+    or refused is there; return the access lines."""
+    assert_clean(text)
+    entries = [json.loads(line) for line in text.splitlines()]
+    assert entries and all(isinstance(e, dict) for e in entries)
+    for entry in entries:
+        assert {"time", "level", "logger", "message"} <= entry.keys(), entry
+    access = [e for e in entries if e["logger"] == "avowal.access"]
+    for entry in access:
+        assert {"route", "method", "status", "duration_ms", "request_id"} <= entry.keys(), entry
+        assert entry["route"] == "(no route)" or entry["route"].startswith("/"), entry
+        assert isinstance(entry["status"], int) and isinstance(entry["duration_ms"], float)
+    for bad in BAD_REQUEST_IDS[:-1]:
+        assert bad not in text
+    assert GOOD_REQUEST_ID in text
+    return access
 
 
 def notice(http: TestClient | httpx.Client, auth: dict[str, str]) -> str:
@@ -166,22 +232,47 @@ def test_sql_errors_hide_their_parameters_and_the_log_keeps_only_codes(engine: E
     assert re.search(r"IntegrityError\[\S+ (23\d{3}|SQLITE_CONSTRAINT\w*)\]", describe(error))
 
 
-def test_the_server_log_formatter_withholds_exception_messages() -> None:
-    stream = io.StringIO()
-    config = logs.uvicorn_config()
-    config["handlers"]["stderr"]["stream"] = stream
-    logging.config.dictConfig(config)
-    try:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_server_log_formatter_withholds_exception_messages(log_format: logs.LogFormat) -> None:
+    with server_log(log_format) as stream:
         try:
             raise KeyError(EMAIL)
         except KeyError:
             logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
-    finally:
-        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
     text = stream.getvalue()
     assert "Exception in ASGI application" in text
     assert "KeyError at " in text
     assert_clean(text)
+    if log_format == "json":
+        (entry,) = [json.loads(line) for line in text.splitlines()]
+        assert entry["level"] == "ERROR" and entry["logger"] == "uvicorn.error"
+        assert entry["exception"].startswith("(exception message withheld) KeyError at ")
+
+
+def test_json_access_lines_carry_the_answers_request_ids_and_nothing_personal(
+    app: FastAPI, tokens: dict[str, str], fail_inserts: list[Exception]
+) -> None:
+    auth = {"Authorization": f"Bearer {tokens['web_backend']}"}
+    with server_log("json") as stream, TestClient(logs.AccessLog(app, app.routes)) as http:
+        sent = request_ids_seen(http)
+        send_request_ids(http)
+        error_paths(http, auth)
+        body = {"notice_id": notice(http, auth), "subject": {"ref": f"{REF}-2"}, "values": VALUES}
+        dbapi = app.state.engine.dialect.loaded_dbapi
+        fail_inserts[:] = [dbapi.OperationalError(f"database or disk is full near {EMAIL}")]
+        failed = http.post("/v1/collect/registration", json=body, headers=auth)
+        assert failed.status_code == 503
+    access = check_json_log(stream.getvalue())
+    assert [e["request_id"] for e in access] == sent
+    assert len(sent) >= 18
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    # A line written while answering carries the request's id too.
+    (storage,) = [e for e in entries if e["message"].startswith("storage_unavailable during")]
+    assert storage["request_id"] == failed.headers["x-request-id"] == access[-1]["request_id"]
+    assert {"route": "/v1/subjects/{subject_id}/data", "method": "GET", "status": 403}.items() <= (
+        next(e for e in access if e["status"] == 403).items()
+    )
+    assert any(e["route"] == "(no route)" and e["status"] == 404 for e in access)
 
 
 # --- a real `avowal serve` ---------------------------------------------------------------
@@ -228,3 +319,36 @@ def test_a_running_server_logs_no_canary_no_address_and_no_query(tmp_path: Path)
     assert "GET (no route) 404 " in output
     assert not re.search(r"127\.0\.0\.1:\d+ - ", output)
     assert "/no/such" not in output
+
+
+def test_a_running_server_logs_json_lines_with_request_ids(tmp_path: Path) -> None:
+    database = tmp_path / "avowal.sqlite3"
+    url = f"sqlite:///{database}"
+    engine = make_engine(Settings(env="test", data_dir=tmp_path, database_url=url))
+    migrate.upgrade(engine)
+    try:
+        policy = load_file(REPO_ROOT / EXAMPLE_POLICY)
+        with Session(engine) as session, session.begin():
+            token = callers.create(session, policy, "web_backend", "web_backend")
+    finally:
+        engine.dispose()
+    env = server.serve_env(tmp_path, url, REPO_ROOT / EXAMPLE_POLICY)
+    env["AVOWAL_LOG_FORMAT"] = "json"
+    log_path = tmp_path / "serve.log"
+    with (
+        server.running(env, log_path) as avowal,
+        httpx.Client(base_url=avowal.url, timeout=30.0) as http,
+    ):
+        sent = request_ids_seen(http)
+        send_request_ids(http)
+        error_paths(http, {"Authorization": f"Bearer {token}"})
+    lines = log_path.read_text(errors="replace").splitlines()
+    # The command's own banner goes to stdout (captured in the same file here); the log to stderr.
+    banner = [line for line in lines if line.startswith("avowal serving ")]
+    assert len(banner) == 1
+    logged = "\n".join(line for line in lines if line not in banner)
+    assert not re.search(r"127\.0\.0\.1:\d+ - ", logged)
+    access = check_json_log(logged)
+    # The start-up probe's requests come first (their answers were not seen here).
+    assert [e["request_id"] for e in access][-len(sent) :] == sent
+    assert len(sent) >= 17
