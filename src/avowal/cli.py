@@ -7,7 +7,7 @@ import os
 import ssl
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -200,6 +200,15 @@ def serve(
     tls_key: Annotated[
         Path | None, typer.Option(help="Private key (PEM) of the TLS certificate.")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (PostgreSQL only; run `avowal worker` "
+            "beside them).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API, the published policy and the console."""
     import uvicorn
@@ -240,17 +249,34 @@ def serve(
             except UnpublishedPolicy as exc:
                 engine.dispose()
                 raise fail(exc.message) from None
-    application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
+    if workers > 1 and engine.dialect.name == "sqlite":
+        engine.dispose()
+        raise fail(
+            "--workers needs PostgreSQL (AVOWAL_DATABASE_URL): the embedded SQLite database is "
+            "served by one process, which runs the background work itself"
+        )
     tls = settings.tls_cert_file is not None
     typer.echo(
         f"avowal serving {loaded.policy.organisation.name}'s policy on "
         f"{'https' if tls else 'http'}://{host}:{port} "
         f"(policy {settings.policy_file}, data {settings.data_dir}, "
-        f"public URL {settings.public_url})"
+        f"public URL {settings.public_url}"
+        f"{f', {workers} processes' if workers > 1 else ''})"
     )
-    uvicorn.run(
+    if workers > 1:
+        # Each process makes its own application from the same settings (served_app): what
+        # the options changed is handed down through the environment.
+        engine.dispose()
+        os.environ.update(_handed_down(settings))
+        target: Any = "avowal.cli:served_app"
+    else:
+        application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
         # Server logs hold no IPs, query strings, paths or error messages (avowal.lib.logs).
-        logs.AccessLog(application, application.routes),
+        target = logs.AccessLog(application, application.routes)
+    uvicorn.run(
+        target,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=host,
         port=port,
         log_config=logs.uvicorn_config(log_format=settings.log_format),
@@ -262,6 +288,35 @@ def serve(
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_key_file,
     )
+
+
+def _handed_down(settings: Settings) -> dict[str, str]:
+    """The environment that gives served_app's processes the settings ``serve`` ended with."""
+    found = {
+        "AVOWAL_POLICY_FILE": str(settings.policy_file),
+        "AVOWAL_PUBLIC_URL": str(settings.public_url),
+    }
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        found.update(
+            AVOWAL_TLS_CERT_FILE=str(settings.tls_cert_file),
+            AVOWAL_TLS_KEY_FILE=str(settings.tls_key_file),
+        )
+    return found
+
+
+def served_app() -> Any:
+    """Make one server process's application (``avowal serve --workers N``), from the settings
+    its parent checked and handed down."""
+    from avowal.app import create_app
+
+    settings = Settings()
+    application = create_app(
+        settings,
+        policy=load_policy(settings.policy_file),
+        engine=make_engine(settings),
+        secrets=load_secrets(settings),
+    )
+    return logs.AccessLog(application, application.routes)
 
 
 def check_server_settings(settings: Settings) -> None:

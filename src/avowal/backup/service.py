@@ -107,8 +107,10 @@ def _libpq(engine: Engine) -> dict[str, str]:
     password in the environment, never on a command line others can see)."""
     url = make_url(engine.url.render_as_string(hide_password=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    # A socket folder given as ?host=/run/postgresql is libpq's host too.
+    host = url.host or url.query.get("host")
     for key, value in (
-        ("PGHOST", url.host),
+        ("PGHOST", host if isinstance(host, str) else None),
         ("PGPORT", url.port),
         ("PGUSER", url.username),
         ("PGPASSWORD", url.password),
