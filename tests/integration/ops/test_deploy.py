@@ -8,107 +8,25 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import deployment
 from tests.certs import self_signed
+from tests.deployment import DEPLOY, HOST
 from tests.factories import REGISTRATION
 from tests.server import free_port
 
-ROOT = Path(__file__).resolve().parents[3]
-DEPLOY = ROOT / "deploy"
-HOST = "privacy.example.com"
-ATTESTED = ("internal_review", "physical_security", "confidentiality_contract")
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-
-
-def _settings(db_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of deploy/avowal.env.example, with this machine's paths and database
-    (and mail kept as files: no SMTP server here)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AVOWAL_")}
-    for line in (DEPLOY / "avowal.env.example").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            env[key] = value
-    keys = tmp_path / "etc" / "keys"
-    env.update(
-        AVOWAL_DATABASE_URL=db_url,
-        AVOWAL_DATA_DIR=str(tmp_path / "var"),
-        AVOWAL_POLICY_FILE=str(ROOT / "examples" / "contactmonkey-2017" / "policy.yaml"),
-        AVOWAL_MASTER_KEY_FILE=str(keys / "master.json"),
-        AVOWAL_INDEX_KEY_FILE=str(keys / "index.key"),
-        AVOWAL_SIGNING_KEY_FILE=str(keys / "signing.pem"),
-        AVOWAL_MAIL_TRANSPORT="files",
-        AVOWAL_METRICS_TOKEN="metrics-token-of-the-test-0123456789",
-        AVOWAL_ANALYTICS_WRITER="thread",
-    )
-    env.pop("AVOWAL_SMTP_HOST")
-    return env
-
-
-def _avowal(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from avowal.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
-
-
-@contextlib.contextmanager
-def _process(
-    command: list[str], env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path, **kwargs: object) -> None:
-    deadline = time.monotonic() + 60
-    with httpx.Client(timeout=2.0, verify=False) as http:
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-            with contextlib.suppress(httpx.TransportError):
-                if http.get(url, **kwargs).status_code == 200:  # type: ignore[arg-type]
-                    return
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-            time.sleep(0.2)
 
 
 def _missing(program: str) -> None:
     """Fail under CI (which installs the proxies), else let the guide be checked without it."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI must check the guide's {program} configuration: apt-get install {program}")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found += [int(p) for p in task.read_text().split()]
-    return found
 
 
 def _nginx(port: int, upstream: int, tmp_path: Path) -> list[str] | None:
@@ -159,27 +77,9 @@ def _caddy(port: int, upstream: int, tmp_path: Path) -> list[str] | None:
 
 
 def test_the_deployment_guide_runs_as_written(db_url: str, tmp_path: Path) -> None:
-    env = _settings(db_url, tmp_path)
-    keys = Path(env["AVOWAL_MASTER_KEY_FILE"]).parent
-    made = _avowal(env, "keys", "init", "--dir", str(keys))
-    for setting in ("AVOWAL_MASTER_KEY_FILE", "AVOWAL_INDEX_KEY_FILE", "AVOWAL_SIGNING_KEY_FILE"):
-        assert f"{setting}={env[setting]}" in made  # the lines the example file has
-    _avowal(env, "keys", "check")
-    _avowal(env, "db", "upgrade")
-    for promise in ATTESTED:
-        _avowal(env, "promises", "attest", promise, "--by", "Dana Officer")
-    token = _avowal(env, "token", "create", "web-backend", "--role", "web_backend").strip()
-    port = free_port()
-    serve = [sys.executable, "-c", "from avowal.cli import main; main()", "serve"]
-    serve += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    worker = [sys.executable, "-c", "from avowal.cli import main; main()", "worker"]
-    served_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
-    with (
-        _process(serve, env, served_log) as server,
-        _process(worker, env, worker_log) as background,
-    ):
-        _wait(f"http://127.0.0.1:{port}/healthz", server, served_log)
-        processes = [p for p in _children(server.pid) if p != background.pid]
+    with deployment.deployed(db_url, tmp_path, workers=2) as site:
+        port, token, env = site.port, site.token, site.env
+        processes = [p for p in deployment.children(site.server.pid) if p != site.worker.pid]
         assert len(processes) >= 2, processes  # uvicorn's worker processes
         fronts = [("direct", f"http://127.0.0.1:{port}", {"X-Forwarded-Proto": "https"})]
         proxies: list[contextlib.AbstractContextManager[subprocess.Popen[bytes]]] = []
@@ -187,16 +87,19 @@ def test_the_deployment_guide_runs_as_written(db_url: str, tmp_path: Path) -> No
             front = free_port()
             command = make(front, port, tmp_path)
             if command is not None:
-                proxies.append(_process(command, env, tmp_path / f"{name}.log"))
+                proxies.append(deployment.process(command, env, tmp_path / f"{name}.log"))
                 fronts.append((name, f"https://127.0.0.1:{front}", {}))
         with contextlib.ExitStack() as stack:
             for name, proxy in zip([f[0] for f in fronts[1:]], proxies, strict=True):
                 started = stack.enter_context(proxy)
                 url = next(f[1] for f in fronts if f[0] == name)
-                _wait(f"{url}/healthz", started, tmp_path / f"{name}.log", headers={"Host": HOST})
+                deployment.wait(
+                    f"{url}/healthz", started, tmp_path / f"{name}.log", headers={"Host": HOST}
+                )
             for name, url, extra in fronts:
                 _check_through(name, url, {"Host": HOST, **extra}, token, env)
-        assert background.poll() is None, worker_log.read_text()[-2000:]
+        assert site.worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+    served_log = site.log
     lines = [
         json.loads(line) for line in served_log.read_text().splitlines() if line.startswith("{")
     ]
