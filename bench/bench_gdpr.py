@@ -42,6 +42,8 @@ are uniform, values are the example's registration and purchase fields).
 The contenders are measured side by side: each role's script is cut into chunks that the two run
 in alternation (:func:`bench.timing.compare`), so machine noise hits both alike; figures are
 medians of the chunks. The whole mix's figure is each role's operations at its measured rate.
+Each kind of operation is also shown with its mean time and the SQL statements it sent, on each
+side, so the gap can be traced to its cause.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Outcome:
     expected_ops: int
     ms: dict[str, dict[str, float]]  # contender -> kind of operation -> mean milliseconds
     counts: dict[str, dict[str, int]]  # contender -> kind of operation -> how many were done
+    statements: dict[str, dict[str, float]]  # contender -> kind -> mean SQL statements sent
 
     def mix_ratio(self, ops_per_role: int) -> float:
         """Return avowal's throughput on the whole mix over plain SQL's."""
@@ -147,6 +150,9 @@ def measure(
             expected_ops=ops_per_role * len(wl.ROLES),
             ms={c.name: {k: c.mean_ms(k) for k in c.count} for c in (avowal, plain)},
             counts={c.name: dict(c.count) for c in (avowal, plain)},
+            statements={
+                c.name: {k: c.mean_statements(k) for k in c.count} for c in (avowal, plain)
+            },
         )
 
 
@@ -157,14 +163,21 @@ def report(label: str, out: Outcome, ops_per_role: int) -> None:
     for role in wl.ROLES:
         a, p = out.rates[role]["avowal"], out.rates[role]["plain SQL"]
         print(f"    {role:<12} {a:13,.0f} {p:13,.0f} {a / p:6.2f}x")
-    print(f"    {'operation':<22} {'done':>5} {'avowal ms':>10} {'plain ms':>9} {'slower':>7}")
+    print(
+        f"    {'operation':<22} {'done':>5} {'avowal ms':>10} {'plain ms':>9} {'slower':>7}"
+        f"  {'SQL statements avowal/plain':>28}"
+    )
     for role in wl.ROLES:
         for kind, _ in wl.MIX[role]:
             n = out.counts["avowal"].get(kind, 0)
             if not n:
                 continue
             a, p = out.ms["avowal"][kind], out.ms["plain SQL"][kind]
-            print(f"    {role + ' ' + kind:<22} {n:5,} {a:10.2f} {p:9.2f} {a / p:6.1f}x")
+            sa, sp = out.statements["avowal"][kind], out.statements["plain SQL"][kind]
+            print(
+                f"    {role + ' ' + kind:<22} {n:5,} {a:10.2f} {p:9.2f} {a / p:6.1f}x"
+                f"  {sa:20.1f} / {sp:.1f}"
+            )
     ratio = out.mix_ratio(ops_per_role)
     same = out.living["avowal"] == out.living["plain SQL"] and (
         out.erased["avowal"] == out.erased["plain SQL"]

@@ -160,16 +160,19 @@ class Plain(Contender):
                 records.c.owner == owner(op.person), records.c.ttl < then
             )
         ).all()
+        gone = []
         for key, purposes in due:
             left = [p for p in json.loads(purposes) if not is_within(p, wl.SERVICE)]
-            if left:
+            if left:  # held for another purpose too: only the service's purposes expire
                 s.execute(
                     update(records)
                     .where(records.c.key == key)
                     .values(purposes=json.dumps(left), ttl=None)
                 )
             else:
-                s.execute(delete(records).where(records.c.key == key))
+                gone.append(key)
+        if gone:
+            s.execute(delete(records).where(records.c.key.in_(gone)))
         if due:
             self._audit(s, op)
 

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 # GDPRbench's roles, in the order they run.
@@ -214,16 +215,29 @@ class Contender:
         self.done = 0
         self.spent: defaultdict[str, float] = defaultdict(float)
         self.count: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
+        self._executed = 0
+        engine = sessions.kw["bind"]
+        event.listen(engine, "before_cursor_execute", self._count_statement)
+
+    def _count_statement(self, *_args: object) -> None:
+        self._executed += 1
 
     def do(self, op: Op) -> None:
         """Carry out one operation in one transaction, committed at the end as at the edge."""
         start = time.perf_counter()
+        executed = self._executed
         with self.sessions() as s, s.begin():
             getattr(self, f"_{op.kind}")(s, op)
         self.spent[op.kind] += time.perf_counter() - start
         self.count[op.kind] += 1
+        self.statements[op.kind] += self._executed - executed
         self.done += 1
 
     def mean_ms(self, kind: str) -> float:
         """Return the mean milliseconds of an operation of this kind."""
         return 1000 * self.spent[kind] / self.count[kind] if self.count[kind] else 0.0
+
+    def mean_statements(self, kind: str) -> float:
+        """Return the mean number of SQL statements an operation of this kind sent."""
+        return self.statements[kind] / self.count[kind] if self.count[kind] else 0.0

@@ -22,6 +22,8 @@ def test_tiny_mix_runs_every_operation_to_the_same_end_state(tmp_path: Path) -> 
     assert out.erased["avowal"] == out.erased["plain SQL"] != set()
     for role in gdpr_workload.ROLES:
         assert all(rate > 0 for rate in out.rates[role].values())
+    # Each contender's operations reached the database.
+    assert all(n > 0 for per_kind in out.statements.values() for n in per_kind.values())
 
 
 def test_script_is_seeded_and_targets_only_living_people() -> None:
