@@ -60,6 +60,15 @@ def real_app(data_dir: Path, database_url: str | None, policy_file: Path) -> Fas
     # First in the routing table, so that it pays the least routing (FastAPI tries the routes,
     # and each included router's, in order): the cheapest ordinary endpoint this app can have.
     app.router.routes.insert(0, app.router.routes.pop())
+
+    # A route of its own, as /api/event has (never reached: BareFastPath answers first), so
+    # that the middlewares finding a request's route template (metrics, access log) treat
+    # both paths alike: a path no route matches is looked for among every route, each time.
+    @app.post(BARE_FAST_PATH, status_code=202, include_in_schema=False)
+    async def bare_fast(request: Request) -> Response:
+        await request.body()
+        return accepted()
+
     # Right behind EventFastPath: the same middlewares run in front of both.
     at = next(i for i, m in enumerate(app.user_middleware) if m.cls is EventFastPath)
     app.user_middleware.insert(at + 1, Middleware(BareFastPath))
