@@ -78,6 +78,18 @@ def kind(engine: Engine) -> str:
     return name
 
 
+def _sqlite_copy(source_file: Path, target: Path) -> None:
+    """Copy an SQLite database into ``target`` with SQLite's backup API, private to its owner."""
+    source = sqlite3.connect(source_file)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    files.make_private(target)
+
+
 def _digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -140,14 +152,7 @@ def backup(engine: Engine, folder: Path) -> Manifest:
         source_file = engine.url.database
         if not source_file or source_file == ":memory:":
             raise BackupError("the database is in memory: nothing to back up")
-        source = sqlite3.connect(source_file)
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)  # a consistent copy while servers keep writing
-        finally:
-            copy.close()
-            source.close()
-        files.make_private(target)
+        _sqlite_copy(Path(source_file), target)  # consistent while servers keep writing
     else:
         dump = [_program("pg_dump"), "--format=custom", "--no-owner", "--no-privileges"]
         _run([*dump, f"--file={target}"], _libpq(engine))
@@ -219,14 +224,7 @@ def restore(engine: Engine, settings: Settings, folder: Path, *, replace: bool) 
     if database == "sqlite":
         target = engine.url.database
         assert target
-        source = sqlite3.connect(data)
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-            source.close()
-        files.make_private(Path(target))
+        _sqlite_copy(data, Path(target))
     else:
         # Every table dropped first (the schema has no types or sequences of its own beyond
         # those its tables own): tables a newer schema added must not outlive the restore.

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
@@ -12,20 +9,9 @@ from sqlalchemy import Engine, func, inspect, select
 
 from avowal.app import create_app
 from avowal.db import migrate
-from avowal.db.engine import make_engine
 from avowal.db.models import Base
 from avowal.lifecycle.models import PolicyVersion
 from avowal.settings import Settings
-
-
-@pytest.fixture
-def bare_engine(settings: Settings) -> Iterator[Engine]:
-    """Yield an engine on the fresh database, not migrated."""
-    engine = make_engine(settings)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def tables(engine: Engine) -> set[str]:

@@ -5,10 +5,8 @@ describe, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -32,21 +30,9 @@ from sqlalchemy import (
 )
 
 from avowal.db import migrate
-from avowal.db.engine import make_engine
 from avowal.db.models import Base
-from avowal.settings import Settings
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def bare_engine(settings: Settings) -> Iterator[Engine]:
-    """Yield an engine on the fresh database, not migrated."""
-    engine = make_engine(settings)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def revisions(engine: Engine) -> list[str]:
