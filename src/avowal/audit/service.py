@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Engine, Table, insert, text
 from sqlalchemy.orm import Session
 
 from avowal.audit import chain
@@ -38,8 +39,18 @@ def now_iso() -> str:
 
 _ADVANCE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")
 _SET_HASH = text("UPDATE audit_head SET hash = :hash WHERE id = 1")
+# Moves the head from the (seq, hash) this process last wrote to the batch's end in one statement,
+# only if nobody moved it since: another process's append, a rolled-back batch of this one, a
+# restore. Under READ COMMITTED an UPDATE waiting for another's row lock re-checks its WHERE on
+# the committed row, so a moved head matches nothing and the append takes the reading path.
+_ADVANCE_FROM = text(
+    "UPDATE audit_head SET seq = :last, hash = :hash WHERE id = 1 AND seq = :seq AND hash = :prev"
+)
 _INSERT = insert(cast(Table, AuditEntry.__table__))
 _ROW_KEYS = (*chain.HASHED, "prev_hash", "entry_hash")
+# The head each database was last moved to by this process: (seq, hash). A guess that saves the
+# read of the head; a wrong guess costs one statement that changes nothing.
+_last_head: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
 def append(session: Session, event: Event) -> int:
@@ -51,7 +62,9 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     """Append entries in order in the session's transaction, as one batch.
 
     The head row's UPDATE takes a row lock held to commit, so concurrent writers (several server
-    processes on PostgreSQL) queue behind each other and the chain never forks.
+    processes on PostgreSQL) queue behind each other and the chain never forks. When the head is
+    where this process last left it, one conditional UPDATE both checks and moves it; otherwise
+    the head is read as it is (advanced and returned), then its hash set.
     """
     batch = list(events)
     if not batch:
@@ -62,11 +75,34 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     session.flush()
     # Plain statements on the session's connection: the Session would only pass them through.
     conn = session.connection()
-    last_seq, prev = conn.execute(_ADVANCE, {"n": len(batch)}).one()
-    first = int(last_seq) - len(batch) + 1
+    guess = _last_head.get(conn.engine)
+    if guess is not None:
+        first = guess[0] + 1
+        rows, last = _entries(batch, first, guess[1])
+        moved = conn.execute(
+            _ADVANCE_FROM,
+            {"last": first + len(batch) - 1, "hash": last, "seq": guess[0], "prev": guess[1]},
+        )
+        if moved.rowcount != 1:
+            guess = None
+    if guess is None:
+        last_seq, prev = conn.execute(_ADVANCE, {"n": len(batch)}).one()
+        first = int(last_seq) - len(batch) + 1
+        rows, last = _entries(batch, first, str(prev))
+        conn.execute(_SET_HASH, {"hash": last})
+    # A Core executemany: the ORM's bulk insert splits the batch wherever a nullable column
+    # switches between None and a value, one statement per run.
+    conn.execute(_INSERT, rows)
+    _last_head[conn.engine] = (first + len(batch) - 1, last)
+    return list(range(first, first + len(batch)))
+
+
+def _entries(batch: list[Event], first: int, prev: str) -> tuple[list[dict[str, object]], str]:
+    """Return the rows of a batch numbered from ``first`` and chained to ``prev``, and the last
+    entry's hash."""
     at = now_iso()
     entry_hash = chain.entry_hash
-    rows = []
+    rows: list[dict[str, object]] = []
     for seq, ev in enumerate(batch, first):
         hashed = (
             seq,
@@ -83,11 +119,7 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
         digest = entry_hash(hashed, prev)
         rows.append(dict(zip(_ROW_KEYS, (*hashed, prev, digest), strict=True)))
         prev = digest
-    # A Core executemany: the ORM's bulk insert splits the batch wherever a nullable column
-    # switches between None and a value, one statement per run.
-    conn.execute(_INSERT, rows)
-    conn.execute(_SET_HASH, {"hash": prev})
-    return list(range(first, first + len(batch)))
+    return rows, prev
 
 
 def refuse(

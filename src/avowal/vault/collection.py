@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -26,9 +26,10 @@ from avowal.vault.exceptions import (
     MissingField,
     ReceiptNotFound,
     StaleNotice,
+    SubjectNotFound,
     UnknownField,
 )
-from avowal.vault.models import BlindIndex, PersonalValue, Subject
+from avowal.vault.models import Subject
 from avowal.vault.schemas import Collected, CollectRequest, Notice, SignedReceipt
 from avowal.vault.subjects import living_subject
 
@@ -93,8 +94,11 @@ def _check(
     return note, normalised, minor
 
 
-def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[Subject, bytes]:
-    """Return the living person collected for (created on a first collection) and their data key.
+def _subject(
+    session: Session, secrets: Secrets, body: CollectRequest, now: dt.datetime
+) -> tuple[Subject, bytes, bool]:
+    """Return the living person collected for (created on a first collection), their data key,
+    and whether they were created now.
 
     An existing person's row is locked and re-checked: an erasure, a disclosure or another
     collection for them waits for this one, or this one for them.
@@ -106,21 +110,20 @@ def _subject(session: Session, secrets: Secrets, body: CollectRequest) -> tuple[
         assert ref.ref is not None
         found = repository.subject_by_ref(session, ref.ref)
         if found is None:
-            fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=clock.now())
+            fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
             data_key = cipher.new_data_key()
             fresh.key_id, fresh.wrapped_key = secrets.keyring.wrap(data_key, fresh.id)
-            try:
-                # Two first collections for the same ref may race; the loser joins the winner.
-                with session.begin_nested():
-                    session.add(fresh)
-                return fresh, data_key
-            except IntegrityError:
-                found = repository.subject_by_ref(session, ref.ref)
-                if found is None:
-                    raise
+            fresh.last_activity_at = now  # they gave data
+            # Two first collections for the same ref may race: the loser's insert does nothing
+            # (on PostgreSQL after waiting for the winner's commit) and it joins the winner.
+            if repository.add_subject(session, fresh):
+                return fresh, data_key, True
+            found = repository.subject_by_ref(session, ref.ref)
+            if found is None:
+                raise SubjectNotFound(f"no subject with ref {ref.ref!r}")
         subj = living_subject(session, found.id, lock=True)
     assert subj.key_id is not None and subj.wrapped_key is not None  # living
-    return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id)
+    return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id), False
 
 
 def collect(
@@ -140,35 +143,39 @@ def collect(
     """
     mail_on = settings is not None and mail.mail_configured(settings)
     note, normalised, minor = _check(loaded, point, body, caller, mail_on)
-    subj, data_key = _subject(session, secrets, body)
+    issued = clock.now()
+    subj, data_key, created = _subject(session, secrets, body, issued)
     specs = loaded.policy.collection_points[point].fields
     field_purposes = {f.name: f.purposes for f in note.fields if f.name in normalised}
     recipients = [r.key for r in note.recipients]
-    issued = clock.now()
     activity.touch(subj, issued)
     doc, signature = receipts.issue(session, loaded, secrets, subj.id, note, field_purposes, issued)
-    repository.replace_values(session, subj.id, point, list(normalised))
+    if not created:  # a person created now holds nothing yet to supersede
+        repository.replace_values(session, subj.id, point, list(normalised))
+    held: list[dict[str, object]] = []
+    digests: list[dict[str, object]] = []
     for name, value in normalised.items():
         spec = specs[name]
         kept = values.stored_form(name, spec, value, secrets.index_key)
-        session.add(
-            PersonalValue(
-                subject_id=subj.id,
-                receipt_id=doc["receipt_id"],
-                point=point,
-                field=name,
-                purposes=field_purposes[name],
-                recipients=recipients,
-                notice_id=note.notice_id,
-                ciphertext=None
+        held.append(
+            {
+                "subject_id": subj.id,
+                "receipt_id": doc["receipt_id"],
+                "point": point,
+                "field": name,
+                "purposes": field_purposes[name],
+                "recipients": recipients,
+                "notice_id": note.notice_id,
+                "ciphertext": None
                 if kept is None
                 else cipher.encrypt(data_key, subj.id, point, name, kept),
-                collected_at=issued,
-            )
+                "collected_at": issued,
+            }
         )
         if spec.lookup and spec.storage is not Storage.none:
             digest = cipher.blind_index(secrets.index_key, name, values.lookup_form(spec, value))
-            session.add(BlindIndex(subject_id=subj.id, point=point, field=name, digest=digest))
+            digests.append({"subject_id": subj.id, "point": point, "field": name, "digest": digest})
+    repository.add_values(session, held, digests)
     audit.append(
         session,
         audit.Event(
@@ -180,7 +187,8 @@ def collect(
             reason=f"point {point}, notice {note.notice_id[:16]}",
         ),
     )
-    acceptance.after_collect(session, caller, subj.id)
+    if not created:  # continued use accepts a version only of someone who lived under another
+        acceptance.after_collect(session, caller, subj.id)
     pending = None
     if minor:
         assert settings is not None and body.parent is not None  # the gate required both

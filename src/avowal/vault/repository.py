@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
+from avowal.db import upsert
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
 
 
@@ -95,6 +96,35 @@ def keys_of(session: Session, subject_ids: Sequence[str]) -> dict[str, KeyRow]:
         _subjects.id.in_(list(subject_ids))
     )
     return {row[0]: KeyRow(*row[1:]) for row in session.execute(stmt)}
+
+
+def add_subject(session: Session, subject: Subject) -> bool:
+    """Insert a new person's row unless their ``ref`` is taken; tell whether it was inserted.
+
+    ``subject`` stays outside the session (a plain record of the row written). A concurrent
+    first collection for the same ref makes this one insert nothing: on PostgreSQL the insert
+    waits for the other's commit, then skips.
+    """
+    row = {c.key: getattr(subject, c.key) for c in _subjects}
+    stmt = upsert.dialect_insert(session, Subject.__table__).values(row)
+    result = session.execute(stmt.on_conflict_do_nothing(index_elements=[_subjects.ref]))
+    return bool(cast(CursorResult[Any], result).rowcount == 1)
+
+
+_INSERT_VALUES = insert(cast(Table, PersonalValue.__table__))
+_INSERT_DIGESTS = insert(cast(Table, BlindIndex.__table__))
+
+
+def add_values(
+    session: Session, held: list[dict[str, object]], digests: list[dict[str, object]]
+) -> None:
+    """Insert a collection's values and lookup digests, each table in one executemany."""
+    _autoflush(session)  # the receipt the values point at goes first
+    conn = session.connection()
+    if held:
+        conn.execute(_INSERT_VALUES, held)
+    if digests:
+        conn.execute(_INSERT_DIGESTS, digests)
 
 
 def replace_values(session: Session, subject_id: str, point: str, fields: Sequence[str]) -> None:

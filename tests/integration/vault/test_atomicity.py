@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, func, select
 
 from avowal.audit import service as audit
 from avowal.audit.models import AuditEntry
@@ -46,11 +46,18 @@ def _raise(*_: Any, **__: Any) -> None:
 
 @contextlib.contextmanager
 def _on_insert(model: type[Any]) -> Iterator[None]:
-    event.listen(model, "before_insert", _raise)
+    """Fail the statement inserting into the model's table, however it is sent (ORM or Core)."""
+    prefix = f"INSERT INTO {model.__tablename__} "
+
+    def fail(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(prefix):
+            raise Fault("injected")
+
+    event.listen(Engine, "before_cursor_execute", fail)
     try:
         yield
     finally:
-        event.remove(model, "before_insert", _raise)
+        event.remove(Engine, "before_cursor_execute", fail)
 
 
 def _after_subject(monkeypatch: pytest.MonkeyPatch) -> contextlib.AbstractContextManager[None]:
