@@ -143,5 +143,6 @@ def deployed(db_url: str, folder: Path, workers: int) -> Iterator[Deployment]:
         process(serve, env, log) as server,
         process(worker, env, folder / "worker.log") as background,
     ):
-        wait(f"http://127.0.0.1:{port}/healthz", server, log)
+        # Ready: the database takes writes, the keys work, the worker has beaten.
+        wait(f"http://127.0.0.1:{port}/readyz", server, log)
         yield Deployment(f"http://127.0.0.1:{port}", port, token, env, server, background, log)

@@ -253,6 +253,14 @@ class Settings(BaseSettings):
     mail_interval_seconds: float = Field(
         5.0, gt=0, le=3600, description="How often the in-process mail worker looks for mail."
     )
+    worker_stale_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        description="/readyz answers 503 `worker_not_ready` when a job of `avowal worker` last "
+        "beat longer ago than its interval plus this many seconds. Checked only where the worker "
+        "runs apart (PostgreSQL); an embedded (SQLite) server does that work itself.",
+    )
 
     @property
     def mail_outbox_path(self) -> Path:

@@ -24,7 +24,6 @@ concurrent passes wait for each other, and the second reads the mark the first l
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from avowal.analytics.models import Event, RollupState, Site
 from avowal.db.engine import transaction
 from avowal.lib import clock
 from avowal.lifecycle.holder import PolicySource, resolve
+from avowal.ops import jobs
 from avowal.policy.loader import LoadedPolicy
 from avowal.settings import Settings
 
@@ -456,14 +456,18 @@ def purge_clickhouse(
         report.fail(ALL_SITES, None, exc, "purge")
 
 
-def runs_in_server(settings: Settings, dialect: str) -> bool:
-    """Tell whether a server runs the worker's loop itself: embedded set-ups do, SQLite and
-    chdb (whose folder no `avowal worker` process could open beside the server); never in the
-    test mode, whose apps are many and short-lived."""
-    if settings.env == "test":
-        return False
+def embedded(settings: Settings, dialect: str) -> bool:
+    """Tell whether the set-up is embedded, so that the server itself does the worker's work:
+    SQLite and chdb, whose files no `avowal worker` process could open beside the server.
+    Otherwise (PostgreSQL) `avowal worker` runs apart."""
     clickhouse = clickhouse_events.of(settings)
     return dialect == "sqlite" or (clickhouse is not None and clickhouse.target.embedded)
+
+
+def runs_in_server(settings: Settings, dialect: str) -> bool:
+    """Tell whether a server runs the worker's loop itself: embedded set-ups do; never in the
+    test mode, whose apps are many and short-lived."""
+    return settings.env != "test" and embedded(settings, dialect)
 
 
 def run_pass(
@@ -501,19 +505,19 @@ async def run_forever(
     first_delay: float | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
-    """Run a pass every ``analytics_rollup_seconds`` in a thread, until cancelled.
+    """Run a pass every ``analytics_rollup_seconds`` in a thread, until cancelled, keeping the
+    job's heartbeat (:mod:`avowal.ops.jobs`).
 
     ``policy`` may be a holder's ``current``: each pass then purges by the retention of the
-    version in effect. A failing pass is logged and retried at the next tick.
+    version in effect. A failing pass is logged and retried at the next tick; a pass that could
+    not roll up or purge some site counts as failed.
     """
-    interval = settings.analytics_rollup_seconds
-    await asyncio.sleep(interval if first_delay is None else first_delay)
-    while True:
-        try:
-            report = await asyncio.to_thread(run_pass, factory, settings, resolve(policy))
-        except Exception:
-            log.exception("analytics rollup pass failed")
-        else:
-            if on_pass is not None:
-                on_pass(report)
-        await asyncio.sleep(interval)
+    await jobs.run_forever(
+        jobs.ANALYTICS,
+        factory,
+        settings,
+        lambda: run_pass(factory, settings, resolve(policy)),
+        first_delay=first_delay,
+        on_pass=on_pass,
+        failed=lambda report: bool(report.failed),
+    )

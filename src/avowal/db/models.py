@@ -18,6 +18,7 @@ from avowal.legal.models import BreakGlass, LegalRequest, SubjectNotice
 from avowal.lifecycle.models import Acceptance, ChangeNotification, PolicyVersion
 from avowal.mail.models import OutboxMessage
 from avowal.mail.news_models import Objection
+from avowal.ops.models import WorkerHeartbeat
 from avowal.promises.models import Attestation
 from avowal.rights.models import Case, PersonGrant
 from avowal.staff.models import Acknowledgement, Enrolment, LoginAttempt, StaffAccount, StaffSession
@@ -69,4 +70,5 @@ __all__ = [
     "StaffSession",
     "Subject",
     "SubjectNotice",
+    "WorkerHeartbeat",
 ]

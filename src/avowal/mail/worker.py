@@ -12,7 +12,6 @@ is lost: messages stay queued.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -34,6 +33,7 @@ from avowal.lifecycle.holder import PolicySource, resolve
 from avowal.mail import content, erasure, keys, service, transport
 from avowal.mail.models import OutboxMessage
 from avowal.mail.transport import Transport
+from avowal.ops import jobs
 from avowal.policy.loader import LoadedPolicy
 from avowal.rights import cases
 from avowal.settings import Settings
@@ -294,19 +294,17 @@ async def run_forever(
     first_delay: float | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
-    """Run a pass every ``mail_interval_seconds`` in a thread, until cancelled.
+    """Run a pass every ``mail_interval_seconds`` in a thread, until cancelled, keeping the
+    job's heartbeat (:mod:`avowal.ops.jobs`).
 
     ``loaded`` may be the policy holder's ``current``, so each pass writes in the language and
     name of the version in effect. A failing pass is logged and retried at the next tick.
     """
-    interval = settings.mail_interval_seconds
-    await asyncio.sleep(interval if first_delay is None else first_delay)
-    while True:
-        try:
-            report = await asyncio.to_thread(run_pass, factory, settings, secrets, resolve(loaded))
-        except Exception:
-            log.exception("mail pass failed")
-        else:
-            if on_pass is not None:
-                on_pass(report)
-        await asyncio.sleep(interval)
+    await jobs.run_forever(
+        jobs.MAIL,
+        factory,
+        settings,
+        lambda: run_pass(factory, settings, secrets, resolve(loaded)),
+        first_delay=first_delay,
+        on_pass=on_pass,
+    )

@@ -6,10 +6,10 @@ route answers 404, as if it did not exist. Each application has its own registry
 applications in one process count apart.
 
 Requests are counted by route template (``/v1/subjects/{subject_id}/data``), method and status;
-refusals by their error code. The outbox, the cases and the audit chain are read from the
-database at each scrape. No label holds a path, a query string, an id, a token or a value sent:
-only names from the code (route templates, error codes, outbox statuses) and HTTP methods and
-statuses.
+refusals by their error code. The outbox, the cases, the audit chain and the worker's heartbeats
+(runs and failures by job) are read from the database at each scrape. No label holds a path, a
+query string, an id, a token or a value sent: only names from the code (route templates, error
+codes, outbox statuses, job names) and HTTP methods and statuses.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +41,7 @@ from avowal.lib.deps import SettingsDep
 from avowal.lib.errors import AvowalError
 from avowal.mail import service as mail
 from avowal.mail.models import OutboxMessage
+from avowal.ops import heartbeat, jobs
 from avowal.rights import cases
 
 router = APIRouter(tags=["service"])
@@ -68,11 +69,13 @@ class Figures:
     cases_open: int
     cases_overdue: int
     audit_entries: int
+    # Each job's heartbeat and passes, and the age of its heartbeat at the scrape (in seconds).
+    workers: dict[str, tuple[heartbeat.Heartbeat, float]]
 
 
 def read_figures(session: Session) -> Figures:
     """Read the figures: the mail outbox by status, how long the oldest queued one waits,
-    people's open and overdue cases, and the audit chain's length."""
+    people's open and overdue cases, the audit chain's length, and the worker's heartbeats."""
     counts = dict.fromkeys(mail.STATUSES, 0)
     counts.update(
         {
@@ -85,11 +88,13 @@ def read_figures(session: Session) -> Figures:
     oldest = session.scalar(
         select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "queued")
     )
-    waiting = (clock.now() - clock.aware(oldest)).total_seconds() if oldest is not None else 0.0
+    now = clock.now()
+    waiting = (now - clock.aware(oldest)).total_seconds() if oldest is not None else 0.0
     held = cases.counts(session)
     # The head's sequence number: every append advances it, in the append's transaction.
     entries, _ = audit.head(session)
-    return Figures(counts, max(waiting, 0.0), held.open, held.overdue, entries)
+    workers = {job: (beat, beat.age(now)) for job, beat in heartbeat.read(session).items()}
+    return Figures(counts, max(waiting, 0.0), held.open, held.overdue, entries, workers)
 
 
 class DatabaseFigures(Collector):
@@ -129,14 +134,36 @@ class DatabaseFigures(Collector):
         chain = GaugeMetricFamily(
             "avowal_audit_chain_length", "Entries in the audit chain (its head's sequence number)."
         )
+        runs = CounterMetricFamily(
+            "avowal_worker_runs",
+            "Passes the worker's jobs finished (in the servers on SQLite, in `avowal worker` on "
+            "PostgreSQL), by job.",
+            labels=["job"],
+        )
+        failures = CounterMetricFamily(
+            "avowal_worker_failures",
+            "Passes that raised, or (analytics) could not roll up or purge some site, by job.",
+            labels=["job"],
+        )
+        age = GaugeMetricFamily(
+            "avowal_worker_heartbeat_age_seconds",
+            "Seconds since each job last started or finished a pass (absent: never ran).",
+            labels=["job"],
+        )
         if figures is not None:
+            for job in jobs.JOBS:
+                found = figures.workers.get(job.name)
+                runs.add_metric([job.name], found[0].runs if found else 0)
+                failures.add_metric([job.name], found[0].failures if found else 0)
+                if found is not None:
+                    age.add_metric([job.name], found[1])
             for status, n in figures.mail.items():
                 mail_messages.add_metric([status], n)
             oldest.add_metric([], figures.oldest_queued_seconds)
             cases_open.add_metric([], figures.cases_open)
             overdue.add_metric([], figures.cases_overdue)
             chain.add_metric([], figures.audit_entries)
-        yield from (mail_messages, oldest, cases_open, overdue, chain)
+        yield from (mail_messages, oldest, cases_open, overdue, chain, runs, failures, age)
 
 
 class Metrics:

@@ -6,10 +6,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from avowal import __version__
-from avowal.db import ready
 from avowal.lib import problems
-from avowal.lib.deps import PolicyDep
-from avowal.web import favicon
+from avowal.lib.deps import PolicyDep, SettingsDep
+from avowal.web import favicon, ready
 
 router = APIRouter(tags=["service"])
 
@@ -24,24 +23,34 @@ class Health(BaseModel):
 
 @router.get("/healthz", response_model=Health)
 def healthz(policy: PolicyDep) -> Health:
-    """Report that the server process answers (liveness; `/readyz` checks the database)."""
+    """Report that the server process answers (liveness; `/readyz` says whether it is ready)."""
     return Health(status="ok", version=__version__, policy_version=policy.version_id)
 
 
 class Ready(BaseModel):
-    """The server can take requests: its database accepts writes."""
+    """The server can take requests: its database takes writes, its keys work, the worker beats."""
 
     status: str = Field(description="`ready`.", examples=["ready"])
 
 
-@router.get("/readyz", response_model=Ready, responses=problems.responses(503))
-def readyz(request: Request) -> Ready:
-    """Report whether this server can take requests: its database accepts a write right now.
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses=problems.responses(
+        503,
+        s503="Not ready; `error` names what: `storage_unavailable` (the database takes no "
+        "write), `keys_unavailable` (`key` names it), `worker_not_ready` (`jobs` lists each job "
+        "of `avowal worker` whose heartbeat is too old, where the worker runs apart).",
+    ),
+)
+def readyz(request: Request, settings: SettingsDep) -> Ready:
+    """Report whether this server can take requests: its database accepts a write right now,
+    its keys work, and (where `avowal worker` runs apart) each of the worker's jobs beat recently.
 
-    503 `storage_unavailable` when it does not (down, locked, read-only, full); `/healthz` only
-    says that the process answers.
+    503 names what is not ready; `/healthz` only says that the process answers.
     """
-    ready.check_writable(request.app.state.engine)
+    state = request.app.state
+    ready.check(state.engine, state.secrets, state.read_sessionmaker, settings)
     return Ready(status="ready")
 
 

@@ -1,0 +1,1 @@
+"""Operations: the worker's heartbeat, read by readiness (``/readyz``) and ``/metrics``."""
