@@ -163,3 +163,60 @@ def test_an_awaited_writer_gets_batches_in_flight_and_each_answer_follows_its_co
     assert [i for i, o in enumerate(outcomes) if o is not None] == [13]
     assert sorted(r for t in committed for r in t) == [i for i in range(200) if i != 13]
     assert flight[1] == IN_FLIGHT > 1  # pipelined, and never more at once
+
+
+def test_each_commit_counts_its_batch_size_once() -> None:
+    store = Store()
+    assert run(store, 120, max_batch=50) == [None] * 120
+    sizes = [len(t) for t in store.transactions]
+    assert max(sizes) > 1  # some events did share a commit
+    assert sum(sizes) == 120
+    # Re-run, keeping the batcher, to read what it counted.
+    counted = GroupCommit(store.write, 50)
+
+    async def main() -> None:
+        await counted.start()
+        try:
+            before = len(store.transactions)
+            await submit_all(counted, 120)
+            made = [len(t) for t in store.transactions[before:]]
+        finally:
+            await counted.stop()
+        assert sum(counted.sizes.buckets) == len(made) == counted.batches
+        assert counted.sizes.events == 120
+        for size in made:
+            assert size <= 50
+        # Every batch of one event is in the first bucket, and only those.
+        assert counted.sizes.buckets[0] == made.count(1)
+
+    asyncio.run(main())
+
+
+def test_waiting_counts_the_submissions_queued_behind_a_commit() -> None:
+    release = threading.Event()
+    committed: list[int] = []
+
+    def write(rows: Sequence[int]) -> None:
+        release.wait(5)
+        committed.extend(rows)
+
+    async def main() -> None:
+        batcher = GroupCommit(write, 500)
+        assert batcher.waiting == 0
+        await batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit([0]))
+            await asyncio.sleep(0.05)  # the writer took it and is blocked in write()
+            rest = [asyncio.create_task(batcher.submit([i])) for i in range(1, 8)]
+            await asyncio.sleep(0.05)
+            assert batcher.waiting == 7
+            release.set()
+            await asyncio.gather(first, *rest)
+            assert batcher.waiting == 0
+        finally:
+            release.set()
+            await batcher.stop()
+        assert sorted(committed) == list(range(8))
+        assert batcher.sizes.events == 8 and sum(batcher.sizes.buckets) == batcher.batches
+
+    asyncio.run(main())

@@ -15,11 +15,16 @@ full collections costly unless the heap of the started server is frozen: see
 A waiting request awaits its own future directly (no ``asyncio.shield``): the rows are in the
 queue, not in the future, so a request that is cancelled (its client hung up) cannot take its
 rows out of a commit already under way; the writer commits them and skips the cancelled future.
+
+For ``/metrics``, each committed batch's size is counted once (:class:`BatchSizes`, a handful of
+integer operations per commit, nothing per event), and the queue's length is read when scraped
+(:attr:`GroupCommit.waiting`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +41,25 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = 6
 
 Submission = tuple[Sequence[T], "asyncio.Future[None]"]
+# Upper bounds of the batch-size histogram, in events a commit (AVOWAL_ANALYTICS_MAX_BATCH is at
+# most 10,000); larger batches fall in the last bucket.
+BATCH_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+class BatchSizes:
+    """How many events each committed batch held: batches per size bucket, and the events."""
+
+    __slots__ = ("buckets", "events")
+
+    def __init__(self) -> None:
+        # One count per bound of BATCH_BOUNDS, and one for the batches above the last.
+        self.buckets = [0] * (len(BATCH_BOUNDS) + 1)
+        self.events = 0
+
+    def observe(self, size: int) -> None:
+        """Count one committed batch of ``size`` events."""
+        self.buckets[bisect.bisect_left(BATCH_BOUNDS, size)] += 1
+        self.events += size
 
 
 class GroupCommit(Generic[T]):
@@ -50,6 +74,15 @@ class GroupCommit(Generic[T]):
         self.task: asyncio.Task[None] | None = None
         self.closed = False
         self.batches = 0
+        self.sizes = BatchSizes()
+        # 1 while the writer holds the first submission of a batch, waiting for a free place.
+        self._held = 0
+
+    @property
+    def waiting(self) -> int:
+        """Return how many submissions wait for their commit to begin (each is one request's
+        events): those queued, and the one the writer holds while a commit is under way."""
+        return (self.queue.qsize() if self.queue is not None else 0) + self._held
 
     @property
     def running(self) -> bool:
@@ -98,8 +131,10 @@ class GroupCommit(Generic[T]):
                 break
             # A writer process takes the next batch while it commits one (see IN_FLIGHT): wait
             # for a free place first, so that what arrives meanwhile joins this batch.
+            self._held = 1
             while len(in_flight) >= self._in_flight_limit():
                 await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            self._held = 0
             batch = [first]
             count = len(first[0])
             while count < self.max_batch and not self.queue.empty():
@@ -135,6 +170,7 @@ class GroupCommit(Generic[T]):
             await self._commit(batch[half:])
             return
         self.batches += 1
+        self.sizes.observe(len(rows))
         for _, future in batch:
             _settle(future, None)
 
@@ -150,6 +186,7 @@ class GroupCommit(Generic[T]):
         except Exception as exc:
             log.error("analytics event not committed: %s", _name(exc))
             raise _unavailable() from None
+        self.sizes.observe(len(rows))
 
 
 def _name(exc: BaseException) -> str:

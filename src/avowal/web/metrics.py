@@ -6,7 +6,8 @@ route answers 404, as if it did not exist. Each application has its own registry
 applications in one process count apart.
 
 Requests are counted by route template (``/v1/subjects/{subject_id}/data``), method and status;
-refusals by their error code. The outbox, the cases, the audit chain and the worker's heartbeats
+refusals by their error code; the analytics ingest's queue and group-commit sizes are read from
+its batcher. The outbox, the cases, the audit chain and the worker's heartbeats
 (runs and failures by job) are read from the database at each scrape. No label holds a path, a
 query string, an id, a token or a value sent: only names from the code (route templates, error
 codes, outbox statuses, job names) and HTTP methods and statuses.
@@ -15,9 +16,11 @@ codes, outbox statuses, job names) and HTTP methods and statuses.
 from __future__ import annotations
 
 import hmac
+import itertools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
@@ -28,13 +31,20 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from avowal.analytics.batcher import BATCH_BOUNDS, GroupCommit
+from avowal.analytics.service import Analytics
 from avowal.audit import service as audit
 from avowal.lib import clock, errors, logs, problems
 from avowal.lib.deps import SettingsDep
@@ -166,6 +176,40 @@ class DatabaseFigures(Collector):
         yield from (mail_messages, oldest, cases_open, overdue, chain, runs, failures, age)
 
 
+class IngestFigures(Collector):
+    """The analytics ingest's queue and the sizes of its group commits, read when scraped from
+    the application's :class:`~avowal.analytics.batcher.GroupCommit` (nothing per event)."""
+
+    def __init__(self) -> None:
+        self.batcher: GroupCommit[Any] | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        """Name the families."""
+        return self._families(None)
+
+    def collect(self) -> Iterator[Metric]:
+        """Read the queue's length and the batch sizes counted so far."""
+        return self._families(self.batcher)
+
+    @staticmethod
+    def _families(batcher: GroupCommit[Any] | None) -> Iterator[Metric]:
+        queued = GaugeMetricFamily(
+            "avowal_analytics_ingest_queued",
+            "Analytics events' requests waiting to join a group commit in this process.",
+        )
+        sizes = HistogramMetricFamily(
+            "avowal_analytics_batch_events",
+            "Events each committed ingest transaction (group commit) held, in this process.",
+        )
+        if batcher is not None:
+            queued.add_metric([], batcher.waiting)
+            counts, events = list(batcher.sizes.buckets), batcher.sizes.events
+            cumulative = list(itertools.accumulate(counts))
+            bounds = [str(float(b)) for b in BATCH_BOUNDS] + ["+Inf"]
+            sizes.add_metric([], list(zip(bounds, cumulative, strict=True)), events)
+        yield from (queued, sizes)
+
+
 class Metrics:
     """One application's registry: requests and refusals counted as they are answered, and the
     database's figures read at each scrape."""
@@ -191,6 +235,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(DatabaseFigures(read_sessions))
+        self.ingest = IngestFigures()
+        self.registry.register(self.ingest)
 
     def refused(self, error: str) -> None:
         """Count one answer carrying the error code ``error``."""
@@ -201,8 +247,10 @@ class Metrics:
         self.requests.labels(route, method, str(status)).inc()
         self.durations.labels(route, method).observe(seconds)
 
-    def exposition(self) -> bytes:
-        """Return every family in the Prometheus text format (reading the database)."""
+    def exposition(self, ingest: GroupCommit[Any] | None = None) -> bytes:
+        """Return every family in the Prometheus text format (reading the database, and the
+        analytics ingest's group commit ``ingest``)."""
+        self.ingest.batcher = ingest
         return generate_latest(self.registry)
 
 
@@ -263,4 +311,5 @@ def metrics(
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise MetricsTokenRefused("send the metrics token as `Authorization: Bearer TOKEN`")
     registry: Metrics = request.app.state.metrics
-    return Response(registry.exposition(), media_type=CONTENT_TYPE)
+    analytics: Analytics = request.app.state.analytics
+    return Response(registry.exposition(analytics.batcher), media_type=CONTENT_TYPE)

@@ -165,3 +165,42 @@ def test_each_application_counts_in_its_own_registry(settings: Settings, engine:
         families = _scrape(client)
     requests = families["avowal_http_requests"]
     assert not [s for s in requests.samples if s.labels.get("route") == "/healthz"]
+
+
+# --- the analytics ingest: its queue, and the sizes of its group commits ---------------------
+
+SITE = "www.contactmonkey.com"
+
+
+def _pageview(client: TestClient, path: str) -> int:
+    answer = client.post(
+        "/api/event",
+        json={"name": "pageview", "url": f"https://{SITE}{path}", "domain": SITE},
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"},
+    )
+    return answer.status_code
+
+
+def test_metrics_show_the_ingest_queue_and_group_commit_sizes(
+    settings: Settings, engine: Engine
+) -> None:
+    app = create_app(settings.model_copy(update={"metrics_token": SecretStr(TOKEN)}), engine=engine)
+    with TestClient(app) as client:
+        empty = _scrape(client)
+        assert empty["avowal_analytics_batch_events"].type == "histogram"
+        for n in range(4):
+            assert _pageview(client, f"/metrics-{TAG}-{n}") == 202
+        families = _scrape(client)
+    queued = families["avowal_analytics_ingest_queued"]
+    assert queued.type == "gauge"
+    assert _value(queued, "avowal_analytics_ingest_queued") == 0  # every 202 followed a commit
+    sizes = families["avowal_analytics_batch_events"]
+    name = "avowal_analytics_batch_events"
+    assert _value(empty[name], f"{name}_count") == 0
+    # One request at a time: four commits of one event each.
+    assert _value(sizes, f"{name}_count") == 4
+    assert _value(sizes, f"{name}_sum") == _value(sizes, f"{name}_count")
+    assert _value(sizes, f"{name}_bucket", le="1.0") == _value(sizes, f"{name}_count")
+    assert _value(sizes, f"{name}_bucket", le="+Inf") == _value(sizes, f"{name}_count")
+    paths = {v for s in sizes.samples for v in s.labels.values()}
+    assert not any(TAG in v for v in paths)
