@@ -19,7 +19,7 @@ from avowal.analytics.exceptions import (
 )
 from avowal.analytics.schemas import EventAccepted, EventPayload
 from avowal.analytics.service import Analytics
-from avowal.lib import problems, text
+from avowal.lib import errors, problems, text
 from avowal.lib.errors import AvowalError
 
 router = APIRouter(tags=["analytics"])
@@ -146,6 +146,8 @@ async def event_preflight(request: Request) -> Response:
             "only pages of the sites counted here may send events from a browser",
             origin=(request.headers.get("origin") or "")[:300],
         )
+        # Answered here, with the CORS headers, not by the handlers that count refusals.
+        errors.count(request.scope, exc.error)
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
     headers.update(
         {
@@ -283,6 +285,7 @@ async def _record(analytics: Analytics, scope: Scope, receive: Receive) -> Respo
     except AvowalError as exc:
         # After ingest, which re-reads the sites when it meets an unknown one.
         headers = {**_cors_for(analytics, wanted.origin), **(exc.headers or {})}
+        errors.count(scope, exc.error)  # answered here, not by the handlers that count refusals
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
     allowed = _origins(analytics).allowed_origin(analytics, wanted.origin)
     return _accepted(allowed, accepted.stored, accepted.dropped, ingest.DROPPED.get())

@@ -19,7 +19,7 @@ from avowal.consent.schemas import (
     LinkRequest,
     SubjectCookieConsents,
 )
-from avowal.lib import problems
+from avowal.lib import errors, problems
 from avowal.lib.deps import (
     PolicyDep,
     ReadSessionDep,
@@ -89,6 +89,8 @@ def choice_preflight(request: Request, policy: PolicyDep, settings: SettingsDep)
     headers = _cors(request, policy, settings)
     if "Access-Control-Allow-Origin" not in headers:
         exc = _refused_origin(request)
+        # Answered here, with the CORS headers, not by the handlers that count refusals.
+        errors.count(request.scope, exc.error)
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
     headers.update(
         {

@@ -204,3 +204,31 @@ def test_metrics_show_the_ingest_queue_and_group_commit_sizes(
     assert _value(sizes, f"{name}_bucket", le="+Inf") == _value(sizes, f"{name}_count")
     paths = {v for s in sizes.samples for v in s.labels.values()}
     assert not any(TAG in v for v in paths)
+
+
+def test_refusals_answered_outside_the_handlers_are_counted(
+    settings: Settings, engine: Engine
+) -> None:
+    """The event endpoint and the two CORS pre-flights answer their refusals themselves."""
+    app = create_app(settings.model_copy(update={"metrics_token": SecretStr(TOKEN)}), engine=engine)
+    foreign = {"Origin": "https://elsewhere.example.com", "Access-Control-Request-Method": "POST"}
+    with TestClient(app) as client:
+        unknown = client.post(
+            "/api/event",
+            json={"name": "pageview", "url": "https://nowhere.example.com/", "domain": EXAMPLE},
+            headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"},
+        )
+        assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_site"
+        malformed = client.post("/api/event", content=b"[1", headers={"Content-Type": "text/plain"})
+        assert malformed.status_code == 400 and malformed.json()["error"] == "malformed_payload"
+        event_preflight = client.options("/api/event", headers=foreign)
+        assert event_preflight.status_code == 403
+        consent_preflight = client.options("/v1/consents/cookies", headers=foreign)
+        assert consent_preflight.status_code == 403
+        assert consent_preflight.json()["error"] == "origin_not_allowed"
+        refusals = _scrape(client)["avowal_refusals"]
+    counted = {s.labels["error"]: s.value for s in refusals.samples if s.name.endswith("_total")}
+    assert counted == {"unknown_site": 1, "malformed_payload": 1, "origin_not_allowed": 2}
+
+
+EXAMPLE = "nowhere.example.com"
