@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import ssl
@@ -214,6 +215,7 @@ def serve(
     import uvicorn
 
     from avowal.app import create_app
+    from avowal.web import metrics as web_metrics
 
     overrides: dict[str, object] = {}
     if policy is not None:
@@ -269,25 +271,31 @@ def serve(
         engine.dispose()
         os.environ.update(_handed_down(settings))
         target: Any = "avowal.cli:served_app"
+        # The processes count requests in files of one folder: a scrape of any reports them all.
+        counting: contextlib.AbstractContextManager[object] = web_metrics.across_processes(
+            settings.data_dir
+        )
     else:
         application = create_app(settings, policy=loaded, engine=engine, secrets=secrets)
         # Server logs hold no IPs, query strings, paths or error messages (avowal.lib.logs).
         target = logs.AccessLog(application, application.routes)
-    uvicorn.run(
-        target,
-        factory=workers > 1,
-        workers=workers if workers > 1 else None,
-        host=host,
-        port=port,
-        log_config=logs.uvicorn_config(log_format=settings.log_format),
-        access_log=False,
-        # Only avowal's ProxyHeaders decides whom to believe (AVOWAL_TRUSTED_PROXIES); uvicorn's
-        # own handling would otherwise trust X-Forwarded-* from 127.0.0.1.
-        proxy_headers=False,
-        server_header=False,
-        ssl_certfile=settings.tls_cert_file,
-        ssl_keyfile=settings.tls_key_file,
-    )
+        counting = contextlib.nullcontext()
+    with counting:
+        uvicorn.run(
+            target,
+            factory=workers > 1,
+            workers=workers if workers > 1 else None,
+            host=host,
+            port=port,
+            log_config=logs.uvicorn_config(log_format=settings.log_format),
+            access_log=False,
+            # Only avowal's ProxyHeaders decides whom to believe (AVOWAL_TRUSTED_PROXIES);
+            # uvicorn's own handling would otherwise trust X-Forwarded-* from 127.0.0.1.
+            proxy_headers=False,
+            server_header=False,
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+        )
 
 
 def _handed_down(settings: Settings) -> dict[str, str]:

@@ -176,7 +176,7 @@ def _address(
     session: Session, loaded: LoadedPolicy, secrets: Secrets, subject_id: str, purpose: str
 ) -> str | None:
     emails = _email_fields(loaded)
-    key_id, wrapped_key, rows = living_values(session, subject_id)
+    key_id, wrapped_key, rows, *_ = living_values(session, subject_id)
     usable = [
         r
         for r in rows

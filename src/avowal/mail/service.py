@@ -55,7 +55,7 @@ def service_address(
     unknown or erased person (the living rule). Only the chosen value is decrypted;
     the caller audits its use (:func:`queue_to_person` does).
     """
-    key_id, wrapped_key, rows = living_values(session, subject_id)
+    key_id, wrapped_key, rows, *_ = living_values(session, subject_id)
     if parental.lock_of(session, subject_id) is not None:
         # A minor whose parent has not consented is written to about nothing.
         return None

@@ -29,7 +29,7 @@ def address_of(
 ) -> str | None:
     """Return the address to answer a person's own request at: their latest e-mail value kept
     whole, whatever it was collected for (answering them is the request's own purpose)."""
-    key_id, wrapped_key, rows = living_values(session, subject_id)
+    key_id, wrapped_key, rows, *_ = living_values(session, subject_id)
     points = loaded.policy.collection_points
     usable = [
         r

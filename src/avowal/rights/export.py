@@ -38,7 +38,7 @@ from avowal.rights.schemas import (
     Named,
 )
 from avowal.vault import repository, retention
-from avowal.vault.subjects import living_subject, living_values
+from avowal.vault.subjects import living_values
 
 
 def _when(value: dt.datetime) -> str:
@@ -66,11 +66,13 @@ def build(
     role: str,
 ) -> Export:
     """Return everything held about a living person, decrypted for them; audit it as ``actor``."""
-    subj = living_subject(session, subject_id)
-    key_id, wrapped_key, rows = living_values(session, subject_id)
+    held_now = living_values(session, subject_id)
+    key_id, wrapped_key, rows = held_now.key_id, held_now.wrapped_key, held_now.rows
+    assert held_now.created_at is not None  # read with the values
     policy = loaded.policy
     tax = loaded.taxonomy
-    lock = parental.lock_of(session, subject_id)
+    # Parental consents and objections are asked about only when the person has any.
+    lock = parental.lock_of(session, subject_id) if held_now.minor else None
     data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id) if rows else b""
     points: dict[str, HeldPoint] = {}
     for row in rows:
@@ -143,16 +145,24 @@ def build(
     ]
     objections = [
         ExportObjection(purpose=purpose(loaded, o.purpose), at=_when(o.at), via=o.via)
-        for o in session.scalars(
-            select(Objection).where(Objection.subject_id == subject_id).order_by(Objection.at)
+        for o in (
+            session.scalars(
+                select(Objection).where(Objection.subject_id == subject_id).order_by(Objection.at)
+            )
+            if held_now.objected
+            else ()
         )
     ]
-    minor = session.scalars(
-        select(ParentalConsent)
-        .where(ParentalConsent.subject_id == subject_id)
-        .order_by(ParentalConsent.requested_at.desc())
-        .limit(1)
-    ).first()
+    minor = (
+        session.scalars(
+            select(ParentalConsent)
+            .where(ParentalConsent.subject_id == subject_id)
+            .order_by(ParentalConsent.requested_at.desc())
+            .limit(1)
+        ).first()
+        if held_now.minor
+        else None
+    )
     audit.append(
         session,
         audit.Event(actor=actor, role=role, action="export", subject_id=subject_id),
@@ -162,7 +172,7 @@ def build(
         organisation=policy.organisation.name,
         privacy_contact=str(policy.organisation.privacy_contact),
         subject_id=subject_id,
-        created_at=_when(subj.created_at),
+        created_at=_when(held_now.created_at),
         points=ranked,
         receipts=receipts,
         disclosures=disclosures,

@@ -208,7 +208,7 @@ def withdrawable(loaded: LoadedPolicy, purpose: str) -> bool:
 
 def held_purposes(session: Session, subject_id: str) -> list[str]:
     """Return the purposes a living person's values are held for."""
-    _, _, rows = living_values(session, subject_id)
+    rows = living_values(session, subject_id).rows
     return sorted({p for r in rows for p in r.purposes})
 
 
@@ -282,8 +282,7 @@ def withdraw(
                 row.receipt_id = doc["receipt_id"]
             else:
                 destroyed.append(row)
-    for row in destroyed:
-        repository.replace_values(session, subject_id, row.point, [row.field])
+    repository.destroy_values(session, subject_id, [(row.point, row.field) for row in destroyed])
     if destroyed:
         _leave_no_copy(session)
     audit.append(

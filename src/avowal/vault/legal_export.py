@@ -75,7 +75,7 @@ def disclose_for_legal_request(
         )
     wanted = sorted(set(fields))
     _refuse_caller(session, caller, subject_id, wanted)
-    key_id, wrapped_key, rows = living_values(session, subject_id, lock=True)
+    key_id, wrapped_key, rows, *_ = living_values(session, subject_id, lock=True)
     data_key: bytes | None = None
     held: dict[str, list[dict[str, Any]]] = {}
     receipts: set[str] = set()

@@ -6,10 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, delete, insert, select
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
+from avowal.children.models import ParentalConsent
 from avowal.db import upsert
+from avowal.mail.news_models import Objection
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
 
 
@@ -36,6 +38,12 @@ class KeyRow(NamedTuple):
     erased_at: dt.datetime | None
     key_id: str | None
     wrapped_key: bytes | None
+    # Read with the values (key_and_values) and only there: when the person was first collected,
+    # and whether any parental consent request or objection of theirs exists. True means "look":
+    # where unread, the answer is not known, and the caller asks the table itself.
+    created_at: dt.datetime | None = None
+    minor: bool = True
+    objected: bool = True
 
 
 class ValueRow(NamedTuple):
@@ -56,16 +64,28 @@ class ValueRow(NamedTuple):
 _subjects = Subject.__table__.c
 _values = PersonalValue.__table__.c
 _VALUE_COLUMNS = tuple(getattr(_values, name) for name in ValueRow._fields)
-# The subject's key and its values in one round trip; a subject without values gives one row
-# whose value columns are NULL.
+# The subject's key, whether they have parental consent requests or objections (which the read
+# path asks about next only when they exist), and their values in one round trip; a subject
+# without values gives one row whose value columns are NULL.
+_consents = ParentalConsent.__table__.c
+_objections = Objection.__table__.c
 _KEY_AND_VALUES = (
-    select(_subjects.erased_at, _subjects.key_id, _subjects.wrapped_key, *_VALUE_COLUMNS)
+    select(
+        _subjects.erased_at,
+        _subjects.key_id,
+        _subjects.wrapped_key,
+        _subjects.created_at,
+        exists().where(_consents.subject_id == _subjects.id),
+        exists().where(_objections.subject_id == _subjects.id),
+        *_VALUE_COLUMNS,
+    )
     .select_from(
         Subject.__table__.outerjoin(PersonalValue.__table__, _values.subject_id == _subjects.id)
     )
     .where(_subjects.id == bindparam("subject_id"))
     .order_by(_values.collected_at)
 )
+_KEY_COLUMNS = len(KeyRow._fields)
 # Locks the subject's row only (FOR UPDATE OF subjects): the values' side of the join may be NULL.
 _KEY_AND_VALUES_LOCKED = _KEY_AND_VALUES.with_for_update(of=Subject.__table__)
 
@@ -86,8 +106,9 @@ def key_and_values(
     rows = session.execute(stmt, {"subject_id": subject_id}).all()
     if not rows:
         return None, []
-    key = KeyRow(*rows[0][:3])
-    return key, [ValueRow(*row[3:]) for row in rows if row[3] is not None]
+    first = rows[0]
+    key = KeyRow(first[0], first[1], first[2], first[3], bool(first[4]), bool(first[5]))
+    return key, [ValueRow(*row[_KEY_COLUMNS:]) for row in rows if row[_KEY_COLUMNS] is not None]
 
 
 def keys_of(session: Session, subject_ids: Sequence[str]) -> dict[str, KeyRow]:
@@ -129,20 +150,33 @@ def add_values(
 
 def replace_values(session: Session, subject_id: str, point: str, fields: Sequence[str]) -> None:
     """Destroy the current values of these fields at this point (superseded by a new collection)."""
-    session.execute(
-        delete(PersonalValue).where(
-            PersonalValue.subject_id == subject_id,
-            PersonalValue.point == point,
-            PersonalValue.field.in_(fields),
-        )
+    destroy_values(session, subject_id, [(point, field) for field in fields])
+
+
+# Built once: the fields as one expanding parameter keep a single cached compiled form.
+_DESTROY = tuple(
+    delete(cast(Table, model.__table__)).where(
+        model.subject_id == bindparam("subject_id"),
+        model.point == bindparam("point"),
+        model.field.in_(bindparam("fields", expanding=True)),
     )
-    session.execute(
-        delete(BlindIndex).where(
-            BlindIndex.subject_id == subject_id,
-            BlindIndex.point == point,
-            BlindIndex.field.in_(fields),
-        )
-    )
+    for model in (PersonalValue, BlindIndex)
+)
+
+
+def destroy_values(session: Session, subject_id: str, held: Sequence[tuple[str, str]]) -> None:
+    """Destroy a person's values and lookup digests at these (point, field) pairs: one statement
+    per table and point."""
+    by_point: dict[str, list[str]] = {}
+    for point, field in held:
+        by_point.setdefault(point, []).append(field)
+    if not by_point:
+        return
+    _autoflush(session)  # changes made to these rows in this session go first
+    conn = session.connection()
+    for point, fields in by_point.items():
+        for stmt in _DESTROY:
+            conn.execute(stmt, {"subject_id": subject_id, "point": point, "fields": fields})
 
 
 def values_at(session: Session, subject_id: str, point: str) -> list[PersonalValue]:

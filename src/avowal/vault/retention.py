@@ -134,12 +134,13 @@ def enforce(
     destroyed: dict[str, list[str]] = {}
     stripped: dict[str, list[str]] = {}
     removed = 0
+    gone: list[tuple[str, str]] = []
     for row in rows:
         outcome = decide(loaded, row, subject, now)
         if outcome == KEEP:
             continue
         if outcome.destroy:
-            repository.replace_values(session, subject_id, row.point, [row.field])
+            gone.append((row.point, row.field))
             why = f"destroyed at {row.point}: {'; '.join(outcome.reasons)}"
             destroyed.setdefault(why, []).append(row.field)
             continue
@@ -150,6 +151,7 @@ def enforce(
             f"{'; '.join(outcome.reasons)}"
         )
         stripped.setdefault(why, []).append(row.field)
+    repository.destroy_values(session, subject_id, gone)
     audit.append_many(
         session,
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import NamedTuple
 
 from sqlalchemy.orm import Session
@@ -46,13 +47,19 @@ class LivingValues(NamedTuple):
     key_id: str
     wrapped_key: bytes
     rows: list[repository.ValueRow]
+    # Whether the person has any parental consent request, or any objection: when not, the read
+    # path need not ask those tables.
+    minor: bool = True
+    objected: bool = True
+    created_at: dt.datetime | None = None
 
 
 def living_values(session: Session, subject_id: str, *, lock: bool = False) -> LivingValues:
     """Return a living person's key and values in one statement; refuse as living_subject does."""
     key, rows = repository.key_and_values(session, subject_id, lock=lock)
     key_id, wrapped_key = _require_living(subject_id, key)
-    return LivingValues(key_id, wrapped_key, rows)
+    assert key is not None
+    return LivingValues(key_id, wrapped_key, rows, key.minor, key.objected, key.created_at)
 
 
 def is_living(key: repository.KeyRow) -> bool:

@@ -15,11 +15,16 @@ codes, outbox statuses, job names) and HTTP methods and statuses.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import itertools
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -31,12 +36,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +64,9 @@ from avowal.rights import cases
 router = APIRouter(tags=["service"])
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# prometheus-client's switch to counting in files, which several processes share; read when it is
+# first imported, so it must be set before a server process starts (see across_processes).
+SHARED_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class MetricsNotEnabled(AvowalError):
@@ -234,7 +244,8 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
-        self.registry.register(DatabaseFigures(read_sessions))
+        self.database = DatabaseFigures(read_sessions)
+        self.registry.register(self.database)
         self.ingest = IngestFigures()
         self.registry.register(self.ingest)
 
@@ -251,7 +262,45 @@ class Metrics:
         """Return every family in the Prometheus text format (reading the database, and the
         analytics ingest's group commit ``ingest``)."""
         self.ingest.batcher = ingest
-        return generate_latest(self.registry)
+        shared = shared_folder()
+        if shared is None:
+            return generate_latest(self.registry)
+        # Several server processes: every process's requests and refusals, summed from their
+        # files, beside this process's ingest figures and the database's.
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+        registry.register(self.database)
+        registry.register(self.ingest)
+        return generate_latest(registry)
+
+
+def shared_folder() -> str | None:
+    """Return the folder where the server processes count their requests, if they count in
+    files (``avowal serve --workers N``), else None (each application counts in memory)."""
+    path = os.environ.get(SHARED_ENV)
+    if not path or prometheus_values.ValueClass is prometheus_values.MutexValue:
+        return None
+    return path
+
+
+@contextlib.contextmanager
+def across_processes(data_dir: Path) -> Iterator[Path]:
+    """Have the server processes started meanwhile count requests in files of one folder, made
+    for this run under ``data_dir/metrics`` and removed at its end, so that a scrape of any of
+    them reports them all (prometheus-client's multiprocess mode)."""
+    parent = data_dir / "metrics"
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="serve-", dir=parent))
+    before = os.environ.get(SHARED_ENV)
+    os.environ[SHARED_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop(SHARED_ENV, None)
+        else:
+            os.environ[SHARED_ENV] = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class RequestMetrics:
