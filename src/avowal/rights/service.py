@@ -33,7 +33,7 @@ from avowal.rights.exceptions import (
 from avowal.rights.schemas import Corrected, Objected, Withdrawn
 from avowal.vault import erasure, notices, receipts, repository, values
 from avowal.vault.exceptions import UnknownField, UnknownPoint, UnknownPurpose
-from avowal.vault.models import BlindIndex, PersonalValue
+from avowal.vault.models import PersonalValue
 from avowal.vault.subjects import living_subject, living_values
 
 # The person themselves, signed in to the privacy center: how the audit names them.
@@ -135,11 +135,12 @@ def correct(
         raise NotCorrectable(why_not, field=field, point=point)
     text.check(value, "value")
     normalised = values.normalise(field, spec, value)
-    subj = living_subject(session, subject_id, lock=True)
-    _not_locked(session, subject_id)
-    held = next(
-        (v for v in repository.values_at(session, subject_id, point) if v.field == field), None
-    )
+    # The person's row locked, their key and values, and whether they have any parental consent
+    # request, in one statement.
+    living = living_values(session, subject_id, lock=True)
+    if living.minor:
+        _not_locked(session, subject_id)
+    held = next((v for v in living.rows if v.point == point and v.field == field), None)
     if held is None:
         raise NotCorrectable(
             f"no value of '{field}' is held at '{point}' for this person: a value is corrected, "
@@ -147,8 +148,7 @@ def correct(
             field=field,
             point=point,
         )
-    assert subj.key_id is not None and subj.wrapped_key is not None
-    data_key = secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subject_id)
+    data_key = secrets.keyring.unwrap(living.key_id, living.wrapped_key, subject_id)
     purposes, recipients = list(held.purposes), list(held.recipients)
     notice_id, collected_at, old_receipt = held.notice_id, held.collected_at, held.receipt_id
     doc, signature = receipts.issue(
@@ -165,26 +165,25 @@ def correct(
     )
     repository.replace_values(session, subject_id, point, [field])
     _leave_no_copy(session)
-    session.flush()
     kept = values.stored_form(field, spec, normalised, secrets.index_key)
-    session.add(
-        PersonalValue(
-            subject_id=subject_id,
-            receipt_id=doc["receipt_id"],
-            point=point,
-            field=field,
-            purposes=purposes,
-            recipients=recipients,
-            notice_id=notice_id,
-            ciphertext=None
-            if kept is None
-            else cipher.encrypt(data_key, subject_id, point, field, kept),
-            collected_at=collected_at,
-        )
-    )
+    new_value: dict[str, object] = {
+        "subject_id": subject_id,
+        "receipt_id": doc["receipt_id"],
+        "point": point,
+        "field": field,
+        "purposes": purposes,
+        "recipients": recipients,
+        "notice_id": notice_id,
+        "ciphertext": None
+        if kept is None
+        else cipher.encrypt(data_key, subject_id, point, field, kept),
+        "collected_at": collected_at,
+    }
+    digests: list[dict[str, object]] = []
     if spec.lookup:
         digest = cipher.blind_index(secrets.index_key, field, values.lookup_form(spec, normalised))
-        session.add(BlindIndex(subject_id=subject_id, point=point, field=field, digest=digest))
+        digests.append({"subject_id": subject_id, "point": point, "field": field, "digest": digest})
+    repository.add_values(session, [new_value], digests)
     audit.append(
         session,
         audit.Event(
