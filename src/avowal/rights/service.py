@@ -34,7 +34,7 @@ from avowal.rights.schemas import Corrected, Objected, Withdrawn
 from avowal.vault import erasure, notices, receipts, repository, values
 from avowal.vault.exceptions import UnknownField, UnknownPoint, UnknownPurpose
 from avowal.vault.models import PersonalValue
-from avowal.vault.subjects import living_subject, living_values
+from avowal.vault.subjects import living_subject, living_values, lock_living
 
 # The person themselves, signed in to the privacy center: how the audit names them.
 PERSON, PERSON_ROLE = "the person", "data_subject"
@@ -337,7 +337,7 @@ def object_to(
             f"not '{text.clean(purpose)}'",
             purpose=text.clean(purpose),
         )
-    living_subject(session, subject_id, lock=True)
+    lock_living(session, subject_id)
     new = objections.record(session, subject_id, purpose, via)
     if new:
         audit.append(

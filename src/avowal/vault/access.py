@@ -218,9 +218,12 @@ def lookup(
     )
     hits = repository.find_by_digest(session, field, digest)
     # A minor whose parent has not consented is answered as someone unknown, like the others.
-    locked = parental.locked_among(session, (h.subject_id for h in hits))
+    # (The tables are asked only about people with rows there, as the hits say.)
+    locked = parental.locked_among(session, (h.subject_id for h in hits if h.minor))
     # So is someone who objected to the purpose (unsubscribed).
-    objected = objections.objectors_among(session, (h.subject_id for h in hits), purpose)
+    objected = objections.objectors_among(
+        session, (h.subject_id for h in hits if h.objected), purpose
+    )
     found = sorted(
         {
             h.subject_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -20,7 +20,7 @@ from avowal.policy.taxonomy import SERVING_THE_PERSON
 from avowal.vault.exceptions import ClosureNotAllowed
 from avowal.vault.models import Subject
 from avowal.vault.schemas import Closed
-from avowal.vault.subjects import living_subject
+from avowal.vault.subjects import LIVING, living_subject
 
 
 def touch(subject: Subject, now: dt.datetime) -> None:
@@ -55,10 +55,19 @@ def close(session: Session, caller: Caller, subject_id: str) -> Closed:
             action="close",
             subject_id=subject_id,
         )
-    subject = living_subject(session, subject_id, lock=True)
-    again = subject.closed_at is not None
-    if subject.closed_at is None:
-        subject.closed_at = clock.now()
+    now = clock.now()
+    # One statement checks the person is living, holds their row and records the first closure.
+    closed_at = session.execute(
+        update(Subject)
+        .where(Subject.id == subject_id, LIVING)
+        .values(closed_at=func.coalesce(Subject.closed_at, now))
+        .returning(Subject.closed_at),
+        execution_options={"synchronize_session": False},
+    ).scalar()
+    if closed_at is None:
+        living_subject(session, subject_id)  # refuses the unknown (404) or erased (410)
+        raise AssertionError("a living person's closure returned no time")  # pragma: no cover
+    again = clock.aware(closed_at) != now
     audit.append(
         session,
         audit.Event(
@@ -69,4 +78,4 @@ def close(session: Session, caller: Caller, subject_id: str) -> Closed:
             reason="already closed" if again else None,
         ),
     )
-    return Closed(subject_id=subject_id, closed_at=clock.iso(subject.closed_at))
+    return Closed(subject_id=subject_id, closed_at=clock.iso(closed_at))

@@ -111,6 +111,20 @@ def key_and_values(
     return key, [ValueRow(*row[_KEY_COLUMNS:]) for row in rows if row[_KEY_COLUMNS] is not None]
 
 
+_LOCK_KEY = (
+    select(_subjects.erased_at, _subjects.key_id, _subjects.wrapped_key)
+    .where(_subjects.id == bindparam("subject_id"))
+    .with_for_update()
+)
+
+
+def lock_key(session: Session, subject_id: str) -> KeyRow | None:
+    """Return a subject's key columns, or None, holding their row to commit (as subject())."""
+    _autoflush(session)
+    row = session.execute(_LOCK_KEY, {"subject_id": subject_id}).first()
+    return None if row is None else KeyRow(row[0], row[1], row[2])
+
+
 def keys_of(session: Session, subject_ids: Sequence[str]) -> dict[str, KeyRow]:
     """Return the key columns of those of these subjects that exist."""
     stmt = select(_subjects.id, _subjects.erased_at, _subjects.key_id, _subjects.wrapped_key).where(
@@ -195,12 +209,22 @@ class IndexHit(NamedTuple):
     subject_id: str
     point: str
     purposes: list[str]
+    # Whether the person has any parental consent request, or any objection (as in KeyRow).
+    minor: bool = True
+    objected: bool = True
 
 
 def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit]:
-    """Return the living subjects whose lookup field has this digest, with the value's purposes."""
+    """Return the living subjects whose lookup field has this digest, with the value's purposes
+    and whether they have parental consent requests or objections."""
     stmt = (
-        select(BlindIndex.subject_id, BlindIndex.point, PersonalValue.purposes)
+        select(
+            BlindIndex.subject_id,
+            BlindIndex.point,
+            PersonalValue.purposes,
+            exists().where(_consents.subject_id == BlindIndex.subject_id),
+            exists().where(_objections.subject_id == BlindIndex.subject_id),
+        )
         .join(Subject, Subject.id == BlindIndex.subject_id)
         .join(
             PersonalValue,
@@ -217,7 +241,10 @@ def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit
         )
         .order_by(BlindIndex.subject_id, BlindIndex.point)
     )
-    return [IndexHit(*row) for row in session.execute(stmt)]
+    return [
+        IndexHit(sid, point, purposes, bool(minor), bool(objected))
+        for sid, point, purposes, minor, objected in session.execute(stmt)
+    ]
 
 
 def drop_index(session: Session, subject_id: str) -> None:

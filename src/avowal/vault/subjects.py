@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
+from sqlalchemy import and_
 from sqlalchemy.orm import Session
 
 from avowal.vault import repository
@@ -69,6 +70,19 @@ def is_living(key: repository.KeyRow) -> bool:
     either is not living, whatever the other says.
     """
     return key.erased_at is None and key.wrapped_key is not None and key.key_id is not None
+
+
+# The same rule as is_living, for a WHERE clause: a statement changing only living people.
+LIVING = and_(
+    Subject.erased_at.is_(None), Subject.key_id.is_not(None), Subject.wrapped_key.is_not(None)
+)
+
+
+def lock_living(session: Session, subject_id: str) -> None:
+    """Hold a living person's row to commit (as living_subject(lock=True) does), refusing an
+    unknown (404) or erased (410) one, without loading the row into the session."""
+    key = repository.lock_key(session, subject_id)
+    _require_living(subject_id, key)
 
 
 def unknown_and_erased(session: Session, subject_ids: list[str]) -> tuple[list[str], list[str]]:
