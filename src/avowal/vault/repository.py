@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, delete, exists, insert, select
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from avowal.children.models import ParentalConsent
@@ -142,8 +142,9 @@ def add_subject(session: Session, subject: Subject) -> bool:
     """
     row = {c.key: getattr(subject, c.key) for c in _subjects}
     stmt = upsert.dialect_insert(session, Subject.__table__).values(row)
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=[_subjects.ref]))
-    return bool(cast(CursorResult[Any], result).rowcount == 1)
+    # RETURNING says whether a row went in (psycopg's rowcount does not, for this statement).
+    stmt = stmt.on_conflict_do_nothing(index_elements=[_subjects.ref]).returning(_subjects.id)
+    return session.execute(stmt).first() is not None
 
 
 _INSERT_VALUES = insert(cast(Table, PersonalValue.__table__))
