@@ -415,7 +415,8 @@ def disclosures(
     disclosures made for the work their purpose covers.
     """
     _authorise(session, loaded, caller, "register", subject_id, [], purpose)
-    if repository.subject(session, subject_id) is None:
+    register = repository.register_of(session, subject_id)
+    if register is None:
         raise SubjectNotFound(f"no subject {subject_id}", subject_id=subject_id)
     entries = [
         DisclosureEntry(
@@ -427,7 +428,7 @@ def disclosures(
             actor=d.actor,
             at=d.at.isoformat(),
         )
-        for d in repository.disclosures_of(session, subject_id)
+        for d in register
         if purpose == LEGAL_OBLIGATION or is_within(d.purpose, purpose)
     ]
     audit.append(

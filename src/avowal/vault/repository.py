@@ -264,6 +264,21 @@ def disclosures_of(session: Session, subject_id: str) -> list[Disclosure]:
     return list(session.scalars(stmt))
 
 
+def register_of(session: Session, subject_id: str) -> list[Disclosure] | None:
+    """Return a subject's disclosure register, oldest first, or None when there is no such
+    subject (erased people included), in one statement."""
+    stmt = (
+        select(Subject.id, Disclosure)
+        .outerjoin(Disclosure, Disclosure.subject_id == Subject.id)
+        .where(Subject.id == subject_id)
+        .order_by(Disclosure.at)
+    )
+    rows = session.execute(stmt).all()
+    if not rows:
+        return None
+    return [d for _, d in rows if d is not None]
+
+
 def receipts_of(session: Session, subject_id: str) -> list[Receipt]:
     """Return a subject's receipts, in the order they were issued."""
     stmt = select(Receipt).where(Receipt.subject_id == subject_id)
