@@ -108,7 +108,7 @@ def _subject(
         subj = living_subject(session, ref.subject_id, lock=True)
     else:
         assert ref.ref is not None
-        found = repository.subject_by_ref(session, ref.ref)
+        found = repository.id_by_ref(session, ref.ref)
         if found is None:
             fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
             data_key = cipher.new_data_key()
@@ -118,10 +118,10 @@ def _subject(
             # (on PostgreSQL after waiting for the winner's commit) and it joins the winner.
             if repository.add_subject(session, fresh):
                 return fresh, data_key, True
-            found = repository.subject_by_ref(session, ref.ref)
+            found = repository.id_by_ref(session, ref.ref)
             if found is None:
                 raise SubjectNotFound(f"no subject with ref {ref.ref!r}")
-        subj = living_subject(session, found.id, lock=True)
+        subj = living_subject(session, found, lock=True)
     assert subj.key_id is not None and subj.wrapped_key is not None  # living
     return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id), False
 

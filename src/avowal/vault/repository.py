@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,14 @@ def subject(session: Session, subject_id: str, *, lock: bool = False) -> Subject
 def subject_by_ref(session: Session, ref: str) -> Subject | None:
     """Return a subject by the site's own user id."""
     return session.scalar(select(Subject).where(Subject.ref == ref))
+
+
+_ID_BY_REF = select(Subject.__table__.c.id).where(Subject.__table__.c.ref == bindparam("ref"))
+
+
+def id_by_ref(session: Session, ref: str) -> str | None:
+    """Return the id of the subject with the site's own user id, or None."""
+    return session.execute(_ID_BY_REF, {"ref": ref}).scalar()
 
 
 class KeyRow(NamedTuple):
@@ -133,6 +141,9 @@ def keys_of(session: Session, subject_ids: Sequence[str]) -> dict[str, KeyRow]:
     return {row[0]: KeyRow(*row[1:]) for row in session.execute(stmt)}
 
 
+_ADD_SUBJECT: dict[str, Any] = {}  # per dialect, built once
+
+
 def add_subject(session: Session, subject: Subject) -> bool:
     """Insert a new person's row unless their ``ref`` is taken; tell whether it was inserted.
 
@@ -140,11 +151,17 @@ def add_subject(session: Session, subject: Subject) -> bool:
     first collection for the same ref makes this one insert nothing: on PostgreSQL the insert
     waits for the other's commit, then skips.
     """
+    dialect = session.get_bind().dialect.name
+    stmt = _ADD_SUBJECT.get(dialect)
+    if stmt is None:
+        # RETURNING says whether a row went in (psycopg's rowcount does not, for this statement).
+        stmt = _ADD_SUBJECT[dialect] = (
+            upsert.dialect_insert(session, Subject.__table__)
+            .on_conflict_do_nothing(index_elements=[_subjects.ref])
+            .returning(_subjects.id)
+        )
     row = {c.key: getattr(subject, c.key) for c in _subjects}
-    stmt = upsert.dialect_insert(session, Subject.__table__).values(row)
-    # RETURNING says whether a row went in (psycopg's rowcount does not, for this statement).
-    stmt = stmt.on_conflict_do_nothing(index_elements=[_subjects.ref]).returning(_subjects.id)
-    return session.execute(stmt).first() is not None
+    return session.execute(stmt, row).first() is not None
 
 
 _INSERT_VALUES = insert(cast(Table, PersonalValue.__table__))
