@@ -47,6 +47,19 @@ _ADVANCE_FROM = text(
     "UPDATE audit_head SET seq = :last, hash = :hash WHERE id = 1 AND seq = :seq AND hash = :prev"
 )
 _INSERT = insert(cast(Table, AuditEntry.__table__))
+# PostgreSQL only (SQLite has no data-modifying WITH): the guessed head moved and one entry
+# inserted in one round trip; the entry goes in only if the head moved, and RETURNING says so.
+_ADVANCE_FROM_AND_INSERT = text(
+    "WITH head AS (UPDATE audit_head SET seq = :last, hash = :hash "
+    "WHERE id = 1 AND seq = :guess_seq AND hash = :guess_hash RETURNING seq) "
+    "INSERT INTO audit_entries (seq, at, actor, role, action, subject_id, fields, purpose, "
+    "decision, reason, prev_hash, entry_hash) "
+    "SELECT CAST(:seq AS BIGINT), CAST(:at AS VARCHAR), CAST(:actor AS VARCHAR), "
+    "CAST(:role AS VARCHAR), CAST(:action AS VARCHAR), CAST(:subject_id AS VARCHAR), "
+    "CAST(:fields AS TEXT), CAST(:purpose AS VARCHAR), CAST(:decision AS VARCHAR), "
+    "CAST(:reason AS TEXT), CAST(:prev_hash AS VARCHAR), CAST(:entry_hash AS VARCHAR) FROM head "
+    "RETURNING seq"
+)
 _ROW_KEYS = (*chain.HASHED, "prev_hash", "entry_hash")
 # The head each database was last moved to by this process: (seq, hash). A guess that saves the
 # read of the head; a wrong guess costs one statement that changes nothing.
@@ -79,11 +92,16 @@ def append_many(session: Session, events: Iterable[Event]) -> list[int]:
     if guess is not None:
         first = guess[0] + 1
         rows, last = _entries(batch, first, guess[1])
-        moved = conn.execute(
-            _ADVANCE_FROM,
-            {"last": first + len(batch) - 1, "hash": last, "seq": guess[0], "prev": guess[1]},
-        )
-        if moved.rowcount != 1:
+        moved = {"last": first + len(batch) - 1, "hash": last}
+        if len(batch) == 1 and conn.dialect.name == "postgresql":
+            one = {**rows[0], **moved, "guess_seq": guess[0], "guess_hash": guess[1]}
+            if conn.execute(_ADVANCE_FROM_AND_INSERT, one).first() is not None:
+                _last_head[conn.engine] = (first, last)
+                return [first]
+            guess = None
+        elif (
+            conn.execute(_ADVANCE_FROM, {**moved, "seq": guess[0], "prev": guess[1]}).rowcount != 1
+        ):
             guess = None
     if guess is None:
         last_seq, prev = conn.execute(_ADVANCE, {"n": len(batch)}).one()
