@@ -152,6 +152,13 @@ def test_after_closure_and_a_year_the_essential_values_go(
     assert closed.closed_at == avowal_clock.iso(frozen.now)
     frozen.advance(days=5)
     assert backend.closure(sid).closed_at == closed.closed_at  # the first time counts
+    with app.state.sessionmaker() as s:
+        reasons = s.scalars(
+            select(AuditEntry.reason)
+            .where(AuditEntry.subject_id == sid, AuditEntry.action == "close")
+            .order_by(AuditEntry.seq)
+        ).all()
+    assert reasons == [None, "already closed"]
     frozen.advance(days=359)  # 364 days after closure
     assert apply(app).values_destroyed == 0
     frozen.advance(days=1)
