@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from avowal.children.models import ParentalConsent
@@ -52,6 +52,8 @@ class KeyRow(NamedTuple):
     created_at: dt.datetime | None = None
     minor: bool = True
     objected: bool = True
+    last_activity_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
 
 
 class ValueRow(NamedTuple):
@@ -85,6 +87,8 @@ _KEY_AND_VALUES = (
         _subjects.created_at,
         exists().where(_consents.subject_id == _subjects.id),
         exists().where(_objections.subject_id == _subjects.id),
+        _subjects.last_activity_at,
+        _subjects.closed_at,
         *_VALUE_COLUMNS,
     )
     .select_from(
@@ -115,7 +119,9 @@ def key_and_values(
     if not rows:
         return None, []
     first = rows[0]
-    key = KeyRow(first[0], first[1], first[2], first[3], bool(first[4]), bool(first[5]))
+    key = KeyRow(
+        first[0], first[1], first[2], first[3], bool(first[4]), bool(first[5]), first[6], first[7]
+    )
     return key, [ValueRow(*row[_KEY_COLUMNS:]) for row in rows if row[_KEY_COLUMNS] is not None]
 
 
@@ -209,6 +215,31 @@ def destroy_values(session: Session, subject_id: str, held: Sequence[tuple[str, 
     for point, fields in by_point.items():
         for stmt in _DESTROY:
             conn.execute(stmt, {"subject_id": subject_id, "point": point, "fields": fields})
+
+
+_SET_PURPOSES = (
+    update(cast(Table, PersonalValue.__table__))
+    .where(
+        _values.subject_id == bindparam("of_subject"),
+        _values.point == bindparam("at_point"),
+        _values.field == bindparam("at_field"),
+    )
+    .values(purposes=bindparam("new_purposes"))
+)
+
+
+def set_purposes(
+    session: Session, subject_id: str, changed: Sequence[tuple[str, str, list[str]]]
+) -> None:
+    """Set the purposes of a person's values at these (point, field, purposes), one executemany."""
+    if changed:
+        session.connection().execute(
+            _SET_PURPOSES,
+            [
+                {"of_subject": subject_id, "at_point": p, "at_field": f, "new_purposes": purposes}
+                for p, f, purposes in changed
+            ],
+        )
 
 
 def values_at(session: Session, subject_id: str, point: str) -> list[PersonalValue]:

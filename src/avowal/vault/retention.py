@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +29,7 @@ from avowal.policy.taxonomy import is_within
 from avowal.vault import repository
 from avowal.vault.exceptions import SubjectErased, SubjectNotFound
 from avowal.vault.models import PersonalValue, RetentionRun, Subject
-from avowal.vault.subjects import living_subject
+from avowal.vault.subjects import living_values
 
 ACTOR, ROLE, ACTION = "avowal", "system", "retention"
 # People per transaction: each person's row is locked until the batch commits.
@@ -67,8 +67,34 @@ def describe(rule: RetentionRule) -> str:
     return f"retention rule {covers}: {rule.days} days after {rule.after.replace('_', ' ')}"
 
 
+class Periods(Protocol):
+    """When a person's periods start: a subject row, or what a read of their values returned."""
+
+    @property
+    def last_activity_at(self) -> dt.datetime | None: ...
+
+    @property
+    def closed_at(self) -> dt.datetime | None: ...
+
+
+class Held(Protocol):
+    """A held value as retention reads it: a row, or a read of the person's values."""
+
+    @property
+    def point(self) -> str: ...
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def purposes(self) -> list[str]: ...
+
+    @property
+    def collected_at(self) -> dt.datetime: ...
+
+
 def period_start(
-    rule: RetentionRule, collected_at: dt.datetime, subject: Subject
+    rule: RetentionRule, collected_at: dt.datetime, subject: Periods
 ) -> dt.datetime | None:
     """Return when the rule's period started for a value of this person (None: not running)."""
     if rule.after == "collection":
@@ -86,9 +112,7 @@ def applies(rule: RetentionRule, category: str | None, purposes: list[str]) -> b
     return any(is_within(p, rule.purpose) for p in purposes)
 
 
-def decide(
-    loaded: LoadedPolicy, value: PersonalValue, subject: Subject, now: dt.datetime
-) -> Outcome:
+def decide(loaded: LoadedPolicy, value: Held, subject: Periods, now: dt.datetime) -> Outcome:
     """Return what the policy in effect does to a value now."""
     point = loaded.policy.collection_points.get(value.point)
     spec = point.fields.get(value.field) if point is not None else None
@@ -125,18 +149,15 @@ def enforce(
 ) -> PersonResult:
     """Apply the retention rules to one living person's values (their row locked); audit each
     destruction and each removal of purposes, naming the rule and never a value."""
-    subject = living_subject(session, subject_id, lock=True)
-    rows = session.scalars(
-        select(PersonalValue)
-        .where(PersonalValue.subject_id == subject_id)
-        .order_by(PersonalValue.point, PersonalValue.field)
-    ).all()
+    # The person's row locked, their periods' start and their values, in one statement.
+    held = living_values(session, subject_id, lock=True)
     destroyed: dict[str, list[str]] = {}
     stripped: dict[str, list[str]] = {}
     removed = 0
     gone: list[tuple[str, str]] = []
-    for row in rows:
-        outcome = decide(loaded, row, subject, now)
+    kept: list[tuple[str, str, list[str]]] = []
+    for row in sorted(held.rows, key=lambda r: (r.point, r.field)):
+        outcome = decide(loaded, row, held, now)
         if outcome == KEEP:
             continue
         if outcome.destroy:
@@ -144,13 +165,14 @@ def enforce(
             why = f"destroyed at {row.point}: {'; '.join(outcome.reasons)}"
             destroyed.setdefault(why, []).append(row.field)
             continue
-        row.purposes = [p for p in row.purposes if p not in outcome.removed]
+        kept.append((row.point, row.field, [p for p in row.purposes if p not in outcome.removed]))
         removed += len(outcome.removed)
         why = (
             f"no longer held for {', '.join(outcome.removed)} at {row.point}: "
             f"{'; '.join(outcome.reasons)}"
         )
         stripped.setdefault(why, []).append(row.field)
+    repository.set_purposes(session, subject_id, kept)
     repository.destroy_values(session, subject_id, gone)
     audit.append_many(
         session,

@@ -53,6 +53,9 @@ class LivingValues(NamedTuple):
     minor: bool = True
     objected: bool = True
     created_at: dt.datetime | None = None
+    # When the person's retention periods started (their last activity, their account's closure).
+    last_activity_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
 
 
 def living_values(session: Session, subject_id: str, *, lock: bool = False) -> LivingValues:
@@ -60,7 +63,16 @@ def living_values(session: Session, subject_id: str, *, lock: bool = False) -> L
     key, rows = repository.key_and_values(session, subject_id, lock=lock)
     key_id, wrapped_key = _require_living(subject_id, key)
     assert key is not None
-    return LivingValues(key_id, wrapped_key, rows, key.minor, key.objected, key.created_at)
+    return LivingValues(
+        key_id,
+        wrapped_key,
+        rows,
+        key.minor,
+        key.objected,
+        key.created_at,
+        key.last_activity_at,
+        key.closed_at,
+    )
 
 
 def is_living(key: repository.KeyRow) -> bool:
