@@ -108,19 +108,19 @@ def _subject(
         subj = living_subject(session, ref.subject_id, lock=True)
     else:
         assert ref.ref is not None
+        # The insert is tried first: it does nothing when a living person holds the ref (an
+        # erased one's ref is cleared), and two first collections for the same ref may race: the
+        # loser's insert does nothing (on PostgreSQL after waiting for the winner's commit) and
+        # it joins the winner.
+        fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
+        data_key = cipher.new_data_key()
+        fresh.key_id, fresh.wrapped_key = secrets.keyring.wrap(data_key, fresh.id)
+        fresh.last_activity_at = now  # they gave data
+        if repository.add_subject(session, fresh):
+            return fresh, data_key, True
         found = repository.id_by_ref(session, ref.ref)
         if found is None:
-            fresh = Subject(id=str(uuid.uuid4()), ref=ref.ref, created_at=now)
-            data_key = cipher.new_data_key()
-            fresh.key_id, fresh.wrapped_key = secrets.keyring.wrap(data_key, fresh.id)
-            fresh.last_activity_at = now  # they gave data
-            # Two first collections for the same ref may race: the loser's insert does nothing
-            # (on PostgreSQL after waiting for the winner's commit) and it joins the winner.
-            if repository.add_subject(session, fresh):
-                return fresh, data_key, True
-            found = repository.id_by_ref(session, ref.ref)
-            if found is None:
-                raise SubjectNotFound(f"no subject with ref {ref.ref!r}")
+            raise SubjectNotFound(f"no subject with ref {ref.ref!r}")
         subj = living_subject(session, found, lock=True)
     assert subj.key_id is not None and subj.wrapped_key is not None  # living
     return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id), False
