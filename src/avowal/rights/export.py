@@ -110,9 +110,10 @@ def build(
         points[row.point].values.append(held)
     order = list(policy.collection_points)
     ranked = sorted(points.values(), key=lambda p: order.index(p.point) if p.point in order else 99)
+    # The receipts, and which of the tables below hold anything of the person: only those are read.
+    records = repository.records_of(session, subject_id)
     receipts = [
-        ExportReceipt(receipt=dict(r.document), signature=r.signature)
-        for r in repository.receipts_of(session, subject_id)
+        ExportReceipt(receipt=dict(r.document), signature=r.signature) for r in records.receipts
     ]
     disclosures = [
         ExportDisclosure(
@@ -124,12 +125,18 @@ def build(
             purpose=purpose(loaded, d.purpose),
             fields=list(d.fields),
         )
-        for d in repository.disclosures_of(session, subject_id)
+        for d in (repository.disclosures_of(session, subject_id) if records.disclosed else ())
     ]
     acceptances = [
         ExportAcceptance(version_id=a.version_id, method=a.method, at=_when(a.at))
-        for a in session.scalars(
-            select(Acceptance).where(Acceptance.subject_id == subject_id).order_by(Acceptance.at)
+        for a in (
+            session.scalars(
+                select(Acceptance)
+                .where(Acceptance.subject_id == subject_id)
+                .order_by(Acceptance.at)
+            )
+            if records.accepted
+            else ()
         )
     ]
     cookie_consents = [
@@ -140,7 +147,7 @@ def build(
             refused=list(c.refused),
             method=c.method,
         )
-        for link in consent_repository.links_of(session, subject_id)
+        for link in (consent_repository.links_of(session, subject_id) if records.linked else ())
         for c in consent_repository.history(session, link.consent_id)
     ]
     objections = [

@@ -10,7 +10,9 @@ from sqlalchemy import Table, and_, bindparam, delete, exists, select, text, upd
 from sqlalchemy.orm import Session
 
 from avowal.children.models import ParentalConsent
+from avowal.consent.models import CookieConsentLink
 from avowal.db import upsert
+from avowal.lifecycle.models import Acceptance
 from avowal.mail.news_models import Objection
 from avowal.vault.models import BlindIndex, Disclosure, PersonalValue, Receipt, Subject
 
@@ -348,9 +350,67 @@ def register_of(session: Session, subject_id: str) -> list[Disclosure] | None:
     return [d for _, d in rows if d is not None]
 
 
-def receipts_of(session: Session, subject_id: str) -> list[Receipt]:
+class ReceiptRow(NamedTuple):
+    """A receipt as the person's export and the console show it."""
+
+    id: str
+    point: str
+    notice_id: str
+    document: dict[str, object]
+    signature: str
+
+
+class Records(NamedTuple):
+    """A person's receipts, and whether they have any disclosures, policy acceptances or linked
+    cookie consents (True: look in that table)."""
+
+    receipts: list[ReceiptRow]
+    disclosed: bool
+    accepted: bool
+    linked: bool
+
+
+_receipts = Receipt.__table__.c
+_RECORDS = (
+    select(
+        exists().where(Disclosure.__table__.c.subject_id == _subjects.id),
+        exists().where(Acceptance.__table__.c.subject_id == _subjects.id),
+        exists().where(CookieConsentLink.__table__.c.subject_id == _subjects.id),
+        _receipts.id,
+        _receipts.point,
+        _receipts.notice_id,
+        _receipts.document,
+        _receipts.signature,
+    )
+    .select_from(
+        Subject.__table__.outerjoin(Receipt.__table__, _receipts.subject_id == _subjects.id)
+    )
+    .where(_subjects.id == bindparam("subject_id"))
+)
+
+
+def records_of(session: Session, subject_id: str) -> Records:
+    """Return a person's receipts in the order they were issued, and which other records of
+    theirs exist, in one statement (the export asks only the tables that hold something)."""
+    _autoflush(session)
+    rows = session.execute(_RECORDS, {"subject_id": subject_id}).all()
+    if not rows:
+        return Records([], False, False, False)
+    held = [ReceiptRow(*row[3:]) for row in rows if row[3] is not None]
+    # issued_at lives in the signed document only; ISO 8601 UTC strings sort by time.
+    held.sort(key=lambda r: str(r.document.get("issued_at", "")))
+    first = rows[0]
+    return Records(held, bool(first[0]), bool(first[1]), bool(first[2]))
+
+
+_RECEIPTS = select(
+    _receipts.id, _receipts.point, _receipts.notice_id, _receipts.document, _receipts.signature
+).where(_receipts.subject_id == bindparam("subject_id"))
+
+
+def receipts_of(session: Session, subject_id: str) -> list[ReceiptRow]:
     """Return a subject's receipts, in the order they were issued."""
-    stmt = select(Receipt).where(Receipt.subject_id == subject_id)
-    rows = list(session.scalars(stmt))
+    _autoflush(session)
+    rows = [ReceiptRow(*row) for row in session.execute(_RECEIPTS, {"subject_id": subject_id})]
     # issued_at lives in the signed document only; ISO 8601 UTC strings sort by time.
     return sorted(rows, key=lambda r: str(r.document.get("issued_at", "")))

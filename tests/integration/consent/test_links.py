@@ -39,6 +39,10 @@ def test_link_list_and_erase(
     later = choose(client, [], consent_id=cid, method="settings").json()
     (found,) = backend.cookie_consents(sid, purpose=SUPPORT)
     assert [c.signature for c in found.choices] == [later["signature"], made["signature"]]
+    # The person's export holds both choices (read because a link exists).
+    exported = backend.export(sid).cookie_consents
+    assert sorted(c.granted for c in exported) == [[], ["analytics"]]
+    assert {c.consent_id for c in exported} == {cid}
     with app.state.sessionmaker() as session:
         actions = session.scalars(
             select(AuditEntry.action).where(AuditEntry.subject_id == sid)

@@ -100,6 +100,8 @@ def test_continued_use_is_recorded_at_the_first_sign_in_after_the_date_once_noti
     assert len(_rows(app, ada)) == 1
     (listed,) = backend.acceptances(ada, purpose="essential.service")
     assert listed.method == "continued_use" and listed.shown.notice == f"email:{message_id}"
+    exported = backend.export(ada).acceptances  # read because an acceptance exists
+    assert [(a.version_id, a.method) for a in exported] == [(version.version_id, "continued_use")]
 
 
 def test_continued_use_never_extends_the_purposes_of_earlier_data(
