@@ -7,8 +7,9 @@ their data for authentication); the site tells avowal when they close their acco
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import func, update
+from sqlalchemy import Table, bindparam, func, update
 from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
@@ -38,6 +39,20 @@ def after_read(
         )
 
 
+_subjects = cast(Table, Subject.__table__)
+# The first closure counts; only a living person's row changes (and is held to commit).
+_CLOSE = (
+    update(_subjects)
+    .where(_subjects.c.id == bindparam("subject_id"), LIVING)
+    .values(
+        closed_at=func.coalesce(
+            _subjects.c.closed_at, bindparam("now", type_=_subjects.c.closed_at.type)
+        )
+    )
+    .returning(_subjects.c.closed_at)
+)
+
+
 def close(session: Session, caller: Caller, subject_id: str) -> Closed:
     """Record that the person closed their account (the first time counts); only the back end
     serving them may say so."""
@@ -57,13 +72,15 @@ def close(session: Session, caller: Caller, subject_id: str) -> Closed:
         )
     now = clock.now()
     # One statement checks the person is living, holds their row and records the first closure.
-    closed_at = session.execute(
-        update(Subject)
-        .where(Subject.id == subject_id, LIVING)
-        .values(closed_at=func.coalesce(Subject.closed_at, now))
-        .returning(Subject.closed_at),
-        execution_options={"synchronize_session": False},
-    ).scalar()
+    session.flush()  # a Core statement: what the session holds goes first
+    closed_at = (
+        session.connection()
+        .execute(
+            _CLOSE,
+            {"subject_id": subject_id, "now": now},
+        )
+        .scalar()
+    )
     if closed_at is None:
         living_subject(session, subject_id)  # refuses the unknown (404) or erased (410)
         raise AssertionError("a living person's closure returned no time")  # pragma: no cover

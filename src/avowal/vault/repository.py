@@ -39,7 +39,7 @@ _ID_BY_REF = select(Subject.__table__.c.id).where(Subject.__table__.c.ref == bin
 
 def id_by_ref(session: Session, ref: str) -> str | None:
     """Return the id of the subject with the site's own user id, or None."""
-    return session.execute(_ID_BY_REF, {"ref": ref}).scalar()
+    return session.connection().execute(_ID_BY_REF, {"ref": ref}).scalar()
 
 
 class KeyRow(NamedTuple):
@@ -117,7 +117,7 @@ def key_and_values(
     """Return a subject's key columns, or None, and its current values; ``lock`` as subject()."""
     _autoflush(session)
     stmt = _KEY_AND_VALUES_LOCKED if lock else _KEY_AND_VALUES
-    rows = session.execute(stmt, {"subject_id": subject_id}).all()
+    rows = session.connection().execute(stmt, {"subject_id": subject_id}).all()
     if not rows:
         return None, []
     first = rows[0]
@@ -137,7 +137,7 @@ _LOCK_KEY = (
 def lock_key(session: Session, subject_id: str) -> KeyRow | None:
     """Return a subject's key columns, or None, holding their row to commit (as subject())."""
     _autoflush(session)
-    row = session.execute(_LOCK_KEY, {"subject_id": subject_id}).first()
+    row = session.connection().execute(_LOCK_KEY, {"subject_id": subject_id}).first()
     return None if row is None else KeyRow(row[0], row[1], row[2])
 
 
@@ -169,7 +169,7 @@ def add_subject(session: Session, subject: Subject) -> bool:
             .returning(_subjects.id)
         )
     row = {c.key: getattr(subject, c.key) for c in _subjects}
-    return session.execute(stmt, row).first() is not None
+    return session.connection().execute(stmt, row).first() is not None
 
 
 def add_values(
@@ -393,7 +393,7 @@ def records_of(session: Session, subject_id: str) -> Records:
     """Return a person's receipts in the order they were issued, and which other records of
     theirs exist, in one statement (the export asks only the tables that hold something)."""
     _autoflush(session)
-    rows = session.execute(_RECORDS, {"subject_id": subject_id}).all()
+    rows = session.connection().execute(_RECORDS, {"subject_id": subject_id}).all()
     if not rows:
         return Records([], False, False, False)
     held = [ReceiptRow(*row[3:]) for row in rows if row[3] is not None]
@@ -411,6 +411,9 @@ _RECEIPTS = select(
 def receipts_of(session: Session, subject_id: str) -> list[ReceiptRow]:
     """Return a subject's receipts, in the order they were issued."""
     _autoflush(session)
-    rows = [ReceiptRow(*row) for row in session.execute(_RECEIPTS, {"subject_id": subject_id})]
+    rows = [
+        ReceiptRow(*row)
+        for row in session.connection().execute(_RECEIPTS, {"subject_id": subject_id})
+    ]
     # issued_at lives in the signed document only; ISO 8601 UTC strings sort by time.
     return sorted(rows, key=lambda r: str(r.document.get("issued_at", "")))
