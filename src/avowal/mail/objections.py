@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from avowal.lib import clock
@@ -48,5 +49,9 @@ def record(
     """Record an objection once; return whether it is new (a repeated one changes nothing)."""
     if objects_to(session, subject_id, purpose):
         return False
-    session.add(Objection(subject_id=subject_id, purpose=purpose, at=clock.current(now), via=via))
+    row = {"subject_id": subject_id, "purpose": purpose, "at": clock.current(now), "via": via}
+    session.connection().execute(_INSERT, row)
     return True
+
+
+_INSERT = insert(cast(Table, Objection.__table__))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy.orm import Session
 
@@ -30,7 +29,6 @@ from avowal.vault.exceptions import (
     UnknownPurpose,
     UnknownRecipient,
 )
-from avowal.vault.models import Disclosure
 from avowal.vault.schemas import (
     Disclosed,
     DisclosureEntry,
@@ -374,8 +372,8 @@ def disclose(
         else cipher.decrypt(data_key, subject_id, row.point, f, row.ciphertext)
         for f, row in chosen.items()
     }
-    record = Disclosure(
-        id=str(uuid.uuid4()),
+    record = repository.add_disclosure(
+        session,
         subject_id=subject_id,
         recipient=recipient,
         purpose=purpose,
@@ -384,7 +382,6 @@ def disclose(
         actor=caller.name,
         at=clock.now(),
     )
-    session.add(record)
     audit.append(
         session,
         audit.Event(
@@ -398,11 +395,11 @@ def disclose(
         ),
     )
     return Disclosed(
-        disclosure_id=record.id,
+        disclosure_id=record["id"],
         recipient=recipient,
         purpose=purpose,
         values=disclosed,
-        receipt_ids=record.receipt_ids,
+        receipt_ids=list(record["receipt_ids"]),
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from avowal.children.models import ParentalConsent
@@ -313,9 +314,10 @@ def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit
         )
         .order_by(BlindIndex.subject_id, BlindIndex.point)
     )
+    _autoflush(session)
     return [
         IndexHit(sid, point, purposes, bool(minor), bool(objected))
-        for sid, point, purposes, minor, objected in session.execute(stmt)
+        for sid, point, purposes, minor, objected in session.connection().execute(stmt)
     ]
 
 
@@ -335,19 +337,47 @@ def disclosures_of(session: Session, subject_id: str) -> list[Disclosure]:
     return list(session.scalars(stmt))
 
 
-def register_of(session: Session, subject_id: str) -> list[Disclosure] | None:
+class DisclosureRow(NamedTuple):
+    """One entry of a person's disclosure register."""
+
+    id: str
+    recipient: str
+    purpose: str
+    fields: list[str]
+    receipt_ids: list[str]
+    actor: str
+    at: dt.datetime
+
+
+_disclosures = Disclosure.__table__.c
+_REGISTER = (
+    select(_subjects.id, *(getattr(_disclosures, name) for name in DisclosureRow._fields))
+    .select_from(
+        Subject.__table__.outerjoin(Disclosure.__table__, _disclosures.subject_id == _subjects.id)
+    )
+    .where(_subjects.id == bindparam("subject_id"))
+    .order_by(_disclosures.at)
+)
+
+
+def register_of(session: Session, subject_id: str) -> list[DisclosureRow] | None:
     """Return a subject's disclosure register, oldest first, or None when there is no such
     subject (erased people included), in one statement."""
-    stmt = (
-        select(Subject.id, Disclosure)
-        .outerjoin(Disclosure, Disclosure.subject_id == Subject.id)
-        .where(Subject.id == subject_id)
-        .order_by(Disclosure.at)
-    )
-    rows = session.execute(stmt).all()
+    _autoflush(session)
+    rows = session.connection().execute(_REGISTER, {"subject_id": subject_id}).all()
     if not rows:
         return None
-    return [d for _, d in rows if d is not None]
+    return [DisclosureRow(*row[1:]) for row in rows if row[1] is not None]
+
+
+_INSERT_DISCLOSURE = insert(cast(Table, Disclosure.__table__))
+
+
+def add_disclosure(session: Session, **row: Any) -> dict[str, Any]:
+    """Record a disclosure (a new id given here); return the row written."""
+    written = {"id": str(uuid.uuid4()), **row}
+    session.connection().execute(_INSERT_DISCLOSURE, written)
+    return written
 
 
 class ReceiptRow(NamedTuple):
