@@ -51,4 +51,6 @@ def links_of(session: Session, subject_id: str) -> Sequence[CookieConsentLink]:
 
 def delete_links(session: Session, subject_id: str) -> None:
     """Delete every link of a person's to consent ids."""
-    session.execute(delete(CookieConsentLink).where(CookieConsentLink.subject_id == subject_id))
+    session.connection().execute(
+        delete(CookieConsentLink).where(CookieConsentLink.subject_id == subject_id)
+    )

@@ -302,5 +302,7 @@ def acceptances(
 
 def forget(session: Session, subject_id: str) -> None:
     """Delete an erased person's acceptances and change notifications."""
-    session.execute(delete(Acceptance).where(Acceptance.subject_id == subject_id))
-    session.execute(delete(ChangeNotification).where(ChangeNotification.subject_id == subject_id))
+    session.connection().execute(delete(Acceptance).where(Acceptance.subject_id == subject_id))
+    session.connection().execute(
+        delete(ChangeNotification).where(ChangeNotification.subject_id == subject_id)
+    )

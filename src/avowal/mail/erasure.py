@@ -25,11 +25,10 @@ def shred(session: Session, subject_id: str, outbox: Path | None) -> None:
     ``outbox`` is the `.eml` folder of the embedded default (``settings.mail_outbox_path``);
     None leaves the folder to the mail worker, which removes the folders of erased people.
     """
-    session.execute(
+    session.connection().execute(
         update(OutboxMessage)
         .where(OutboxMessage.subject_id == subject_id, OutboxMessage.status.in_(HOLDING))
         .values(status="shredded", envelope=None, wrapped_key=None, key_id=None)
-        .execution_options(synchronize_session=False)
     )
     if outbox is not None:
         folder = outbox / subject_id

@@ -163,7 +163,7 @@ def end_session(session: Session, token: str) -> None:
 
 def forget(session: Session, subject_id: str) -> None:
     """Delete an erased person's links and sessions."""
-    session.execute(delete(PersonGrant).where(PersonGrant.subject_id == subject_id))
+    session.connection().execute(delete(PersonGrant).where(PersonGrant.subject_id == subject_id))
 
 
 def purge(session: Session, now: dt.datetime | None = None) -> int:

@@ -21,7 +21,7 @@ from avowal.rights import links as person_links
 from avowal.vault import journal, repository
 from avowal.vault.exceptions import ErasureNotAllowed
 from avowal.vault.schemas import Erased
-from avowal.vault.subjects import living_subject
+from avowal.vault.subjects import lock_living
 
 # The site's own back end serves the person, and so relays their request to be erased; the
 # other erasers answer for legal obligations (LEGAL_OBLIGATION).
@@ -81,12 +81,9 @@ def shred(
     parent's refusal, silence or withdrawal decides it for a child); audited as ``actor``."""
     # Locked and re-checked: of two erasures at once, the second finds a tombstone (410), and a
     # collection or disclosure for the person either finishes first or finds the tombstone.
-    subj = living_subject(session, subject_id, lock=True)
-    repository.drop_index(session, subject_id)
-    subj.wrapped_key = None
-    subj.key_id = None
-    subj.ref = None
-    erased_at = subj.erased_at = clock.now()
+    lock_living(session, subject_id)
+    erased_at = clock.now()
+    repository.tombstone(session, subject_id, erased_at)
     # On disk before the commit: a backup restored later erases the person again.
     journal.record(session, subject_id, erased_at)
     mail_erasure.shred(session, subject_id, outbox)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from avowal.children.models import ParentalConsent
 from avowal.consent.models import CookieConsentLink
@@ -324,6 +325,33 @@ def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit
 def drop_index(session: Session, subject_id: str) -> None:
     """Delete every blind-index row of a subject."""
     session.execute(delete(BlindIndex).where(BlindIndex.subject_id == subject_id))
+
+
+_DROP_INDEX = delete(cast(Table, BlindIndex.__table__)).where(
+    BlindIndex.__table__.c.subject_id == bindparam("subject_id")
+)
+_TOMBSTONE = (
+    update(cast(Table, Subject.__table__))
+    .where(_subjects.id == bindparam("subject_id"))
+    .values(
+        wrapped_key=None,
+        key_id=None,
+        ref=None,
+        erased_at=bindparam("erased_at", type_=_subjects.erased_at.type),
+    )
+)
+
+
+def tombstone(session: Session, subject_id: str, erased_at: dt.datetime) -> None:
+    """Destroy a person's wrapped data key, ref and lookup digests, keeping the row as a
+    tombstone erased at ``erased_at`` (crypto-shredding: their values can never be read)."""
+    _autoflush(session)
+    conn = session.connection()
+    conn.execute(_DROP_INDEX, {"subject_id": subject_id})
+    conn.execute(_TOMBSTONE, {"subject_id": subject_id, "erased_at": erased_at})
+    held = session.identity_map.get(identity_key(Subject, subject_id))
+    if held is not None:  # a copy the session holds is read again when next used
+        session.expire(held)
 
 
 def receipt(session: Session, receipt_id: str) -> Receipt | None:

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import ORMExecuteState
 
 from avowal.audit.models import AuditEntry
 from avowal.client import AvowalError, Client
@@ -43,18 +42,20 @@ def locking_selects(app: FastAPI) -> Iterator[list[str]]:
     """
     seen: list[str] = []
 
-    def record(state: ORMExecuteState) -> None:
-        if state.is_select:
-            sql = str(state.statement.compile(dialect=postgresql.dialect()))
+    # On the engine: the statements the ORM sends and the Core ones sent on the session's
+    # connection alike.
+    def record(_conn: Any, clause: Any, *_: Any) -> None:
+        if isinstance(clause, Select):
+            sql = str(clause.compile(dialect=postgresql.dialect()))
             if "FOR UPDATE" in sql:
                 seen.append(sql)
 
-    target = app.state.sessionmaker
-    event.listen(target, "do_orm_execute", record)
+    target = app.state.engine
+    event.listen(target, "before_execute", record)
     try:
         yield seen
     finally:
-        event.remove(target, "do_orm_execute", record)
+        event.remove(target, "before_execute", record)
 
 
 def test_an_erasure_locks_the_persons_row_before_it_checks_they_are_living(
