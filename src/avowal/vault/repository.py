@@ -288,37 +288,43 @@ class IndexHit(NamedTuple):
     objected: bool = True
 
 
+_bi = BlindIndex.__table__.c
+# Built once: the lookup path runs it on every search.
+_FIND_BY_DIGEST = (
+    select(
+        _bi.subject_id,
+        _bi.point,
+        _values.purposes,
+        exists().where(_consents.subject_id == _bi.subject_id),
+        exists().where(_objections.subject_id == _bi.subject_id),
+    )
+    .select_from(
+        BlindIndex.__table__.join(Subject.__table__, _subjects.id == _bi.subject_id).join(
+            PersonalValue.__table__,
+            and_(
+                _values.subject_id == _bi.subject_id,
+                _values.point == _bi.point,
+                _values.field == _bi.field,
+            ),
+        )
+    )
+    .where(
+        _bi.field == bindparam("field"),
+        _bi.digest == bindparam("digest"),
+        _subjects.erased_at.is_(None),
+    )
+    .order_by(_bi.subject_id, _bi.point)
+)
+
+
 def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit]:
     """Return the living subjects whose lookup field has this digest, with the value's purposes
     and whether they have parental consent requests or objections."""
-    stmt = (
-        select(
-            BlindIndex.subject_id,
-            BlindIndex.point,
-            PersonalValue.purposes,
-            exists().where(_consents.subject_id == BlindIndex.subject_id),
-            exists().where(_objections.subject_id == BlindIndex.subject_id),
-        )
-        .join(Subject, Subject.id == BlindIndex.subject_id)
-        .join(
-            PersonalValue,
-            and_(
-                PersonalValue.subject_id == BlindIndex.subject_id,
-                PersonalValue.point == BlindIndex.point,
-                PersonalValue.field == BlindIndex.field,
-            ),
-        )
-        .where(
-            BlindIndex.field == field,
-            BlindIndex.digest == digest,
-            Subject.erased_at.is_(None),
-        )
-        .order_by(BlindIndex.subject_id, BlindIndex.point)
-    )
     _autoflush(session)
+    rows = session.connection().execute(_FIND_BY_DIGEST, {"field": field, "digest": digest})
     return [
         IndexHit(sid, point, purposes, bool(minor), bool(objected))
-        for sid, point, purposes, minor, objected in session.connection().execute(stmt)
+        for sid, point, purposes, minor, objected in rows
     ]
 
 
