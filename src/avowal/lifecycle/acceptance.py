@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -302,7 +302,13 @@ def acceptances(
 
 def forget(session: Session, subject_id: str) -> None:
     """Delete an erased person's acceptances and change notifications."""
-    session.connection().execute(delete(Acceptance).where(Acceptance.subject_id == subject_id))
-    session.connection().execute(
-        delete(ChangeNotification).where(ChangeNotification.subject_id == subject_id)
-    )
+    conn = session.connection()
+    for stmt in _FORGET:
+        conn.execute(stmt, {"subject_id": subject_id})
+
+
+# Built once: every erasure runs them.
+_FORGET = tuple(
+    delete(model).where(model.subject_id == bindparam("subject_id"))
+    for model in (Acceptance, ChangeNotification)
+)

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from avowal.lib import clock
@@ -26,9 +26,15 @@ def _covering(purpose: str, objected: Iterable[str]) -> bool:
     return any(is_within(purpose, p) for p in objected)
 
 
+_PURPOSES_OF = select(Objection.__table__.c.purpose).where(
+    Objection.__table__.c.subject_id == bindparam("subject_id")
+)
+
+
 def objects_to(session: Session, subject_id: str, purpose: str) -> bool:
     """Tell whether a person objected to ``purpose`` or a use it lies within."""
-    held = session.scalars(select(Objection.purpose).where(Objection.subject_id == subject_id))
+    session.flush()  # a Core statement: objections the session holds go first
+    held = session.connection().execute(_PURPOSES_OF, {"subject_id": subject_id}).scalars()
     return _covering(purpose, held)
 
 
