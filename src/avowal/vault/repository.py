@@ -177,7 +177,7 @@ def add_subject(session: Session, subject: Subject) -> bool:
 def add_values(
     session: Session, held: list[dict[str, object]], digests: list[dict[str, object]]
 ) -> None:
-    """Insert a collection's values and lookup digests, each table in one executemany."""
+    """Insert a collection's values and lookup digests, each table in one multi-row INSERT."""
     _autoflush(session)  # the receipt the values point at goes first
     conn = session.connection()
     # One multi-row INSERT each: one round trip on PostgreSQL, where an executemany is several.
@@ -326,11 +326,6 @@ def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit
         IndexHit(sid, point, purposes, bool(minor), bool(objected))
         for sid, point, purposes, minor, objected in rows
     ]
-
-
-def drop_index(session: Session, subject_id: str) -> None:
-    """Delete every blind-index row of a subject."""
-    session.execute(delete(BlindIndex).where(BlindIndex.subject_id == subject_id))
 
 
 _DROP_INDEX = delete(cast(Table, BlindIndex.__table__)).where(
