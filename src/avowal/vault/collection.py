@@ -120,7 +120,8 @@ def _subject(
             return fresh, data_key, True
         found = repository.id_by_ref(session, ref.ref)
         if found is None:
-            raise SubjectNotFound(f"no subject with ref {ref.ref!r}")
+            # The ref's holder was erased between the two statements: collect again.
+            raise SubjectNotFound("the person with this ref was erased meanwhile; collect again")
         subj = living_subject(session, found, lock=True)
     assert subj.key_id is not None and subj.wrapped_key is not None  # living
     return subj, secrets.keyring.unwrap(subj.key_id, subj.wrapped_key, subj.id), False
