@@ -9,7 +9,8 @@ A restore checks the manifest, puts the database back (into an empty database, o
 configured one when asked to replace it), upgrades its schema to this version's, then re-applies
 every erasure the journal holds: a person erased after the backup was made is erased again,
 before any server reads the restored database. Erasures the backup already holds are found
-erased and left alone.
+erased and left alone. On PostgreSQL the tables are then rewritten (VACUUM FULL), so that the
+restored row versions of the people erased again are not left in their files.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, make_url, select
+from sqlalchemy import Engine, MetaData, make_url, select, text
 from sqlalchemy.orm import Session
 
 from avowal import __version__
@@ -238,7 +239,21 @@ def restore(engine: Engine, settings: Settings, folder: Path, *, replace: bool) 
     upgraded_from = migrate.current(engine)
     migrate.upgrade(engine)
     erased_again, journaled = reapply(engine, settings)
+    if erased_again and database == "postgresql":
+        _compact(engine)
     return Restored(manifest, upgraded_from, erased_again, journaled)
+
+
+def _compact(engine: Engine) -> None:
+    """Rewrite every table of a PostgreSQL database into new files (VACUUM FULL).
+
+    A re-applied erasure leaves the restored row versions, wrapped keys and lookup digests
+    included, behind as dead tuples in the tables' files until a vacuum; VACUUM FULL writes each
+    table anew without them and removes the old files, before any server reads the database.
+    (SQLite's erasures fold the log into the file and leave no copy, see ``purge_wal``.)
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM FULL"))
 
 
 def reapply(engine: Engine, settings: Settings) -> tuple[int, int]:

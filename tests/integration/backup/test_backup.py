@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
 from avowal.backup import service
@@ -43,6 +43,22 @@ def _secrets_of(app: FastAPI, subject_id: str) -> list[bytes]:
         ).all()
     assert digests
     return [subject.wrapped_key, *digests]
+
+
+def _table_files(app: FastAPI, tables: tuple[str, ...]) -> bytes:
+    """Return the bytes of these PostgreSQL tables' files as they are on disk, dead row versions
+    included (after a checkpoint writes out what the buffers hold)."""
+    with _engine(app).connect() as conn:
+        conn.execute(text("CHECKPOINT"))
+        return b"".join(
+            bytes(
+                conn.execute(
+                    text("SELECT pg_read_binary_file(pg_relation_filepath(CAST(:t AS regclass)))"),
+                    {"t": table},
+                ).scalar_one()
+            )
+            for table in tables
+        )
 
 
 def test_a_restore_erases_again_everyone_erased_after_the_backup(
@@ -95,6 +111,10 @@ def test_a_restore_erases_again_everyone_erased_after_the_backup(
     raw = stored.everything(app, settings)
     for secret in eves:
         assert secret not in raw
+    if made.database == "postgresql":  # nor in the files of the tables that held them
+        files = _table_files(app, ("subjects", "blind_index"))
+        for secret in eves:
+            assert secret not in files
     # Restored again (the same backup, the same journal): nobody is erased twice.
     again = service.restore(engine, settings, tmp_path / "backup", replace=True)
     assert (again.erased_again, again.journaled) == (1, 2)
