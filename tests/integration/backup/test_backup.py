@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
+from avowal.audit.models import AuditEntry
 from avowal.backup import service
 from avowal.cli import app as cli
 from avowal.client import Client
@@ -108,6 +109,13 @@ def test_a_restore_erases_again_everyone_erased_after_the_backup(
         ]["value"]
         == "Ada Example"
     )
+    # The erasure made again is audited, by the restore, saying why.
+    with app.state.sessionmaker() as session:
+        redone = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "erase", AuditEntry.subject_id == eve)
+        ).all()
+    assert [(e.actor, e.role) for e in redone] == [(service.ACTOR, "operator")]
+    assert redone[0].reason is not None and redone[0].reason.endswith(", after the backup")
     raw = stored.everything(app, settings)
     for secret in eves:
         assert secret not in raw
