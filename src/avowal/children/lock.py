@@ -14,6 +14,7 @@ from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from avowal.children.models import ParentalConsent
+from avowal.db import engine as db
 from avowal.lib import clock
 
 PENDING, CONFIRMING, CONSENTED = "pending", "confirming", "consented"
@@ -91,8 +92,7 @@ _FORGET = (
 
 def forget(session: Session, subject_id: str) -> None:
     """On any erasure of a person: close their open request, destroying the parent's address."""
-    session.flush()  # a Core statement: what the session holds goes first
-    session.connection().execute(_FORGET, {"of_subject": subject_id, "now": clock.now()})
+    db.core(session).execute(_FORGET, {"of_subject": subject_id, "now": clock.now()})
     # Rows of theirs the session holds are read again when next used.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, ParentalConsent) and obj.subject_id == subject_id:

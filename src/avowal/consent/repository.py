@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from avowal.consent.models import CookieConsent, CookieConsentLink
+from avowal.db import engine as db
 
 
 def history(session: Session, consent_id: str) -> Sequence[CookieConsent]:
@@ -51,6 +52,6 @@ def links_of(session: Session, subject_id: str) -> Sequence[CookieConsentLink]:
 
 def delete_links(session: Session, subject_id: str) -> None:
     """Delete every link of a person's to consent ids."""
-    session.connection().execute(
+    db.core(session).execute(
         delete(CookieConsentLink).where(CookieConsentLink.subject_id == subject_id)
     )

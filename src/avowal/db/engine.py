@@ -88,6 +88,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def core(session: Session) -> Connection:
+    """Return the session's connection for Core statements, after flushing what the session holds.
+
+    A Core statement skips the ORM: it neither autoflushes nor pays for the ORM's execution path.
+    Flushing first keeps the order an ORM statement would have (a new person's row before their
+    receipt, changes made in this session before a read of them); nothing is sent when the
+    session holds no changes.
+    """
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def after_commit(session: Session, action: Callable[[], None]) -> None:
     """Run ``action`` once the session's transaction has committed (never if it rolls back)."""
     session.info.setdefault("after_commit", []).append(action)

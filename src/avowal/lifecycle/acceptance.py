@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from avowal.audit import service as audit
 from avowal.callers.exceptions import PurposeNotGranted
 from avowal.callers.service import Caller
+from avowal.db import engine as db
 from avowal.lib import clock, text
 from avowal.lifecycle import repository
 from avowal.lifecycle.acceptance_exceptions import (
@@ -302,7 +303,7 @@ def acceptances(
 
 def forget(session: Session, subject_id: str) -> None:
     """Delete an erased person's acceptances and change notifications."""
-    conn = session.connection()
+    conn = db.core(session)
     for stmt in _FORGET:
         conn.execute(stmt, {"subject_id": subject_id})
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from avowal.db.engine import after_commit
+from avowal.db.engine import after_commit, core
 from avowal.mail.models import OutboxMessage
 
 HOLDING = ("queued", "failed")  # statuses whose rows still hold an envelope
@@ -25,7 +25,7 @@ def shred(session: Session, subject_id: str, outbox: Path | None) -> None:
     ``outbox`` is the `.eml` folder of the embedded default (``settings.mail_outbox_path``);
     None leaves the folder to the mail worker, which removes the folders of erased people.
     """
-    session.connection().execute(
+    core(session).execute(
         update(OutboxMessage)
         .where(OutboxMessage.subject_id == subject_id, OutboxMessage.status.in_(HOLDING))
         .values(status="shredded", envelope=None, wrapped_key=None, key_id=None)

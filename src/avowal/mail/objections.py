@@ -13,6 +13,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from avowal.db import engine as db
 from avowal.lib import clock
 from avowal.mail.news_models import Objection
 from avowal.policy.taxonomy import is_within
@@ -33,8 +34,7 @@ _PURPOSES_OF = select(Objection.__table__.c.purpose).where(
 
 def objects_to(session: Session, subject_id: str, purpose: str) -> bool:
     """Tell whether a person objected to ``purpose`` or a use it lies within."""
-    session.flush()  # a Core statement: objections the session holds go first
-    held = session.connection().execute(_PURPOSES_OF, {"subject_id": subject_id}).scalars()
+    held = db.core(session).execute(_PURPOSES_OF, {"subject_id": subject_id}).scalars()
     return _covering(purpose, held)
 
 
@@ -56,7 +56,7 @@ def record(
     if objects_to(session, subject_id, purpose):
         return False
     row = {"subject_id": subject_id, "purpose": purpose, "at": clock.current(now), "via": via}
-    session.connection().execute(_INSERT, row)
+    db.core(session).execute(_INSERT, row)
     return True
 
 

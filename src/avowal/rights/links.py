@@ -17,6 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from avowal.db import engine as db
 from avowal.lib import clock
 from avowal.rights.exceptions import LinkExpired, LinkInvalid, LinkUsed
 from avowal.rights.models import PersonGrant
@@ -163,7 +164,7 @@ def end_session(session: Session, token: str) -> None:
 
 def forget(session: Session, subject_id: str) -> None:
     """Delete an erased person's links and sessions."""
-    session.connection().execute(delete(PersonGrant).where(PersonGrant.subject_id == subject_id))
+    db.core(session).execute(delete(PersonGrant).where(PersonGrant.subject_id == subject_id))
 
 
 def purge(session: Session, now: dt.datetime | None = None) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from avowal.audit import service as audit
 from avowal.callers.service import Caller
+from avowal.db import engine as db
 from avowal.lib import clock
 from avowal.lifecycle import acceptance
 from avowal.policy.loader import LoadedPolicy
@@ -72,9 +73,8 @@ def close(session: Session, caller: Caller, subject_id: str) -> Closed:
         )
     now = clock.now()
     # One statement checks the person is living, holds their row and records the first closure.
-    session.flush()  # a Core statement: what the session holds goes first
     closed_at = (
-        session.connection()
+        db.core(session)
         .execute(
             _CLOSE,
             {"subject_id": subject_id, "now": now},

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from avowal.crypto import signing
 from avowal.crypto.service import Secrets
+from avowal.db import engine as db
 from avowal.lib import clock
 from avowal.policy.loader import LoadedPolicy
 from avowal.vault.models import Receipt
@@ -54,8 +55,7 @@ def issue(
     signature = signing.sign(secrets.signing_key, doc)
     # Written now, with Core: the ORM's unit of work costs more than the statement. What the
     # session holds goes first (the person's row, when it is new to the session).
-    session.flush()
-    session.connection().execute(
+    db.core(session).execute(
         _INSERT,
         {
             "id": doc["receipt_id"],

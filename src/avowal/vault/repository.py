@@ -13,6 +13,7 @@ from sqlalchemy.orm.util import identity_key
 
 from avowal.children.models import ParentalConsent
 from avowal.consent.models import CookieConsentLink
+from avowal.db import engine as db
 from avowal.db import upsert
 from avowal.lifecycle.models import Acceptance
 from avowal.mail.news_models import Objection
@@ -41,7 +42,7 @@ _ID_BY_REF = select(Subject.__table__.c.id).where(Subject.__table__.c.ref == bin
 
 def id_by_ref(session: Session, ref: str) -> str | None:
     """Return the id of the subject with the site's own user id, or None."""
-    return session.connection().execute(_ID_BY_REF, {"ref": ref}).scalar()
+    return db.core(session).execute(_ID_BY_REF, {"ref": ref}).scalar()
 
 
 class KeyRow(NamedTuple):
@@ -106,20 +107,12 @@ _KEY_COLUMNS = len(KeyRow._fields)
 _KEY_AND_VALUES_LOCKED = _KEY_AND_VALUES.with_for_update(of=Subject.__table__)
 
 
-def _autoflush(session: Session) -> None:
-    # A statement over plain columns skips the ORM's autoflush: do it here, so values added in
-    # this session and not yet flushed are seen as an ORM query would see them.
-    if session.autoflush:
-        session.flush()
-
-
 def key_and_values(
     session: Session, subject_id: str, *, lock: bool = False
 ) -> tuple[KeyRow | None, list[ValueRow]]:
     """Return a subject's key columns, or None, and its current values; ``lock`` as subject()."""
-    _autoflush(session)
     stmt = _KEY_AND_VALUES_LOCKED if lock else _KEY_AND_VALUES
-    rows = session.connection().execute(stmt, {"subject_id": subject_id}).all()
+    rows = db.core(session).execute(stmt, {"subject_id": subject_id}).all()
     if not rows:
         return None, []
     first = rows[0]
@@ -138,8 +131,7 @@ _LOCK_KEY = (
 
 def lock_key(session: Session, subject_id: str) -> KeyRow | None:
     """Return a subject's key columns, or None, holding their row to commit (as subject())."""
-    _autoflush(session)
-    row = session.connection().execute(_LOCK_KEY, {"subject_id": subject_id}).first()
+    row = db.core(session).execute(_LOCK_KEY, {"subject_id": subject_id}).first()
     return None if row is None else KeyRow(row[0], row[1], row[2])
 
 
@@ -171,15 +163,14 @@ def add_subject(session: Session, subject: Subject) -> bool:
             .returning(_subjects.id)
         )
     row = {c.key: getattr(subject, c.key) for c in _subjects}
-    return session.connection().execute(stmt, row).first() is not None
+    return db.core(session).execute(stmt, row).first() is not None
 
 
 def add_values(
     session: Session, held: list[dict[str, object]], digests: list[dict[str, object]]
 ) -> None:
     """Insert a collection's values and lookup digests, each table in one multi-row INSERT."""
-    _autoflush(session)  # the receipt the values point at goes first
-    conn = session.connection()
+    conn = db.core(session)  # the receipt the values point at goes first
     # One multi-row INSERT each: one round trip on PostgreSQL, where an executemany is several.
     for table, rows in ((PersonalValue.__table__, held), (BlindIndex.__table__, digests)):
         if rows:
@@ -235,8 +226,7 @@ def destroy_values(session: Session, subject_id: str, held: Sequence[tuple[str, 
         by_point.setdefault(point, []).append(field)
     if not by_point:
         return
-    _autoflush(session)  # changes made to these rows in this session go first
-    conn = session.connection()
+    conn = db.core(session)  # changes made to these rows in this session go first
     for point, fields in by_point.items():
         for stmt in _DESTROY:
             conn.execute(stmt, {"subject_id": subject_id, "point": point, "fields": fields})
@@ -258,7 +248,7 @@ def set_purposes(
 ) -> None:
     """Set the purposes of a person's values at these (point, field, purposes), one executemany."""
     if changed:
-        session.connection().execute(
+        db.core(session).execute(
             _SET_PURPOSES,
             [
                 {"of_subject": subject_id, "at_point": p, "at_field": f, "new_purposes": purposes}
@@ -320,8 +310,7 @@ _FIND_BY_DIGEST = (
 def find_by_digest(session: Session, field: str, digest: bytes) -> list[IndexHit]:
     """Return the living subjects whose lookup field has this digest, with the value's purposes
     and whether they have parental consent requests or objections."""
-    _autoflush(session)
-    rows = session.connection().execute(_FIND_BY_DIGEST, {"field": field, "digest": digest})
+    rows = db.core(session).execute(_FIND_BY_DIGEST, {"field": field, "digest": digest})
     return [
         IndexHit(sid, point, purposes, bool(minor), bool(objected))
         for sid, point, purposes, minor, objected in rows
@@ -346,8 +335,7 @@ _TOMBSTONE = (
 def tombstone(session: Session, subject_id: str, erased_at: dt.datetime) -> None:
     """Destroy a person's wrapped data key, ref and lookup digests, keeping the row as a
     tombstone erased at ``erased_at`` (crypto-shredding: their values can never be read)."""
-    _autoflush(session)
-    conn = session.connection()
+    conn = db.core(session)
     conn.execute(_DROP_INDEX, {"subject_id": subject_id})
     conn.execute(_TOMBSTONE, {"subject_id": subject_id, "erased_at": erased_at})
     held = session.identity_map.get(identity_key(Subject, subject_id))
@@ -392,8 +380,7 @@ _REGISTER = (
 def register_of(session: Session, subject_id: str) -> list[DisclosureRow] | None:
     """Return a subject's disclosure register, oldest first, or None when there is no such
     subject (erased people included), in one statement."""
-    _autoflush(session)
-    rows = session.connection().execute(_REGISTER, {"subject_id": subject_id}).all()
+    rows = db.core(session).execute(_REGISTER, {"subject_id": subject_id}).all()
     if not rows:
         return None
     return [DisclosureRow(*row[1:]) for row in rows if row[1] is not None]
@@ -405,7 +392,7 @@ _INSERT_DISCLOSURE = insert(cast(Table, Disclosure.__table__))
 def add_disclosure(session: Session, **row: Any) -> dict[str, Any]:
     """Record a disclosure (a new id given here); return the row written."""
     written = {"id": str(uuid.uuid4()), **row}
-    session.connection().execute(_INSERT_DISCLOSURE, written)
+    db.core(session).execute(_INSERT_DISCLOSURE, written)
     return written
 
 
@@ -451,8 +438,7 @@ _RECORDS = (
 def records_of(session: Session, subject_id: str) -> Records:
     """Return a person's receipts in the order they were issued, and which other records of
     theirs exist, in one statement (the export asks only the tables that hold something)."""
-    _autoflush(session)
-    rows = session.connection().execute(_RECORDS, {"subject_id": subject_id}).all()
+    rows = db.core(session).execute(_RECORDS, {"subject_id": subject_id}).all()
     if not rows:
         return Records([], False, False, False)
     held = [ReceiptRow(*row[3:]) for row in rows if row[3] is not None]
@@ -469,10 +455,8 @@ _RECEIPTS = select(
 
 def receipts_of(session: Session, subject_id: str) -> list[ReceiptRow]:
     """Return a subject's receipts, in the order they were issued."""
-    _autoflush(session)
     rows = [
-        ReceiptRow(*row)
-        for row in session.connection().execute(_RECEIPTS, {"subject_id": subject_id})
+        ReceiptRow(*row) for row in db.core(session).execute(_RECEIPTS, {"subject_id": subject_id})
     ]
     # issued_at lives in the signed document only; ISO 8601 UTC strings sort by time.
     return sorted(rows, key=lambda r: str(r.document.get("issued_at", "")))
