@@ -66,13 +66,12 @@ def build(
     role: str,
 ) -> Export:
     """Return everything held about a living person, decrypted for them; audit it as ``actor``."""
-    held_now = living_values(session, subject_id)
-    key_id, wrapped_key, rows = held_now.key_id, held_now.wrapped_key, held_now.rows
-    assert held_now.created_at is not None  # read with the values
+    key_id, wrapped_key, rows, person = living_values(session, subject_id)
+    assert person.created_at is not None  # read with the values
     policy = loaded.policy
     tax = loaded.taxonomy
     # Parental consents and objections are asked about only when the person has any.
-    lock = parental.lock_of(session, subject_id) if held_now.minor else None
+    lock = parental.lock_of(session, subject_id) if person.minor else None
     data_key = secrets.keyring.unwrap(key_id, wrapped_key, subject_id) if rows else b""
     points: dict[str, HeldPoint] = {}
     for row in rows:
@@ -156,7 +155,7 @@ def build(
             session.scalars(
                 select(Objection).where(Objection.subject_id == subject_id).order_by(Objection.at)
             )
-            if held_now.objected
+            if person.objected
             else ()
         )
     ]
@@ -167,7 +166,7 @@ def build(
             .order_by(ParentalConsent.requested_at.desc())
             .limit(1)
         ).first()
-        if held_now.minor
+        if person.minor
         else None
     )
     audit.append(
@@ -179,7 +178,7 @@ def build(
         organisation=policy.organisation.name,
         privacy_contact=str(policy.organisation.privacy_contact),
         subject_id=subject_id,
-        created_at=_when(held_now.created_at),
+        created_at=_when(person.created_at),
         points=ranked,
         receipts=receipts,
         disclosures=disclosures,

@@ -138,7 +138,7 @@ def correct(
     # The person's row locked, their key and values, and whether they have any parental consent
     # request, in one statement.
     living = living_values(session, subject_id, lock=True)
-    if living.minor:
+    if living.person.minor:
         _not_locked(session, subject_id)
     held = next((v for v in living.rows if v.point == point and v.field == field), None)
     if held is None:

@@ -98,15 +98,16 @@ def read(
 ) -> ReadResult:
     """Return only the values collected for ``purpose`` (or a parent); list the rest as withheld."""
     _authorise(session, loaded, caller, "read", subject_id, fields or [], purpose)
-    held = living_values(session, subject_id)
-    key_id, wrapped_key, rows = held.key_id, held.wrapped_key, held.rows
+    key_id, wrapped_key, rows, person = living_values(session, subject_id)
     data_key: bytes | None = None
     out: dict[str, ReadValue] = {}
     withheld: list[Withheld] = []
     wanted = set(fields) if fields else None
     # The tables are asked only about someone who has rows in them (read with the values).
-    locked, refused = parental.standing(session, subject_id) if held.minor else parental.NOT_A_MINOR
-    objected = held.objected and objections.objects_to(session, subject_id, purpose)
+    locked, refused = (
+        parental.standing(session, subject_id) if person.minor else parental.NOT_A_MINOR
+    )
+    objected = person.objected and objections.objects_to(session, subject_id, purpose)
     for row in rows:
         if wanted is not None and row.field not in wanted:
             continue
@@ -294,9 +295,8 @@ def disclose(
         )
     _authorise(session, loaded, caller, "disclose", subject_id, fields, purpose)
     # The person's row is locked: an erasure waits until the disclosure is recorded, or wins.
-    held = living_values(session, subject_id, lock=True)
-    key_id, wrapped_key, rows = held.key_id, held.wrapped_key, held.rows
-    locked = parental.lock_of(session, subject_id) if held.minor else None
+    key_id, wrapped_key, rows, person = living_values(session, subject_id, lock=True)
+    locked = parental.lock_of(session, subject_id) if person.minor else None
     if locked is not None:
         refusal: AvowalError = ParentalConsentPending(
             f"nothing of this person's may be disclosed: {parental.why_locked(locked)}",

@@ -157,7 +157,7 @@ def enforce(
     gone: list[tuple[str, str]] = []
     kept: list[tuple[str, str, list[str]]] = []
     for row in sorted(held.rows, key=lambda r: (r.point, r.field)):
-        outcome = decide(loaded, row, held, now)
+        outcome = decide(loaded, row, held.person, now)
         if outcome == KEEP:
             continue
         if outcome.destroy:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import NamedTuple
 
 from sqlalchemy import and_
@@ -48,14 +47,10 @@ class LivingValues(NamedTuple):
     key_id: str
     wrapped_key: bytes
     rows: list[repository.ValueRow]
-    # Whether the person has any parental consent request, or any objection: when not, the read
-    # path need not ask those tables.
-    minor: bool = True
-    objected: bool = True
-    created_at: dt.datetime | None = None
-    # When the person's retention periods started (their last activity, their account's closure).
-    last_activity_at: dt.datetime | None = None
-    closed_at: dt.datetime | None = None
+    # The rest of what was read with the values: whether the person has parental consent requests
+    # or objections (the read path asks those tables only when so), and when they were created,
+    # last active and closed their account.
+    person: repository.KeyRow
 
 
 def living_values(session: Session, subject_id: str, *, lock: bool = False) -> LivingValues:
@@ -63,16 +58,7 @@ def living_values(session: Session, subject_id: str, *, lock: bool = False) -> L
     key, rows = repository.key_and_values(session, subject_id, lock=lock)
     key_id, wrapped_key = _require_living(subject_id, key)
     assert key is not None
-    return LivingValues(
-        key_id,
-        wrapped_key,
-        rows,
-        key.minor,
-        key.objected,
-        key.created_at,
-        key.last_activity_at,
-        key.closed_at,
-    )
+    return LivingValues(key_id, wrapped_key, rows, key)
 
 
 def is_living(key: repository.KeyRow) -> bool:
