@@ -84,14 +84,24 @@ _VALUE_COLUMNS = tuple(getattr(_values, name) for name in ValueRow._fields)
 # without values gives one row whose value columns are NULL.
 _consents = ParentalConsent.__table__.c
 _objections = Objection.__table__.c
+
+
+def _asks(subject_id: Any) -> tuple[Any, Any]:
+    """Return whether the person has any parental consent request, and any objection: the two
+    flags a read gives with the person (KeyRow.minor and .objected, IndexHit's too)."""
+    return (
+        exists().where(_consents.subject_id == subject_id),
+        exists().where(_objections.subject_id == subject_id),
+    )
+
+
 _KEY_AND_VALUES = (
     select(
         _subjects.erased_at,
         _subjects.key_id,
         _subjects.wrapped_key,
         _subjects.created_at,
-        exists().where(_consents.subject_id == _subjects.id),
-        exists().where(_objections.subject_id == _subjects.id),
+        *_asks(_subjects.id),
         _subjects.last_activity_at,
         _subjects.closed_at,
         *_VALUE_COLUMNS,
@@ -285,8 +295,7 @@ _FIND_BY_DIGEST = (
         _bi.subject_id,
         _bi.point,
         _values.purposes,
-        exists().where(_consents.subject_id == _bi.subject_id),
-        exists().where(_objections.subject_id == _bi.subject_id),
+        *_asks(_bi.subject_id),
     )
     .select_from(
         BlindIndex.__table__.join(Subject.__table__, _subjects.id == _bi.subject_id).join(
