@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import free_port
+from tests.server import AVOWAL, avowal, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -47,19 +46,6 @@ def settings(db_url: str, tmp_path: Path) -> dict[str, str]:
     )
     env.pop("AVOWAL_SMTP_HOST")
     return env
-
-
-def avowal(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from avowal.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 @contextlib.contextmanager
@@ -135,9 +121,9 @@ def deployed(db_url: str, folder: Path, workers: int) -> Iterator[Deployment]:
     """Prepare and start the servers (``workers`` processes) and the worker."""
     env, token = prepare(db_url, folder)
     port = free_port()
-    serve = [sys.executable, "-c", "from avowal.cli import main; main()", "serve"]
+    serve = [*AVOWAL, "serve"]
     serve += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    worker = [sys.executable, "-c", "from avowal.cli import main; main()", "worker"]
+    worker = [*AVOWAL, "worker"]
     log = folder / "serve.log"
     with (
         process(serve, env, log) as server,

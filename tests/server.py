@@ -28,6 +28,19 @@ def free_port() -> int:
         return port
 
 
+# The `avowal` command as a subprocess runs it, with this interpreter.
+AVOWAL = [sys.executable, "-c", "from avowal.cli import main; main()"]
+
+
+def avowal(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run an `avowal` command in ``env``; fail the test unless it succeeds; return its stdout."""
+    done = subprocess.run(
+        [*AVOWAL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
 def serve_env(data_dir: Path, database_url: str, policy_file: Path) -> dict[str, str]:
     """Return the environment of a test server: our settings only, none of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVOWAL_")}
@@ -96,7 +109,7 @@ def _wait_healthy(server: Server) -> None:
 def running(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[Server]:
     """Start `avowal serve` on ``port`` (a free one if none); stop it (if running) on leaving."""
     port = port or free_port()
-    command = [sys.executable, "-c", "from avowal.cli import main; main()", "serve"]
+    command = [*AVOWAL, "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("wb")
     process = subprocess.Popen(

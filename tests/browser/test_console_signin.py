@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 
 from avowal.client import Client
 from tests.factories import PURCHASE, REGISTRATION
-from tests.server import running, serve_env
+from tests.server import avowal, running, serve_env
 
 pytestmark = pytest.mark.browser
 
@@ -46,30 +44,16 @@ def _need_chromium() -> None:
     pytest.skip(reason)
 
 
-def avowal(env: dict[str, str], *args: str) -> str:
-    """Run an `avowal` command; return what it printed on stdout."""
-    done = subprocess.run(
-        [sys.executable, "-c", "from avowal.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def test_staff_signs_in_with_totp_and_looks_a_person_up(tmp_path: Path) -> None:
     _need_chromium()
     from playwright.sync_api import Page, expect, sync_playwright
 
     env = serve_env(tmp_path, f"sqlite:///{tmp_path / 'avowal.sqlite3'}", POLICY)
     avowal(env, "db", "upgrade")
-    link = avowal(env, "staff", "add", EMAIL, "--kind", "employee", "--role", "support")
+    link = avowal(env, "staff", "add", EMAIL, "--kind", "employee", "--role", "support").strip()
     enrol_path = re.search(r"/console/enrol/[A-Za-z0-9_-]+$", link)
     assert enrol_path is not None, link
-    token = avowal(env, "token", "create", "web-backend", "--role", "web_backend")
+    token = avowal(env, "token", "create", "web-backend", "--role", "web_backend").strip()
 
     problems: list[str] = []
 
