@@ -278,11 +278,12 @@ def test_json_access_lines_carry_the_answers_request_ids_and_nothing_personal(
 # --- a real `avowal serve` ---------------------------------------------------------------
 
 
-def test_a_running_server_logs_no_canary_no_address_and_no_query(tmp_path: Path) -> None:
+def _migrated_with_token(tmp_path: Path) -> tuple[Path, str, str]:
+    """Make a migrated SQLite database in ``tmp_path``; return its file, URL and a back end's
+    service token."""
     database = tmp_path / "avowal.sqlite3"
     url = f"sqlite:///{database}"
-    settings = Settings(env="test", data_dir=tmp_path, database_url=url)
-    engine = make_engine(settings)
+    engine = make_engine(Settings(env="test", data_dir=tmp_path, database_url=url))
     migrate.upgrade(engine)
     try:
         policy = load_file(REPO_ROOT / EXAMPLE_POLICY)
@@ -290,6 +291,11 @@ def test_a_running_server_logs_no_canary_no_address_and_no_query(tmp_path: Path)
             token = callers.create(session, policy, "web_backend", "web_backend")
     finally:
         engine.dispose()
+    return database, url, token
+
+
+def test_a_running_server_logs_no_canary_no_address_and_no_query(tmp_path: Path) -> None:
+    database, url, token = _migrated_with_token(tmp_path)
     env = server.serve_env(tmp_path, url, REPO_ROOT / EXAMPLE_POLICY)
     log_path = tmp_path / "serve.log"
     auth = {"Authorization": f"Bearer {token}"}
@@ -322,16 +328,7 @@ def test_a_running_server_logs_no_canary_no_address_and_no_query(tmp_path: Path)
 
 
 def test_a_running_server_logs_json_lines_with_request_ids(tmp_path: Path) -> None:
-    database = tmp_path / "avowal.sqlite3"
-    url = f"sqlite:///{database}"
-    engine = make_engine(Settings(env="test", data_dir=tmp_path, database_url=url))
-    migrate.upgrade(engine)
-    try:
-        policy = load_file(REPO_ROOT / EXAMPLE_POLICY)
-        with Session(engine) as session, session.begin():
-            token = callers.create(session, policy, "web_backend", "web_backend")
-    finally:
-        engine.dispose()
+    _, url, token = _migrated_with_token(tmp_path)
     env = server.serve_env(tmp_path, url, REPO_ROOT / EXAMPLE_POLICY)
     env["AVOWAL_LOG_FORMAT"] = "json"
     log_path = tmp_path / "serve.log"
