@@ -167,10 +167,10 @@ def vouched_subject(session: Session, caller: Caller, subject: SubjectRef) -> st
         subject_id = subject.subject_id
     else:
         assert subject.ref is not None
-        found = repository.subject_by_ref(session, subject.ref)
+        found = repository.id_by_ref(session, subject.ref)
         if found is None:
             raise SubjectNotFound("no subject with this ref", ref=subject.ref)
-        subject_id = found.id
+        subject_id = found
     service.require_may_act(session, caller, "case_open", subject_id)
     living_subject(session, subject_id)
     return subject_id

@@ -117,8 +117,7 @@ def site_link(
     subject_id = subject.subject_id
     if subject_id is None:
         assert subject.ref is not None
-        found = repository.subject_by_ref(session, subject.ref)
-        subject_id = found.id if found is not None else None
+        subject_id = repository.id_by_ref(session, subject.ref)
     # Refused before "not found": a caller who may not act learns nothing of who is held.
     require_may_act(session, caller, "privacy_link", subject_id)
     if subject_id is None:

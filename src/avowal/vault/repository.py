@@ -32,11 +32,6 @@ def subject(session: Session, subject_id: str, *, lock: bool = False) -> Subject
     return session.scalar(stmt.execution_options(populate_existing=True))
 
 
-def subject_by_ref(session: Session, ref: str) -> Subject | None:
-    """Return a subject by the site's own user id."""
-    return session.scalar(select(Subject).where(Subject.ref == ref))
-
-
 _ID_BY_REF = select(Subject.__table__.c.id).where(Subject.__table__.c.ref == bindparam("ref"))
 
 
