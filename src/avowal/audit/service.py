@@ -49,18 +49,16 @@ _ADVANCE_FROM = text(
 _INSERT = insert(cast(Table, AuditEntry.__table__))
 # PostgreSQL only (SQLite has no data-modifying WITH): the guessed head moved and one entry
 # inserted in one round trip; the entry goes in only if the head moved, and RETURNING says so.
+_ROW_KEYS = (*chain.HASHED, "prev_hash", "entry_hash")
 _ADVANCE_FROM_AND_INSERT = text(
     "WITH head AS (UPDATE audit_head SET seq = :last, hash = :hash "
     "WHERE id = 1 AND seq = :guess_seq AND hash = :guess_hash RETURNING seq) "
-    "INSERT INTO audit_entries (seq, at, actor, role, action, subject_id, fields, purpose, "
-    "decision, reason, prev_hash, entry_hash) "
-    "SELECT CAST(:seq AS BIGINT), CAST(:at AS VARCHAR), CAST(:actor AS VARCHAR), "
-    "CAST(:role AS VARCHAR), CAST(:action AS VARCHAR), CAST(:subject_id AS VARCHAR), "
-    "CAST(:fields AS TEXT), CAST(:purpose AS VARCHAR), CAST(:decision AS VARCHAR), "
-    "CAST(:reason AS TEXT), CAST(:prev_hash AS VARCHAR), CAST(:entry_hash AS VARCHAR) FROM head "
-    "RETURNING seq"
+    f"INSERT INTO audit_entries ({', '.join(_ROW_KEYS)}) SELECT "
+    # Typed, as an INSERT ... SELECT of parameters needs on PostgreSQL; TEXT, not the column's
+    # VARCHAR(n), which would cut an overlong value silently instead of refusing it.
+    + ", ".join(f"CAST(:{k} AS {'BIGINT' if k == 'seq' else 'TEXT'})" for k in _ROW_KEYS)
+    + " FROM head RETURNING seq"
 )
-_ROW_KEYS = (*chain.HASHED, "prev_hash", "entry_hash")
 # The head each database was last moved to by this process: (seq, hash). A guess that saves the
 # read of the head; a wrong guess costs one statement that changes nothing.
 _last_head: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
