@@ -180,6 +180,14 @@ class Settings(BaseSettings):
         description="Most seconds a filtered dashboard request spends computing days from raw "
         "events before it answers 503 (the days computed are kept; ask again).",
     )
+    analytics_sample_visits: int = Field(
+        500_000,
+        ge=0,
+        description="On ClickHouse, a filtered dashboard view whose range has more visits than "
+        "this is estimated from a sample of the visitors, about this many visits, so that it "
+        "answers as fast at any size (exact=true asks for exact figures; the Stats API is always "
+        "exact). 0: never sample.",
+    )
     analytics_max_batch: int = Field(
         500, ge=1, le=10000, description="Most events committed in one ingest transaction."
     )

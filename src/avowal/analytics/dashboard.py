@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from avowal.analytics import archive, dimensions
+from avowal.analytics import archive, dimensions, sampling
 from avowal.analytics.clickhouse import reader as clickhouse_reader
 from avowal.analytics.clickhouse.events import ClickHouseEvents
 from avowal.analytics.models import Event
@@ -70,20 +70,29 @@ def reader(
     visit_minutes: int,
     budget: float | None = None,
     clickhouse: ClickHouseEvents | None = None,
+    sample_visits: int = 0,
 ) -> Reader:
     """Return the reader of a request: rollups, or raw events when it is filtered (computing
     raw days for at most ``budget`` seconds, see :meth:`RawReader.day`).
 
     With ``clickhouse``, figures come from ClickHouse's raw events, except, unfiltered, the
-    days that are over, read from the rollups the worker stored from ClickHouse.
+    days that are over, read from the rollups the worker stored from ClickHouse. Filtered, when
+    the range has more than ``sample_visits`` visits (0: never), they are estimated from a
+    sample of the visitors (:mod:`avowal.analytics.sampling`).
     """
     if clickhouse is not None:
+        sample = None
+        if query.filters and sample_visits > 0:
+            # The range's visits, from the rollups: what a filter would otherwise read through.
+            days = RollupReader(session, query.site_id).by_day(query.range)
+            sample = sampling.choose(sum(t.visits for t in days.values()), sample_visits)
         return clickhouse_reader.ClickHouseReader(
             clickhouse.client(),
             query.site_id,
             query.filters,
             visit_minutes=visit_minutes,
             history=session,
+            sample=sample,
         )
     if query.filters:
         # Noted, so that the worker archives these filters' days (avowal.analytics.archive).
@@ -157,6 +166,7 @@ def _head(query: Query, source: Reader) -> dict[str, Any]:
         "days": query.range.days,
         "filters": query.filter_texts,
         "basis": source.basis,
+        "sample_percent": None if source.sample is None else source.sample.percent,
     }
 
 

@@ -72,6 +72,12 @@ class _Head(_Range):
         "requests; `clickhouse` when events are kept in ClickHouse (its raw events, and the "
         "rollups of days past their retention)."
     )
+    sample_percent: float | None = Field(
+        description="The percentage of visitors the figures are estimated from, each count "
+        "scaled up to the whole (a filtered view of a large site on ClickHouse, see "
+        "`AVOWAL_ANALYTICS_SAMPLE_VISITS`); null when the figures are exact. Ask with "
+        "`exact=true` for exact figures."
+    )
 
 
 class Summary(_Head):

@@ -32,6 +32,7 @@ class Params:
     end: str | None
     compare: str | None
     filters: list[str]
+    exact: bool = False
 
 
 def params(
@@ -54,9 +55,16 @@ def params(
             "`event:Signup`, `prop:plan=pro`...; repeat to combine (all must hold).",
         ),
     ] = None,
+    exact: Annotated[
+        bool,
+        Query(
+            description="`true`: exact figures, where a filtered view of a large site on "
+            "ClickHouse would be estimated from a sample of its visitors (slower).",
+        ),
+    ] = False,
 ) -> Params:
     """Collect the common dashboard parameters."""
-    return Params(start, end, compare, list(filters or []))
+    return Params(start, end, compare, list(filters or []), exact)
 
 
 ParamsDep = Annotated[Params, Depends(params)]
@@ -82,6 +90,7 @@ def parse(
         visit_minutes=settings.analytics_visit_minutes,
         budget=settings.analytics_filter_budget_seconds,
         clickhouse=clickhouse_events.of(settings),
+        sample_visits=0 if given.exact else settings.analytics_sample_visits,
     )
     return parsed, source
 

@@ -42,6 +42,7 @@ from avowal.analytics.rollup import (
     compute_day,
     hour_start,
 )
+from avowal.analytics.sampling import Sample
 from avowal.lib import clock
 
 # The hours' figures (DayFigures.hourly), named as a dimension among those a reader is asked for.
@@ -70,6 +71,9 @@ class Reader(Protocol):
     """The figures a dashboard needs, for one site."""
 
     basis: str
+    # The sample of visitors the figures are estimated from (avowal.analytics.sampling), or
+    # None when they are exact.
+    sample: Sample | None
 
     def by_day(self, days: DayRange) -> dict[dt.date, Tally]:
         """Return the totals of each day that has any."""
@@ -92,6 +96,7 @@ class RollupReader:
     (:func:`avowal.analytics.incremental.tail`), so an event acknowledged a moment ago counts."""
 
     basis = "rollups"
+    sample: Sample | None = None
 
     def __init__(self, session: Session, site_id: int, *, visit_minutes: int | None = None) -> None:
         self.session = session
@@ -244,6 +249,8 @@ class DayFiguresReader(ABC):
     dimension it reads (:data:`HOURS` for the hours), so a reader that can compute some
     dimensions without the others does.
     """
+
+    sample: Sample | None = None
 
     @abstractmethod
     def figures(

@@ -271,6 +271,12 @@ def build(
         "series_csv": links.to(csv_path, table="timeseries"),
         "visit_minutes": settings.analytics_visit_minutes,
         "notice": notice,
+        "sample": (
+            None
+            if source.sample is None
+            else {"percent": source.sample.percent, "exact_link": links.to(exact="true")}
+        ),
+        "exact": given.exact,
     }
 
 
@@ -283,4 +289,5 @@ def params_of(given: Params, metric: str, extra: Sequence[tuple[str, str]] = ())
         "compare": given.compare,
         "filter": given.filters,
         "metric": None if metric == "visitors" else metric,
+        "exact": "true" if given.exact else None,
     }

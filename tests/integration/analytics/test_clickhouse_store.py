@@ -162,10 +162,11 @@ def test_schema_is_clickhouses_own_and_retention_is_a_ttl(ch_settings: Settings)
     assert "TTL day + toIntervalDay(31)" in visits
     columns = {row[0] for row in client.query(f"DESCRIBE TABLE {schema.VISITS_TABLE}").result_rows}
     assert columns == {"site_id", "visit_minutes", *sql.VISIT_COLUMNS}
-    # Their pages, ordered by page within a day, and the days kept.
+    # Their pages, ordered by visitor within a day (re-sorted by step 7), and the days kept.
     pages = str(client.command(f"SHOW CREATE TABLE {schema.PAGES_TABLE}"))
-    assert "ORDER BY (site_id, visit_minutes, day, path, visitor, first_t)" in pages
+    assert "ORDER BY (site_id, visit_minutes, day, visitor, path, first_t)" in pages
     assert "`path` LowCardinality(String)" in pages
+    assert "TTL day + toIntervalDay(31)" in pages
     for table in (schema.PAGES_TABLE, schema.DAYS_TABLE):
         assert "PARTITION BY day" in str(client.command(f"SHOW CREATE TABLE {table}"))
     steps = client.query(f"SELECT step, name FROM {schema.MIGRATIONS_TABLE} ORDER BY step")
@@ -176,6 +177,7 @@ def test_schema_is_clickhouses_own_and_retention_is_a_ttl(ch_settings: Settings)
         (4, "create analytics_visit_days"),
         (5, "make the page rows of the visits kept"),
         (6, "note the days of the visits kept"),
+        (7, "sort the page rows by visitor within each day"),
     ]
     # Each step runs once; the retention follows the policy's, in every table.
     assert store.upgrade(30) == []

@@ -108,6 +108,7 @@ def test_summary_with_comparison(
         "days": 3,
         "filters": [],
         "basis": basis("rollups"),
+        "sample_percent": None,
         "totals": TOTALS,
         "previous": {"from": "2026-03-07", "to": "2026-03-09", "totals": PREVIOUS},
         "change": {

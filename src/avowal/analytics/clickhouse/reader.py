@@ -34,6 +34,7 @@ from avowal.analytics.models import RollupState
 from avowal.analytics.query import REALTIME_MINUTES, DayRange
 from avowal.analytics.readers import HOURS, DayFiguresReader, RollupReader, merge
 from avowal.analytics.rollup import FIGURES, DayFigures, HourTally, Tally
+from avowal.analytics.sampling import Sample
 from avowal.analytics.visits import PAGEVIEW, micros
 
 if TYPE_CHECKING:
@@ -61,8 +62,11 @@ class ClickHouseReader(DayFiguresReader):
         visit_minutes: int,
         history: Session | None = None,
         stored_visits: bool = True,
+        sample: Sample | None = None,
     ) -> None:
         self.client = client
+        # Read the visits of a sample of visitors only, their figures scaled up (sampling).
+        self.sample = sample
         # Whether the visits of days that are over are read from analytics_visits, where the
         # worker keeps them (events.store_visits), rather than made again from raw events.
         self.stored_visits = stored_visits
@@ -195,7 +199,7 @@ class ClickHouseReader(DayFiguresReader):
         for i in indices:
             self._sums[(i, first, last, asked)] = {}
         for i, value, *figures in self._rows(first, last, indices, values=values, summed=True):
-            self._sums[(i, first, last, asked)][value] = _tally(figures)
+            self._sums[(i, first, last, asked)][value] = _tally(figures, self.sample)
         return self._sums[(index, first, last, asked)]
 
     def _query(
@@ -214,6 +218,7 @@ class ClickHouseReader(DayFiguresReader):
             wanted=wanted,
             stored=stored,
             present=present,
+            sample=None if self.sample is None else self.sample.bound,
             **options,
         )
 
@@ -259,21 +264,23 @@ class ClickHouseReader(DayFiguresReader):
                 h = into.hourly[int(value)]
                 # The entries' columns: visitors, visits, pageviews (...), events.
                 h.visitors, h.visits, h.pageviews, h.events = (
-                    figures[0],
-                    figures[1],
-                    figures[2],
-                    figures[5],
+                    _scaled(figures[i], self.sample) for i in (0, 1, 2, 5)
                 )
                 continue
-            into.daily[(sql.DIMENSIONS[dimension], value)] = _tally(figures)
+            into.daily[(sql.DIMENSIONS[dimension], value)] = _tally(figures, self.sample)
         return found
 
 
-def _tally(figures: Sequence[int]) -> Tally:
-    """Return a row's figures, in :data:`FIGURES` order, as a tally."""
+def _scaled(number: int, sample: Sample | None) -> int:
+    return int(number) if sample is None else sample.scale(int(number))
+
+
+def _tally(figures: Sequence[int], sample: Sample | None) -> Tally:
+    """Return a row's figures, in :data:`FIGURES` order, as a tally (estimates of the whole
+    when they are a sample's)."""
     t = Tally()
     for name, number in zip(FIGURES, figures, strict=True):
-        setattr(t, name, int(number))
+        setattr(t, name, _scaled(number, sample))
     return t
 
 

@@ -25,9 +25,10 @@ user agent), is partitioned by day and kept by the same TTL, and is dropped with
 
 A third, ``analytics_visit_pages``, holds the same visits once more, one row per page a visit
 viewed (the page's views, seconds to the next view, engagement, and whether it was the visit's
-entry or exit page, beside the visit's attributes and figures), ordered by page: the page table
-and the entry and exit pages of a filtered dashboard sum its rows instead of expanding every
-visit's page views, and a filter on a page finds its visits by the sort key. It is made from
+entry or exit page, beside the visit's attributes and figures): the page table and the entry
+and exit pages of a filtered dashboard sum its rows instead of expanding every visit's page
+views. Like the other two tables it is ordered by visitor within each day (:data:`PAGES_ORDER`,
+step 7), so that a sample of visitors reads only its share of a day. It is made from
 ``analytics_visits`` (:data:`PAGES_FROM_VISITS`), right after a day's visits are. Then
 ``analytics_visit_days`` notes the site-day (and gap) as kept: readers read a day's visits from
 the two tables from then on, never a day half written.
@@ -39,6 +40,7 @@ steps recorded in ``avowal_migrations``; each runs once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from avowal.analytics import store
@@ -193,14 +195,43 @@ def days_insert(where: str = "") -> str:
     )
 
 
-# (number, what it does, statement); appended to, never edited once released.
-STEPS: tuple[tuple[int, str, str], ...] = (
+# The page rows' sort key from step 7 on: by visitor within each day, as the events and the
+# visits are, so that a sample of visitors (avowal.analytics.sampling) reads its share of each
+# day only. Step 3 sorted them by page, which a sample could not narrow.
+PAGES_ORDER = "site_id, visit_minutes, day, visitor, path, first_t"
+_RESORTING = f"{PAGES_TABLE}_resorted"
+
+
+def _resort_pages(client: Client) -> None:
+    """Sort ``analytics_visit_pages`` by :data:`PAGES_ORDER`: copy its rows into a table so
+    sorted, swap the two, drop the old one. Each statement may run again after a crash in the
+    middle: the copy is made afresh, and once swapped the copy is of the re-sorted rows."""
+    found = client.query(
+        "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
+        "AND name = {name:String}",
+        parameters={"name": PAGES_TABLE},
+    ).result_rows
+    if found and found[0][0] == PAGES_ORDER:
+        return
+    client.command(f"DROP TABLE IF EXISTS {_RESORTING}")
+    client.command(
+        f"CREATE TABLE {_RESORTING} AS {PAGES_TABLE} "
+        f"ENGINE = MergeTree PARTITION BY day ORDER BY ({PAGES_ORDER})"
+    )
+    client.command(f"INSERT INTO {_RESORTING} SELECT * FROM {PAGES_TABLE}")
+    client.command(f"EXCHANGE TABLES {PAGES_TABLE} AND {_RESORTING}")
+    client.command(f"DROP TABLE {_RESORTING}")
+
+
+# (number, what it does, statement or function); appended to, never edited once released.
+STEPS: tuple[tuple[int, str, str | Callable[[Client], None]], ...] = (
     (1, "create analytics_events", _CREATE_EVENTS),
     (2, "create analytics_visits", _CREATE_VISITS),
     (3, "create analytics_visit_pages", _CREATE_PAGES),
     (4, "create analytics_visit_days", _CREATE_DAYS),
     (5, "make the page rows of the visits kept", pages_insert()),
     (6, "note the days of the visits kept", days_insert()),
+    (7, "sort the page rows by visitor within each day", _resort_pages),
 )
 
 
@@ -220,7 +251,10 @@ def upgrade(client: Client, retention_days: int) -> list[str]:
     for step, name, statement in STEPS:
         if step in applied:
             continue
-        client.command(statement)
+        if callable(statement):
+            statement(client)
+        else:
+            client.command(statement)
         client.insert(
             MIGRATIONS_TABLE,
             [[step, name, dt.datetime.now(dt.UTC)]],

@@ -258,12 +258,16 @@ def figures_query(
     present: Collection[dt.date] | None = None,
     values: Collection[str] | None = None,
     summed: bool = False,
+    sample: int | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
     """Return the statement and parameters of the figures of ``first`` to ``last``: rows of
     (day, dimension index, value, visitors, then the other rollup figures), of the ``wanted``
     dimensions only (indices in :data:`DIMENSIONS`, or :data:`HOUR`); of the given ``values``
     only when given; ``summed`` over the days, without the day, when asked (each day's
-    visitors added, as :class:`avowal.analytics.readers.DayFiguresReader` adds them). None when
+    visitors added, as :class:`avowal.analytics.readers.DayFiguresReader` adds them); of the
+    visitors whose hash is below ``sample`` only, when given (a
+    :attr:`avowal.analytics.sampling.Sample.bound`: every table is sorted by visitor within a
+    day, so only their share of each day is read; the figures are not scaled here). None when
     there is nothing to read: no day stored, and none with events (``present``, the days with
     events when known).
 
@@ -289,6 +293,12 @@ def figures_query(
         site_id, live[0] if live else first, live[-1] if live else last, visit_minutes
     )
     stored_range = _STORED
+    # The sampled visitors: a condition on every table read, the filters' lookups included.
+    within = ""
+    if sample is not None:
+        parameters["sample"] = sample
+        within = " AND visitor < {sample:Int64}"
+        stored_range += within
     if kept:
         parameters.update(stored_first=kept[0], stored_last=kept[-1])
         if len(kept) < (kept[-1] - kept[0]).days + 1:  # not every day between them
@@ -310,10 +320,10 @@ def figures_query(
         if condition is not None:
             narrow.append(
                 f"AND (day, visitor) IN (SELECT day, visitor FROM {schema.TABLE} "
-                f"WHERE {_RANGE} AND {condition})"
+                f"WHERE {_RANGE}{within} AND {condition})"
             )
-    # The values asked for, as a list of parameters: a set ClickHouse can look up in the pages'
-    # sort key (an array parameter is not).
+    # The values asked for, as a list of parameters: a set, which ClickHouse looks up faster
+    # than an array parameter.
     listed = "''"
     if values is not None:
         names = [f"value{i}" for i in range(len(set(values)))]
@@ -325,6 +335,8 @@ def figures_query(
         if len(live) < (live[-1] - live[0]).days + 1:  # not every day between them
             parameters["live"] = live
             narrow.insert(0, "AND has({live:Array(Date)}, day)")
+        if within:
+            narrow.insert(0, within)
         parts.append(
             _statement(
                 computed_visits("computed", " ".join(narrow))
@@ -369,7 +381,7 @@ _VISIT = "(day, visitor, first_t)"
 def _stored_has(f: VisitFilter, param: str, stored: str) -> str:
     """The SQL telling whether a row of either stored table (a visit, or one of its pages) of the
     ``stored`` days is of a visit with the filter's value: a visit attribute is in both rows; a
-    page, entry or exit page is found by the pages' sort key; a custom event, property or
+    page, entry or exit page is found among the pages' rows; a custom event, property or
     revenue in the visits' custom events."""
     kind = f.kind
     if kind in VISIT_DIMENSIONS:
