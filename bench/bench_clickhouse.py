@@ -72,6 +72,11 @@ FILTERS = {
         VisitFilter("source", "Google"),
         VisitFilter("device", "mobile"),
     ),
+    "page:/pricing": (VisitFilter("page", "/pricing"),),
+    "event:Signup + country!:AA": (
+        VisitFilter("event", "Signup"),
+        VisitFilter("country", "AA", negated=True),
+    ),
 }
 BATCH = 500
 # The default of AVOWAL_ANALYTICS_SAMPLE_VISITS: what a server samples filtered views above.
@@ -488,7 +493,7 @@ def run() -> None:
             (n1, filtered[(kind, worst)] * 1000),
             ba.FILTER_TARGET_MS,
         )
-        for kind in ("raw", "ch")
+        for kind in ("raw", "exact")
     }
     # ClickHouse's dashboard as served with a live day (today) computed from raw events.
     live = {n: loads[f"{n} clickhouse"] + loads[f"{n} live day"] for n in sets}
@@ -502,8 +507,9 @@ def run() -> None:
     print(
         f"  estimates, linear through the 100k and 10M figures (30 days of events): filtered "
         f"first use ({worst}) passes {ba.FILTER_TARGET_MS:.0f} ms: rollup store {at['raw']}, "
-        f"ClickHouse {at['ch']}; the unfiltered dashboard passes {ba.TARGET_MS:.0f} ms: "
-        f"rollup store {at['rollup']}, ClickHouse {at['clickhouse']}"
+        f"ClickHouse exact {at['exact']} (sampled, it stays near its 10M time: the sample "
+        f"reads about {SAMPLE_VISITS:,} visits at any size); the unfiltered dashboard passes "
+        f"{ba.TARGET_MS:.0f} ms: rollup store {at['rollup']}, ClickHouse {at['clickhouse']}"
     )
     figures = (loads, filtered[("raw", worst)], filtered[("ch", worst)], at, ch_mb, sqlite_mb)
     print("  RECOMMENDATION: " + _recommend(*figures, rates))
@@ -526,7 +532,7 @@ def _recommend(
     dash_c = (loads["10M clickhouse"] + loads["10M live day"]) * 1000
     sqlite_rate, ch_rate = rates.values()
     gains = (
-        f"at 10M ClickHouse answers a filter's first use {raw_s / ch_s:.1f}x "
+        f"at 10M ClickHouse answers a filter's first use, as served, {raw_s / ch_s:.1f}x "
         f"{'faster' if ch_s < raw_s else 'slower'} ({raw_s:,.1f} s vs {ch_s:,.1f} s), "
         f"its dashboard with a live day {dash_c / dash_r:,.1f}x "
         f"{'slower' if dash_c > dash_r else 'faster'} ({dash_r:,.0f} ms from rollups vs "
@@ -535,15 +541,22 @@ def _recommend(
         f"disk ({sqlite_mb:,.0f} vs {ch_mb:,.0f} MB per million) and ingests "
         f"{ch_rate / sqlite_rate:.2f}x as fast"
     )
-    if dash_c <= ba.TARGET_MS and ch_s * 1000 <= ba.FILTER_TARGET_MS and ch_s < raw_s:
+    if ch_s * 1000 <= ba.FILTER_TARGET_MS < raw_s * 1000:
+        price = (
+            "at no cost to the unfiltered dashboard"
+            if dash_c <= ba.TARGET_MS
+            else f"at the cost of today's figures, made from raw events on each load "
+            f"({dash_c:,.0f} ms for a 30-day dashboard that includes today, over its "
+            f"{ba.TARGET_MS:.0f} ms target)"
+        )
         return (
-            f"move a site to ClickHouse once its filtered views pass {ba.FILTER_TARGET_MS:.0f} ms "
-            f"on the rollup store, {at['raw']} per 30 days here; {gains}"
+            f"move a site to ClickHouse once its filtered views' first use on the rollup store "
+            f"passes {ba.FILTER_TARGET_MS:.0f} ms, {at['raw']} per 30 days here, {price}; {gains}"
         )
     return (
         "no size measured here calls for a move to ClickHouse on chdb: it passes the dashboard's "
-        f"{ba.TARGET_MS:.0f} ms {at['clickhouse']} and the filtered views' "
-        f"{ba.FILTER_TARGET_MS:.0f} ms {at['ch']}, while rollups keep the dashboard under "
+        f"{ba.TARGET_MS:.0f} ms {at['clickhouse']} and, exact, the filtered views' "
+        f"{ba.FILTER_TARGET_MS:.0f} ms {at['exact']}, while rollups keep the dashboard under "
         f"{ba.TARGET_MS:.0f} ms up to {at['rollup']} per 30 days; move a site only for its disk "
         f"or its filters' first use; {gains}"
     )

@@ -7,7 +7,7 @@ imports the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -112,8 +112,9 @@ def export_csv(
     given: Params,
     table: str,
 ) -> Response:
-    """Answer one table (or the time series) of a site's dashboard as CSV."""
-    parsed, source = parse(session, settings, policy, domain, given)
+    """Answer one table (or the time series) of a site's dashboard as CSV: exact figures,
+    never a sample's (a CSV file has nowhere to say it is an estimate)."""
+    parsed, source = parse(session, settings, policy, domain, replace(given, exact=True))
     if table not in dashboard.TABLES:
         raise query.InvalidQuery(
             f"no table '{table[:40]}' to export", field="table", known=list(dashboard.TABLES)

@@ -190,6 +190,7 @@ def test_a_large_filtered_view_says_it_is_sampled_and_exact_turns_it_off(
     get: Callable[..., Any],
     app: FastAPI,
     client: TestClient,
+    tokens: dict[str, str],
     analytics_store: str,
     settings: Settings,
 ) -> None:
@@ -203,6 +204,17 @@ def test_a_large_filtered_view_says_it_is_sampled_and_exact_turns_it_off(
     assert all(answer["sample_percent"] is None for answer in exact.values())
     filters = (VisitFilter("source", "Google"),)
     q = Query(known, SITE, DayRange(dt.date(2026, 3, 10), dt.date(2026, 3, 12)), False, filters)
+    # A CSV export has nowhere to say it is an estimate: it is always exact.
+    csv = {
+        exactly: client.get(
+            f"{API}/export.csv",
+            params={**RANGE, **google, "table": "page", **({"exact": "true"} if exactly else {})},
+            headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
+        )
+        for exactly in (False, True)
+    }
+    assert csv[False].status_code == 200 and csv[False].text == csv[True].text
+    assert len(csv[True].text.splitlines()) > 1
     with app.state.sessionmaker.begin() as session:
         token = share.create(session, SITE)
     page = client.get(f"/share/{token}", params={**RANGE, **google}).text
@@ -213,6 +225,7 @@ def test_a_large_filtered_view_says_it_is_sampled_and_exact_turns_it_off(
         assert store is not None
         for path in paths:
             assert get(path, **google)["sample_percent"] == expected.percent, path
+        assert get("breakdown/page", **google)["rows"] != exact["breakdown/page"]["rows"]
         # The figures are the sample's, and the exact ones those of every visitor.
         for sample, answer in ((expected, get("summary", **google)), (None, exact["summary"])):
             reader = ClickHouseReader(
