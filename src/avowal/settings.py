@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         "events before it answers 503 (the days computed are kept; ask again).",
     )
     analytics_sample_visits: int = Field(
-        500_000,
+        250_000,
         ge=0,
         description="On ClickHouse, a filtered dashboard view whose range has more visits than "
         "this is estimated from a sample of the visitors, about this many visits, so that it "

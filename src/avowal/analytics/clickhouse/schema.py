@@ -204,8 +204,10 @@ _RESORTING = f"{PAGES_TABLE}_resorted"
 
 def _resort_pages(client: Client) -> None:
     """Sort ``analytics_visit_pages`` by :data:`PAGES_ORDER`: copy its rows into a table so
-    sorted, swap the two, drop the old one. Each statement may run again after a crash in the
-    middle: the copy is made afresh, and once swapped the copy is of the re-sorted rows."""
+    sorted, swap the two, drop the old one. It may run again after a crash in the middle: a
+    copy left behind (half made, or the old rows once swapped) is dropped first, and a table
+    already sorted is left as it is."""
+    client.command(f"DROP TABLE IF EXISTS {_RESORTING}")
     found = client.query(
         "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
         "AND name = {name:String}",
@@ -213,7 +215,6 @@ def _resort_pages(client: Client) -> None:
     ).result_rows
     if found and found[0][0] == PAGES_ORDER:
         return
-    client.command(f"DROP TABLE IF EXISTS {_RESORTING}")
     client.command(
         f"CREATE TABLE {_RESORTING} AS {PAGES_TABLE} "
         f"ENGINE = MergeTree PARTITION BY day ORDER BY ({PAGES_ORDER})"

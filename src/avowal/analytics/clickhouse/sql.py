@@ -305,7 +305,8 @@ def figures_query(
             parameters["stored"] = kept
             stored_range += " AND has({stored:Array(Date)}, day)"
     having: list[str] = []
-    kept_having: list[str] = []
+    # The filters' conditions on the rows of each stored table.
+    kept_having: dict[str, list[str]] = {schema.VISITS_TABLE: [], schema.PAGES_TABLE: []}
     narrow: list[str] = []
     for i, f in enumerate(filters):
         name = f"filter{i}"
@@ -314,8 +315,9 @@ def figures_query(
         has = _has(f, param)
         having.append(f"NOT {has}" if f.negated else has)
         if kept:
-            found = _stored_has(f, param, stored_range)
-            kept_having.append(f"NOT {found}" if f.negated else found)
+            for table, conditions in kept_having.items():
+                found = _stored_has(f, param, stored_range, table)
+                conditions.append(f"NOT {found}" if f.negated else found)
         condition = _narrowing(f, param)
         if condition is not None:
             narrow.append(
@@ -347,12 +349,16 @@ def figures_query(
             )
         )
     if kept:
-        where = " AND ".join([stored_range, *kept_having])
+        where = {
+            table: " AND ".join([stored_range, *conditions])
+            for table, conditions in kept_having.items()
+        }
         entries = wanted & _ENTRIES_ONLY
         if entries:
             parts.append(
                 _statement(
-                    f"visits AS (SELECT {columns} FROM {schema.VISITS_TABLE} WHERE {where})",
+                    f"visits AS (SELECT {columns} FROM {schema.VISITS_TABLE} "
+                    f"WHERE {where[schema.VISITS_TABLE]})",
                     entries,
                 )
             )
@@ -374,17 +380,19 @@ _STORED = (
     "site_id = {site_id:UInt32} AND visit_minutes = {minutes:UInt32} "
     "AND day >= {stored_first:Date} AND day <= {stored_last:Date}"
 )
-# A stored visit is (day, visitor, first_t): a visitor's visits of a day start at different times.
-_VISIT = "(day, visitor, first_t)"
+# A stored visit is (visitor, first_t): a visitor's visits start at different times, and
+# ``first_t`` is a point in time, which has its day. Two 64-bit integers make a key ClickHouse
+# looks up faster than with the day as well.
+_VISIT = "(visitor, first_t)"
 
 
-def _stored_has(f: VisitFilter, param: str, stored: str) -> str:
-    """The SQL telling whether a row of either stored table (a visit, or one of its pages) of the
+def _stored_has(f: VisitFilter, param: str, stored: str, table: str) -> str:
+    """The SQL telling whether a row of a stored ``table`` (a visit, or one of its pages) of the
     ``stored`` days is of a visit with the filter's value: a visit attribute is in both rows; a
-    page, entry or exit page is found among the pages' rows; a custom event, property or
-    revenue in the visits' custom events."""
+    visit's row has its pages and custom events; a page's row is of a visit found among the
+    pages' rows (a page, entry or exit page) or the visits' (a custom event or property)."""
     kind = f.kind
-    if kind in VISIT_DIMENSIONS:
+    if kind in VISIT_DIMENSIONS or table == schema.VISITS_TABLE:
         return _has(f, param)
     if kind in ("page", "entry_page", "exit_page"):
         which = {"page": "", "entry_page": " AND entry", "exit_page": " AND exit"}[kind]
@@ -402,14 +410,14 @@ def _stored_has(f: VisitFilter, param: str, stored: str) -> str:
 _ENTRIES_ONLY = frozenset({INDEX["event"], INDEX["prop"], INDEX[rollup.REVENUE], HOUR})
 
 
-def _stored_sums(wanted: frozenset[int], where: str, listed: str | None) -> list[str]:
+def _stored_sums(wanted: frozenset[int], where: dict[str, str], listed: str | None) -> list[str]:
     """The statements of the stored days' figures of the ``wanted`` visit keys and pages, each a
-    GROUP BY of one stored table's rows (those of the visits ``where`` selects; of the pages
-    ``listed`` only, SQL values, when given), as the entries of the same visits would sum
-    them."""
+    GROUP BY of one stored table's rows (those of the visits ``where`` selects in each table; of
+    the pages ``listed`` only, SQL values, when given), as the entries of the same visits would
+    sum them."""
     parts: list[str] = []
     if INDEX["page"] in wanted and INDEX["exit_page"] in wanted:
-        parts.append(_pages_and_exits(where, listed))
+        parts.append(_pages_and_exits(where[schema.PAGES_TABLE], listed))
         wanted = wanted - {INDEX["page"], INDEX["exit_page"]}
     for i in sorted(wanted):
         name = DIMENSIONS[i]
@@ -443,7 +451,7 @@ def _stored_sums(wanted: frozenset[int], where: str, listed: str | None) -> list
         parts.append(
             f"SELECT day, toUInt8({i}) AS dimension, {value} AS value, "
             f"toInt64(uniqExact(visitor)) AS visitors, {figures} "
-            f"FROM {table} WHERE {where}{condition} GROUP BY day, {key}"
+            f"FROM {table} WHERE {where[table]}{condition} GROUP BY day, {key}"
         )
     return parts
 
