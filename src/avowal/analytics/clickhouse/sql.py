@@ -31,10 +31,13 @@ sessionisation. For a stored day, the visit keys (totals, visit attributes) are 
 ``analytics_visits`` rows, and the pages, entry and exit pages one of ``analytics_visit_pages``
 rows (one per page a visit viewed, made from the visits: :data:`schema.PAGES_FROM_VISITS`),
 where steps 4's entries would expand every page view (:func:`_stored_sums`); the custom events'
-keys and the hours are step 4 over its stored visits. The filters select the same visits in
-both tables (:func:`_stored_has`). Each part is a statement of rows (day, dimension, value,
-figures); a statement is their UNION ALL, summed over days in ClickHouse when asked (a table's
-values over a range: fetching every day's rows would cost more than summing them).
+keys and the hours are step 4 over its stored visits, and so are the pages under a filter on a
+page, custom event or property (a page's row would have to look its visit up in another table's
+rows; the visit's own row has its pages). The filters select the same visits in both tables
+(:func:`_stored_has`); the visits of a sample of visitors only when asked. Each part is a
+statement of rows (day, dimension, value, figures); a statement is their UNION ALL, summed over
+days in ClickHouse when asked (a table's values over a range: fetching every day's rows would
+cost more than summing them).
 
 A statement computes the dimensions it is asked for only (``wanted``; all by default): only the
 families of entries they need are built (the visit keys of the wanted totals and visit
@@ -353,7 +356,12 @@ def figures_query(
             table: " AND ".join([stored_range, *conditions])
             for table, conditions in kept_having.items()
         }
-        entries = wanted & _ENTRIES_ONLY
+        # Filtered on a page, custom event or property, the pages' rows would find their visits
+        # in another table's rows (an IN); the visits' own rows have their pages to expand.
+        by_entries = _ENTRIES_ONLY
+        if any(f.kind not in VISIT_DIMENSIONS for f in filters):
+            by_entries = by_entries | _PAGES
+        entries = wanted & by_entries
         if entries:
             parts.append(
                 _statement(
@@ -362,7 +370,7 @@ def figures_query(
                     entries,
                 )
             )
-        parts += _stored_sums(wanted - _ENTRIES_ONLY, where, None if values is None else listed)
+        parts += _stored_sums(wanted - by_entries, where, None if values is None else listed)
     union = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
     chosen = f"value IN ({listed})" if values is not None else "true"
     if not summed:
@@ -408,6 +416,8 @@ def _stored_has(f: VisitFilter, param: str, stored: str, table: str) -> str:
 
 # What a stored day's visits give only as entries: its custom events' keys and its hours.
 _ENTRIES_ONLY = frozenset({INDEX["event"], INDEX["prop"], INDEX[rollup.REVENUE], HOUR})
+# The dimensions of analytics_visit_pages' rows.
+_PAGES = frozenset({INDEX["page"], INDEX["entry_page"], INDEX["exit_page"]})
 
 
 def _stored_sums(wanted: frozenset[int], where: dict[str, str], listed: str | None) -> list[str]:
