@@ -204,6 +204,22 @@ def test_a_large_filtered_view_says_it_is_sampled_and_exact_turns_it_off(
     assert all(answer["sample_percent"] is None for answer in exact.values())
     filters = (VisitFilter("source", "Google"),)
     q = Query(known, SITE, DayRange(dt.date(2026, 3, 10), dt.date(2026, 3, 12)), False, filters)
+    # Neither has the Stats API: its figures are the exact ones.
+    stats = client.get(
+        "/api/v1/stats/aggregate",
+        params={
+            "site_id": SITE,
+            "period": "custom",
+            "date": f"{RANGE['from']},{RANGE['to']}",
+            "metrics": "visitors,visits,pageviews",
+            "filters": "visit:source==Google",
+        },
+        headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
+    )
+    assert stats.status_code == 200, stats.text
+    assert {k: v["value"] for k, v in stats.json()["results"].items()} == {
+        k: exact["summary"]["totals"][k] for k in ("visitors", "visits", "pageviews")
+    }
     # A CSV export has nowhere to say it is an estimate: it is always exact.
     csv = {
         exactly: client.get(
