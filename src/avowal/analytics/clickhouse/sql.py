@@ -32,12 +32,12 @@ sessionisation. For a stored day, the visit keys (totals, visit attributes) are 
 rows (one per page a visit viewed, made from the visits: :data:`schema.PAGES_FROM_VISITS`),
 where steps 4's entries would expand every page view (:func:`_stored_sums`); the custom events'
 keys and the hours are step 4 over its stored visits, and so are the pages under a filter on a
-page, custom event or property (a page's row would have to look its visit up in another table's
-rows; the visit's own row has its pages). The filters select the same visits in both tables
-(:func:`_stored_has`); the visits of a sample of visitors only when asked. Each part is a
-statement of rows (day, dimension, value, figures); a statement is their UNION ALL, summed over
-days in ClickHouse when asked (a table's values over a range: fetching every day's rows would
-cost more than summing them).
+page, custom event or property (a condition on a visit's pages or custom events, which a
+visit's row has and a page's row has not). The filters are the same conditions on stored
+visits as on visits made from raw events; the visits of a sample of visitors only when asked.
+Each part is a statement of rows (day, dimension, value, figures); a statement is their UNION
+ALL, summed over days in ClickHouse when asked (a table's values over a range: fetching every
+day's rows would cost more than summing them).
 
 A statement computes the dimensions it is asked for only (``wanted``; all by default): only the
 families of entries they need are built (the visit keys of the wanted totals and visit
@@ -307,9 +307,8 @@ def figures_query(
         if len(kept) < (kept[-1] - kept[0]).days + 1:  # not every day between them
             parameters["stored"] = kept
             stored_range += " AND has({stored:Array(Date)}, day)"
+    # The filters' conditions on a visit's row, made from raw events or stored.
     having: list[str] = []
-    # The filters' conditions on the rows of each stored table.
-    kept_having: dict[str, list[str]] = {schema.VISITS_TABLE: [], schema.PAGES_TABLE: []}
     narrow: list[str] = []
     for i, f in enumerate(filters):
         name = f"filter{i}"
@@ -317,10 +316,6 @@ def figures_query(
         param = f"{{{name}:String}}"
         has = _has(f, param)
         having.append(f"NOT {has}" if f.negated else has)
-        if kept:
-            for table, conditions in kept_having.items():
-                found = _stored_has(f, param, stored_range, table)
-                conditions.append(f"NOT {found}" if f.negated else found)
         condition = _narrowing(f, param)
         if condition is not None:
             narrow.append(
@@ -352,12 +347,10 @@ def figures_query(
             )
         )
     if kept:
-        where = {
-            table: " AND ".join([stored_range, *conditions])
-            for table, conditions in kept_having.items()
-        }
-        # Filtered on a page, custom event or property, the pages' rows would find their visits
-        # in another table's rows (an IN); the visits' own rows have their pages to expand.
+        where = " AND ".join([stored_range, *having])
+        # A filter on a page, custom event or property is a condition on a visit's pages or
+        # custom events, which a visit's row has and a page's row has not: the pages then come
+        # from the matching visits' rows too.
         by_entries = _ENTRIES_ONLY
         if any(f.kind not in VISIT_DIMENSIONS for f in filters):
             by_entries = by_entries | _PAGES
@@ -365,8 +358,7 @@ def figures_query(
         if entries:
             parts.append(
                 _statement(
-                    f"visits AS (SELECT {columns} FROM {schema.VISITS_TABLE} "
-                    f"WHERE {where[schema.VISITS_TABLE]})",
+                    f"visits AS (SELECT {columns} FROM {schema.VISITS_TABLE} WHERE {where})",
                     entries,
                 )
             )
@@ -388,46 +380,21 @@ _STORED = (
     "site_id = {site_id:UInt32} AND visit_minutes = {minutes:UInt32} "
     "AND day >= {stored_first:Date} AND day <= {stored_last:Date}"
 )
-# A stored visit is (visitor, first_t): a visitor's visits start at different times, and
-# ``first_t`` is a point in time, which has its day. Two 64-bit integers make a key ClickHouse
-# looks up faster than with the day as well.
-_VISIT = "(visitor, first_t)"
-
-
-def _stored_has(f: VisitFilter, param: str, stored: str, table: str) -> str:
-    """The SQL telling whether a row of a stored ``table`` (a visit, or one of its pages) of the
-    ``stored`` days is of a visit with the filter's value: a visit attribute is in both rows; a
-    visit's row has its pages and custom events; a page's row is of a visit found among the
-    pages' rows (a page, entry or exit page) or the visits' (a custom event or property)."""
-    kind = f.kind
-    if kind in VISIT_DIMENSIONS or table == schema.VISITS_TABLE:
-        return _has(f, param)
-    if kind in ("page", "entry_page", "exit_page"):
-        which = {"page": "", "entry_page": " AND entry", "exit_page": " AND exit"}[kind]
-        return (
-            f"{_VISIT} IN (SELECT {_VISIT} FROM {schema.PAGES_TABLE} "
-            f"WHERE {stored} AND path = {param}{which})"
-        )
-    return (
-        f"{_VISIT} IN (SELECT {_VISIT} FROM {schema.VISITS_TABLE} "
-        f"WHERE {stored} AND {_has(f, param)})"
-    )
-
-
 # What a stored day's visits give only as entries: its custom events' keys and its hours.
 _ENTRIES_ONLY = frozenset({INDEX["event"], INDEX["prop"], INDEX[rollup.REVENUE], HOUR})
 # The dimensions of analytics_visit_pages' rows.
 _PAGES = frozenset({INDEX["page"], INDEX["entry_page"], INDEX["exit_page"]})
 
 
-def _stored_sums(wanted: frozenset[int], where: dict[str, str], listed: str | None) -> list[str]:
+def _stored_sums(wanted: frozenset[int], where: str, listed: str | None) -> list[str]:
     """The statements of the stored days' figures of the ``wanted`` visit keys and pages, each a
-    GROUP BY of one stored table's rows (those of the visits ``where`` selects in each table; of
-    the pages ``listed`` only, SQL values, when given), as the entries of the same visits would
-    sum them."""
+    GROUP BY of one stored table's rows (those of the visits ``where`` selects: conditions on
+    the stored days and the visit attributes, which both tables' rows have; of the pages
+    ``listed`` only, SQL values, when given), as the entries of the same visits would sum
+    them."""
     parts: list[str] = []
     if INDEX["page"] in wanted and INDEX["exit_page"] in wanted:
-        parts.append(_pages_and_exits(where[schema.PAGES_TABLE], listed))
+        parts.append(_pages_and_exits(where, listed))
         wanted = wanted - {INDEX["page"], INDEX["exit_page"]}
     for i in sorted(wanted):
         name = DIMENSIONS[i]
@@ -461,7 +428,7 @@ def _stored_sums(wanted: frozenset[int], where: dict[str, str], listed: str | No
         parts.append(
             f"SELECT day, toUInt8({i}) AS dimension, {value} AS value, "
             f"toInt64(uniqExact(visitor)) AS visitors, {figures} "
-            f"FROM {table} WHERE {where[table]}{condition} GROUP BY day, {key}"
+            f"FROM {table} WHERE {where}{condition} GROUP BY day, {key}"
         )
     return parts
 
