@@ -153,7 +153,6 @@ class Stores:
         assert site_id is not None
         self.site_id = site_id
         self.range = DayRange(ba.FIRST, ba.FIRST + dt.timedelta(days=ba.DAYS - 1))
-        self.last_sample: Sample | None = None
         self.events = _chdb(f"bench_{name.lower()}")
         marker = FOLDER / f"{name}.json"
         copy = json.loads(marker.read_text()) if marker.exists() else {}
@@ -181,13 +180,18 @@ class Stores:
     ) -> list[dict[str, Any]]:
         """A load as a server on ClickHouse answers it (dashboard.reader), its filtered figures
         sampled above ``sample_visits`` visits (0: exact, as ``exact=true`` asks)."""
+        return self.served(filters, sample_visits)[1]
+
+    def served(
+        self, filters: tuple[VisitFilter, ...], sample_visits: int = SAMPLE_VISITS
+    ) -> tuple[Sample | None, list[dict[str, Any]]]:
+        """Return the sample a served load reads (None: every visitor), and its answers."""
         with self.sessions() as session:
             q = self.query(filters)
             source = dashboard.reader(
                 session, q, visit_minutes=30, clickhouse=self.events, sample_visits=sample_visits
             )
-            self.last_sample = source.sample
-            return _load(source, q)
+            return source.sample, _load(source, q)
 
     def clickhouse_raw_load(self, filters: tuple[VisitFilter, ...] = ()) -> list[dict[str, Any]]:
         """A load with every day computed from ClickHouse's raw events (no rollups, no stored
@@ -318,13 +322,11 @@ def _ingest(tmp: Path) -> dict[str, float]:
     return {name: counts[name] / spent[name] for name in stores}
 
 
-def _accuracy(big: Stores, small: Stores, filters: tuple[VisitFilter, ...]) -> str:
+def _accuracy(big: Stores, filters: tuple[VisitFilter, ...]) -> str:
     """Return how far the served (sampled) answers at 10M are from the exact ones: the totals'
     and the top pages' and sources' relative errors, and whether they rank the same."""
-    served = big.clickhouse_load(filters)
-    sample = big.last_sample
+    sample, served = big.served(filters)
     exact = big.clickhouse_load(filters, 0)
-    small.clickhouse_load(filters)
     if sample is None:
         return "served exact at 10M (not sampled)"
     errors = [
@@ -464,7 +466,7 @@ def run() -> None:
                 f"{_verdict(b_ms <= ba.FILTER_TARGET_MS)}   10M/100k {ratio:5.1f}x "
                 f"(<= {ba.TARGET_RATIO:.0f}x {_verdict(ratio <= ba.TARGET_RATIO)})"
             )
-        print(f"    {label:<30} {_accuracy(big, small, filters)}")
+        print(f"    {label:<30} {_accuracy(big, filters)}")
     with tempfile.TemporaryDirectory(prefix="avowal-bench-ch-") as tmp:
         rates = _ingest(Path(tmp))
     print(
