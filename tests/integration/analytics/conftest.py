@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from avowal.analytics.clickhouse import events
+from avowal.lib import clock
 from avowal.settings import Settings
+from tests.integration.analytics.dashboard_data import API, NOW, RANGE, store_known
 from tests.integration.analytics.stores import (
     CLICKHOUSE,
     DATABASE,
@@ -57,3 +62,27 @@ def stored(settings: Settings, engine: Engine) -> Rows:
     """Return a function listing the stored events in arrival order, from the test's store
     (ClickHouse's rows shaped as the database's: no props is None)."""
     return lambda: stored_rows(settings, engine)
+
+
+@pytest.fixture
+def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Store the known data set and roll up 7-13 March; the dashboard's clock reads NOW."""
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    return store_known(app)
+
+
+@pytest.fixture
+def get(client: TestClient, tokens: dict[str, str]) -> Callable[..., Any]:
+    """GET a dashboard API path of the known site over the known range (``params`` added) as
+    the reporting job; return the JSON (asserting 200)."""
+
+    def call(path: str, **params: Any) -> Any:
+        answer = client.get(
+            f"{API}/{path}",
+            params={**RANGE, **params},
+            headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    return call

@@ -41,26 +41,16 @@ from avowal.analytics import dashboard, share
 from avowal.analytics.query import DayRange, Query
 from avowal.analytics.readers import RawReader, RollupReader
 from avowal.cli import app as cli_app
-from avowal.lib import clock
 from avowal.settings import Settings
 from tests.integration.analytics.dashboard_data import (
     API,
-    NOW,
     RANGE,
     SITE,
-    store_known,
 )
 from tests.integration.analytics.stores import BOTH_STORES, DATABASE_ONLY
 
 # Every figure, with the events in the database and in ClickHouse.
 pytestmark = BOTH_STORES
-
-
-@pytest.fixture
-def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Store the known data set and roll up 7-13 March; the dashboard's clock reads NOW."""
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return store_known(app)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from tests.integration.analytics.dashboard_data import (
     NOW,
     RANGE,
     store_every_dimension,
-    store_known,
 )
 from tests.integration.analytics.stores import BOTH_STORES
 
@@ -28,33 +27,10 @@ pytestmark = BOTH_STORES
 
 
 @pytest.fixture
-def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Store the known data set and roll up 7-13 March; the dashboard's clock reads NOW."""
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return store_known(app)
-
-
-@pytest.fixture
 def full(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
     """The known data set and F1, a visit with a value under every dimension."""
     monkeypatch.setattr(clock, "now", lambda: NOW)
     return store_every_dimension(app)
-
-
-@pytest.fixture
-def get(client: TestClient, tokens: dict[str, str]) -> Callable[..., Any]:
-    """GET an API path as the reporting job; return the JSON (asserting 200)."""
-
-    def call(path: str, **params: Any) -> Any:
-        answer = client.get(
-            f"{API}/{path}",
-            params={**RANGE, **params},
-            headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
-        )
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    return call
 
 
 def _counts(got: dict[str, Any]) -> tuple[int, int, int]:

@@ -27,17 +27,14 @@ from avowal.analytics.query import DayRange, Query
 from avowal.analytics.rollup import DayFigures, Tally, VisitFilter
 from avowal.analytics.sampling import Sample
 from avowal.db.engine import make_sessionmaker
-from avowal.lib import clock
 from avowal.settings import Settings
 from tests.integration.analytics.dashboard_data import (
     API,
-    NOW,
     RANGE,
     SITE,
     add_site,
     clickhouse_values,
     random_events,
-    store_known,
 )
 from tests.integration.analytics.stores import BOTH_STORES, CLICKHOUSE
 
@@ -155,33 +152,13 @@ def test_the_sort_keys_let_a_sample_read_its_share_only(stores: tuple[int, int, 
         assert columns[columns.index("day") + 1] == "visitor", (table, columns)
 
 
-# Through the API: the known data set (test_dashboard.py's), both stores.
+# Through the API: the known data set (conftest.known), both stores.
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """Sample any filtered range with more than one visit."""
     return settings.model_copy(update={"analytics_sample_visits": 1})
-
-
-@pytest.fixture
-def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return store_known(app)
-
-
-@pytest.fixture
-def get(client: TestClient, tokens: dict[str, str]) -> Callable[..., Any]:
-    def call(path: str, **params: Any) -> Any:
-        answer = client.get(
-            f"{API}/{path}",
-            params={**RANGE, **params},
-            headers={"Authorization": f"Bearer {tokens['reporting_service']}"},
-        )
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    return call
 
 
 @BOTH_STORES

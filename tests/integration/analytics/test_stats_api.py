@@ -13,11 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from avowal.lib import clock
-from tests.integration.analytics.dashboard_data import API, NOW, RANGE, SITE, store_known
+from tests.integration.analytics.dashboard_data import API, RANGE, SITE
 from tests.integration.analytics.stores import BOTH_STORES
 
 # Every figure, with the events in the database and in ClickHouse.
@@ -43,13 +41,6 @@ PROPERTIES = {
 VISIT_METRICS = ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]
 
 Get = Callable[..., Any]
-
-
-@pytest.fixture
-def known(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Store the known data set and roll up 7-13 March; the clock reads NOW."""
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return store_known(app)
 
 
 @pytest.fixture
