@@ -90,23 +90,27 @@ def _asks(subject_id: Any) -> tuple[Any, Any]:
     )
 
 
-_KEY_AND_VALUES = (
-    select(
-        _subjects.erased_at,
-        _subjects.key_id,
-        _subjects.wrapped_key,
-        _subjects.created_at,
-        *_asks(_subjects.id),
-        _subjects.last_activity_at,
-        _subjects.closed_at,
-        *_VALUE_COLUMNS,
+def _beside_person(child: Any, *columns: Any) -> Any:
+    """The statement of ``columns`` for the person ``:subject_id`` beside each of their rows in
+    ``child`` (one row, the child's columns NULL, when they have none)."""
+    return (
+        select(*columns)
+        .select_from(Subject.__table__.outerjoin(child, child.c.subject_id == _subjects.id))
+        .where(_subjects.id == bindparam("subject_id"))
     )
-    .select_from(
-        Subject.__table__.outerjoin(PersonalValue.__table__, _values.subject_id == _subjects.id)
-    )
-    .where(_subjects.id == bindparam("subject_id"))
-    .order_by(_values.collected_at)
-)
+
+
+_KEY_AND_VALUES = _beside_person(
+    PersonalValue.__table__,
+    _subjects.erased_at,
+    _subjects.key_id,
+    _subjects.wrapped_key,
+    _subjects.created_at,
+    *_asks(_subjects.id),
+    _subjects.last_activity_at,
+    _subjects.closed_at,
+    *_VALUE_COLUMNS,
+).order_by(_values.collected_at)
 _KEY_COLUMNS = len(KeyRow._fields)
 # Locks the subject's row only (FOR UPDATE OF subjects): the values' side of the join may be NULL.
 _KEY_AND_VALUES_LOCKED = _KEY_AND_VALUES.with_for_update(of=Subject.__table__)
@@ -421,21 +425,16 @@ class Records(NamedTuple):
 
 
 _receipts = Receipt.__table__.c
-_RECORDS = (
-    select(
-        exists().where(Disclosure.__table__.c.subject_id == _subjects.id),
-        exists().where(Acceptance.__table__.c.subject_id == _subjects.id),
-        exists().where(CookieConsentLink.__table__.c.subject_id == _subjects.id),
-        _receipts.id,
-        _receipts.point,
-        _receipts.notice_id,
-        _receipts.document,
-        _receipts.signature,
-    )
-    .select_from(
-        Subject.__table__.outerjoin(Receipt.__table__, _receipts.subject_id == _subjects.id)
-    )
-    .where(_subjects.id == bindparam("subject_id"))
+_RECORDS = _beside_person(
+    Receipt.__table__,
+    exists().where(Disclosure.__table__.c.subject_id == _subjects.id),
+    exists().where(Acceptance.__table__.c.subject_id == _subjects.id),
+    exists().where(CookieConsentLink.__table__.c.subject_id == _subjects.id),
+    _receipts.id,
+    _receipts.point,
+    _receipts.notice_id,
+    _receipts.document,
+    _receipts.signature,
 )
 
 
